@@ -1,0 +1,1 @@
+"""Numba-compiled numerical kernels: the only place with @njit."""

@@ -1,0 +1,229 @@
+"""Elman RNN forward pass and backpropagation through time, with output heads, compiled by Numba.
+
+    h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)       hidden state, h_0 = 0
+    y_t = Why h_t + by                           head outputs
+    E   = sum_t loss(y_t, z_t)                   a window's loss: summed over its time steps
+    dW  = sum_t dE_t/dW                          shared weights: gradients summed over all steps
+
+Heads (O outputs per step, z_t the target):
+    mse        O=1  loss = 0.5 (y - z)^2
+    gaussian   O=2  y = (mu, s), s = log sigma;  loss = 0.5 log(2 pi) + s + 0.5 (z - mu)^2 e^(-2s)
+    direction  O=2  logits; p = softmax(y);  loss = -log p[c],  c = z in {0, 1} (1 = up)
+
+A batch's loss is the mean over its B windows of the window losses.
+
+Shapes: B windows, T time steps, D input features, H hidden units, O outputs. Arrays are
+time-major inside the kernels, (T, B, ...), so each step's slice is contiguous for BLAS.
+All parameters travel as one flat float64 vector `theta` (Wxh, Whh, bh, Why, by in that
+order) so one Adam kernel updates them all in a single call.
+
+Numba switches: cache=True because every CLI call is a fresh process; error_model="numpy"
+so loops with divisions vectorise; no fastmath, so float64 gradient checks stay tight.
+parallel=True only in `loss_and_grad`, over a fixed number of batch chunks whose gradients
+are summed in a fixed order, so results do not depend on the number of threads.
+"""
+
+import os
+
+# The kernels are the parallel layer; BLAS calls inside them must stay single-threaded or the
+# two layers oversubscribe the cores (OpenBLAS warns it "may hang"). Must be set before SciPy's
+# BLAS loads, which Numba does on the first np.dot.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+MSE, GAUSSIAN, DIRECTION = 0, 1, 2
+HEADS = {"mse": (MSE, 1), "gaussian": (GAUSSIAN, 2), "direction": (DIRECTION, 2)}  # name -> (id, O)
+HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+MIN_CHUNK = 16  # batches of at least 2*MIN_CHUNK windows are split in two halves for 2 threads
+
+jit = njit(cache=True, error_model="numpy")
+
+
+def n_params(D, H, O):
+    return H * D + H * H + H + O * H + O
+
+
+@jit
+def unpack(theta, D, H, O):
+    """Views into the flat parameter vector: Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)."""
+    i = 0
+    Wxh = theta[i : i + H * D].reshape((H, D))
+    i += H * D
+    Whh = theta[i : i + H * H].reshape((H, H))
+    i += H * H
+    bh = theta[i : i + H]
+    i += H
+    Why = theta[i : i + O * H].reshape((O, H))
+    i += O * H
+    by = theta[i : i + O]
+    return Wxh, Whh, bh, Why, by
+
+
+def init_theta(D, H, O, seed):
+    """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases."""
+    rng = np.random.default_rng(seed)
+    theta = np.zeros(n_params(D, H, O))
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    Wxh[:] = rng.normal(0.0, 1.0 / np.sqrt(D + H), (H, D))
+    # spectral radius ~0.5: the state forgets old days instead of exploding through 60 steps
+    Whh[:] = rng.normal(0.0, 0.5 / np.sqrt(H), (H, H))
+    Why[:] = rng.normal(0.0, 1.0 / np.sqrt(H), (O, H))
+    return theta
+
+
+# --- the cell: forward and backward side by side -----------------------------------------------
+
+
+@jit
+def rnn_forward(Wxh, Whh, bh, Why, by, xs):
+    """Run the RNN over time-major inputs xs (T, B, D).
+
+    Returns hs (T+1, B, H) with hs[0] = h_0 = 0 (saved for backward), and ys (T, B, O).
+    """
+    T, B, D = xs.shape
+    H = Whh.shape[0]
+    O = Why.shape[0]
+    hs = np.zeros((T + 1, B, H))
+    # input projection of every step at once: one matmul instead of T small ones
+    xproj = np.dot(xs.reshape((T * B, D)), Wxh.T.copy()).reshape((T, B, H))
+    WhhT = Whh.T.copy()
+    a = np.empty((B, H))
+    for t in range(T):
+        np.dot(hs[t], WhhT, a)  # Whh h_{t-1}, for the whole batch
+        for b in range(B):
+            for j in range(H):
+                hs[t + 1, b, j] = np.tanh(xproj[t, b, j] + a[b, j] + bh[j])  # h_t
+    ys = (np.dot(hs[1:].reshape((T * B, H)), Why.T.copy()) + by).reshape((T, B, O))  # y_t
+    return hs, ys
+
+
+@jit
+def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
+    """BPTT: gradients of sum_t E_t given dys = dE/dy_t (T, B, O) and the saved hs (T+1, B, H).
+
+    Returns dWxh (H, D), dWhh (H, H), dbh (H,), dWhy (O, H), dby (O,), each summed over all
+    steps and windows. Gradients of shared weights are taken as one matmul over all steps after
+    the loop; only dh has to travel backwards step by step.
+    """
+    T, B, D = xs.shape
+    H = Whh.shape[0]
+    O = Why.shape[0]
+    dY = dys.reshape((T * B, O))
+    Hs = hs[1:].reshape((T * B, H))
+    dWhy = np.dot(dY.T.copy(), Hs)  # sum_t dy_t h_t^T
+    dby = dY.sum(axis=0)  # sum_t dy_t
+    dhy = np.dot(dY, Why).reshape((T, B, H))  # Why^T dy_t: backprop into h from the head
+    dhraw = np.empty((T, B, H))
+    dhnext = np.zeros((B, H))
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            for j in range(H):
+                dh = dhy[t, b, j] + dhnext[b, j]  # backprop into h: from y_t and from h_{t+1}
+                h = hs[t + 1, b, j]
+                dhraw[t, b, j] = (1.0 - h * h) * dh  # backprop through tanh
+        np.dot(dhraw[t], Whh, dhnext)  # Whh^T dhraw: into h_{t-1}
+    dA = dhraw.reshape((T * B, H)).T.copy()
+    dWhh = np.dot(dA, hs[:T].reshape((T * B, H)))  # sum_t dhraw_t h_{t-1}^T
+    dWxh = np.dot(dA, xs.reshape((T * B, D)))  # sum_t dhraw_t x_t^T
+    dbh = dA.sum(axis=1)  # sum_t dhraw_t
+    return dWxh, dWhh, dbh, dWhy, dby
+
+
+# --- heads: loss and its gradient at every step ----------------------------------------------
+
+
+@jit
+def head_loss(head, ys, zs):
+    """Summed loss over all steps and windows, and dys = dE/dy_t (T, B, O), for targets zs (T, B)."""
+    T, B, O = ys.shape
+    dys = np.empty_like(ys)
+    E = 0.0
+    for t in range(T):
+        for b in range(B):
+            z = zs[t, b]
+            if head == MSE:
+                e = ys[t, b, 0] - z
+                E += 0.5 * e * e
+                dys[t, b, 0] = e
+            elif head == GAUSSIAN:
+                mu = ys[t, b, 0]
+                s = ys[t, b, 1]  # log sigma
+                inv_var = np.exp(-2.0 * s)
+                e = z - mu
+                E += HALF_LOG_2PI + s + 0.5 * e * e * inv_var
+                dys[t, b, 0] = -e * inv_var  # dE/dmu
+                dys[t, b, 1] = 1.0 - e * e * inv_var  # dE/ds
+            else:
+                y0 = ys[t, b, 0]
+                y1 = ys[t, b, 1]
+                m = max(y0, y1)  # stable log-sum-exp
+                lse = m + np.log(np.exp(y0 - m) + np.exp(y1 - m))
+                p1 = np.exp(y1 - lse)
+                c = 1.0 if z > 0.5 else 0.0
+                E += lse - (y1 if c == 1.0 else y0)  # -log p[c]
+                dys[t, b, 0] = (1.0 - p1) - (1.0 - c)  # p - onehot(c)
+                dys[t, b, 1] = p1 - c
+    return E, dys
+
+
+# --- training and evaluation entry points ------------------------------------------------------
+
+
+@jit
+def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
+    """Add scale * gradient of one chunk's summed loss into grad; return scale * its loss."""
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs)
+    E, dys = head_loss(head, ys, zs)
+    dWxh, dWhh, dbh, dWhy, dby = rnn_backward(Wxh, Whh, Why, xs, hs, dys)
+    gWxh, gWhh, gbh, gWhy, gby = unpack(grad, D, H, O)
+    gWxh += scale * dWxh
+    gWhh += scale * dWhh
+    gbh += scale * dbh
+    gWhy += scale * dWhy
+    gby += scale * dby
+    return scale * E
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
+    """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
+
+    xs (B, T, D) and zs (B, T), window-major as the features module builds them. Batches of
+    2*MIN_CHUNK windows or more are split into two fixed halves computed in parallel; the
+    halves' gradients are added in a fixed order, so any thread count gives identical bits.
+    """
+    B, T, _ = xs.shape
+    n_chunks = 2 if B >= 2 * MIN_CHUNK else 1
+    bounds = np.array([0, B // 2, B]) if n_chunks == 2 else np.array([0, B])
+    parts = np.zeros((n_chunks, theta.shape[0]))
+    losses = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        lo, hi = bounds[c], bounds[c + 1]
+        xs_c = np.ascontiguousarray(xs[lo:hi].transpose(1, 0, 2))  # (T, Bc, D)
+        zs_c = np.ascontiguousarray(zs[lo:hi].T)  # (T, Bc)
+        losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
+    grad[:] = parts[0]
+    for c in range(1, n_chunks):
+        grad += parts[c]
+    return losses.sum()
+
+
+@jit
+def batch_loss(theta, D, H, O, head, xs, zs):
+    """Mean window loss of a batch, no gradient: xs (B, T, D), zs (B, T)."""
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    xs_t = np.ascontiguousarray(xs.transpose(1, 0, 2))
+    _, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_t)
+    E, _ = head_loss(head, ys, np.ascontiguousarray(zs.T))
+    return E / xs.shape[0]
+
+
+@jit
+def last_outputs(theta, D, H, O, xs):
+    """Final hidden state hT (B, H) and head output yT (B, O) after reading windows xs (B, T, D)."""
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, np.ascontiguousarray(xs.transpose(1, 0, 2)))
+    return hs[-1].copy(), ys[-1].copy()

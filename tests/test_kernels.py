@@ -1,0 +1,155 @@
+"""The Numba kernels against two oracles: the plain-NumPy reference and central differences."""
+
+import numba
+import numpy as np
+import pytest
+from gradcheck import assert_close, numerical_gradient
+from reference import (
+    PARAM_NAMES,
+    flatten_params,
+    init_params,
+    reference_adam,
+    reference_forward,
+    reference_loss_and_grads,
+    unflatten_params,
+)
+
+from forecast.kernels.adam import adam_step
+from forecast.kernels.rnn import (
+    HEADS,
+    MIN_CHUNK,
+    batch_loss,
+    head_loss,
+    last_outputs,
+    loss_and_grad,
+    rnn_backward,
+    rnn_forward,
+    unpack,
+)
+
+
+def make_batch(head, B, T, D, H, seed=0):
+    rng = np.random.default_rng(seed)
+    O = HEADS[head][1]
+    params = init_params(D, H, O, rng)
+    xs = rng.normal(size=(B, T, D))
+    zs = rng.normal(size=(B, T))
+    if head == "direction":
+        zs = (zs > 0).astype(np.float64)
+    return params, xs, zs
+
+
+SHAPES = [(1, 5, 1, 3), (3, 7, 2, 4), (2 * MIN_CHUNK + 3, 4, 2, 3)]  # (B, T, D, H); last splits
+
+
+@pytest.mark.parametrize("B,T,D,H", SHAPES)
+def test_forward_matches_reference(B, T, D, H):
+    params, xs, _ = make_batch("gaussian", B, T, D, H)
+    hs, ys = rnn_forward(*(params[k] for k in PARAM_NAMES), np.ascontiguousarray(xs.transpose(1, 0, 2)))
+    hs_ref, ys_ref = reference_forward(params, xs)
+    np.testing.assert_allclose(hs.transpose(1, 0, 2), hs_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ys.transpose(1, 0, 2), ys_ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("B,T,D,H", SHAPES)
+def test_loss_and_grad_match_reference(head, B, T, D, H):
+    params, xs, zs = make_batch(head, B, T, D, H)
+    head_id, O = HEADS[head]
+    theta = flatten_params(params)
+    grad = np.zeros_like(theta)
+    loss = loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
+    loss_ref, grads_ref = reference_loss_and_grads(params, xs, zs, head)
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    assert batch_loss(theta, D, H, O, head_id, xs, zs) == pytest.approx(loss_ref, rel=1e-12)
+    got = unflatten_params(grad, D, H, O)
+    for k in PARAM_NAMES:
+        np.testing.assert_allclose(got[k], grads_ref["d" + k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_bptt_matches_finite_differences(head):
+    """Every parameter, every head: relative error <= 1e-6 (rule in gradcheck.assert_close)."""
+    B, T, D, H = 3, 6, 2, 4
+    params, xs, zs = make_batch(head, B, T, D, H, seed=1)
+    head_id, O = HEADS[head]
+    theta = flatten_params(params)
+    grad = np.zeros_like(theta)
+    loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
+    numeric = numerical_gradient(lambda: batch_loss(theta, D, H, O, head_id, xs, zs), theta)
+    analytic, numeric = unflatten_params(grad, D, H, O), unflatten_params(numeric, D, H, O)
+    for k in PARAM_NAMES:
+        assert_close(analytic[k], numeric[k], f"{head} d{k}", rtol=1e-6)
+
+
+def test_jitted_kernels_agree_with_py_func(rng):
+    T, B, D, H, O = 5, 3, 2, 4, 2
+    params = init_params(D, H, O, rng)
+    W = [params[k] for k in PARAM_NAMES]
+    xs = rng.normal(size=(T, B, D))
+    zs = rng.normal(size=(T, B))
+    hs, ys = rnn_forward(*W, xs)
+    hs_py, ys_py = rnn_forward.py_func(*W, xs)
+    np.testing.assert_allclose(hs, hs_py, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(ys, ys_py, rtol=1e-13, atol=1e-15)
+    E, dys = head_loss(HEADS["gaussian"][0], ys, zs)
+    E_py, dys_py = head_loss.py_func(HEADS["gaussian"][0], ys, zs)
+    assert E == pytest.approx(E_py, rel=1e-13)
+    np.testing.assert_allclose(dys, dys_py, rtol=1e-13)
+    grads = rnn_backward(W[0], W[1], W[3], xs, hs, dys)
+    grads_py = rnn_backward.py_func(W[0], W[1], W[3], xs, hs, dys)
+    for g, g_py in zip(grads, grads_py, strict=True):
+        np.testing.assert_allclose(g, g_py, rtol=1e-12, atol=1e-15)
+
+
+def test_adam_matches_reference(rng):
+    D, H, O = 2, 3, 2
+    params = init_params(D, H, O, rng)
+    theta = flatten_params(params)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    pm = {k: np.zeros_like(params[k]) for k in PARAM_NAMES}
+    pv = {k: np.zeros_like(params[k]) for k in PARAM_NAMES}
+    for step, max_norm in [(1, 100.0), (2, 0.1), (3, 0.1)]:  # clipping off, then on
+        grad = rng.normal(size=theta.shape)
+        norm = adam_step(theta, grad, m, v, step, 1e-2, 0.9, 0.999, 1e-8, max_norm)
+        g = unflatten_params(grad, D, H, O)
+        reference_adam(params, {"d" + k: g[k] for k in PARAM_NAMES}, pm, pv, step, 1e-2, 0.9, 0.999, 1e-8, max_norm)
+        assert norm == pytest.approx(np.linalg.norm(grad), rel=1e-12)
+        np.testing.assert_allclose(theta, flatten_params(params), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(m, flatten_params(pm), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(v, flatten_params(pv), rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_identical_bits_for_any_thread_count():
+    params, xs, zs = make_batch("gaussian", 2 * MIN_CHUNK + 5, 8, 1, 6, seed=3)
+    theta = flatten_params(params)
+    results = []
+    old = numba.get_num_threads()
+    try:
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(n)
+            grad = np.zeros_like(theta)
+            loss = loss_and_grad(theta, 1, 6, 2, HEADS["gaussian"][0], xs, zs, grad)
+            results.append((loss, grad.tobytes()))
+    finally:
+        numba.set_num_threads(old)
+    assert all(r == results[0] for r in results)
+
+
+def test_last_outputs_are_the_final_step(rng):
+    D, H, O = 2, 5, 2
+    params = init_params(D, H, O, rng)
+    xs = rng.normal(size=(4, 9, D))
+    hT, yT = last_outputs(flatten_params(params), D, H, O, xs)
+    hs_ref, ys_ref = reference_forward(params, xs)
+    np.testing.assert_allclose(hT, hs_ref[:, -1], rtol=1e-12)
+    np.testing.assert_allclose(yT, ys_ref[:, -1], rtol=1e-12)
+
+
+def test_unpack_views_share_memory():
+    D, H, O = 2, 3, 2
+    theta = np.arange(float(H * D + H * H + H + O * H + O))
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    assert Wxh.shape == (H, D) and Whh.shape == (H, H) and Why.shape == (O, H)
+    by[:] = -1.0
+    assert theta[-1] == -1.0
