@@ -58,3 +58,90 @@ def main(
 
 
 # --- fetch / list: the price data layer (forecast/prices.py) ---------------------------------
+
+
+@app.command()
+def fetch(
+    tickers: Annotated[
+        list[str],
+        typer.Argument(
+            help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
+            metavar="TICKER",
+            show_default=False,
+        ),
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day, YYYY-MM-DD [default: all history].", show_default=False),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="Last day (inclusive), YYYY-MM-DD [default: today].", show_default=False),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Import this CSV (Yahoo export, or Date and Close columns) instead of Yahoo.",
+            show_default=False,
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Don't contact Yahoo: use the cache or the shipped sample."),
+    ] = False,
+) -> None:
+    """Download daily prices from Yahoo into the data directory (only new days after the first)."""
+    with user_errors():
+        from forecast import prices
+
+        start_day = prices.parse_date(start, "--start")
+        end_day = prices.parse_date(end, "--end")
+        if csv is not None:
+            if len(tickers) != 1:
+                raise ForecastError("--csv imports one ticker; give exactly one symbol with it")
+            if start_day or end_day or offline:
+                raise ForecastError("--start, --end and --offline do not apply to --csv imports")
+            result = prices.import_csv(tickers[0], csv, state.data_dir)
+            display.fetch_table([result])
+            return
+        results, failed = [], []
+        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        for ticker in symbols:
+            try:
+                with display.status(f"fetching {ticker}") as on_status:
+                    result = prices.fetch(
+                        ticker,
+                        state.data_dir,
+                        start=start_day,
+                        end=end_day,
+                        offline=offline,
+                        on_status=on_status,
+                    )
+            except ForecastError as e:
+                if len(symbols) == 1:
+                    raise
+                display.error(str(e))
+                failed.append(ticker or repr(ticker))
+                continue
+            if result.warning:
+                display.warn(result.warning)
+            results.append(result)
+        if results:
+            display.fetch_table(results)
+        if failed:
+            names = ", ".join(failed)
+            raise ForecastError(f"{len(failed)} of {len(symbols)} tickers failed: {names}")
+
+
+@app.command("list")
+def list_cached() -> None:
+    """Show the cached tickers: date range, rows, source and whether they are stale."""
+    with user_errors():
+        from forecast import prices
+
+        entries = prices.list_cached(state.data_dir)
+        if not entries:
+            display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
+            return
+        display.cached_table(entries)

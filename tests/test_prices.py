@@ -1,0 +1,706 @@
+"""forecast.prices: yfinance replaced at Ticker() by frames of the exact shapes 1.7 returns."""
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yfinance
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecast import prices
+from forecast.config import prices_dir, yfinance_cache_dir
+from forecast.errors import ForecastError
+from forecast.prices import COLUMNS, MIN_ROWS, PRICES
+
+SAMPLE = resources.files("forecast") / "samples" / "AAPL.csv"
+YAHOO = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
+
+
+# --- yfinance 1.7 shapes, built from the shipped AAPL rows --------------------------------------
+
+
+def aapl(first: int = 0, stop: int | None = None) -> pd.DataFrame:
+    """Rows [first, stop) of the shipped sample: flat Yahoo columns, tz-naive Date index."""
+    frame = pd.read_csv(SAMPLE, index_col="Date", parse_dates=["Date"])
+    return frame.iloc[first:stop]
+
+
+def history_frame(rows: pd.DataFrame, tz: str = "America/New_York", **actions) -> pd.DataFrame:
+    """What Ticker.history(auto_adjust=False, actions=True) returns: tz-aware midnight, seconds."""
+    frame = rows[YAHOO].copy()
+    frame["Dividends"] = 0.0
+    frame["Stock Splits"] = 0.0
+    for column, by_day in actions.items():  # dividends={"2013-02-07": 2.65}
+        for day, value in by_day.items():
+            frame.loc[pd.Timestamp(day), column.replace("_", " ").title()] = value
+    index = pd.DatetimeIndex(frame.index).as_unit("s").tz_localize(tz)
+    frame.index = pd.DatetimeIndex(index, name="Date")
+    return frame
+
+
+def download_frame(rows: pd.DataFrame, ticker: str = "AAPL", adjusted: bool = True):
+    """What yf.download returns: (Price, Ticker) columns, alphabetical, tz-naive index."""
+    frame = rows[YAHOO].copy()
+    if adjusted:  # auto_adjust=True: OHLC on the Adj Close scale, no Adj Close column
+        ratio = frame["Adj Close"] / frame["Close"]
+        for c in ("Open", "High", "Low", "Close"):
+            frame[c] = frame[c] * ratio
+        frame = frame.drop(columns="Adj Close")
+    frame = frame[sorted(frame.columns)]
+    frame.columns = pd.MultiIndex.from_product([frame.columns, [ticker]], names=["Price", "Ticker"])
+    frame.index.name = "Date"
+    return frame
+
+
+class FakeYahoo:
+    """Stands in for yfinance.Ticker; answers history() calls from a script, records kwargs."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)  # frame, exception, or callable(kwargs); the last repeats
+        self.calls: list[tuple[str, dict]] = []
+
+    def __call__(self, symbol):
+        fake = self
+
+        class Ticker:
+            def history(self, **kwargs):
+                fake.calls.append((symbol, kwargs))
+                answer = fake.answers.pop(0) if len(fake.answers) > 1 else fake.answers[0]
+                if isinstance(answer, BaseException):
+                    raise answer
+                if callable(answer):
+                    return answer(kwargs)
+                return answer.copy()
+
+        return Ticker()
+
+
+@pytest.fixture(autouse=True)
+def no_sleep_no_history(monkeypatch):
+    """Backoff sleeps are recorded, not slept; every test starts as a fresh process would."""
+    slept: list[float] = []
+    monkeypatch.setattr(prices, "_sleep", slept.append)
+    monkeypatch.setattr(prices, "_network_failed", False)
+    return slept
+
+
+@pytest.fixture
+def yahoo(monkeypatch):
+    def install(*answers) -> FakeYahoo:
+        fake = FakeYahoo(*answers)
+        monkeypatch.setattr(yfinance, "Ticker", fake)
+        return fake
+
+    return install
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """sha256 of every file under `directory`, to prove a failure changed nothing."""
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(Path(directory).rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_schema(frame: pd.DataFrame) -> None:
+    assert list(frame.columns) == COLUMNS
+    assert frame.index.name == "Date"
+    assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.tz is None
+    assert (frame.index == frame.index.normalize()).all()
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert frame["Volume"].dtype == np.int64
+    for c in COLUMNS:
+        if c != "Volume":
+            assert frame[c].dtype == np.float64, c
+
+
+# --- symbols -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [("aapl", "AAPL"), (" ^gspc ", "^GSPC"), ("brk-b", "BRK-B"), ("eurusd=x", "EURUSD=X"),
+     ("7203.T", "7203.T")],
+)  # fmt: skip
+def test_validate_symbol_accepts_yahoo_symbols(raw, clean):
+    assert prices.validate_symbol(raw) == clean
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [("", "empty"), ("   ", "empty"), ("A B", "spaces"), ("../x", "invalid"),
+     ("TOOLONGTICKERNAME1", "longer than 15"), ("AB$", "invalid"), ("..", "invalid"),
+     (".x", "invalid"), ("A/B", "invalid"), ("ÄPL", "invalid")],
+)  # fmt: skip
+def test_validate_symbol_rejects(raw, message):
+    with pytest.raises(ForecastError, match=message):
+        prices.validate_symbol(raw)
+
+
+# --- normalize -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo"])
+def test_normalize_history_frame_keeps_exchange_local_dates(tz):
+    rows = aapl(0, 50)
+    raw = history_frame(rows, tz=tz, dividends={"2013-02-07": 2.65})
+    assert str(raw.index.dtype) == f"datetime64[s, {tz}]"
+    frame = prices.normalize(raw, "AAPL")
+    assert_schema(frame)
+    # Tokyo midnight is the previous day in UTC: the date must still be the trading date
+    assert list(frame.index) == list(rows.index)
+    np.testing.assert_array_equal(frame["Adj Close"], rows["Adj Close"])
+    np.testing.assert_array_equal(frame["Close"], rows["Close"])
+    assert frame.loc["2013-02-07", "Dividends"] == 2.65
+    assert frame["Dividends"].sum() == 2.65 and frame["Stock Splits"].sum() == 0.0
+
+
+def test_normalize_download_frame_selects_ticker_and_fills_adj_close():
+    rows = aapl(0, 40)
+    raw = download_frame(rows)
+    assert raw.columns.names == ["Price", "Ticker"]
+    assert list(raw.columns.get_level_values(0)) == ["Close", "High", "Low", "Open", "Volume"]
+    frame = prices.normalize(raw, "AAPL")
+    assert_schema(frame)
+    np.testing.assert_array_equal(frame["Adj Close"], frame["Close"])  # auto_adjust=True
+    np.testing.assert_allclose(frame["Close"], rows["Adj Close"], rtol=1e-12)
+    assert (frame[["Dividends", "Stock Splits"]] == 0).all().all()
+
+
+def test_normalize_two_ticker_download_picks_the_right_one():
+    a = download_frame(aapl(0, 30), "AAPL", adjusted=False)
+    b = download_frame(aapl(0, 30) * 2, "MSFT", adjusted=False)
+    frame = prices.normalize(pd.concat([a, b], axis=1), "MSFT")
+    np.testing.assert_array_equal(frame["Close"], aapl(0, 30)["Close"] * 2)
+
+
+def test_normalize_drops_nan_close_sorts_and_dedups():
+    raw = history_frame(aapl(0, 10))
+    raw.iloc[3, raw.columns.get_loc("Close")] = np.nan
+    raw = pd.concat([raw.iloc[::-1], raw.iloc[[0]]])  # reversed, with a duplicate day
+    frame = prices.normalize(raw, "AAPL")
+    assert_schema(frame)
+    assert len(frame) == 9
+
+
+def test_normalize_empty_frame_is_unknown_ticker():
+    with pytest.raises(ForecastError, match="no price data for XYZ: unknown or delisted ticker"):
+        prices.normalize(pd.DataFrame(), "XYZ")
+
+
+# --- fetch from Yahoo ----------------------------------------------------------------------------
+
+
+def test_fetch_writes_cache_and_sidecar(data_dir, yahoo):
+    fake = yahoo(history_frame(aapl(0, 100)))
+    result = prices.fetch("aapl", data_dir)
+
+    assert fake.calls == [
+        (
+            "AAPL",
+            {"interval": "1d", "auto_adjust": False, "actions": True, "timeout": 10,
+             "period": "max"},
+        )
+    ]  # fmt: skip
+    assert (result.ticker, result.source, result.warning, result.new_rows) == (
+        "AAPL", "yahoo", None, 100,
+    )  # fmt: skip
+    assert_schema(result.frame)
+    assert result.path == prices_dir(data_dir) / "AAPL.csv"
+    meta = json.loads((prices_dir(data_dir) / "AAPL.json").read_text())
+    assert meta["sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert meta | {"fetched_at": None, "sha256": None} == {
+        "ticker": "AAPL", "source": "yahoo", "fetched_at": None, "first": "2013-01-02",
+        "last": _day(aapl(99, 100).index[0]), "rows": 100, "sha256": None,
+        "yfinance_version": yfinance.__version__, "start": None, "end": None,
+    }  # fmt: skip
+    fetched = dt.datetime.fromisoformat(meta["fetched_at"])
+    assert fetched.utcoffset() == dt.timedelta(0)
+    # yfinance's SQLite caches were pointed under the data directory before first use
+    assert yfinance.cache._TzDBManager.get_location() == str(yfinance_cache_dir(data_dir))
+    assert yfinance.cache._CookieDBManager.get_location() == str(yfinance_cache_dir(data_dir))
+    assert yfinance_cache_dir(data_dir).is_dir()
+
+
+def test_load_prices_round_trips_exactly(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 60), dividends={"2013-02-07": 2.65}))
+    result = prices.fetch("AAPL", data_dir)
+    loaded = prices.load_prices("AAPL", data_dir)
+    pd.testing.assert_frame_equal(loaded, result.frame)
+    assert prices.fingerprint(loaded) == prices.fingerprint(result.frame)
+
+
+def test_start_and_end_are_passed_with_end_inclusive(data_dir, yahoo):
+    fake = yahoo(history_frame(aapl(0, 40)))
+    result = prices.fetch("AAPL", data_dir, start="2013-01-02", end="2013-02-28")
+    kwargs = fake.calls[0][1]
+    assert (kwargs["start"], kwargs["end"]) == ("2013-01-02", "2013-03-01")  # end is exclusive
+    assert "period" not in kwargs
+    meta = prices.read_provenance("AAPL", data_dir)
+    assert (meta["start"], meta["end"]) == ("2013-01-02", "2013-02-28")
+    assert result.source == "yahoo"
+
+
+@pytest.mark.parametrize(
+    "start, end, message",
+    [("2020-13-01", None, "--start '2020-13-01' is not a date"),
+     (None, "tomorrow", "--end 'tomorrow' is not a date"),
+     ("2020-02-01", "2020-01-01", "before --start")],
+)  # fmt: skip
+def test_bad_dates_are_rejected_before_any_request(data_dir, yahoo, start, end, message):
+    fake = yahoo(history_frame(aapl(0, 40)))
+    with pytest.raises(ForecastError, match=message):
+        prices.fetch("AAPL", data_dir, start=start, end=end)
+    assert fake.calls == [] and snapshot(data_dir) == {}
+
+
+def test_incremental_fetch_requests_only_later_days_and_new_rows_win(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 100)))
+    prices.fetch("AAPL", data_dir)
+    last = aapl(99, 100).index[0]
+
+    later = history_frame(aapl(100, 120))
+    fake = yahoo(later)
+    result = prices.fetch("AAPL", data_dir)
+    kwargs = fake.calls[0][1]
+    assert kwargs["start"] == _day(last + pd.Timedelta(days=1)) and "period" not in kwargs
+    assert "end" not in kwargs
+    assert (result.source, result.new_rows, len(result.frame)) == ("yahoo", 20, 120)
+    pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), result.frame)
+
+    # Yahoo sometimes re-sends the last cached day with a corrected close: the new row wins
+    overlap = history_frame(aapl(119, 125))
+    overlap.iloc[0, overlap.columns.get_loc("Close")] = 999.0
+    yahoo(overlap)
+    result = prices.fetch("AAPL", data_dir)
+    assert result.frame["Close"].iloc[119] == 999.0
+    assert (len(result.frame), result.new_rows) == (125, 5)
+
+
+def test_new_split_refetches_the_whole_history(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 100)))
+    prices.fetch("AAPL", data_dir)
+    split_day = _day(aapl(105, 106).index[0])
+    full = history_frame(aapl(0, 120), stock_splits={split_day: 7.0})
+    fake = yahoo(history_frame(aapl(100, 120), stock_splits={split_day: 7.0}), full)
+    result = prices.fetch("AAPL", data_dir)
+    assert len(fake.calls) == 2
+    assert fake.calls[1][1]["start"] == "2013-01-02"  # the cache's first date
+    pd.testing.assert_frame_equal(result.frame, prices.normalize(full, "AAPL"))
+    assert result.frame.loc[split_day, "Stock Splits"] == 7.0
+
+
+def test_incremental_up_to_date_cache_needs_no_warning(data_dir, yahoo):
+    rows = aapl(0, 40)
+    recent = pd.bdate_range(end=pd.Timestamp.today().normalize() - pd.Timedelta(days=2), periods=40)
+    yahoo(history_frame(rows.set_axis(recent, axis=0)))
+    prices.fetch("AAPL", data_dir)
+    before = snapshot(data_dir)
+    yahoo(pd.DataFrame())  # nothing new since yesterday
+    result = prices.fetch("AAPL", data_dir)
+    assert (result.source, result.warning, result.new_rows) == ("cache", None, 0)
+    assert snapshot(data_dir) == before
+
+
+def set_fetched_at(data_dir: Path, ticker: str, stamp: str) -> None:
+    path = prices_dir(data_dir) / f"{ticker}.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"fetched_at": stamp}))
+
+
+def test_a_bar_fetched_on_its_own_day_is_asked_for_again(data_dir, yahoo):
+    """A fetch during trading hours caches a partial bar; the next fetch must replace it."""
+    rows = aapl(0, 100)
+    yahoo(history_frame(rows, dividends={_day(rows.index[-1]): 0.1}))
+    prices.fetch("AAPL", data_dir)
+    last = _day(rows.index[-1])
+    set_fetched_at(data_dir, "AAPL", f"{last}T18:30:00+00:00")  # 14:30 in New York
+
+    final = history_frame(aapl(99, 103), dividends={last: 0.1})
+    final.iloc[0, final.columns.get_loc("Close")] = 555.0  # the day's real close
+    fake = yahoo(final)
+    result = prices.fetch("AAPL", data_dir)
+    assert [call[1]["start"] for call in fake.calls] == [last]  # no refetch: dividend was seen
+    assert result.frame.loc[last, "Close"] == 555.0
+    assert (len(result.frame), result.new_rows) == (103, 3)
+
+
+# --- failures and fallbacks ----------------------------------------------------------------------
+
+
+def test_offline_with_cache_keeps_it_byte_identical(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 100)))
+    prices.fetch("AAPL", data_dir)
+    before = snapshot(prices_dir(data_dir))
+    fake = yahoo(OSError("Could not resolve host: query2.finance.yahoo.com"))
+    result = prices.fetch("AAPL", data_dir)
+    assert len(fake.calls) == 1  # no retries on DNS failure
+    assert result.source == "cache" and result.new_rows == 0
+    assert result.warning == "Yahoo unreachable; using cached AAPL through 2013-05-24"
+    assert snapshot(prices_dir(data_dir)) == before
+
+
+def test_offline_without_cache_uses_the_shipped_sample(data_dir, yahoo):
+    sample_hash = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    yahoo(OSError("DNS"))
+    result = prices.fetch("AAPL", data_dir)
+    assert (result.source, len(result.frame), result.new_rows) == ("sample", 2699, 2699)
+    assert (
+        result.warning == "Yahoo unreachable; using the shipped sample of AAPL through 2023-09-21"
+    )
+    assert_schema(result.frame)
+    assert (result.frame[["Dividends", "Stock Splits"]] == 0).all().all()
+    meta = prices.read_provenance("AAPL", data_dir)
+    assert (meta["source"], meta["rows"], meta["last"]) == ("sample", 2699, "2023-09-21")
+    assert meta["yfinance_version"] is None
+    assert hashlib.sha256(SAMPLE.read_bytes()).hexdigest() == sample_hash
+
+
+def test_gspc_sample_maps_caret_symbol(data_dir):
+    result = prices.fetch("^gspc", data_dir, offline=True)
+    assert (result.source, len(result.frame)) == ("sample", 5031)
+    assert result.path == prices_dir(data_dir) / "^GSPC.csv"
+    np.testing.assert_array_equal(result.frame["Adj Close"], result.frame["Close"])
+
+
+def test_unreachable_without_any_copy_is_an_error_and_writes_nothing(data_dir, yahoo):
+    yahoo(OSError("DNS"))
+    with pytest.raises(ForecastError) as e:
+        prices.fetch("MSFT", data_dir)
+    assert str(e.value) == (
+        "cannot reach Yahoo and no cached copy of MSFT; "
+        "import a file with `forecast fetch MSFT --csv FILE`"
+    )
+    assert not prices_dir(data_dir).exists()
+
+
+def test_empty_frame_without_copy_is_unknown_ticker(data_dir, yahoo):
+    yahoo(pd.DataFrame())
+    with pytest.raises(ForecastError, match="no price data for ZZZZ: unknown or delisted"):
+        prices.fetch("ZZZZ", data_dir)
+    assert not prices_dir(data_dir).exists()
+
+
+def test_empty_frame_with_stale_cache_is_treated_as_unreachable(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 50)))
+    prices.fetch("AAPL", data_dir)
+    before = snapshot(prices_dir(data_dir))
+    yahoo(pd.DataFrame())
+    result = prices.fetch("AAPL", data_dir)
+    assert result.source == "cache" and "using cached AAPL through 2013-03-14" in result.warning
+    assert snapshot(prices_dir(data_dir)) == before
+
+
+def test_empty_frames_after_a_dns_failure_mean_offline_not_unknown(data_dir, yahoo):
+    yahoo(OSError("DNS"), pd.DataFrame())  # what yfinance does after repeated DNS failures
+    with pytest.raises(ForecastError, match="cannot reach Yahoo"):
+        prices.fetch("MSFT", data_dir)
+    with pytest.raises(ForecastError, match="cannot reach Yahoo and no cached copy of IBM"):
+        prices.fetch("IBM", data_dir)
+
+
+def test_rate_limit_retries_with_backoff_then_falls_back(data_dir, yahoo, no_sleep_no_history):
+    fake = yahoo(yfinance.exceptions.YFRateLimitError())
+    result = prices.fetch("AAPL", data_dir, retries=3)
+    assert len(fake.calls) == 4  # the first try and 3 retries
+    assert no_sleep_no_history == [1.0, 2.0, 4.0]
+    assert result.source == "sample" and "rate-limiting" in result.warning
+
+
+def test_rate_limit_then_success(data_dir, yahoo, no_sleep_no_history):
+    statuses = []
+    fake = yahoo(yfinance.exceptions.YFRateLimitError(), history_frame(aapl(0, 40)))
+    result = prices.fetch("MSFT", data_dir, on_status=statuses.append)
+    assert len(fake.calls) == 2 and no_sleep_no_history == [1.0]
+    assert result.source == "yahoo" and len(result.frame) == 40
+    assert any("rate limit" in s for s in statuses)
+
+
+def test_a_hanging_call_hits_the_deadline(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 50)))
+    prices.fetch("AAPL", data_dir)
+    before = snapshot(prices_dir(data_dir))
+    release = threading.Event()
+    yahoo(lambda kwargs: release.wait(5) and pd.DataFrame())
+    try:
+        result = prices.fetch("AAPL", data_dir, deadline=0.05)
+    finally:
+        release.set()  # let the abandoned daemon thread finish
+    assert result.source == "cache" and "did not answer within 0.05 s" in result.warning
+    assert snapshot(prices_dir(data_dir)) == before
+
+
+def test_offline_flag_never_imports_yfinance(tmp_path):
+    code = (
+        "import sys; from forecast import prices; "
+        f"r = prices.fetch('AAPL', {str(tmp_path)!r}, offline=True); "
+        "assert r.source == 'sample', r; assert 'yfinance' not in sys.modules; print(r.warning)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "offline; using the shipped sample of AAPL through 2023-09-21"
+
+
+def test_offline_with_cache_returns_it(data_dir, yahoo):
+    fake = yahoo(history_frame(aapl(0, 50)))
+    prices.fetch("AAPL", data_dir)
+    result = prices.fetch("AAPL", data_dir, offline=True)
+    assert len(fake.calls) == 1
+    assert result.warning == "offline; using cached AAPL through 2013-03-14"
+
+
+# --- CSV import ----------------------------------------------------------------------------------
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def minimal_csv(n: int = 40, close=lambda i: 100.0 + i, date=None) -> str:
+    days = pd.bdate_range("2020-01-02", periods=n)
+    lines = ["Date,Close"] + [
+        f"{date(d) if date else d.date()},{close(i)}" for i, d in enumerate(days)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_read_price_csv_yahoo_export(tmp_path):
+    frame = prices.read_price_csv(Path(str(SAMPLE)), "AAPL")
+    assert_schema(frame)
+    assert len(frame) == 2699
+    np.testing.assert_array_equal(frame["Adj Close"], aapl()["Adj Close"])
+
+
+def test_read_price_csv_minimal_fills_columns_and_sorts(tmp_path):
+    text = minimal_csv(40)
+    lines = text.splitlines()
+    shuffled = "\n".join([lines[0].lower()] + lines[1:][::-1])  # lower-case header, newest first
+    frame = prices.read_price_csv(write_csv(tmp_path, shuffled), "X")
+    assert_schema(frame)
+    for c in ("Open", "High", "Low", "Adj Close"):
+        np.testing.assert_array_equal(frame[c], frame["Close"])
+    assert (frame["Volume"] == 0).all() and frame["Close"].iloc[0] == 100.0
+
+
+def test_read_price_csv_accepts_us_dates(tmp_path):
+    text = minimal_csv(40, date=lambda d: f"{d.month}/{d.day}/{d.year}")
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "X")
+    assert frame.index[0] == pd.Timestamp("2020-01-02")
+
+
+BAD_CSVS = {
+    "missing Date": ("Day,Close\n2020-01-02,1\n", "has no Date column"),
+    "missing Close": ("Date,Open\n2020-01-02,1\n", "has no Close column"),
+    "bad date": (minimal_csv().replace("2020-01-03", "2020-01-32"), "cannot parse date"),
+    "duplicate date": (minimal_csv().replace("2020-01-03", "2020-01-02"), "appears more than once"),
+    "zero price": (minimal_csv(close=lambda i: 0.0 if i == 5 else 1.0), "must be positive"),
+    "negative price": (minimal_csv(close=lambda i: -1.0 if i == 5 else 1.0), "must be positive"),
+    "text price": (minimal_csv(close=lambda i: "abc" if i == 5 else 1.0), "is not a number"),
+    "blank price": (minimal_csv(close=lambda i: "" if i == 5 else 1.0), "Close is missing"),
+    "null price": (minimal_csv(close=lambda i: "null" if i == 5 else 1.0), "Close is missing"),
+    "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
+    "empty file": ("", "not a readable CSV"),
+    "binary": ("\x00\x01\x02", "has no Date column"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CSVS)
+def test_read_price_csv_rejects(tmp_path, name):
+    text, message = BAD_CSVS[name]
+    with pytest.raises(ForecastError, match=message) as e:
+        prices.read_price_csv(write_csv(tmp_path, text), "X")
+    assert "\n" not in str(e.value)
+
+
+def test_read_price_csv_missing_file(tmp_path):
+    with pytest.raises(ForecastError, match="cannot read .*nope.csv"):
+        prices.read_price_csv(tmp_path / "nope.csv", "X")
+    with pytest.raises(ForecastError, match="cannot read"):
+        prices.read_price_csv(tmp_path, "X")  # a directory
+
+
+def test_import_csv_is_cached_like_a_fetch(data_dir, tmp_path):
+    result = prices.import_csv("x", write_csv(tmp_path, minimal_csv(40)), data_dir)
+    assert (result.ticker, result.source, result.new_rows) == ("X", "csv", 40)
+    meta = prices.read_provenance("X", data_dir)
+    assert meta["source"] == "csv" and meta["imported_from"].endswith("prices.csv")
+    pd.testing.assert_frame_equal(prices.load_prices("X", data_dir), result.frame)
+
+
+def test_failed_import_leaves_cache_byte_identical(data_dir, tmp_path):
+    prices.import_csv("X", write_csv(tmp_path, minimal_csv(40)), data_dir)
+    before = snapshot(data_dir)
+    with pytest.raises(ForecastError):
+        prices.import_csv("X", write_csv(tmp_path, minimal_csv(5), "short.csv"), data_dir)
+    assert snapshot(data_dir) == before
+
+
+# --- the property: any bytes give a valid frame or a ForecastError -------------------------------
+
+
+def check_csv_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+    try:
+        frame = prices.read_price_csv(path, "FUZZ")
+    except ForecastError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    assert_schema(frame)
+    assert len(frame) >= MIN_ROWS
+    values = frame[PRICES].to_numpy()
+    assert np.isfinite(values).all() and (values > 0).all()
+    assert (frame["Volume"] >= 0).all()
+
+
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+CELLS = st.one_of(
+    st.sampled_from(
+        ["", "null", "nan", "1", "0", "-2.5", "1e400", "inf", "2020-01-02", "2020-02-30",
+         "1/2/2020", "2020-01-02T00:00:00+05:00", "abc", '"', "Date", "Close", "9" * 30]
+    ),
+    st.text(max_size=8),
+)  # fmt: skip
+
+
+@FUZZ
+@given(data=st.binary(max_size=600))
+def test_fuzz_random_bytes(tmp_path, data):
+    check_csv_bytes(tmp_path / "fuzz.csv", data)
+
+
+@FUZZ
+@given(
+    header=st.lists(
+        st.sampled_from(["Date", "Close", "Open", "Adj Close", "Volume", "Dividends", "x", ""]),
+        min_size=1,
+        max_size=6,
+    ),
+    rows=st.lists(st.lists(CELLS, min_size=0, max_size=7), max_size=40),
+    sep=st.sampled_from([",", ";", "\t"]),
+)
+def test_fuzz_csv_like_text(tmp_path, header, rows, sep):
+    text = "\n".join(sep.join(r) for r in [header, *rows])
+    check_csv_bytes(tmp_path / "fuzz.csv", text.encode("utf-8", "surrogatepass"))
+
+
+VALID = "".join(SAMPLE.read_text().splitlines(keepends=True)[:45])
+
+
+@FUZZ
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["delete", "insert", "duplicate_line", "swap_lines"]),
+            st.integers(0, len(VALID)),
+            st.integers(0, 40),
+            st.text(max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fuzz_mutated_valid_csv(tmp_path, edits):
+    text = VALID
+    for kind, at, size, insert in edits:
+        lines = text.splitlines(keepends=True)
+        if kind == "delete":
+            text = text[:at] + text[at + size :]
+        elif kind == "insert":
+            text = text[:at] + insert + text[at:]
+        elif lines:
+            i, j = at % len(lines), size % len(lines)
+            if kind == "duplicate_line":
+                lines.insert(j, lines[i])
+            else:
+                lines[i], lines[j] = lines[j], lines[i]
+            text = "".join(lines)
+    check_csv_bytes(tmp_path / "fuzz.csv", text.encode("utf-8", "surrogatepass"))
+
+
+# --- provenance, listing, fingerprint ------------------------------------------------------------
+
+
+def test_load_prices_errors(data_dir, yahoo):
+    with pytest.raises(
+        ForecastError, match=r"no cached prices for AAPL; run `forecast fetch AAPL`"
+    ):
+        prices.load_prices("AAPL", data_dir)
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("AAPL", data_dir)
+    (prices_dir(data_dir) / "AAPL.csv").write_text("Date,Close\n2020-01-02,oops\n")
+    with pytest.raises(ForecastError, match="corrupt.*re-fetch with `forecast fetch AAPL`"):
+        prices.load_prices("AAPL", data_dir)
+    with pytest.raises(ForecastError, match="invalid ticker"):
+        prices.load_prices("../etc/passwd", data_dir)
+
+
+def test_corrupt_cache_is_repaired_by_a_fetch(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("AAPL", data_dir)
+    (prices_dir(data_dir) / "AAPL.csv").write_text("garbage")
+    fake = yahoo(history_frame(aapl(0, 45)))
+    result = prices.fetch("AAPL", data_dir)
+    assert fake.calls[0][1]["period"] == "max" and len(result.frame) == 45
+
+
+def test_read_provenance_errors(data_dir):
+    with pytest.raises(ForecastError, match="no cached prices for MSFT"):
+        prices.read_provenance("MSFT", data_dir)
+    prices_dir(data_dir).mkdir()
+    (prices_dir(data_dir) / "MSFT.json").write_text("{not json")
+    with pytest.raises(ForecastError, match="corrupt"):
+        prices.read_provenance("MSFT", data_dir)
+
+
+def test_list_cached_and_latest_ticker(data_dir, yahoo, monkeypatch):
+    assert prices.list_cached(data_dir) == []
+    with pytest.raises(ForecastError, match=r"nothing fetched yet; run `forecast fetch TICKER`"):
+        prices.latest_ticker(data_dir)
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("MSFT", data_dir)
+    prices.fetch("AAPL", data_dir, offline=True)
+    for name, stamp in [
+        ("MSFT", "2024-01-02T00:00:00+00:00"),
+        ("AAPL", "2024-01-01T00:00:00+00:00"),
+    ]:
+        meta_path = prices_dir(data_dir) / f"{name}.json"
+        meta = json.loads(meta_path.read_text()) | {"fetched_at": stamp}
+        meta_path.write_text(json.dumps(meta))
+    assert prices.latest_ticker(data_dir) == "MSFT"
+
+    entries = prices.list_cached(data_dir, today=dt.date(2023, 9, 25))
+    assert [(e["ticker"], e["last"], e["stale"]) for e in entries] == [
+        ("AAPL", "2023-09-21", False),  # 4 days: a long weekend
+        ("MSFT", "2013-02-28", True),
+    ]
+    assert prices.list_cached(data_dir, today=dt.date(2023, 9, 26))[0]["stale"] is True
+
+
+def test_fingerprint_is_dates_and_adj_close():
+    frame = prices.normalize(history_frame(aapl(0, 40)), "AAPL")
+    expected = hashlib.sha256(
+        frame.index.as_unit("ns").asi8.astype("<i8").tobytes()
+        + frame["Adj Close"].to_numpy("<f8").tobytes()
+    ).hexdigest()
+    assert prices.fingerprint(frame) == expected
+    assert prices.fingerprint(frame.assign(Close=1.0)) == expected  # only Adj Close counts
+    changed = frame.copy()
+    changed.iloc[-1, changed.columns.get_loc("Adj Close")] += 1e-9
+    assert prices.fingerprint(changed) != expected
+
+
+def _day(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%d")
