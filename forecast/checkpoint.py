@@ -1,0 +1,231 @@
+"""The model file: RNN weights in `<TICKER>.npz` plus a JSON sidecar, versioned and checked on load.
+
+    models/AAPL.npz    Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,); float64, no pickle
+    models/AAPL.json   the caller's meta + format_version, shapes, dtype, weights_file,
+                       weights_sha256 (of the npz bytes), saved_at
+
+The JSON is written last and carries the hash of the npz, so it only ever points at a complete
+npz; a model whose npz was cut short or edited is refused on load instead of half-used.
+"""
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from forecast.config import models_dir
+from forecast.errors import ForecastError
+from forecast.files import atomic_write_bytes, atomic_write_json
+
+FORMAT_VERSION = 1  # bump when the files change meaning; load refuses any other version
+
+DTYPE = "float64"
+
+# Fields the checkpoint writes into the JSON itself; the caller's meta may not use these names.
+_ADDED_FIELDS = ("format_version", "shapes", "dtype", "weights_file", "weights_sha256", "saved_at")
+
+# What np.load raises on a truncated or garbage zip, or an .npy it refuses to unpickle.
+_NPZ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError)
+
+
+def PARAM_SHAPES(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
+    """Each parameter's shape for D inputs, H hidden units, O outputs; this order is canonical."""
+    return {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+
+
+def _paths(data_dir: Path, ticker: str) -> tuple[Path, Path]:
+    d = models_dir(data_dir)
+    return d / f"{ticker}.npz", d / f"{ticker}.json"
+
+
+def model_exists(data_dir: Path, ticker: str) -> bool:
+    """True when a model has been saved for `ticker` (it may still fail load_model's checks)."""
+    return _paths(data_dir, ticker)[1].is_file()  # the JSON is written last: it marks a save
+
+
+def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
+    """Return {"D", "H", "O"} for a complete, finite, float64 parameter set; else ValueError."""
+    names = list(PARAM_SHAPES(0, 0, 0))
+    if not isinstance(params, dict) or set(params) != set(names):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must have exactly {names}, got {got}")
+    for name in names:
+        a = params[name]
+        if not isinstance(a, np.ndarray) or a.dtype != np.float64:
+            raise ValueError(
+                f"{name} must be a float64 ndarray, got {getattr(a, 'dtype', type(a))}"
+            )
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} has non-finite values")
+    if params["Wxh"].ndim != 2 or params["Why"].ndim != 2:
+        raise ValueError("Wxh and Why must be 2-D")
+    H, D = params["Wxh"].shape  # hidden, input features
+    O = params["Why"].shape[0]  # outputs
+    if min(D, H, O) < 1:
+        raise ValueError(f"D, H, O must be positive, got D={D} H={H} O={O}")
+    for name, shape in PARAM_SHAPES(D, H, O).items():
+        if params[name].shape != shape:
+            raise ValueError(f"{name} has shape {params[name].shape}, expected {shape}")
+    return {"D": D, "H": H, "O": O}
+
+
+def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
+    """The npz file as bytes: same weights give the same bytes (zip entries carry no clock time)."""
+    buf = io.BytesIO()
+    # C order so the bytes depend only on the values, not on how the caller's arrays are laid out
+    np.savez(buf, **{name: np.ascontiguousarray(params[name]) for name in PARAM_SHAPES(0, 0, 0)})
+    return buf.getvalue()
+
+
+def save_model(data_dir: Path, ticker: str, params: dict[str, np.ndarray], meta: dict) -> Path:
+    """Write models/<TICKER>.npz then models/<TICKER>.json; return the JSON's path.
+
+    params: Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,), float64 and finite.
+    meta: JSON-safe dict (options, features, scaler, dates, versions, losses, ...).
+    Bad params or meta raise ValueError before anything is written. If writing the JSON fails,
+    the previous npz is put back so an earlier model stays loadable.
+    """
+    shapes = _check_params(params)
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
+    clash = sorted(set(meta) & set(_ADDED_FIELDS))
+    if clash:
+        raise ValueError(f"meta may not set {clash}: the checkpoint writes them")
+
+    npz_path, json_path = _paths(data_dir, ticker)
+    data = _npz_bytes(params)
+    record = {
+        **meta,
+        "format_version": FORMAT_VERSION,
+        "shapes": shapes,
+        "dtype": DTYPE,
+        "weights_file": npz_path.name,
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:  # fail on unserializable meta now, not after the npz has been replaced
+        json.dumps(record, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"meta is not JSON-serializable: {e}") from e
+
+    previous = npz_path.read_bytes() if npz_path.is_file() else None
+    atomic_write_bytes(npz_path, data)
+    try:
+        atomic_write_json(json_path, record)
+    except BaseException:
+        # the old JSON's hash names the old npz: restore it so the old model still loads
+        if previous is not None:
+            atomic_write_bytes(npz_path, previous)
+        else:
+            npz_path.unlink(missing_ok=True)
+        raise
+    return json_path
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def _read_json(json_path: Path, unusable) -> dict:
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise unusable(f"{json_path} is not readable JSON ({_one_line(e)})") from None
+    if not isinstance(meta, dict):
+        raise unusable(f"{json_path} does not hold a JSON object")
+    return meta
+
+
+def _check_fields(meta: dict, json_path: Path, npz_name: str, unusable) -> None:
+    """Check the sidecar fields load_model relies on (format_version is checked before)."""
+    missing = [f for f in _ADDED_FIELDS if f not in meta]
+    if missing:
+        raise unusable(f"{json_path} lacks {', '.join(missing)}")
+    shapes = meta["shapes"]
+    if not (
+        isinstance(shapes, dict)
+        and set(shapes) == {"D", "H", "O"}
+        and all(type(v) is int and v >= 1 for v in shapes.values())
+    ):
+        raise unusable(f"{json_path} has invalid shapes {shapes!r}")
+    if meta["dtype"] != DTYPE:
+        raise unusable(f"{json_path} says dtype {meta['dtype']!r}, expected {DTYPE!r}")
+    if meta["weights_file"] != npz_name:  # never turn a name read from the file into a path
+        raise unusable(f"{json_path} names weights {meta['weights_file']!r}, not {npz_name}")
+    sha = meta["weights_sha256"]
+    if not (isinstance(sha, str) and len(sha) == 64):
+        raise unusable(f"{json_path} has an invalid weights_sha256")
+
+
+def _read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """Every array in the npz bytes, by name; raises what np.load raises, or TypeError if no npz."""
+    npz = np.load(io.BytesIO(data), allow_pickle=False)
+    if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy loads as one array
+        raise TypeError("not an npz archive")
+    with npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Read and check a saved model; return (params, meta) or raise ForecastError.
+
+    params: C-contiguous float64 copies, Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,).
+    meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
+    """
+    npz_path, json_path = _paths(data_dir, ticker)
+    retrain = f"retrain with `forecast train {ticker}`"
+
+    def unusable(detail: str) -> ForecastError:
+        return ForecastError(f"the model for {ticker} is unusable: {detail}; {retrain}")
+
+    if not json_path.is_file():
+        raise ForecastError(f"no model for {ticker}; run `forecast train {ticker}`")
+    meta = _read_json(json_path, unusable)
+    if "format_version" not in meta:
+        raise unusable(f"{json_path} lacks format_version")
+    version = meta["format_version"]
+    if type(version) is int and version > FORMAT_VERSION:
+        raise ForecastError(
+            f"the model for {ticker} has format {version}, newer than this forecast reads "
+            f"({FORMAT_VERSION}); upgrade forecast or {retrain}"
+        )
+    if type(version) is not int or version != FORMAT_VERSION:  # older, or not a version at all
+        raise ForecastError(
+            f"the model for {ticker} has format {version!r}, which this forecast does not read "
+            f"(it reads {FORMAT_VERSION}); {retrain}"
+        )
+    _check_fields(meta, json_path, npz_path.name, unusable)
+
+    try:
+        data = npz_path.read_bytes()  # hash and parse the same bytes
+    except FileNotFoundError:
+        raise unusable(f"{npz_path} is missing") from None
+    except OSError as e:
+        raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
+    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
+        raise unusable(
+            f"{npz_path} does not match the checksum in {json_path.name} (cut short or edited)"
+        )
+    try:
+        arrays = _read_npz(data)
+    except (*_NPZ_ERRORS, TypeError) as e:
+        raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
+
+    s = meta["shapes"]
+    expected = PARAM_SHAPES(s["D"], s["H"], s["O"])
+    if set(arrays) != set(expected):
+        raise unusable(f"{npz_path} holds arrays {sorted(arrays)}, expected {list(expected)}")
+    for name, shape in expected.items():
+        a = arrays[name]
+        if a.dtype != np.float64:
+            raise unusable(f"{name} in {npz_path} is {a.dtype}, expected {DTYPE}")
+        if a.shape != shape:
+            raise unusable(f"{name} in {npz_path} has shape {a.shape}, expected {shape}")
+        if not np.isfinite(a).all():
+            raise unusable(f"{name} in {npz_path} has non-finite values")
+    params = {name: np.array(arrays[name], dtype=np.float64, order="C") for name in expected}
+    return params, meta

@@ -1,0 +1,387 @@
+"""Checkpoint: round trip, reproducible bytes, and a helpful refusal for every kind of bad file."""
+
+import hashlib
+import io
+import json
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from forecast import checkpoint, files
+from forecast.checkpoint import (
+    FORMAT_VERSION,
+    PARAM_SHAPES,
+    load_model,
+    model_exists,
+    save_model,
+)
+from forecast.config import models_dir
+from forecast.errors import ForecastError
+
+D, H, O = 3, 5, 2  # input features, hidden units, outputs
+TICKER = "AAPL"
+RETRAIN = "forecast train AAPL"
+
+
+def make_params(rng, D=D, H=H, O=O):
+    return {name: rng.standard_normal(shape) for name, shape in PARAM_SHAPES(D, H, O).items()}
+
+
+META = {
+    "options": {"hidden": H, "lr": 1e-3, "epochs": 3},
+    "features": ["ret_1", "ret_5", "vol_20"],
+    "scaler": {"mean": [0.1, -0.2, 0.3], "std": [1.0, 2.0, 0.5]},
+    "train_end": "2024-06-28",
+    "seed": 0,
+    "final_loss": {"train": 0.5, "val": 0.75},
+    "versions": {"numpy": np.__version__},
+}
+
+
+@pytest.fixture
+def params(rng):
+    return make_params(rng)
+
+
+@pytest.fixture
+def saved(data_dir, params):
+    """A model saved for AAPL; returns its (npz, json) paths."""
+    save_model(data_dir, TICKER, params, META)
+    d = models_dir(data_dir)
+    return d / f"{TICKER}.npz", d / f"{TICKER}.json"
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def replace_npz(saved, data: bytes, rehash: bool) -> None:
+    """Overwrite the npz; with rehash, also fix the JSON's hash so only content checks object."""
+    npz_path, json_path = saved
+    npz_path.write_bytes(data)
+    if rehash:
+        meta = json.loads(json_path.read_text())
+        meta["weights_sha256"] = hashlib.sha256(data).hexdigest()
+        json_path.write_text(json.dumps(meta))
+
+
+def edit_json(saved, **fields) -> None:
+    json_path = saved[1]
+    meta = json.loads(json_path.read_text())
+    meta.update(fields)
+    json_path.write_text(json.dumps(meta))
+
+
+def refused(data_dir, *words) -> str:
+    """Load must fail with one line that says to retrain and contains each of `words`."""
+    with pytest.raises(ForecastError) as e:
+        load_model(data_dir, TICKER)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for w in (RETRAIN, *words):
+        assert w in msg, msg
+    return msg
+
+
+# --- round trip --------------------------------------------------------------------------------
+
+
+def test_round_trip(data_dir, params, saved):
+    npz_path, json_path = saved
+    assert model_exists(data_dir, TICKER)
+    assert sorted(p.name for p in models_dir(data_dir).iterdir()) == ["AAPL.json", "AAPL.npz"]
+
+    got, meta = load_model(data_dir, TICKER)
+    assert list(got) == list(PARAM_SHAPES(D, H, O))
+    for name, a in params.items():
+        assert got[name].dtype == np.float64
+        assert got[name].flags.c_contiguous and got[name].flags.writeable
+        assert got[name].tobytes() == a.tobytes(), name  # bit-identical
+
+    assert {k: meta[k] for k in META} == META
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["shapes"] == {"D": D, "H": H, "O": O}
+    assert meta["dtype"] == "float64"
+    assert meta["weights_file"] == "AAPL.npz"
+    assert meta["weights_sha256"] == hashlib.sha256(npz_path.read_bytes()).hexdigest()
+    assert meta["saved_at"].endswith("+00:00")
+    assert json.loads(json_path.read_text()) == meta
+
+
+def test_npz_is_plain_arrays_in_canonical_order(saved):
+    with zipfile.ZipFile(saved[0]) as z:
+        assert z.namelist() == [f"{n}.npy" for n in PARAM_SHAPES(D, H, O)]
+    with np.load(saved[0], allow_pickle=False) as npz:  # loads without pickle
+        assert npz["Whh"].shape == (H, H)
+
+
+def test_model_exists_false_without_model(data_dir):
+    assert not model_exists(data_dir, TICKER)
+
+
+def test_loaded_arrays_are_copies_in_c_order(data_dir, params):
+    fortran = {k: np.asfortranarray(v) for k, v in params.items()}
+    save_model(data_dir, TICKER, fortran, META)
+    got, _ = load_model(data_dir, TICKER)
+    assert got["Wxh"].flags.c_contiguous
+    np.testing.assert_array_equal(got["Wxh"], params["Wxh"])
+    got["Wxh"][0, 0] = 99.0
+    assert load_model(data_dir, TICKER)[0]["Wxh"][0, 0] == params["Wxh"][0, 0]
+
+
+def test_same_weights_same_bytes(tmp_path, params, monkeypatch):
+    """Reproducible: another save, at another clock time and memory layout, gives identical npz."""
+    first = save_model(tmp_path / "a", TICKER, params, META).with_suffix(".npz").read_bytes()
+    later = time.time() + 10 * 365 * 86400
+    monkeypatch.setattr(time, "time", lambda: later)  # zip entries must not carry the clock
+    fortran = {k: np.asfortranarray(v) for k, v in params.items()}
+    second = save_model(tmp_path / "b", TICKER, fortran, META).with_suffix(".npz").read_bytes()
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_resave_replaces_model(data_dir, rng, saved):
+    new = make_params(rng, H=4)
+    save_model(data_dir, TICKER, new, {"seed": 1})
+    got, meta = load_model(data_dir, TICKER)
+    assert got["Whh"].shape == (4, 4) and meta["seed"] == 1 and "features" not in meta
+
+
+# --- save refuses programming errors before writing anything ----------------------------------
+
+
+def _drop(p, name):
+    return {k: v for k, v in p.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda p: _drop(p, "by"), "exactly"),
+        (lambda p: {**p, "extra": np.zeros(1)}, "exactly"),
+        (lambda p: {**p, "Why": p["Why"].astype(np.float32)}, "float64"),
+        (lambda p: {**p, "bh": p["bh"].tolist()}, "float64"),
+        (lambda p: {**p, "Whh": np.where(p["Whh"] > 0, np.nan, p["Whh"])}, "non-finite"),
+        (lambda p: {**p, "by": np.full(O, np.inf)}, "non-finite"),
+        (lambda p: {**p, "Whh": np.zeros((H, H + 1))}, "Whh has shape"),
+        (lambda p: {**p, "bh": np.zeros(H + 1)}, "bh has shape"),
+        (lambda p: {**p, "Why": np.zeros(O)}, "2-D"),
+    ],
+)
+def test_save_rejects_bad_params(data_dir, params, mutate, words):
+    with pytest.raises(ValueError, match=words):
+        save_model(data_dir, TICKER, mutate(params), META)
+    assert not models_dir(data_dir).exists()
+
+
+@pytest.mark.parametrize(
+    "meta, words",
+    [
+        ({"format_version": 2}, "may not set"),
+        ({"weights_sha256": "x"}, "may not set"),
+        ({"seed": np.int64(0)}, "JSON"),
+        ({"when": object()}, "JSON"),
+        ([1, 2], "dict"),
+    ],
+)
+def test_save_rejects_bad_meta(data_dir, params, meta, words):
+    with pytest.raises(ValueError, match=words):
+        save_model(data_dir, TICKER, params, meta)
+    assert not models_dir(data_dir).exists()
+
+
+@pytest.mark.parametrize("fail_on", [".npz", ".json"])
+def test_failed_save_keeps_previous_model(data_dir, rng, saved, monkeypatch, fail_on):
+    """A save that dies inside either atomic write leaves the old model byte-identical."""
+    before = {p: p.read_bytes() for p in saved}
+    real_replace = os.replace
+
+    def replace(src, dst):  # the temporary file is written and synced; the rename fails
+        if str(dst).endswith(fail_on):
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(data_dir, TICKER, make_params(rng), {"seed": 2})
+    monkeypatch.undo()
+
+    assert {p: p.read_bytes() for p in saved} == before
+    assert sorted(models_dir(data_dir).iterdir()) == sorted(saved)  # no temporary files left
+    assert load_model(data_dir, TICKER)[1]["seed"] == META["seed"]
+
+
+def test_failed_first_save_leaves_no_model(data_dir, params, monkeypatch):
+    def failing(path, obj):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "atomic_write_json", failing)
+    with pytest.raises(OSError):
+        save_model(data_dir, TICKER, params, META)
+    assert list(models_dir(data_dir).iterdir()) == []
+    assert not model_exists(data_dir, TICKER)
+
+
+# --- load refuses bad files with one helpful line ---------------------------------------------
+
+
+def test_missing_model(data_dir):
+    with pytest.raises(ForecastError, match="^no model for AAPL; run `forecast train AAPL`$"):
+        load_model(data_dir, TICKER)
+
+
+def test_npz_without_json_is_no_model(data_dir, saved):
+    saved[1].unlink()
+    assert not model_exists(data_dir, TICKER)
+    with pytest.raises(ForecastError, match="no model for AAPL"):
+        load_model(data_dir, TICKER)
+
+
+def test_missing_npz(data_dir, saved):
+    saved[0].unlink()
+    assert model_exists(data_dir, TICKER)
+    refused(data_dir, "AAPL.npz is missing")
+
+
+def test_truncated_npz(data_dir, saved):
+    data = saved[0].read_bytes()
+    replace_npz(saved, data[: len(data) // 2], rehash=False)
+    refused(data_dir, "checksum")
+
+
+def test_truncated_npz_with_matching_hash_is_unreadable(data_dir, saved):
+    data = saved[0].read_bytes()
+    replace_npz(saved, data[: len(data) // 2], rehash=True)
+    refused(data_dir, "cannot be read")
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage, not a zip", b"PK\x03\x04" + b"\0" * 40])
+def test_garbage_npz_with_matching_hash_is_unreadable(data_dir, saved, data):
+    replace_npz(saved, data, rehash=True)
+    refused(data_dir, "cannot be read")
+
+
+def test_bare_npy_is_not_an_npz(data_dir, saved):
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(3))
+    replace_npz(saved, buf.getvalue(), rehash=True)
+    refused(data_dir, "not an npz")
+
+
+def test_flipped_byte(data_dir, saved):
+    data = bytearray(saved[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    replace_npz(saved, bytes(data), rehash=False)
+    refused(data_dir, "checksum")
+
+
+def test_replaced_weights(data_dir, rng, saved):
+    replace_npz(saved, npz_bytes(make_params(rng)), rehash=False)
+    refused(data_dir, "checksum")
+
+
+@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 99])
+def test_newer_format(data_dir, saved, version):
+    edit_json(saved, format_version=version)
+    refused(data_dir, f"format {version}", "newer", "upgrade forecast")
+
+
+@pytest.mark.parametrize("version", [0, FORMAT_VERSION - 1, "1", True, 1.0, None])
+def test_other_format(data_dir, saved, version):
+    edit_json(saved, format_version=version)
+    refused(data_dir, "format", "does not read")
+
+
+def test_json_without_format_version(data_dir, saved):
+    meta = json.loads(saved[1].read_text())
+    del meta["format_version"]
+    saved[1].write_text(json.dumps(meta))
+    refused(data_dir, "lacks format_version")
+
+
+@pytest.mark.parametrize("field", ["shapes", "dtype", "weights_file", "weights_sha256"])
+def test_json_missing_field(data_dir, saved, field):
+    meta = json.loads(saved[1].read_text())
+    del meta[field]
+    saved[1].write_text(json.dumps(meta))
+    refused(data_dir, f"lacks {field}")
+
+
+@pytest.mark.parametrize(
+    "shapes, words",
+    [
+        ({"D": D, "H": H + 1, "O": O}, "Wxh in"),
+        ({"D": D + 1, "H": H, "O": O}, "Wxh in"),
+        ({"D": D, "H": H, "O": O + 1}, "Why in"),
+        ({"D": D, "H": H}, "invalid shapes"),
+        ({"D": D, "H": 0, "O": O}, "invalid shapes"),
+        ({"D": D, "H": "5", "O": O}, "invalid shapes"),
+        ([D, H, O], "invalid shapes"),
+    ],
+)
+def test_json_wrong_shapes(data_dir, saved, shapes, words):
+    edit_json(saved, shapes=shapes)
+    refused(data_dir, words)
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("dtype", "float32", "dtype"),
+        ("weights_file", "../../etc/passwd", "names weights"),
+        ("weights_sha256", 12, "weights_sha256"),
+    ],
+)
+def test_json_bad_field(data_dir, saved, field, value, words):
+    edit_json(saved, **{field: value})
+    refused(data_dir, words)
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[1, 2]", '"a string"', "null"])
+def test_garbage_json(data_dir, saved, text):
+    saved[1].write_text(text)
+    refused(data_dir, "AAPL.json")
+
+
+def test_json_not_utf8(data_dir, saved):
+    saved[1].write_bytes(b"\xff\xfe\x00garbage")
+    refused(data_dir, "not readable JSON")
+
+
+def test_wrong_dtype(data_dir, params, saved):
+    replace_npz(saved, npz_bytes({**params, "Whh": params["Whh"].astype(np.float32)}), True)
+    refused(data_dir, "Whh", "float32")
+
+
+def test_missing_array(data_dir, params, saved):
+    replace_npz(saved, npz_bytes(_drop(params, "by")), rehash=True)
+    refused(data_dir, "holds arrays")
+
+
+def test_extra_array(data_dir, params, saved):
+    replace_npz(saved, npz_bytes({**params, "Wxx": np.zeros(2)}), rehash=True)
+    refused(data_dir, "holds arrays", "Wxx")
+
+
+def test_wrong_array_shape(data_dir, params, saved):
+    replace_npz(saved, npz_bytes({**params, "Whh": params["Whh"][:, :-1]}), rehash=True)
+    refused(data_dir, "Whh", "shape")
+
+
+def test_object_array_is_not_unpickled(data_dir, params, saved):
+    replace_npz(saved, npz_bytes({**params, "by": np.array([{}, 1], dtype=object)}), True)
+    refused(data_dir, "cannot be read")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights(data_dir, params, saved, bad):
+    Why = params["Why"].copy()
+    Why[1, 2] = bad
+    replace_npz(saved, npz_bytes({**params, "Why": Why}), rehash=True)
+    refused(data_dir, "Why", "non-finite")
