@@ -1,0 +1,164 @@
+"""Split-conformal calibration of prediction bands from the model's own out-of-sample errors.
+
+For each past out-of-sample case (origin, horizon h) we know the realised log return r, the
+model's predictive median m and predictive scale s (both in log space). The normalised
+score says how many scales the truth landed from the median:
+
+    score  e = |r − m| / s
+    factor c_{L,h} = the k-th smallest of the n scores at horizon h, k = ⌈(n + 1)L⌉
+    band   m ± c_{L,h} · s
+
+With exchangeable cases, a new case falls inside its band with probability ≥ L (the
++1 is the finite-sample correction of split conformal prediction). Dividing by s lets the
+band keep the model's own sense of which days are calm and which are wild, while c fixes its
+overall width. When n < MIN_CASES, or k > n (too few cases for level L), the factor falls
+back to the Gaussian z_{(1+L)/2} and is flagged.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+MIN_CASES = 20  # below this an empirical quantile is too noisy to trust over the Gaussian z
+
+
+def normalised_scores(r, median, scale) -> np.ndarray:
+    """Nonconformity scores e = |r − m| / s, same shape as the inputs (e.g. (N, H))."""
+    r, median, scale = (np.asarray(a, float) for a in (r, median, scale))
+    return np.abs(r - median) / scale  # e
+
+
+def gaussian_factor(level: float) -> float:
+    """z_{(1+L)/2}: the factor that is right when scores are |N(0, 1)|."""
+    return float(stats.norm.ppf((1.0 + level) / 2.0))
+
+
+def _conformal_factor(scores: np.ndarray, level: float) -> tuple[float, bool]:
+    """(factor, fell_back) for finite 1-D scores."""
+    n = scores.size
+    # − 1e-9: (n + 1)·L can land a hair above an integer in floating point
+    # (100·0.55 = 55.00000000000001), which would skip to the next order statistic.
+    k = math.ceil((n + 1) * level - 1e-9)  # k = ⌈(n + 1)L⌉
+    if n < MIN_CASES or k > n:
+        return gaussian_factor(level), True
+    return float(np.sort(scores)[k - 1]), False  # k-th smallest score
+
+
+def conformal_factors(scores, levels=(0.8, 0.95)) -> dict[float, float]:
+    """Calibration factor c_L for each level from (N,) scores; NaN scores are ignored.
+
+    Falls back to z_{(1+L)/2} when fewer than MIN_CASES scores (or too few for level L);
+    `calibrate` records which factors fell back.
+    """
+    e = np.asarray(scores, float).ravel()
+    e = e[np.isfinite(e)]
+    return {level: _conformal_factor(e, level)[0] for level in levels}
+
+
+def coverage_of(scores, factor: float) -> float:
+    """Fraction of (finite) scores ≤ factor: the coverage the band m ± c·s achieved on them."""
+    e = np.asarray(scores, float).ravel()
+    e = e[np.isfinite(e)]
+    if e.size == 0:
+        return math.nan
+    return float(np.mean(e <= factor))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-level, per-horizon conformal factors and the coverage they achieved in calibration.
+
+    levels   (L,)    nominal coverages, e.g. (0.8, 0.95)
+    factors  (L, H)  c_{L,h}; band at horizon h (1-based) is m ± factors[l, h − 1] · s
+    coverage (L, H)  fraction of calibration scores ≤ c_{L,h} (nan where n = 0)
+    n        (H,)    calibration cases per horizon
+    fallback (L, H)  True where c is the Gaussian z because cases were too few
+    """
+
+    levels: tuple[float, ...]
+    factors: np.ndarray
+    coverage: np.ndarray
+    n: np.ndarray
+    fallback: np.ndarray
+
+    @property
+    def horizon(self) -> int:
+        return self.factors.shape[1]
+
+    def _level_index(self, level: float) -> int:
+        for i, L in enumerate(self.levels):
+            if math.isclose(L, level, abs_tol=1e-9):
+                return i
+        raise KeyError(f"level {level} not calibrated; have {list(self.levels)}")
+
+    def factor(self, level: float, h: int) -> float:
+        """c_{L,h} for horizon h = 1..H."""
+        if not 1 <= h <= self.horizon:
+            raise IndexError(f"horizon {h} outside 1..{self.horizon}")
+        return float(self.factors[self._level_index(level), h - 1])
+
+    def band(self, median_log, scale, level: float, h: int | None = None):
+        """Calibrated (lower, upper) in log space: m ± c_{L,h} · s.
+
+        With h (1-based) median_log and scale are numbers or arrays for that horizon; with
+        h=None they are (H,) paths over horizons 1..H and each gets its own factor.
+        """
+        m, s = np.asarray(median_log, float), np.asarray(scale, float)
+        if h is None:
+            c = self.factors[self._level_index(level)]  # (H,)
+        else:
+            c = self.factor(level, h)
+        return m - c * s, m + c * s  # m ± c·s
+
+    def to_dict(self) -> dict:
+        """JSON-safe plain lists (NaN → None) for the model file."""
+
+        def clean(a):
+            return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+
+        return {
+            "levels": [float(L) for L in self.levels],
+            "factors": clean(self.factors),
+            "coverage": clean(self.coverage),
+            "n": [int(v) for v in self.n],
+            "fallback": [[bool(v) for v in row] for row in self.fallback],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Calibration":
+        def array(rows):
+            return np.array([[math.nan if v is None else v for v in row] for row in rows], float)
+
+        factors = array(d["factors"])
+        return cls(
+            levels=tuple(float(L) for L in d["levels"]),
+            factors=factors,
+            coverage=array(d["coverage"]),
+            n=np.asarray(d["n"], dtype=int),
+            fallback=np.asarray(d.get("fallback", np.zeros(factors.shape, bool)), dtype=bool),
+        )
+
+
+def calibrate(scores, levels=(0.8, 0.95)) -> Calibration:
+    """Conformal factors per horizon from a (N, H) score matrix, NaN where a case is missing.
+
+    Each horizon is calibrated on its own column: errors grow and change shape with h.
+    """
+    e = np.asarray(scores, float)
+    if e.ndim == 1:
+        e = e[:, None]  # (N,) → (N, 1): a single horizon
+    N, H = e.shape
+    factors = np.empty((len(levels), H))
+    coverage = np.empty((len(levels), H))
+    fallback = np.zeros((len(levels), H), dtype=bool)
+    n = np.zeros(H, dtype=int)
+    for j in range(H):
+        col = e[:, j]
+        col = col[np.isfinite(col)]
+        n[j] = col.size
+        for i, level in enumerate(levels):
+            factors[i, j], fallback[i, j] = _conformal_factor(col, level)
+            coverage[i, j] = coverage_of(col, factors[i, j])
+    return Calibration(tuple(float(L) for L in levels), factors, coverage, n, fallback)

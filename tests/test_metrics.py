@@ -1,0 +1,113 @@
+"""Every accuracy score against numbers worked out by hand on tiny arrays."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from forecast.metrics import (
+    coverage,
+    crps_gaussian,
+    direction_accuracy,
+    interval_score,
+    mae,
+    mase,
+    naive_scale,
+    pinball_loss,
+    relative_mae,
+    rmse,
+)
+
+Y = np.array([1.0, 2.0, 3.0, 4.0])
+YHAT = np.array([2.0, 2.0, 1.0, 5.0])  # errors y − ŷ = [−1, 0, 2, −1]
+
+
+def test_mae_and_rmse():
+    assert mae(Y, YHAT) == pytest.approx((1 + 0 + 2 + 1) / 4)
+    assert rmse(Y, YHAT) == pytest.approx(math.sqrt((1 + 0 + 4 + 1) / 4))
+
+
+def test_relative_mae():
+    naive = np.zeros(4)  # |y − 0| = [1, 2, 3, 4], MAE 2.5
+    assert relative_mae(Y, YHAT, naive) == pytest.approx(1.0 / 2.5)
+
+
+def test_relative_mae_of_naive_is_exactly_one(rng):
+    y = rng.normal(100, 5, size=50)
+    naive = np.full(50, 101.3)
+    assert relative_mae(y, naive, naive) == 1.0
+
+
+def test_relative_mae_is_nan_when_naive_is_perfect():
+    assert math.isnan(relative_mae(Y, YHAT, Y))
+
+
+def test_naive_scale_and_mase():
+    assert naive_scale([10.0, 12.0, 11.0, 15.0]) == pytest.approx((2 + 1 + 4) / 3)
+    assert mase(Y, YHAT, 0.5) == pytest.approx(1.0 / 0.5)
+    # per-case scales: |e|/s = [1/1, 0/2, 2/4, 1/0.5] = [1, 0, 0.5, 2]
+    assert mase(Y, YHAT, [1.0, 2.0, 4.0, 0.5]) == pytest.approx(3.5 / 4)
+
+
+def test_naive_scale_needs_two_prices():
+    with pytest.raises(ValueError):
+        naive_scale([10.0])
+
+
+def test_direction_accuracy_excludes_no_call_and_no_move():
+    y_ref = np.full(6, 10.0)
+    yhat = np.array([11.0, 9.0, 12.0, 10.0, 11.0, 8.0])  # up, down, up, none, up, down
+    y = np.array([12.0, 8.0, 9.0, 11.0, 10.0, 7.0])  # up, down, down, up, none, down
+    acc, n, p = direction_accuracy(y, yhat, y_ref)
+    # counted: cases 0, 1, 2, 5 → hits 0, 1, 5
+    assert n == 4
+    assert acc == pytest.approx(3 / 4)
+    # two-sided exact binomial, n = 4, k = 3: P(X ≥ 3) + P(X ≤ 1) = 5/16 + 5/16
+    assert p == pytest.approx(10 / 16)
+
+
+def test_direction_accuracy_of_naive_is_undefined():
+    y_ref = np.array([10.0, 20.0])
+    acc, n, p = direction_accuracy(np.array([11.0, 19.0]), y_ref.copy(), y_ref)
+    assert n == 0 and math.isnan(acc) and math.isnan(p)
+
+
+def test_coverage_counts_the_closed_interval():
+    lower = np.array([0.0, 2.0, 3.5, 0.0])
+    upper = np.array([2.0, 3.0, 4.0, 3.9])
+    # 1 ∈ [0, 2], 2 ∈ [2, 3] (on the edge), 3 ∉ [3.5, 4], 4 ∉ [0, 3.9]
+    assert coverage(Y, lower, upper) == 0.5
+
+
+def test_interval_score():
+    lower = np.array([0.0, 2.0, 3.5, 0.0])
+    upper = np.array([2.0, 3.0, 4.0, 3.9])
+    # widths 2 + 1 + 0.5 + 3.9; misses 2/0.2·(3.5 − 3) = 5 and 2/0.2·(4 − 3.9) = 1
+    assert interval_score(Y, lower, upper, alpha=0.2) == pytest.approx((7.4 + 5 + 1) / 4)
+
+
+def test_crps_gaussian_by_hand():
+    # z = 0: σ·(2φ(0) − 1/√π) = σ·(√2 − 1)/√π
+    assert crps_gaussian([3.0], [3.0], [2.0]) == pytest.approx(
+        2 * (math.sqrt(2) - 1) / math.sqrt(math.pi)
+    )
+    # z = 1, σ = 1: (2Φ(1) − 1) + 2φ(1) − 1/√π with Φ(1) = 0.841344746…, φ(1) = 0.241970724…
+    want = (2 * 0.8413447460685429 - 1) + 2 * 0.24197072451914337 - 1 / math.sqrt(math.pi)
+    assert crps_gaussian([1.0], [0.0], [1.0]) == pytest.approx(want, rel=1e-12)
+
+
+def test_crps_gaussian_matches_its_definition():
+    # CRPS = ∫ (F(x) − 1[x ≥ y])² dx, integrated numerically as an independent oracle.
+    mu, sigma, y = 0.3, 1.7, -1.1
+    F = stats.norm(mu, sigma).cdf
+    below, _ = integrate.quad(lambda x: F(x) ** 2, -np.inf, y)
+    above, _ = integrate.quad(lambda x: (1 - F(x)) ** 2, y, np.inf)
+    assert crps_gaussian([y], [mu], [sigma]) == pytest.approx(below + above, rel=1e-7)
+
+
+def test_pinball_loss():
+    # e = y − q = [−1, 0, 1]; τ = 0.9: max(−0.9, 0.1) = 0.1, 0, max(0.9, −0.1) = 0.9
+    assert pinball_loss([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], 0.9) == pytest.approx(1.0 / 3)
+    # τ = 0.5 is half the absolute error
+    assert pinball_loss(Y, YHAT, 0.5) == pytest.approx(0.5 * mae(Y, YHAT))
