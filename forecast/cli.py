@@ -145,3 +145,9 @@ def list_cached() -> None:
             display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
             return
         display.cached_table(entries)
+
+
+# --- train / predict: the model (forecast/api.py) ---------------------------------------------
+
+
+# --- backtest: walk-forward evaluation against baselines (forecast/backtest.py) ---------------
