@@ -150,4 +150,161 @@ def list_cached() -> None:
 # --- train / predict: the model (forecast/api.py) ---------------------------------------------
 
 
+def _kernels_compiled() -> bool:
+    from forecast.kernels import is_cached
+
+    return is_cached()
+
+
+@app.command()
+def train(
+    ticker: Annotated[
+        str | None,
+        typer.Argument(help="Symbol to train on [default: the most recently fetched].", show_default=False),
+    ] = None,
+    window: Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")] = 60,
+    hidden: Annotated[int, typer.Option(help="H: hidden units.")] = 32,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Windows per Adam step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    loss: Annotated[str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")] = "gaussian",
+    seed: Annotated[int, typer.Option(help="Seed for weights and shuffling: same seed, same model.")] = 0,
+    patience: Annotated[int, typer.Option(help="Epochs without validation improvement before stopping.")] = 5,
+    features: Annotated[
+        str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
+    ] = "return",
+) -> None:
+    """Train the RNN on cached prices and save the model under the data directory."""
+    with user_errors():
+        from forecast.config import TrainConfig
+
+        cfg = TrainConfig(
+            window=window, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
+            seed=seed, patience=patience, features=tuple(f.strip() for f in features.split(",") if f.strip()),
+        ).validate()
+        if not _kernels_compiled():
+            display.info("compiling the Numba kernels (first run only, about 20 s)…")
+        from forecast import api
+
+        with display.EpochProgress(cfg.epochs) as progress:
+            report = api.train(ticker, state.data_dir, cfg, on_epoch=progress)
+            progress.stop_early()
+        display.train_summary(report)
+
+
+@app.command()
+def predict(
+    ticker: Annotated[
+        str | None,
+        typer.Argument(help="Symbol to forecast [default: the most recently fetched].", show_default=False),
+    ] = None,
+    days: Annotated[int, typer.Option(help="Trading days ahead, 1 to 60.")] = 5,
+    paths: Annotated[int, typer.Option(help="Sampled paths (more: smoother quantiles).")] = 2000,
+    seed: Annotated[
+        int | None, typer.Option(help="Sampling seed [default: the model's seed].", show_default=False)
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write the fan chart to this PNG (needs matplotlib).", show_default=False)
+    ] = None,
+) -> None:
+    """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
+    with user_errors():
+        if plot is not None and plot.suffix.lower() != ".png":
+            raise ForecastError(f"--plot writes PNG images; give a file name ending in .png, not {plot.name}")
+        from forecast import api
+
+        pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+        for w in pred.warnings:
+            display.warn(w)
+        if plot is not None:
+            from forecast.plot import write_fan_png
+
+            tb = pred.table
+            write_fan_png(
+                plot, pred.history.index, pred.history.to_numpy(), tb.index, tb["median"].to_numpy(),
+                tb["lower_80"].to_numpy(), tb["upper_80"].to_numpy(), tb["lower_95"].to_numpy(),
+                tb["upper_95"].to_numpy(), f"{pred.ticker}: {len(tb)}-day forecast",
+            )
+            display.info(f"wrote {plot}")
+        if json_out:
+            import json
+
+            display.out.print_json(json.dumps(pred.to_json()))
+            return
+        display.prediction_table(pred)
+        display.fan(pred)
+
+
+
 # --- backtest: walk-forward evaluation against baselines (forecast/backtest.py) ---------------
+
+
+@app.command()
+def backtest(
+    ticker: Annotated[
+        str | None,
+        typer.Argument(
+            help="Symbol to backtest [default: the most recently fetched].", show_default=False
+        ),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(help="Trading days forecast from each origin, 1 to 60.")
+    ] = 5,
+    refit_every: Annotated[
+        int, typer.Option(help="Refit the scaler and model every this many trading days.")
+    ] = 21,
+    test_days: Annotated[
+        int, typer.Option(help="Walk forward over this many last trading days of the history.")
+    ] = 250,
+    paths: Annotated[int, typer.Option(help="Sampled paths per origin.")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed for weights, shuffling and sampling.")] = 0,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON only.")
+    ] = False,
+    window: Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")] = 60,
+    hidden: Annotated[int, typer.Option(help="H: hidden units.")] = 32,
+    epochs: Annotated[
+        int,
+        typer.Option(help="Maximum epochs per refit (lower than train's 30: one fit per refit)."),
+    ] = 15,
+    batch_size: Annotated[int, typer.Option(help="Windows per Adam step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    loss: Annotated[
+        str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
+    ] = "gaussian",
+    patience: Annotated[
+        int, typer.Option(help="Epochs without validation improvement before stopping.")
+    ] = 5,
+    features: Annotated[
+        str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
+    ] = "return",
+) -> None:
+    """Walk-forward test of the RNN against random-walk baselines on the same days."""
+    with user_errors():
+        from forecast import prices
+        from forecast.backtest import run_backtest
+        from forecast.config import TrainConfig
+
+        cfg = TrainConfig(
+            window=window,
+            hidden=hidden,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            loss=loss,
+            seed=seed,
+            patience=patience,
+            features=tuple(f.strip() for f in features.split(",") if f.strip()),
+        ).validate()
+        symbol = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(state.data_dir)
+        frame = prices.load_prices(symbol, state.data_dir)
+        options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
+        with display.fold_progress() as on_fold:
+            result = run_backtest(frame, cfg, **options, n_paths=paths, seed=seed, on_fold=on_fold)
+        if json_out:
+            import json
+
+            display.out.print_json(json.dumps({"ticker": symbol, **result.to_json()}))
+            return
+        display.backtest_table(symbol, result)

@@ -91,3 +91,201 @@ def cached_table(entries: list[dict]) -> None:
             "[yellow]stale[/yellow]" if e.get("stale") else "fresh",
         )
     out.print(table)
+
+
+# --- train / predict ----------------------------------------------------------------------------
+
+
+class EpochProgress:
+    """A rich progress bar over epochs (stderr): train loss, validation loss, best so far."""
+
+    def __init__(self, epochs: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("epoch"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[losses]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,  # on failure only the one error line stays; the summary follows success
+        )
+        self.task = self.progress.add_task("train", total=epochs, losses="compiling / first epoch…")
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def __call__(self, e) -> None:
+        mark = "*" if e.improved else " "
+        losses = f"train {e.train_loss:.4f}  val {e.val_loss:.4f}{mark} best {e.best_val_loss:.4f}"
+        self.progress.update(self.task, completed=e.epoch, losses=losses)
+
+    def stop_early(self) -> None:
+        task = self.progress.tasks[0]
+        self.progress.update(self.task, total=task.completed)
+
+
+def train_summary(report) -> None:
+    """The summary table after training, with the random walk's loss beside the model's."""
+    m = report.model
+    best = m.history_[m.best_epoch_ - 1]
+    d = m.dates_
+    t = Table(title=f"{report.ticker}: trained {m.config.loss} RNN", show_header=False, title_justify="left")
+    t.add_column("", style="bold")
+    t.add_column("")
+    cfg = m.config
+    t.add_row("prices", f"{report.rows} days")
+    t.add_row("train", f"{d['train_first']:%Y-%m-%d} .. {d['train_last']:%Y-%m-%d}  ({report.n_train} windows)")
+    t.add_row("validation", f"{d['val_first']:%Y-%m-%d} .. {d['val_last']:%Y-%m-%d}  ({report.n_val} windows)")
+    t.add_row("options", f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}")
+    t.add_row("epochs", f"{len(m.history_)} run, best {m.best_epoch_} (weights restored)")
+    t.add_row("loss / step", f"train {best.train_loss:.4f}   validation {best.val_loss:.4f}")
+    gap = best.val_loss - report.baseline_val_loss
+    verdict = "better than" if gap < 0 else "no better than"
+    t.add_row("random walk", f"validation {report.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})")
+    cov = m.calibration_.coverage
+    t.add_row("calibration", f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of validation days")
+    t.add_row("saved", str(report.path.with_suffix(".npz")))
+    out.print(t)
+
+
+def prediction_table(pred) -> None:
+    """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
+    p_up = "P(up)" if pred.loss == "direction" else "P(>last)"
+    t = Table(
+        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f})",
+        title_justify="left",
+        caption="bands are conformally calibrated; 'covered' = share of validation days inside the band",
+        caption_justify="left",
+    )
+    for name in ["date", "median", "80% band", "covered", "95% band", "covered", p_up]:
+        t.add_column(name, justify="right")
+    for date, r in pred.table.iterrows():
+        t.add_row(
+            f"{date:%a %Y-%m-%d}",
+            f"{r['median']:,.2f}",
+            f"{r['lower_80']:,.2f} – {r['upper_80']:,.2f}",
+            f"{r['coverage_80']:.0%}",
+            f"{r['lower_95']:,.2f} – {r['upper_95']:,.2f}",
+            f"{r['coverage_95']:.0%}",
+            f"{r['p_up']:.0%}",
+        )
+    out.print(t)
+
+
+def fan(pred) -> None:
+    from forecast.fanchart import fan_chart
+
+    tb = pred.table
+    out.print(
+        fan_chart(
+            pred.history.index, pred.history.to_numpy(), tb.index, tb["median"].to_numpy(),
+            tb["lower_80"].to_numpy(), tb["upper_80"].to_numpy(), tb["lower_95"].to_numpy(), tb["upper_95"].to_numpy(),
+        )
+    )
+
+
+# --- backtest -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def fold_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over backtest refits on stderr; yields backtest.run_backtest's on_fold."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    progress = Progress(
+        TextColumn("refit"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("backtest", total=None)
+
+    def on_fold(i: int, n_folds: int) -> None:
+        progress.update(task, completed=i, total=n_folds)
+
+    with progress:
+        yield on_fold
+
+
+def _cell(value, fmt: str) -> str:
+    return "–" if value is None or value != value else format(value, fmt)  # NaN → dash
+
+
+def _backtest_rows(table: Table, result, cells) -> None:
+    for model, rows in result.metrics.items():
+        for r in rows:
+            table.add_row(model if r["horizon"] == 1 else "", str(r["horizon"]), *cells(r))
+        table.add_section()
+
+
+def backtest_table(ticker: str, result) -> None:
+    """Two tables per model and horizon, point forecasts then intervals, and the verdict."""
+    from rich import box
+
+    first, last = result.origins[0], result.origins[-1]
+    out.print(
+        f"{ticker}: walk-forward backtest, {len(result.origins)} origins "
+        f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}, {len(result.folds)} refits",
+        markup=False,
+        highlight=False,
+    )
+
+    def table(title, caption, columns):
+        t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+        t.title_justify = t.caption_justify = "left"
+        for name in ["model", "h", *columns]:
+            t.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
+        return t
+
+    point = table(
+        "point forecasts (median)",
+        "rel MAE = MAE / naive MAE, < 1 beats the random walk; DM p: Diebold–Mariano vs naive",
+        ["MAE", "RMSE", "rel MAE", "MASE", "DM p", "dir", "n", "dir p"],
+    )
+    _backtest_rows(
+        point,
+        result,
+        lambda r: [
+            _cell(r["mae"], ",.2f"),
+            _cell(r["rmse"], ",.2f"),
+            _cell(r["rel_mae"], ".3f"),
+            _cell(r["mase"], ".2f"),
+            _cell(r["dm_p_value"], ".3f"),
+            _cell(r["direction_accuracy"], ".1%"),
+            str(r["direction_n"]),
+            _cell(r["direction_p_value"], ".2f"),
+        ],
+    )
+    bands = table(
+        "intervals",
+        "in L%: share of cases inside the band; IS: interval score; CRPS on log prices",
+        ["in 80%", "in 95%", "IS 80%", "IS 95%", "CRPS"],
+    )
+    _backtest_rows(
+        bands,
+        result,
+        lambda r: [
+            _cell(r["coverage_80"], ".1%"),
+            _cell(r["coverage_95"], ".1%"),
+            _cell(r["interval_score_80"], ",.2f"),
+            _cell(r["interval_score"], ",.2f"),
+            _cell(r["crps"], ".4f"),
+        ],
+    )
+    out.print(point)
+    out.print(bands)
+    out.print(result.verdict, markup=False, highlight=False, soft_wrap=True)

@@ -45,7 +45,9 @@ SHAPES = [(1, 5, 1, 3), (3, 7, 2, 4), (2 * MIN_CHUNK + 3, 4, 2, 3)]  # (B, T, D,
 @pytest.mark.parametrize("B,T,D,H", SHAPES)
 def test_forward_matches_reference(B, T, D, H):
     params, xs, _ = make_batch("gaussian", B, T, D, H)
-    hs, ys = rnn_forward(*(params[k] for k in PARAM_NAMES), np.ascontiguousarray(xs.transpose(1, 0, 2)))
+    hs, ys = rnn_forward(
+        *(params[k] for k in PARAM_NAMES), np.ascontiguousarray(xs.transpose(1, 0, 2))
+    )
     hs_ref, ys_ref = reference_forward(params, xs)
     np.testing.assert_allclose(hs.transpose(1, 0, 2), hs_ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ys.transpose(1, 0, 2), ys_ref, rtol=1e-12, atol=1e-14)
@@ -113,7 +115,18 @@ def test_adam_matches_reference(rng):
         grad = rng.normal(size=theta.shape)
         norm = adam_step(theta, grad, m, v, step, 1e-2, 0.9, 0.999, 1e-8, max_norm)
         g = unflatten_params(grad, D, H, O)
-        reference_adam(params, {"d" + k: g[k] for k in PARAM_NAMES}, pm, pv, step, 1e-2, 0.9, 0.999, 1e-8, max_norm)
+        reference_adam(
+            params,
+            {"d" + k: g[k] for k in PARAM_NAMES},
+            pm,
+            pv,
+            step,
+            1e-2,
+            0.9,
+            0.999,
+            1e-8,
+            max_norm,
+        )
         assert norm == pytest.approx(np.linalg.norm(grad), rel=1e-12)
         np.testing.assert_allclose(theta, flatten_params(params), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(m, flatten_params(pm), rtol=1e-12, atol=1e-15)

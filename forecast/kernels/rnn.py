@@ -20,18 +20,16 @@ order) so one Adam kernel updates them all in a single call.
 Numba switches: cache=True because every CLI call is a fresh process; error_model="numpy"
 so loops with divisions vectorise; no fastmath, so float64 gradient checks stay tight.
 parallel=True only in `loss_and_grad`, over a fixed number of batch chunks whose gradients
-are summed in a fixed order, so results do not depend on the number of threads.
+are summed in a fixed order, so results do not depend on the number of threads. Callers run
+it with BLAS pinned to one thread (`single_threaded_blas`): the kernels are the parallel
+layer, and BLAS threads inside prange threads oversubscribe the cores (30x slower, measured).
 """
 
-import os
+import math
 
-# The kernels are the parallel layer; BLAS calls inside them must stay single-threaded or the
-# two layers oversubscribe the cores (OpenBLAS warns it "may hang"). Must be set before SciPy's
-# BLAS loads, which Numba does on the first np.dot.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  the BLAS Numba's np.dot calls; loaded now so callers can pin its threads
+from numba import njit, prange
 
 MSE, GAUSSIAN, DIRECTION = 0, 1, 2
 HEADS = {"mse": (MSE, 1), "gaussian": (GAUSSIAN, 2), "direction": (DIRECTION, 2)}  # name -> (id, O)
@@ -39,6 +37,13 @@ HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 MIN_CHUNK = 16  # batches of at least 2*MIN_CHUNK windows are split in two halves for 2 threads
 
 jit = njit(cache=True, error_model="numpy")
+
+
+def single_threaded_blas():
+    """Context manager pinning every loaded BLAS (SciPy's, which Numba calls, too) to one thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def n_params(D, H, O):
@@ -227,3 +232,53 @@ def last_outputs(theta, D, H, O, xs):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, np.ascontiguousarray(xs.transpose(1, 0, 2)))
     return hs[-1].copy(), ys[-1].copy()
+
+
+# --- multi-step forecasts by ancestral sampling ------------------------------------------------
+
+
+@jit
+def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, resid_std):
+    """Sample P paths of N future log returns, feeding each sampled return back as the next input.
+
+    h0 (P, H), y0 (P, O): state and head output after reading the history (one row per path).
+    noise (P, N): standard normals (gaussian/mse heads) or uniforms (direction head), drawn by
+    the caller with a seeded generator so Numba's own RNG never enters.
+    mags (P, N): |log return| draws for the direction head (unused otherwise).
+    Returns rs (P, N) raw log returns and ps (P, N), each step's P(up) under the model.
+    Future values of features other than the return are unknown; they enter at their
+    training mean, which is 0 after scaling.
+    """
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    P, N = noise.shape
+    rs = np.empty((P, N))
+    ps = np.empty((P, N))
+    h_new = np.empty(H)
+    for p in range(P):
+        h = h0[p].copy()
+        y = y0[p].copy()
+        for n in range(N):
+            if head == DIRECTION:
+                pu = 1.0 / (1.0 + np.exp(y[0] - y[1]))  # softmax over {down, up}
+                r = mags[p, n] if noise[p, n] < pu else -mags[p, n]
+            else:
+                sigma = np.exp(y[1]) if head == GAUSSIAN else resid_std
+                zz = y[0] + sigma * noise[p, n]  # z ~ N(mu, sigma^2), scaled units
+                r = r_mean + r_std * zz
+                z_up = -r_mean / r_std  # r > 0  <=>  z > z_up
+                pu = 0.5 * (1.0 + math.erf((y[0] - z_up) / (sigma * np.sqrt(2.0))))  # P(z > z_up)
+            rs[p, n] = r
+            ps[p, n] = pu
+            x0 = (r - r_mean) / r_std  # the sampled return becomes tomorrow's input
+            for j in range(H):
+                a = bh[j] + Wxh[j, 0] * x0  # other features: 0 (their training mean)
+                for k in range(H):
+                    a += Whh[j, k] * h[k]
+                h_new[j] = np.tanh(a)  # h_t
+            h[:] = h_new
+            for o in range(O):
+                s = by[o]
+                for k in range(H):
+                    s += Why[o, k] * h[k]
+                y[o] = s  # y_t
+    return rs, ps

@@ -1,0 +1,265 @@
+"""RNNForecaster: fit(prices) -> self, forecast(prices, days) -> calibrated price paths by date.
+
+The familiar estimator shape (statsforecast, sktime): the constructor stores options, `fit`
+sets learned attributes ending in `_`, and forecasting before fitting says what to do.
+Multi-step forecasts are ancestral samples: each sampled return is fed back as the next
+day's input, many seeded paths at once; bands come from the paths, widened or narrowed by
+conformal factors measured on the model's own out-of-sample (validation) errors.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from forecast.config import TrainConfig
+from forecast.conformal import Calibration, calibrate, normalised_scores
+from forecast.errors import ForecastError
+from forecast.features import Scaler, build_dataset, daily_features
+from forecast.kernels.rnn import HEADS, last_outputs, sample_returns, unpack
+from forecast.train import Epoch, fit_theta
+
+LEVELS = (0.8, 0.95)
+CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
+CAL_PATHS = 100  # paths per calibration origin: enough for a median and a scale
+CAL_STRIDE = 2  # every 2nd validation day is an origin
+N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
+
+
+class RNNForecaster:
+    """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
+
+    def __init__(self, config: TrainConfig | None = None):
+        self.config = (config or TrainConfig()).validate()
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def fit(
+        self, prices: pd.DataFrame, on_epoch: Callable[[Epoch], None] | None = None
+    ) -> "RNNForecaster":
+        """Train on `prices` (the schema of forecast.prices), validate, calibrate. Returns self."""
+        cfg = self.config
+        ds = build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
+        result = fit_theta(ds.train, ds.val, cfg, on_epoch)
+        self.theta_ = result.theta
+        self.D_, self.O_ = len(cfg.features), HEADS[cfg.loss][1]
+        self.scaler_ = ds.scaler
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        cut, vf = ds.split.cut, ds.split.val_first
+        self.dates_ = {  # the cut dates, stored in the model file
+            "train_first": ds.dates[0],
+            "train_last": ds.dates[cut - 1],
+            "val_first": ds.dates[vf],
+            "val_last": ds.dates[-1],
+        }
+        self.last_fit_date_ = prices.index[-1]
+        train_r = ds.returns[:cut]
+        self.abs_return_quantiles_ = np.quantile(np.abs(train_r), np.linspace(0, 1, N_QUANTILES))
+        self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+        self.baseline_val_loss_ = self._baseline_val_loss(ds)
+        self.resid_std_ = self._residual_std(ds) if cfg.loss == "mse" else 1.0
+        self.calibration_ = self._calibrate(ds)
+        return self
+
+    def _baseline_val_loss(self, ds) -> float:
+        """The random walk's loss per step on the same validation windows, in the model's units.
+
+        gaussian: N(r = 0, training variance); mse: predict r = 0; direction: P(up) = the
+        training share of up days. A model whose validation loss is not below this has
+        learned nothing a random walk does not already know.
+        """
+        zv = ds.val[1]
+        if self.config.loss == "direction":
+            p = float(np.mean(ds.returns[: ds.split.cut] > 0))
+            return float(-np.mean(zv * np.log(p) + (1 - zv) * np.log(1 - p)))
+        z0 = -self.scaler_.mean[0] / self.scaler_.std[0]  # r = 0 in scaled units
+        sq = 0.5 * np.mean((zv - z0) ** 2)
+        return float(sq + 0.5 * np.log(2 * np.pi)) if self.config.loss == "gaussian" else float(sq)
+
+    def _residual_std(self, ds) -> float:
+        """MSE head: std of validation errors (scaled units), the noise of its sampled paths."""
+        xv, zv = ds.val
+        _, yT = last_outputs(self.theta_, self.D_, self.config.hidden, self.O_, xv)
+        return float(np.std(zv[:, -1] - yT[:, 0]))
+
+    def _calibrate(self, ds) -> Calibration:
+        """Conformal factors from forecasts made at validation origins, scored on what happened."""
+        T, N = self.config.window, len(ds.returns)
+        origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
+        idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
+        cum = self._sample_cumulative(ds.X[idx], CAL_HORIZON, CAL_PATHS, seed=self.config.seed)
+        median, scale = np.median(cum, axis=1), cum.std(axis=1)  # (n, h)
+        csum = np.concatenate([[0.0], np.cumsum(ds.returns)])
+        h = np.arange(1, CAL_HORIZON + 1)
+        end = origins[:, None] + h[None, :]  # last day of each horizon
+        realised = np.full(median.shape, np.nan)
+        ok = end <= N - 1
+        start = np.broadcast_to(origins[:, None] + 1, end.shape)
+        realised[ok] = csum[end[ok] + 1] - csum[start[ok]]  # sum r_{k+1..k+h}
+        return calibrate(normalised_scores(realised, median, scale), LEVELS)
+
+    # --- sampling --------------------------------------------------------------------------
+
+    def _check_fitted(self):
+        if not hasattr(self, "theta_"):
+            raise ForecastError("this model is not trained yet; run `forecast train TICKER` first")
+
+    def _sample(self, windows: np.ndarray, days: int, n_paths: int, seed: int):
+        """windows (n, T, D) scaled -> rs (n, P, days) sampled log returns, ps (n, P, days) P(up)."""
+        cfg, H = self.config, self.config.hidden
+        n = windows.shape[0]
+        hT, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(windows))
+        h0 = np.repeat(hT, n_paths, axis=0)  # (n*P, H): every path starts from its origin's state
+        y0 = np.repeat(yT, n_paths, axis=0)
+        rng = np.random.default_rng([seed, 2])
+        head = HEADS[cfg.loss][0]
+        if cfg.loss == "direction":
+            noise = rng.random((n * n_paths, days))
+            grid = np.linspace(0, 1, N_QUANTILES)
+            mags = np.interp(rng.random((n * n_paths, days)), grid, self.abs_return_quantiles_)
+        else:
+            noise = rng.standard_normal((n * n_paths, days))
+            mags = np.zeros((1, 1))
+        mean, std = float(self.scaler_.mean[0]), float(self.scaler_.std[0])
+        rs, ps = sample_returns(
+            self.theta_, self.D_, H, self.O_, head, h0, y0, noise, mags, mean, std, self.resid_std_
+        )
+        return rs.reshape(n, n_paths, days), ps.reshape(n, n_paths, days)
+
+    def _sample_cumulative(self, windows, days, n_paths, seed):
+        rs, _ = self._sample(windows, days, n_paths, seed)
+        return np.cumsum(rs, axis=2)  # (n, P, days) log(price_{k+h} / price_k)
+
+    def scaled_features(self, prices: pd.DataFrame) -> pd.DataFrame:
+        """Daily features of `prices` scaled with the training part's statistics."""
+        F = daily_features(prices, self.config.features)
+        return pd.DataFrame(self.scaler_.transform(F.to_numpy(np.float64)), index=F.index)
+
+    def one_step(self, prices: pd.DataFrame) -> pd.DataFrame:
+        """The next-day prediction made at every day with a full window: columns mu, sigma
+        (log return; sigma is the Gaussian head's, or the validation residual std for mse) or
+        p_up (direction), indexed by the day the forecast is made."""
+        self._check_fitted()
+        T, H = self.config.window, self.config.hidden
+        X = self.scaled_features(prices)
+        Xv = X.to_numpy()
+        idx = np.arange(T - 1, len(Xv))[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T)
+        _, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(Xv[idx]))
+        mean, std = self.scaler_.mean[0], self.scaler_.std[0]
+        if self.config.loss == "direction":
+            cols = {"p_up": 1.0 / (1.0 + np.exp(yT[:, 0] - yT[:, 1]))}
+        else:
+            sigma = (
+                np.exp(yT[:, 1])
+                if self.config.loss == "gaussian"
+                else np.full(len(yT), self.resid_std_)
+            )
+            cols = {"mu": mean + std * yT[:, 0], "sigma": std * sigma}
+        return pd.DataFrame(cols, index=X.index[T - 1 :])
+
+    def forecast_paths(
+        self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
+    ):
+        """Sampled cumulative log returns (P, days) and per-step P(up) (P, days) after prices' last day."""
+        self._check_fitted()
+        T = self.config.window
+        X = self.scaled_features(prices).to_numpy()
+        if len(X) < T:
+            raise ForecastError(
+                f"the model reads {T} days but only {len(X)} days of prices are cached"
+            )
+        rs, ps = self._sample(
+            X[None, -T:], days, n_paths, self.config.seed if seed is None else seed
+        )
+        return np.cumsum(rs[0], axis=1), ps[0]
+
+    def forecast(
+        self,
+        prices: pd.DataFrame,
+        days: int,
+        dates=None,
+        n_paths: int = 2000,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Median price, calibrated 80%/95% bands and P(up) for each of the next `days` sessions.
+
+        Columns: median, lower_80, upper_80, lower_95, upper_95, p_up, coverage_80, coverage_95
+        (the coverage the calibrated band achieved on validation origins at that horizon).
+        p_up is P(close above the last close) for the gaussian and mse heads, and the model's
+        P(up that day) for the direction head.
+        """
+        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+        last = float(prices["Adj Close"].iloc[-1])
+        cal = self.calibration_
+        h = np.minimum(np.arange(1, days + 1), cal.horizon)  # beyond day 20: day 20's factor
+        m, s = np.median(cum, axis=0), cum.std(axis=0)
+        out = {"median": last * np.exp(m)}
+        for level in LEVELS:
+            pct = int(round(level * 100))
+            c = np.array([cal.factor(level, int(k)) for k in h])
+            out[f"lower_{pct}"] = last * np.exp(m - c * s)
+            out[f"upper_{pct}"] = last * np.exp(m + c * s)
+        out["p_up"] = ps.mean(axis=0) if self.config.loss == "direction" else (cum > 0).mean(axis=0)
+        for level in LEVELS:
+            li = cal.levels.index(level)
+            out[f"coverage_{int(round(level * 100))}"] = cal.coverage[li, h - 1]
+        index = (
+            pd.DatetimeIndex(dates, name="Date")
+            if dates is not None
+            else pd.RangeIndex(1, days + 1, name="day")
+        )
+        return pd.DataFrame(out, index=index)
+
+    # --- the model file --------------------------------------------------------------------
+
+    def to_checkpoint(self) -> tuple[dict, dict]:
+        """(params, meta) for forecast.checkpoint.save_model: named weights and JSON-safe facts."""
+        self._check_fitted()
+        Wxh, Whh, bh, Why, by = unpack(self.theta_, self.D_, self.config.hidden, self.O_)
+        params = {
+            "Wxh": Wxh.copy(),
+            "Whh": Whh.copy(),
+            "bh": bh.copy(),
+            "Why": Why.copy(),
+            "by": by.copy(),
+        }
+        best = self.history_[self.best_epoch_ - 1]
+        meta = {
+            "config": {**asdict(self.config), "features": list(self.config.features)},
+            "features": list(self.config.features),
+            "scaler": self.scaler_.to_dict(),
+            "dates": {k: v.strftime("%Y-%m-%d") for k, v in self.dates_.items()},
+            "last_fit_date": self.last_fit_date_.strftime("%Y-%m-%d"),
+            "best_epoch": self.best_epoch_,
+            "epochs_run": len(self.history_),
+            "losses": {"train": best.train_loss, "val": best.val_loss},
+            "baseline_val_loss": self.baseline_val_loss_,
+            "resid_std": self.resid_std_,
+            "n_windows": {"train": self.n_windows_[0], "val": self.n_windows_[1]},
+            "abs_return_quantiles": self.abs_return_quantiles_.tolist(),
+            "calibration": self.calibration_.to_dict(),
+        }
+        return params, meta
+
+    @classmethod
+    def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
+        cfg = dict(meta["config"])
+        cfg["features"] = tuple(cfg["features"])
+        model = cls(TrainConfig(**cfg))
+        model.theta_ = np.concatenate(
+            [params[k].ravel() for k in ("Wxh", "Whh", "bh", "Why", "by")]
+        )
+        model.D_, model.O_ = params["Wxh"].shape[1], params["Why"].shape[0]
+        model.scaler_ = Scaler.from_dict(meta["scaler"])
+        model.dates_ = {k: pd.Timestamp(v) for k, v in meta["dates"].items()}
+        model.last_fit_date_ = pd.Timestamp(meta["last_fit_date"])
+        model.best_epoch_ = meta["best_epoch"]
+        model.history_ = []
+        model.resid_std_ = float(meta["resid_std"])
+        model.n_windows_ = (meta["n_windows"]["train"], meta["n_windows"]["val"])
+        model.baseline_val_loss_ = float(meta["baseline_val_loss"])
+        model.abs_return_quantiles_ = np.asarray(meta["abs_return_quantiles"], dtype=np.float64)
+        model.calibration_ = Calibration.from_dict(meta["calibration"])
+        return model

@@ -1,0 +1,100 @@
+"""The training loop: epochs in Python, one compiled kernel call per mini-batch, early stopping.
+
+Like umap-learn, the loop stays in Python (shuffling, progress, stopping) and each step's
+arithmetic is compiled: `loss_and_grad` (forward + BPTT) then `adam_step` (clip + Adam).
+Progress leaves through a callback so this module never knows a terminal exists.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+from forecast.kernels.adam import adam_step
+from forecast.kernels.rnn import HEADS, batch_loss, init_theta, loss_and_grad, single_threaded_blas
+
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # Adam's published defaults
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch's record; losses are per time step (window loss / T) so windows of any T compare."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    improved: bool
+
+
+@dataclass
+class TrainResult:
+    theta: np.ndarray  # (P,) best weights by validation loss
+    best_epoch: int
+    history: list[Epoch] = field(default_factory=list)
+
+    @property
+    def best(self) -> Epoch:
+        return self.history[self.best_epoch - 1]
+
+
+def fit_theta(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+) -> TrainResult:
+    """Train on windows train = (xs (B, T, D), zs (B, T)); stop early on the validation loss.
+
+    Returns the weights of the best validation epoch. A non-finite loss raises ForecastError.
+    """
+    with single_threaded_blas():
+        return _fit_theta(train, val, cfg, on_epoch)
+
+
+def _fit_theta(train, val, cfg, on_epoch):
+    xs, zs = train
+    xv, zv = val
+    n, T, D = xs.shape
+    H = cfg.hidden
+    head, O = HEADS[cfg.loss]
+    theta = init_theta(D, H, O, cfg.seed)
+    grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    rng = np.random.default_rng([cfg.seed, 1])  # shuffling stream, separate from the init stream
+    best_theta, best_val, best_epoch, bad_epochs = theta.copy(), np.inf, 0, 0
+    history: list[Epoch] = []
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        order = rng.permutation(n)
+        total = 0.0
+        for lo in range(0, n, cfg.batch_size):
+            idx = np.sort(order[lo : lo + cfg.batch_size])  # sorted: contiguous-ish gathers
+            loss = loss_and_grad(theta, D, H, O, head, xs[idx], zs[idx], grad)
+            if not np.isfinite(loss):
+                raise ForecastError(
+                    f"training diverged (loss is {loss} in epoch {epoch}); nothing was saved; "
+                    f"try a smaller --lr (now {cfg.lr:g}) or a smaller --hidden"
+                )
+            step += 1
+            adam_step(theta, grad, m, v, step, cfg.lr, BETA1, BETA2, EPS, cfg.max_norm)
+            total += loss * len(idx)
+        train_loss = total / n / T
+        val_loss = batch_loss(theta, D, H, O, head, xv, zv) / T
+        if not np.isfinite(val_loss):
+            raise ForecastError(
+                f"validation loss is {val_loss} in epoch {epoch}; nothing was saved; try a smaller --lr"
+            )
+        improved = val_loss < best_val
+        if improved:
+            best_theta, best_val, best_epoch, bad_epochs = theta.copy(), val_loss, epoch, 0
+        else:
+            bad_epochs += 1
+        record = Epoch(epoch, float(train_loss), float(val_loss), float(best_val), improved)
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if bad_epochs >= cfg.patience:
+            break
+    return TrainResult(best_theta, best_epoch, history)

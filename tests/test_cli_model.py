@@ -1,0 +1,177 @@
+"""`forecast train` and `forecast predict` through the real CLI, on the shipped AAPL sample."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import forecast.train as train_mod
+from forecast.cli import app
+from forecast.config import models_dir, prices_dir
+
+runner = CliRunner()
+SMALL = ["--window", "20", "--hidden", "8", "--epochs", "2"]
+
+
+def run(data_dir, *args):
+    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
+
+
+def files(d: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def assert_one_line_error(result, message):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A data directory with the AAPL sample fetched and a small model trained on it."""
+    d = tmp_path_factory.mktemp("data")
+    assert run(d, "fetch", "AAPL", "--offline").exit_code == 0
+    result = run(d, "train", *SMALL)  # no ticker: the most recently fetched
+    assert result.exit_code == 0, result.output
+    return d
+
+
+def test_train_writes_a_model_and_a_summary(trained):
+    assert (models_dir(trained) / "AAPL.npz").exists()
+    meta = json.loads((models_dir(trained) / "AAPL.json").read_text())
+    assert meta["ticker"] == "AAPL" and meta["config"]["window"] == 20
+    assert meta["dates"]["train_last"] < meta["dates"]["val_first"]
+    assert len(meta["fingerprint"]) == 64 and meta["versions"]["numba"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--window", "1000"], "--window 1000"),
+        (["--hidden", "0"], "--hidden must be a positive"),
+        (["--loss", "hinge"], "unknown --loss 'hinge'"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+    ],
+)
+def test_bad_train_options_fail_cleanly_and_keep_the_model(trained, args, message):
+    before = files(trained)
+    assert_one_line_error(run(trained, "train", "AAPL", *args), message)
+    assert files(trained) == before
+
+
+def test_train_without_prices_says_to_fetch(tmp_path):
+    assert_one_line_error(run(tmp_path, "train", "MSFT"), "forecast fetch MSFT")
+    assert_one_line_error(run(tmp_path, "train"), "forecast fetch")
+
+
+def test_diverging_training_saves_nothing(trained, monkeypatch):
+    before = files(trained)
+    monkeypatch.setattr(train_mod, "loss_and_grad", lambda *a: float("nan"))
+    assert_one_line_error(run(trained, "train", "AAPL", *SMALL), "diverged")
+    assert files(trained) == before
+
+
+def test_predict_table_and_fan_chart(trained):
+    result = run(trained, "predict", "--days", "5")
+    assert result.exit_code == 0, result.output
+    assert "2023-09-22" in result.stdout and "2023-09-28" in result.stdout
+    assert "95% band" in result.stdout and "median" in result.stdout
+    assert "trading days ago" in result.stderr  # the 2023 sample is stale today
+
+
+def test_predict_json_has_the_documented_keys_and_skips_holidays(trained, tmp_path):
+    # cut the cache to end on 2023-09-01 (Fri): Monday 2023-09-04 is Labor Day
+    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    d = tmp_path / "d"
+    d.mkdir()
+    csv = tmp_path / "cut.csv"
+    frame.loc[:"2023-09-01"].to_csv(csv)
+    assert run(d, "fetch", "AAPL", "--csv", str(csv)).exit_code == 0
+    assert run(d, "train", *SMALL).exit_code == 0
+    result = run(d, "predict", "AAPL", "--days", "3", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["ticker"] == "AAPL" and out["last_date"] == "2023-09-01"
+    assert out["last_close"] == pytest.approx(frame.loc["2023-09-01", "Adj Close"])
+    assert [f["date"] for f in out["forecasts"]] == ["2023-09-05", "2023-09-06", "2023-09-07"]
+    keys = {"date", "median", "lower_80", "upper_80", "lower_95", "upper_95", "p_up"}
+    for f in out["forecasts"]:
+        assert keys <= f.keys()
+        assert f["lower_95"] <= f["lower_80"] <= f["median"] <= f["upper_80"] <= f["upper_95"]
+        assert 0.0 <= f["p_up"] <= 1.0
+
+
+def test_predict_plot_writes_a_png(trained, tmp_path):
+    png = tmp_path / "fan.png"
+    result = run(trained, "predict", "--days", "3", "--plot", str(png))
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("days", ["0", "61"])
+def test_predict_days_out_of_range(trained, days):
+    assert_one_line_error(
+        run(trained, "predict", "--days", days), "--days must be between 1 and 60"
+    )
+
+
+def test_predict_without_a_model_says_to_train(tmp_path):
+    assert run(tmp_path, "fetch", "AAPL", "--offline").exit_code == 0
+    assert_one_line_error(run(tmp_path, "predict"), "run `forecast train AAPL`")
+
+
+def test_predict_refuses_a_tampered_model(trained, tmp_path):
+    d = tmp_path / "copy"
+    for p, data in files(trained).items():
+        q = d / p.relative_to(trained)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        q.write_bytes(data)
+    npz = models_dir(d) / "AAPL.npz"
+    npz.write_bytes(npz.read_bytes()[:-100])  # truncated
+    assert_one_line_error(run(d, "predict"), "retrain")
+
+
+def test_predict_warns_when_prices_changed_since_training(trained, tmp_path):
+    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    d = tmp_path / "d"
+    d.mkdir()
+    csv = tmp_path / "a.csv"
+    frame.to_csv(csv)
+    assert run(d, "fetch", "AAPL", "--csv", str(csv)).exit_code == 0
+    assert run(d, "train", *SMALL).exit_code == 0
+    frame["Adj Close"] *= 0.98  # a new dividend re-adjusts the whole history
+    frame.to_csv(csv)
+    assert run(d, "fetch", "AAPL", "--csv", str(csv)).exit_code == 0
+    result = run(d, "predict")
+    assert result.exit_code == 0
+    assert "differ from those the model was trained on" in result.stderr
+
+
+def test_training_is_bit_identical_across_processes(tmp_path):
+    """Same data, options and seed in two separate processes: the same weight bytes."""
+    env = {k: v for k, v in os.environ.items() if k != "FORECAST_DATA_DIR"}
+    blobs = []
+    for name in ("a", "b"):
+        d = tmp_path / name
+        for args in (["fetch", "AAPL", "--offline"], ["train", *SMALL, "--batch-size", "40"]):
+            subprocess.run(
+                [sys.executable, "-m", "forecast", "--data-dir", str(d), *args],
+                check=True,
+                capture_output=True,
+                env=env,
+            )
+        blobs.append((models_dir(d) / "AAPL.npz").read_bytes())
+    assert blobs[0] == blobs[1]
+    assert np.load(models_dir(tmp_path / "a") / "AAPL.npz", allow_pickle=False)["Whh"].shape == (
+        8,
+        8,
+    )

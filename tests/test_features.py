@@ -1,0 +1,61 @@
+"""Features, the chronological split and windows: alignment, the gap, and no look-ahead."""
+
+import numpy as np
+import pytest
+from synthetic import prices_from_returns
+
+from forecast.errors import ForecastError
+from forecast.features import build_dataset, daily_features, split_days, windows
+
+
+def test_daily_features_match_their_formulas():
+    prices = prices_from_returns(np.array([0.01, -0.02, 0.03]))
+    prices["Volume"] = [100, 200, 0, 50]
+    F = daily_features(prices, ("return", "range", "volume"))
+    adj = prices["Adj Close"].to_numpy()
+    np.testing.assert_allclose(F["return"], np.log(adj[1:] / adj[:-1]))
+    np.testing.assert_allclose(F["range"], np.log(1.01 / 0.99))
+    np.testing.assert_allclose(F["volume"], np.log([201 / 101, 1 / 201, 51 / 1]))
+    assert list(F.index) == list(prices.index[1:])
+
+
+def test_window_steps_are_aligned_with_next_day_targets():
+    X = np.arange(10.0)[:, None]
+    z = np.arange(10.0) + 100  # z_k stands for r_{k+1}
+    xs, zs = windows(X, z, T=3, first=2, last=6)
+    assert xs.shape == (3, 3, 1) and zs.shape == (3, 3)
+    np.testing.assert_array_equal(xs[:, :, 0], [[2, 3, 4], [3, 4, 5], [4, 5, 6]])
+    np.testing.assert_array_equal(zs, xs[:, :, 0] + 100)
+    assert xs.flags.c_contiguous and zs.flags.c_contiguous
+
+
+def test_split_leaves_a_gap_of_T_days():
+    s = split_days(1000, T=20, val_fraction=0.2)
+    assert s.val_first - s.cut == 20
+    assert s.n_days - s.val_first == 200
+
+
+def test_no_training_target_or_scaler_input_after_the_cut():
+    rng = np.random.default_rng(0)
+    r = rng.normal(0, 0.01, 600)
+    ds = build_dataset(prices_from_returns(r), ("return",), T=10, loss="gaussian", val_fraction=0.2)
+    cut = ds.split.cut
+    # training targets are scaled returns of days <= cut-1: find each target's day
+    z_days = {round(v, 12): k + 1 for k, v in enumerate(ds.z[:-1])}
+    last_target_day = max(z_days[round(v, 12)] for v in ds.train[1].ravel())
+    assert last_target_day == cut - 1
+    assert ds.scaler.mean[0] == pytest.approx(ds.returns[:cut].mean())
+    # validation inputs start after the gap
+    assert ds.val[0][0, 0, 0] == pytest.approx(ds.X[ds.split.val_first, 0])
+
+
+def test_direction_targets_are_up_or_down():
+    r = np.array([0.01, -0.01, 0.02, -0.03] * 40)
+    ds = build_dataset(prices_from_returns(r), ("return",), T=5, loss="direction", val_fraction=0.2)
+    assert set(np.unique(ds.train[1])) == {0.0, 1.0}
+    np.testing.assert_array_equal(ds.z[:-1], (ds.returns[1:] > 0).astype(float))
+
+
+def test_window_longer_than_history_is_a_clear_error():
+    with pytest.raises(ForecastError, match="--window 60 needs at least"):
+        build_dataset(prices_from_returns(np.zeros(100) + 0.001), ("return",), 60, "mse", 0.2)

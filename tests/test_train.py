@@ -1,0 +1,60 @@
+"""The training loop: early stopping restores the best weights; a non-finite loss stops it."""
+
+import numpy as np
+import pytest
+from synthetic import ar1_returns, prices_from_returns
+
+import forecast.train as train_mod
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+from forecast.features import build_dataset
+from forecast.kernels.rnn import HEADS, batch_loss
+from forecast.train import fit_theta
+
+
+def dataset(cfg):
+    prices = prices_from_returns(ar1_returns(600, 0.3, 0.01, seed=0))
+    return build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    cfg = TrainConfig(window=10, hidden=6, epochs=40, lr=0.05, patience=2)  # big lr: overfits fast
+    ds = dataset(cfg)
+    result = fit_theta(ds.train, ds.val, cfg)
+    assert len(result.history) < cfg.epochs  # stopped early
+    assert len(result.history) - result.best_epoch == cfg.patience
+    head, O = HEADS[cfg.loss]
+    val = batch_loss(result.theta, 1, cfg.hidden, O, head, *ds.val) / cfg.window
+    assert val == pytest.approx(min(e.val_loss for e in result.history), rel=1e-12)
+
+
+def test_progress_callback_sees_every_epoch():
+    cfg = TrainConfig(window=10, hidden=4, epochs=3, patience=10)
+    ds = dataset(cfg)
+    seen = []
+    fit_theta(ds.train, ds.val, cfg, on_epoch=seen.append)
+    assert [e.epoch for e in seen] == [1, 2, 3]
+    assert all(np.isfinite(e.train_loss) and np.isfinite(e.val_loss) for e in seen)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(monkeypatch):
+    cfg = TrainConfig(window=10, hidden=4, epochs=3)
+    ds = dataset(cfg)
+    monkeypatch.setattr(train_mod, "loss_and_grad", lambda *a: np.nan)
+    with pytest.raises(ForecastError, match="diverged.*smaller --lr"):
+        fit_theta(ds.train, ds.val, cfg)
+
+
+@pytest.mark.parametrize(
+    "option,match",
+    [
+        (dict(hidden=0), "--hidden must be a positive"),
+        (dict(loss="quantile"), "unknown --loss 'quantile'"),
+        (dict(window=1), "--window must be at least 2"),
+        (dict(lr=-1.0), "--lr must be in"),
+        (dict(features=("return", "sentiment")), "unknown or repeated feature"),
+    ],
+)
+def test_bad_options_are_refused(option, match):
+    with pytest.raises(ForecastError, match=match):
+        TrainConfig(**option).validate()
