@@ -16,14 +16,15 @@ from reference import (
 
 from forecast.kernels.adam import adam_step
 from forecast.kernels.rnn import (
+    CHUNK,
     HEADS,
-    MIN_CHUNK,
     batch_loss,
     head_loss,
     last_outputs,
     loss_and_grad,
     rnn_backward,
     rnn_forward,
+    tanh,
     unpack,
 )
 
@@ -39,7 +40,7 @@ def make_batch(head, B, T, D, H, seed=0):
     return params, xs, zs
 
 
-SHAPES = [(1, 5, 1, 3), (3, 7, 2, 4), (2 * MIN_CHUNK + 3, 4, 2, 3)]  # (B, T, D, H); last splits
+SHAPES = [(1, 5, 1, 3), (3, 7, 2, 4), (2 * CHUNK + 3, 4, 2, 3)]  # (B, T, D, H); last splits
 
 
 @pytest.mark.parametrize("B,T,D,H", SHAPES)
@@ -134,7 +135,7 @@ def test_adam_matches_reference(rng):
 
 
 def test_gradient_identical_bits_for_any_thread_count():
-    params, xs, zs = make_batch("gaussian", 2 * MIN_CHUNK + 5, 8, 1, 6, seed=3)
+    params, xs, zs = make_batch("gaussian", 2 * CHUNK + 5, 8, 1, 6, seed=3)
     theta = flatten_params(params)
     results = []
     old = numba.get_num_threads()
@@ -166,3 +167,22 @@ def test_unpack_views_share_memory():
     assert Wxh.shape == (H, D) and Whh.shape == (H, H) and Why.shape == (O, H)
     by[:] = -1.0
     assert theta[-1] == -1.0
+
+
+def test_tanh_is_within_two_ulp_of_numpy():
+    """The vectorisable tanh: checked across both branches, the switch point, saturation, tiny x."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            rng.normal(0, 3, 20_000),
+            rng.normal(0, 1e-4, 2_000),
+            np.linspace(-25, 25, 20_001),
+            [0.0, -0.0, 0.625, -0.625, np.nextafter(0.625, 0), 1e-300, 19.1, 40.0, -40.0],
+        ]
+    )
+    got = np.array([tanh(v) for v in x])
+    ref = np.tanh(x)
+    ulp = np.abs(got - ref) / np.spacing(np.abs(ref))
+    worst = int(np.argmax(ulp))
+    assert ulp[worst] <= 2.0, f"x={x[worst]!r}: {got[worst]!r} vs np.tanh {ref[worst]!r}"
+    assert np.all(np.signbit(got) == np.signbit(ref))
