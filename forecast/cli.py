@@ -160,16 +160,26 @@ def _kernels_compiled() -> bool:
 def train(
     ticker: Annotated[
         str | None,
-        typer.Argument(help="Symbol to train on [default: the most recently fetched].", show_default=False),
+        typer.Argument(
+            help="Symbol to train on [default: the most recently fetched].", show_default=False
+        ),
     ] = None,
     window: Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")] = 60,
     hidden: Annotated[int, typer.Option(help="H: hidden units.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 30,
+    epochs: Annotated[
+        int, typer.Option(help="Maximum epochs (early stopping may end sooner).")
+    ] = 30,
     batch_size: Annotated[int, typer.Option(help="Windows per Adam step.")] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
-    loss: Annotated[str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")] = "gaussian",
-    seed: Annotated[int, typer.Option(help="Seed for weights and shuffling: same seed, same model.")] = 0,
-    patience: Annotated[int, typer.Option(help="Epochs without validation improvement before stopping.")] = 5,
+    loss: Annotated[
+        str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
+    ] = "gaussian",
+    seed: Annotated[
+        int, typer.Option(help="Seed for weights and shuffling: same seed, same model.")
+    ] = 0,
+    patience: Annotated[
+        int, typer.Option(help="Epochs without validation improvement before stopping.")
+    ] = 5,
     features: Annotated[
         str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
     ] = "return",
@@ -179,8 +189,15 @@ def train(
         from forecast.config import TrainConfig
 
         cfg = TrainConfig(
-            window=window, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
-            seed=seed, patience=patience, features=tuple(f.strip() for f in features.split(",") if f.strip()),
+            window=window,
+            hidden=hidden,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            loss=loss,
+            seed=seed,
+            patience=patience,
+            features=tuple(f.strip() for f in features.split(",") if f.strip()),
         ).validate()
         if not _kernels_compiled():
             display.info("compiling the Numba kernels (first run only, about 20 s)…")
@@ -196,22 +213,32 @@ def train(
 def predict(
     ticker: Annotated[
         str | None,
-        typer.Argument(help="Symbol to forecast [default: the most recently fetched].", show_default=False),
+        typer.Argument(
+            help="Symbol to forecast [default: the most recently fetched].", show_default=False
+        ),
     ] = None,
     days: Annotated[int, typer.Option(help="Trading days ahead, 1 to 60.")] = 5,
     paths: Annotated[int, typer.Option(help="Sampled paths (more: smoother quantiles).")] = 2000,
     seed: Annotated[
-        int | None, typer.Option(help="Sampling seed [default: the model's seed].", show_default=False)
+        int | None,
+        typer.Option(help="Sampling seed [default: the model's seed].", show_default=False),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON only.")
+    ] = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Also write the fan chart to this PNG (needs matplotlib).", show_default=False)
+        Path | None,
+        typer.Option(
+            help="Also write the fan chart to this PNG (needs matplotlib).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():
         if plot is not None and plot.suffix.lower() != ".png":
-            raise ForecastError(f"--plot writes PNG images; give a file name ending in .png, not {plot.name}")
+            raise ForecastError(
+                f"--plot writes PNG images; give a file name ending in .png, not {plot.name}"
+            )
         from forecast import api
 
         pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
@@ -222,9 +249,16 @@ def predict(
 
             tb = pred.table
             write_fan_png(
-                plot, pred.history.index, pred.history.to_numpy(), tb.index, tb["median"].to_numpy(),
-                tb["lower_80"].to_numpy(), tb["upper_80"].to_numpy(), tb["lower_95"].to_numpy(),
-                tb["upper_95"].to_numpy(), f"{pred.ticker}: {len(tb)}-day forecast",
+                plot,
+                pred.history.index,
+                pred.history.to_numpy(),
+                tb.index,
+                tb["median"].to_numpy(),
+                tb["lower_80"].to_numpy(),
+                tb["upper_80"].to_numpy(),
+                tb["lower_95"].to_numpy(),
+                tb["upper_95"].to_numpy(),
+                f"{pred.ticker}: {len(tb)}-day forecast",
             )
             display.info(f"wrote {plot}")
         if json_out:
@@ -234,7 +268,6 @@ def predict(
             return
         display.prediction_table(pred)
         display.fan(pred)
-
 
 
 # --- backtest: walk-forward evaluation against baselines (forecast/backtest.py) ---------------

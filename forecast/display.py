@@ -100,7 +100,13 @@ class EpochProgress:
     """A rich progress bar over epochs (stderr): train loss, validation loss, best so far."""
 
     def __init__(self, epochs: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(
             TextColumn("epoch"),
@@ -135,21 +141,40 @@ def train_summary(report) -> None:
     m = report.model
     best = m.history_[m.best_epoch_ - 1]
     d = m.dates_
-    t = Table(title=f"{report.ticker}: trained {m.config.loss} RNN", show_header=False, title_justify="left")
+    t = Table(
+        title=f"{report.ticker}: trained {m.config.loss} RNN",
+        show_header=False,
+        title_justify="left",
+    )
     t.add_column("", style="bold")
     t.add_column("")
     cfg = m.config
     t.add_row("prices", f"{report.rows} days")
-    t.add_row("train", f"{d['train_first']:%Y-%m-%d} .. {d['train_last']:%Y-%m-%d}  ({report.n_train} windows)")
-    t.add_row("validation", f"{d['val_first']:%Y-%m-%d} .. {d['val_last']:%Y-%m-%d}  ({report.n_val} windows)")
-    t.add_row("options", f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}")
+    t.add_row(
+        "train",
+        f"{d['train_first']:%Y-%m-%d} .. {d['train_last']:%Y-%m-%d}  ({report.n_train} windows)",
+    )
+    t.add_row(
+        "validation",
+        f"{d['val_first']:%Y-%m-%d} .. {d['val_last']:%Y-%m-%d}  ({report.n_val} windows)",
+    )
+    t.add_row(
+        "options",
+        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}",
+    )
     t.add_row("epochs", f"{len(m.history_)} run, best {m.best_epoch_} (weights restored)")
     t.add_row("loss / step", f"train {best.train_loss:.4f}   validation {best.val_loss:.4f}")
     gap = best.val_loss - report.baseline_val_loss
     verdict = "better than" if gap < 0 else "no better than"
-    t.add_row("random walk", f"validation {report.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})")
+    t.add_row(
+        "random walk",
+        f"validation {report.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})",
+    )
     cov = m.calibration_.coverage
-    t.add_row("calibration", f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of validation days")
+    t.add_row(
+        "calibration",
+        f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of validation days",
+    )
     t.add_row("saved", str(report.path.with_suffix(".npz")))
     out.print(t)
 
@@ -184,8 +209,14 @@ def fan(pred) -> None:
     tb = pred.table
     out.print(
         fan_chart(
-            pred.history.index, pred.history.to_numpy(), tb.index, tb["median"].to_numpy(),
-            tb["lower_80"].to_numpy(), tb["upper_80"].to_numpy(), tb["lower_95"].to_numpy(), tb["upper_95"].to_numpy(),
+            pred.history.index,
+            pred.history.to_numpy(),
+            tb.index,
+            tb["median"].to_numpy(),
+            tb["lower_80"].to_numpy(),
+            tb["upper_80"].to_numpy(),
+            tb["lower_95"].to_numpy(),
+            tb["upper_95"].to_numpy(),
         )
     )
 
@@ -195,7 +226,11 @@ def fan(pred) -> None:
 
 @contextmanager
 def fold_progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar over backtest refits on stderr; yields backtest.run_backtest's on_fold."""
+    """A progress bar over backtest refits on stderr; yields backtest.run_backtest's on_fold.
+
+    The bar appears on the first callback, after the options were checked, so an error
+    before it stays the only line on stderr.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -215,10 +250,15 @@ def fold_progress() -> Iterator[Callable[[int, int], None]]:
     task = progress.add_task("backtest", total=None)
 
     def on_fold(i: int, n_folds: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
         progress.update(task, completed=i, total=n_folds)
 
-    with progress:
+    try:
         yield on_fold
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 def _cell(value, fmt: str) -> str:
@@ -253,7 +293,8 @@ def backtest_table(ticker: str, result) -> None:
 
     point = table(
         "point forecasts (median)",
-        "rel MAE = MAE / naive MAE, < 1 beats the random walk; DM p: Diebold–Mariano vs naive",
+        "rel MAE = MAE / naive MAE, < 1 beats the random walk; DM p: Diebold–Mariano vs naive; "
+        "dir p: binomial vs 50%, too small beyond h = 1 (overlapping cases)",
         ["MAE", "RMSE", "rel MAE", "MASE", "DM p", "dir", "n", "dir p"],
     )
     _backtest_rows(

@@ -122,3 +122,48 @@ def pinball_loss(y, q, tau: float) -> float:
     y, q = np.asarray(y, float), np.asarray(q, float)
     e = y - q
     return float(np.mean(np.maximum(tau * e, (tau - 1.0) * e)))  # pinball
+
+
+def diebold_mariano(e_model, e_naive, h: int) -> tuple[float, float]:
+    """Diebold–Mariano test of equal accuracy under absolute-error loss, with the HLN correction.
+
+    e_model, e_naive: (N,) forecast errors y − ŷ of two forecasts of the same N cases at
+    horizon h. The loss differential d_t = |e_model,t| − |e_naive,t| has mean d̄; h-step
+    forecasts from consecutive origins overlap, so d is MA(h − 1) under the null and its
+    variance is the HAC (rectangular-kernel) sum of the first h − 1 autocovariances:
+
+        γ_k  = 1/N · Σ_{t>k} (d_t − d̄)(d_{t−k} − d̄)
+        V    = (γ_0 + 2 Σ_{k=1}^{h−1} γ_k) / N
+        DM   = d̄ / √V
+        DM*  = DM · √((N + 1 − 2h + h(h − 1)/N) / N)      Harvey, Leybourne & Newbold (1997)
+        p    = 2 · P(t_{N−1} > |DM*|)                      two-sided
+
+    DM* < 0 means the model's errors are smaller. As in R's forecast::dm.test, a negative
+    HAC variance falls back to h = 1 (γ_0 only). Identical losses give (0.0, 1.0); a constant
+    non-zero differential gives (±inf, 0.0); too few cases for the correction give (nan, nan).
+    """
+    e1, e2 = np.asarray(e_model, float), np.asarray(e_naive, float)
+    if e1.shape != e2.shape or e1.ndim != 1:
+        raise ValueError(
+            f"errors must be two 1-D arrays of one shape, got {e1.shape} and {e2.shape}"
+        )
+    if h < 1:
+        raise ValueError(f"horizon must be >= 1, got {h}")
+    d = np.abs(e1) - np.abs(e2)  # loss differential d_t
+    N = d.size
+    if N < 2:
+        return math.nan, math.nan
+    d_bar = float(np.mean(d))  # d̄
+    dc = d - d_bar
+    gamma = [float(np.dot(dc[k:], dc[: N - k])) / N for k in range(min(h, N))]  # γ_0 .. γ_{h−1}
+    V = (gamma[0] + 2.0 * sum(gamma[1:])) / N  # HAC variance of d̄
+    if V < 0:
+        V = gamma[0] / N  # negative HAC estimate: fall back to h = 1
+    if V <= 0:  # every d_t equal
+        return (0.0, 1.0) if d_bar == 0 else (math.copysign(math.inf, d_bar), 0.0)
+    k2 = (N + 1 - 2 * h + h * (h - 1) / N) / N  # HLN small-sample factor, squared
+    if k2 <= 0:
+        return math.nan, math.nan
+    stat = d_bar / math.sqrt(V) * math.sqrt(k2)  # DM*
+    p_value = 2.0 * stats.t.sf(abs(stat), df=N - 1)
+    return float(stat), float(p_value)

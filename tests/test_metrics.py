@@ -9,6 +9,7 @@ from scipy import integrate, stats
 from forecast.metrics import (
     coverage,
     crps_gaussian,
+    diebold_mariano,
     direction_accuracy,
     interval_score,
     mae,
@@ -111,3 +112,40 @@ def test_pinball_loss():
     assert pinball_loss([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], 0.9) == pytest.approx(1.0 / 3)
     # τ = 0.5 is half the absolute error
     assert pinball_loss(Y, YHAT, 0.5) == pytest.approx(0.5 * mae(Y, YHAT))
+
+
+# Diebold–Mariano: |e_model| = 4 + d with d = [−3, −2, −1, 0, 1, −1] against |e_naive| = 4.
+# d̄ = −1, d − d̄ = [−2, −1, 0, 1, 2, 0]; γ_0 = 10/6, γ_1 = (2 + 0 + 0 + 2 + 0)/6 = 4/6.
+DM_MODEL = np.array([1.0, -2.0, 3.0, -4.0, 5.0, -3.0])
+DM_NAIVE = np.array([4.0, -4.0, 4.0, 4.0, -4.0, 4.0])
+
+
+def test_diebold_mariano_by_hand_h1():
+    # V = γ_0/6 = 10/36, DM = −1/√V = −6/√10; HLN: k² = (6 + 1 − 2)/6 = 5/6
+    stat, p = diebold_mariano(DM_MODEL, DM_NAIVE, h=1)
+    want = -6 / math.sqrt(10) * math.sqrt(5 / 6)
+    assert stat == pytest.approx(want, rel=1e-12)
+    assert p == pytest.approx(2 * stats.t.sf(abs(want), df=5), rel=1e-12)
+
+
+def test_diebold_mariano_by_hand_h2_uses_the_lag_one_autocovariance():
+    # V = (γ_0 + 2γ_1)/6 = (10/6 + 8/6)/6 = 1/2, DM = −√2; k² = (6 + 1 − 4 + 2/6)/6 = 5/9
+    stat, p = diebold_mariano(DM_MODEL, DM_NAIVE, h=2)
+    want = -math.sqrt(10) / 3
+    assert stat == pytest.approx(want, rel=1e-12)
+    assert p == pytest.approx(2 * stats.t.sf(math.sqrt(10) / 3, df=5), rel=1e-12)
+
+
+def test_diebold_mariano_negative_hac_variance_falls_back_to_h1():
+    # d = [−1, 0, −2, 1]: γ_0 = 5/4, γ_1 = −13/16, so γ_0 + 2γ_1 < 0 → V = γ_0/4 = 5/16
+    # DM = −0.5/√(5/16) → DM² = 0.8; k² at h = 2 is (4 + 1 − 4 + 2/4)/4 = 3/8
+    stat, _ = diebold_mariano([1.0, 2.0, 0.0, 3.0], [2.0, 2.0, 2.0, 2.0], h=2)
+    assert stat == pytest.approx(-math.sqrt(0.8 * 3 / 8), rel=1e-12)
+
+
+def test_diebold_mariano_is_symmetric_and_flat_for_identical_forecasts(rng):
+    e1, e2 = rng.normal(size=40), rng.normal(size=40)
+    s12, p12 = diebold_mariano(e1, e2, h=3)
+    s21, p21 = diebold_mariano(e2, e1, h=3)
+    assert s12 == pytest.approx(-s21) and p12 == pytest.approx(p21)
+    assert diebold_mariano(e1, e1.copy(), h=3) == (0.0, 1.0)

@@ -1,0 +1,115 @@
+"""`forecast backtest` driven through the real CLI on the shipped AAPL sample, with a tiny RNN."""
+
+import dataclasses
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from forecast.cli import app
+from forecast.config import TrainConfig
+
+runner = CliRunner()
+TINY = ["--window", "10", "--hidden", "4", "--epochs", "2", "--paths", "50"]
+FAST = [*TINY, "--test-days", "30", "--refit-every", "10", "--horizon", "3"]
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def assert_fails(result, message: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1  # one line
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.fixture
+def fetched(data_dir):
+    assert run("fetch", "AAPL", "--offline").exit_code == 0
+    return data_dir
+
+
+def test_json_parses_and_has_every_key(fetched):
+    result = run("backtest", "AAPL", *FAST, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # stdout holds the JSON and nothing else
+    assert data["ticker"] == "AAPL" and data["origins"] == 27
+    assert data["options"]["config"]["window"] == 10
+    assert {"verdict", "folds", "models", "options", "wall_time_s"} <= set(data)
+    keys = {
+        "horizon",
+        "mae",
+        "rmse",
+        "rel_mae",
+        "mase",
+        "direction_accuracy",
+        "direction_n",
+        "direction_p_value",
+        "coverage_80",
+        "coverage_95",
+        "interval_score",
+        "interval_score_80",
+        "crps",
+    }
+    for model in ("rnn", "naive", "drift"):
+        assert [r["horizon"] for r in data["models"][model]] == [1, 2, 3]
+        assert all(keys <= set(r) for r in data["models"][model])
+    assert data["models"]["naive"][0]["rel_mae"] == 1.0
+    assert data["models"]["naive"][0]["direction_accuracy"] is None  # NaN → null
+    for fold in data["folds"]:
+        assert fold["fit_last_date"] < fold["first_origin"]
+
+
+def test_tables_and_verdict_default_to_the_latest_ticker(fetched):
+    result = run("backtest", *FAST)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "AAPL: walk-forward backtest, 27 origins" in out
+    for text in ("point forecasts", "intervals", "rnn", "naive", "drift", "rel MAE", "CRPS"):
+        assert text in out
+    assert out.rstrip().splitlines()[-1].startswith("RNN: ")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--horizon", "0"], "--horizon must be 1..60 trading days, got 0"),
+        (["--horizon", "61"], "--horizon must be 1..60 trading days, got 61"),
+        (["--refit-every", "0"], "--refit-every must be at least 1"),
+        (["--test-days", "5000"], "--test-days 5000 leaves 0 of 2699 days to train the first fold"),
+        (["--window", "1"], "--window must be at least 2 days"),
+        (["--loss", "huber"], "unknown --loss 'huber'"),
+    ],
+)
+def test_bad_options_fail_in_one_line(fetched, args, message):
+    assert_fails(run("backtest", "AAPL", *TINY, *args), message)
+
+
+def test_no_cached_prices_fail_in_one_line(data_dir):
+    assert_fails(run("backtest"), "nothing fetched yet; run `forecast fetch TICKER`")
+    assert_fails(run("backtest", "MSFT"), "no cached prices for MSFT; run `forecast fetch MSFT`")
+
+
+def test_help_names_every_option():
+    result = run("backtest", "--help")
+    assert result.exit_code == 0
+    for option in ("--horizon", "--refit-every", "--test-days", "--paths", "--seed", "--json"):
+        assert option in result.stdout
+    assert "lower than train's 30" in result.stdout
+
+
+def test_model_option_defaults_are_train_configs():
+    """The CLI repeats TrainConfig's defaults (except a lower --epochs); keep them in step."""
+    command = typer.main.get_command(app).commands["backtest"]
+    defaults = {p.name: p.default for p in command.params}
+    cfg = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in defaults and field.name != "epochs":
+            want = getattr(cfg, field.name)
+            got = defaults[field.name]
+            assert got == (",".join(want) if field.name == "features" else want), field.name
+    assert defaults["epochs"] < cfg.epochs
