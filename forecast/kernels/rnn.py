@@ -86,7 +86,7 @@ def init_theta(D, H, O, seed):
 # vectorise without Intel's SVML, and it was about a third of a training step. This version is
 # the Cephes formulation, written without branches:
 #
-#     |x| < 0.625:  tanh x = x + x^3 P(x^2) / Q(x^2)         (rational minimax, Cephes tanh.c)
+#     |x| < 0.625:  tanh x = x (1 + x^2 P(x^2) / Q(x^2))     (rational minimax, Cephes tanh.c)
 #     otherwise:    tanh x = sign(x) (1 - 2 / (e^{2|x|} + 1))
 #     e^y = 2^k e^r,  k = round(y / ln 2),  r = y - k ln 2,  |r| <= ln(2)/2
 #     e^r by its Taylor series to r^13 (truncation < 1e-17 relative); 2^k from k's bits
