@@ -12,9 +12,9 @@ return is N(0, hσ²); their median is p_T, the naive forecast.
 """
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 
 def _validated(closes, min_len: int) -> np.ndarray:
@@ -70,7 +70,7 @@ def random_walk_intervals(
     last = p[-1]
     lower, upper = {}, {}
     for level in levels:
-        z = stats.norm.ppf((1.0 + level) / 2.0)  # z_{(1+L)/2}
+        z = NormalDist().inv_cdf((1.0 + level) / 2.0)  # z_{(1+L)/2}
         half = z * sigma * np.sqrt(h)  # half-width in log price grows like √h
         lower[level] = last * np.exp(-half)
         upper[level] = last * np.exp(half)

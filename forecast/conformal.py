@@ -17,9 +17,9 @@ back to the Gaussian z_{(1+L)/2} and is flagged.
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist  # not scipy.stats: a second of import time for one quantile
 
 import numpy as np
-from scipy import stats
 
 MIN_CASES = 20  # below this an empirical quantile is too noisy to trust over the Gaussian z
 
@@ -32,7 +32,7 @@ def normalised_scores(r, median, scale) -> np.ndarray:
 
 def gaussian_factor(level: float) -> float:
     """z_{(1+L)/2}: the factor that is right when scores are |N(0, 1)|."""
-    return float(stats.norm.ppf((1.0 + level) / 2.0))
+    return NormalDist().inv_cdf((1.0 + level) / 2.0)
 
 
 def _conformal_factor(scores: np.ndarray, level: float) -> tuple[float, bool]:

@@ -19,17 +19,20 @@ order) so one Adam kernel updates them all in a single call.
 
 Numba switches: cache=True because every CLI call is a fresh process; error_model="numpy"
 so loops with divisions vectorise; no fastmath, so float64 gradient checks stay tight.
-parallel=True only in `loss_and_grad`, over a fixed number of batch chunks whose gradients
-are summed in a fixed order, so results do not depend on the number of threads. Callers run
-it with BLAS pinned to one thread (`single_threaded_blas`): the kernels are the parallel
-layer, and BLAS threads inside prange threads oversubscribe the cores (30x slower, measured).
+Parallelism only in `loss_and_grad`: chunks of a batch on plain threads (the kernel releases
+the GIL), their gradients summed in a fixed order, so results do not depend on the number of
+threads. Callers run it with BLAS pinned to one thread (`single_threaded_blas`): our threads
+are the parallel layer, and BLAS threads inside them oversubscribe the cores (30x slower,
+measured).
 """
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  the BLAS Numba's np.dot calls; loaded now so callers can pin its threads
-from numba import njit, prange
+from numba import njit
 
 MSE, GAUSSIAN, DIRECTION = 0, 1, 2
 HEADS = {"mse": (MSE, 1), "gaussian": (GAUSSIAN, 2), "direction": (DIRECTION, 2)}  # name -> (id, O)
@@ -258,41 +261,55 @@ def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
     """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
 
     xs (B, T, D) and zs (B, T), window-major as the features module builds them. The batch is
-    cut into chunks of at most CHUNK windows, computed in parallel, whose gradients are added
-    in a fixed order: any thread count gives the same bits. Small chunks also keep each one's
-    saved states in cache (B=64 in one piece ran 1.5x slower on one core than two halves).
-    A single chunk runs serially: starting threads would cost more than it saves.
+    cut into chunks of at most CHUNK windows; threads take contiguous runs of chunks, and the
+    chunks' gradients are added in chunk order, so any thread count gives the same bits.
     """
-    if xs.shape[0] > CHUNK:
-        return _loss_and_grad_chunks(theta, D, H, O, head, xs, zs, grad)
-    return _loss_and_grad_serial(theta, D, H, O, head, xs, zs, grad)
-
-
-@jit
-def _loss_and_grad_serial(theta, D, H, O, head, xs, zs, grad):
-    grad[:] = 0.0
-    xs_t = np.ascontiguousarray(xs.transpose(1, 0, 2))  # (T, B, D)
-    zs_t = np.ascontiguousarray(zs.T)  # (T, B)
-    return _chunk_grad(theta, D, H, O, head, xs_t, zs_t, grad, 1.0 / xs.shape[0])
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _loss_and_grad_chunks(theta, D, H, O, head, xs, zs, grad):
     B = xs.shape[0]
     n = (B + CHUNK - 1) // CHUNK
-    parts = np.zeros((n, theta.shape[0]))
+    parts = np.zeros((n, theta.shape[0]))  # one gradient per chunk
     losses = np.zeros(n)
-    for c in prange(n):
+    workers = min(_threads[0], n)
+    bounds = [n * w // workers for w in range(workers + 1)]
+    jobs = [
+        _pool().submit(
+            _chunks_grad, theta, D, H, O, head, xs, zs, bounds[w], bounds[w + 1], parts, losses
+        )
+        for w in range(1, workers)
+    ]
+    _chunks_grad(theta, D, H, O, head, xs, zs, bounds[0], bounds[1], parts, losses)
+    for job in jobs:
+        job.result()
+    np.sum(parts, axis=0, out=grad)  # row after row: a fixed order
+    return losses.sum()
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _chunks_grad(theta, D, H, O, head, xs, zs, first, last, parts, losses):
+    """Chunks first..last-1 of the batch: parts[c] = chunk c's share of the mean-loss gradient."""
+    B = xs.shape[0]
+    for c in range(first, last):
         lo, hi = c * CHUNK, min(B, (c + 1) * CHUNK)
         xs_c = np.ascontiguousarray(xs[lo:hi].transpose(1, 0, 2))  # (T, Bc, D)
         zs_c = np.ascontiguousarray(zs[lo:hi].T)  # (T, Bc)
         losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
-    grad[:] = parts[0]
-    loss = losses[0]
-    for c in range(1, n):  # fixed order: the sum does not depend on which thread ran what
-        grad += parts[c]
-        loss += losses[c]
-    return loss
+
+
+_threads = [min(2, len(os.sched_getaffinity(0)))]  # more threads than chunks never help
+_executor = []
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for loss_and_grad (default: up to 2, this machine's core count)."""
+    _threads[0] = max(1, int(n))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Plain threads, not Numba's parallel=True: the kernel releases the GIL (nogil), compiles
+    in a few seconds instead of ~18, and waiting threads sleep instead of spinning, which under
+    load from other processes made OpenMP's barrier 30x slower (measured)."""
+    if not _executor:
+        _executor.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="forecast-bptt"))
+    return _executor[0]
 
 
 @jit
