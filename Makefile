@@ -21,8 +21,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[bench]'
 	touch $@ $(VENV)/.installed
 
+# The main job on the shipped sample: --offline so it runs the same with or without a network.
 demo: $(VENV)/.installed
 	$(BIN)/forecast fetch AAPL --offline
+	$(BIN)/forecast train AAPL
+	$(BIN)/forecast predict AAPL --days 5
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow" -q
