@@ -40,7 +40,7 @@ from forecast import baselines, metrics
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.features import split_days
-from forecast.model import RNNForecaster
+from forecast.model import RNNForecaster, calibrated_bands
 
 MODELS = ("rnn", "naive", "drift")
 LEVELS = (0.8, 0.95)
@@ -173,15 +173,7 @@ def _validate(n_prices: int, cfg: TrainConfig, horizon, refit_every, test_days, 
 def _rnn_forecast(model: RNNForecaster, history: pd.DataFrame, H: int, n_paths: int, seed: int):
     """(point (H,), {L: (lower, upper)}, s (H,)) exactly as RNNForecaster.forecast builds them."""
     cum, _ = model.forecast_paths(history, days=H, n_paths=n_paths, seed=seed)  # (P, H)
-    last = float(history["Adj Close"].iloc[-1])
-    m, s = np.median(cum, axis=0), cum.std(axis=0)  # (H,) median and spread of log(p_{o+h}/p_o)
-    cal = model.calibration_
-    hs = np.minimum(np.arange(1, H + 1), cal.horizon)  # beyond day 20: day 20's factor
-    bands = {}
-    for level in LEVELS:
-        c = np.array([cal.factor(level, int(k)) for k in hs])
-        bands[level] = (last * np.exp(m - c * s), last * np.exp(m + c * s))  # p_o·exp(m ± c·s)
-    return last * np.exp(m), bands, s
+    return calibrated_bands(cum, float(history["Adj Close"].iloc[-1]), model.calibration_)
 
 
 def _baseline_forecasts(closes: np.ndarray, H: int):

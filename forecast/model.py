@@ -27,6 +27,23 @@ CAL_STRIDE = 2  # every 2nd validation day is an origin
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 
 
+def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
+    """Median price and conformal bands from sampled cumulative log returns cum (P, H).
+
+    Returns (median (H,), {level: (lower (H,), upper (H,))}, s (H,)): the band at horizon h
+    is last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread; beyond the
+    calibrated horizons the last calibrated factor is reused.
+    """
+    H = cum.shape[1]
+    m, s = np.median(cum, axis=0), cum.std(axis=0)  # (H,) of log(p_{o+h} / p_o)
+    hs = np.minimum(np.arange(1, H + 1), calibration.horizon)
+    bands = {}
+    for level in LEVELS:
+        c = np.array([calibration.factor(level, int(k)) for k in hs])
+        bands[level] = (last * np.exp(m - c * s), last * np.exp(m + c * s))
+    return last * np.exp(m), bands, s
+
+
 class RNNForecaster:
     """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
 
@@ -192,16 +209,14 @@ class RNNForecaster:
         """
         cum, ps = self.forecast_paths(prices, days, n_paths, seed)
         last = float(prices["Adj Close"].iloc[-1])
-        cal = self.calibration_
-        h = np.minimum(np.arange(1, days + 1), cal.horizon)  # beyond day 20: day 20's factor
-        m, s = np.median(cum, axis=0), cum.std(axis=0)
-        out = {"median": last * np.exp(m)}
-        for level in LEVELS:
-            pct = int(round(level * 100))
-            c = np.array([cal.factor(level, int(k)) for k in h])
-            out[f"lower_{pct}"] = last * np.exp(m - c * s)
-            out[f"upper_{pct}"] = last * np.exp(m + c * s)
+        median, bands, _ = calibrated_bands(cum, last, self.calibration_)
+        out = {"median": median}
+        for level, (lower, upper) in bands.items():
+            out[f"lower_{int(round(level * 100))}"] = lower
+            out[f"upper_{int(round(level * 100))}"] = upper
         out["p_up"] = ps.mean(axis=0) if self.config.loss == "direction" else (cum > 0).mean(axis=0)
+        cal = self.calibration_
+        h = np.minimum(np.arange(1, days + 1), cal.horizon)
         for level in LEVELS:
             li = cal.levels.index(level)
             out[f"coverage_{int(round(level * 100))}"] = cal.coverage[li, h - 1]

@@ -1,0 +1,70 @@
+"""Long runs at the real defaults (`make test-slow`): what `make test` checks on small shapes."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from synthetic import prices_from_returns, regime_returns
+
+from forecast.backtest import run_backtest
+from forecast.config import TrainConfig, models_dir
+from forecast.model import RNNForecaster
+from forecast.prices import load_prices
+
+pytestmark = pytest.mark.slow
+
+
+def forecast(data_dir, *args):
+    env = {k: v for k, v in os.environ.items() if k != "FORECAST_DATA_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "forecast", "--data-dir", str(data_dir), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("ticker", ["AAPL", "^GSPC"])
+def test_default_training_is_bit_identical_across_processes(tmp_path, ticker):
+    blobs = []
+    for name in ("a", "b"):
+        forecast(tmp_path / name, "fetch", ticker, "--offline")
+        forecast(tmp_path / name, "train", ticker)
+        blobs.append((models_dir(tmp_path / name) / f"{ticker}.npz").read_bytes())
+    assert blobs[0] == blobs[1]
+
+
+def test_default_backtest_on_aapl_is_calibrated_and_claims_no_false_skill(tmp_path):
+    forecast(tmp_path, "fetch", "AAPL", "--offline")
+    result = run_backtest(load_prices("AAPL", tmp_path), TrainConfig(epochs=15))
+    rnn = result.metrics["rnn"]
+    naive = result.metrics["naive"]
+    assert all(row["rel_mae"] == 1.0 for row in naive)
+    # conformal bands from each fold's own validation errors: out of sample they should cover
+    # roughly what they claim (245 overlapping origins, so a wide tolerance)
+    for row in rnn:
+        assert 0.85 <= row["coverage_95"] <= 1.0
+        assert 0.65 <= row["coverage_80"] <= 0.95
+    assert "skill" in result.verdict
+
+
+def test_calibrated_bands_cover_on_held_back_regime_data():
+    """Volatility regimes, 4000 days: the 80%/95% bands of the next day cover ~80%/95% later."""
+    r, _ = regime_returns(4000, seed=11)
+    prices = prices_from_returns(r)
+    n_test = 800
+    model = RNNForecaster(TrainConfig(window=30, hidden=16, epochs=20)).fit(prices.iloc[:-n_test])
+    hits = {0.8: [], 0.95: []}
+    for k in range(len(prices) - n_test, len(prices) - 1, 4):
+        fc = model.forecast(prices.iloc[: k + 1], 1, n_paths=400)
+        actual = prices["Adj Close"].iloc[k + 1]
+        for level in hits:
+            pct = int(level * 100)
+            hits[level].append(fc[f"lower_{pct}"].iloc[0] <= actual <= fc[f"upper_{pct}"].iloc[0])
+    for level, h in hits.items():
+        n = len(h)
+        se = np.sqrt(level * (1 - level) / n)
+        assert abs(np.mean(h) - level) < 4 * se + 0.02, (level, np.mean(h), n)
