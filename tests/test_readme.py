@@ -1,0 +1,52 @@
+"""Every `forecast` command shown in README.md exists, and so does every option it uses."""
+
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecast.cli import app
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+runner = CliRunner()
+
+
+def readme_commands() -> list[list[str]]:
+    """`forecast ...` lines inside fenced code blocks, as argument lists (comments dropped)."""
+    commands, fenced = [], False
+    for line in README.read_text().splitlines():
+        if line.strip().startswith("```"):
+            fenced = not fenced
+            continue
+        text = line.strip().removeprefix("$ ")
+        if fenced and text.startswith("forecast ") and not text.startswith("forecast/"):
+            commands.append(shlex.split(text.split(" #")[0])[1:])
+    return commands
+
+
+def split_command(args: list[str]) -> tuple[str, list[str]]:
+    """(command name, its --options), skipping the global --data-dir option."""
+    rest = list(args)
+    if rest[:1] == ["--data-dir"]:
+        rest = rest[2:]
+    return rest[0], [a.split("=")[0] for a in rest[1:] if a.startswith("--")]
+
+
+def test_readme_shows_commands():
+    names = {split_command(c)[0] for c in readme_commands()}
+    assert {"fetch", "list", "train", "predict", "backtest"} <= names
+
+
+@pytest.mark.parametrize("args", readme_commands(), ids=" ".join)
+def test_readme_command_exists_with_its_options(args):
+    name, options = split_command(args)
+    result = runner.invoke(app, [name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, f"`forecast {name}` is not a command: {result.output}"
+    for option in options:
+        assert option in result.stdout, f"`forecast {name}` has no option {option}"
+
+
+def test_readme_starts_with_the_two_commands():
+    head = README.read_text().split("\n## ")[0]
+    assert "make demo" in head and "make test" in head
