@@ -43,8 +43,12 @@ def train(
     data_dir: Path,
     config: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> TrainReport:
-    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it."""
+    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it.
+
+    on_start is called once the inputs are checked, just before training begins.
+    """
     config.validate()
     ticker = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(data_dir)
     frame = prices.load_prices(ticker, data_dir)
@@ -53,6 +57,8 @@ def train(
             f"--window {config.window} is longer than the {len(frame)} days of {ticker} prices; "
             "use a shorter --window or fetch more history"
         )
+    if on_start is not None:
+        on_start()
     model = RNNForecaster(config).fit(frame, on_epoch=on_epoch)
     params, meta = model.to_checkpoint()
     meta.update(

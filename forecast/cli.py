@@ -150,12 +150,6 @@ def list_cached() -> None:
 # --- train / predict: the model (forecast/api.py) ---------------------------------------------
 
 
-def _kernels_compiled() -> bool:
-    from forecast.kernels import is_cached
-
-    return is_cached()
-
-
 @app.command()
 def train(
     ticker: Annotated[
@@ -199,12 +193,17 @@ def train(
             patience=patience,
             features=tuple(f.strip() for f in features.split(",") if f.strip()),
         ).validate()
-        if not _kernels_compiled():
-            display.info("compiling the Numba kernels (first run only, about 20 s)…")
         from forecast import api
+        from forecast.kernels import is_cached
+
+        def compile_notice():
+            if not is_cached():
+                display.info("compiling the Numba kernels (first run only, about 15 s)…")
 
         with display.EpochProgress(cfg.epochs) as progress:
-            report = api.train(ticker, state.data_dir, cfg, on_epoch=progress)
+            report = api.train(
+                ticker, state.data_dir, cfg, on_epoch=progress, on_start=compile_notice
+            )
             progress.stop_early()
         display.train_summary(report)
 

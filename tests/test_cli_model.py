@@ -175,3 +175,19 @@ def test_training_is_bit_identical_across_processes(tmp_path):
         8,
         8,
     )
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_first_run_says_the_kernels_compile(trained, monkeypatch, cached):
+    import forecast.kernels
+
+    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: cached)
+    result = run(trained, "train", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert ("compiling the Numba kernels" in result.stderr) is not cached
+
+
+def test_kernels_report_their_cache(trained):
+    from forecast.kernels import is_cached
+
+    assert is_cached()  # the fixture trained, so the training kernel is in Numba's cache

@@ -11,7 +11,9 @@ def is_cached() -> bool:
     """
     import os
 
+    from forecast.kernels.rnn import _chunks_grad
+
     here = Path(__file__).parent
     root = os.environ.get("NUMBA_CACHE_DIR")
-    dirs = [Path(root)] if root else [here / "__pycache__"]
-    return any(any(d.rglob("rnn.loss_and_grad*.nbi")) for d in dirs if d.exists())
+    d = Path(root) if root else here / "__pycache__"
+    return d.exists() and any(d.rglob(f"rnn.{_chunks_grad.py_func.__name__}-*.nbi"))
