@@ -7,6 +7,7 @@ Data goes to stdout; spinners, progress, warnings and errors go to stderr, so
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -185,18 +186,19 @@ def prediction_table(pred) -> None:
     t = Table(
         title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f})",
         title_justify="left",
-        caption="bands are conformally calibrated; 'covered' = share of validation days inside the band",
+        caption="bands are conformally calibrated; cov = share of validation days inside the band",
         caption_justify="left",
+        box=box.SIMPLE_HEAD,  # fits 80 columns
     )
-    for name in ["date", "median", "80% band", "covered", "95% band", "covered", p_up]:
+    for name in ["date", "median", "80% band", "cov", "95% band", "cov", p_up]:
         t.add_column(name, justify="right")
     for date, r in pred.table.iterrows():
         t.add_row(
-            f"{date:%a %Y-%m-%d}",
+            f"{date:%Y-%m-%d}",
             f"{r['median']:,.2f}",
-            f"{r['lower_80']:,.2f} – {r['upper_80']:,.2f}",
+            f"{r['lower_80']:,.2f}–{r['upper_80']:,.2f}",
             f"{r['coverage_80']:.0%}",
-            f"{r['lower_95']:,.2f} – {r['upper_95']:,.2f}",
+            f"{r['lower_95']:,.2f}–{r['upper_95']:,.2f}",
             f"{r['coverage_95']:.0%}",
             f"{r['p_up']:.0%}",
         )
