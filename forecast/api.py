@@ -95,6 +95,19 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)
     trained_through: str = ""
 
+    def fan_series(self) -> dict:
+        """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan_png take them)."""
+        tb = self.table
+        return {
+            "history_dates": self.history.index,
+            "history_closes": self.history.to_numpy(),
+            "forecast_dates": tb.index,
+            **{
+                k: tb[k].to_numpy()
+                for k in ("median", "lower_80", "upper_80", "lower_95", "upper_95")
+            },
+        }
+
     def to_json(self) -> dict:
         rows = []
         for date, r in self.table.iterrows():

@@ -149,6 +149,30 @@ def list_cached() -> None:
 
 # --- train / predict: the model (forecast/api.py) ---------------------------------------------
 
+# The model options train and backtest share: one definition, one help text.
+Window = Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")]
+Hidden = Annotated[int, typer.Option(help="H: hidden units.")]
+BatchSize = Annotated[int, typer.Option(help="Windows per Adam step.")]
+LearningRate = Annotated[float, typer.Option(help="Adam learning rate.")]
+Loss = Annotated[
+    str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
+]
+Patience = Annotated[
+    int, typer.Option(help="Epochs without validation improvement before stopping.")
+]
+Features = Annotated[
+    str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+def train_config(features: str, **options):
+    """TrainConfig from CLI options (features given as "return,range"), validated."""
+    from forecast.config import TrainConfig
+
+    names = tuple(f.strip() for f in features.split(",") if f.strip())
+    return TrainConfig(features=names, **options).validate()
+
 
 @app.command()
 def train(
@@ -158,31 +182,24 @@ def train(
             help="Symbol to train on [default: the most recently fetched].", show_default=False
         ),
     ] = None,
-    window: Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")] = 60,
-    hidden: Annotated[int, typer.Option(help="H: hidden units.")] = 32,
+    window: Window = 60,
+    hidden: Hidden = 32,
     epochs: Annotated[
         int, typer.Option(help="Maximum epochs (early stopping may end sooner).")
     ] = 30,
-    batch_size: Annotated[int, typer.Option(help="Windows per Adam step.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
-    loss: Annotated[
-        str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
-    ] = "gaussian",
+    batch_size: BatchSize = 64,
+    lr: LearningRate = 2e-3,
+    loss: Loss = "gaussian",
     seed: Annotated[
         int, typer.Option(help="Seed for weights and shuffling: same seed, same model.")
     ] = 0,
-    patience: Annotated[
-        int, typer.Option(help="Epochs without validation improvement before stopping.")
-    ] = 5,
-    features: Annotated[
-        str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
-    ] = "return",
+    patience: Patience = 5,
+    features: Features = "return",
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
-        from forecast.config import TrainConfig
-
-        cfg = TrainConfig(
+        cfg = train_config(
+            features,
             window=window,
             hidden=hidden,
             epochs=epochs,
@@ -191,8 +208,7 @@ def train(
             loss=loss,
             seed=seed,
             patience=patience,
-            features=tuple(f.strip() for f in features.split(",") if f.strip()),
-        ).validate()
+        )
         from forecast import api
         from forecast.kernels import is_cached
 
@@ -222,9 +238,7 @@ def predict(
         int | None,
         typer.Option(help="Sampling seed [default: the model's seed].", show_default=False),
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print machine-readable JSON only.")
-    ] = False,
+    json_out: JsonOut = False,
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -246,19 +260,7 @@ def predict(
         if plot is not None:
             from forecast.plot import write_fan_png
 
-            tb = pred.table
-            write_fan_png(
-                plot,
-                pred.history.index,
-                pred.history.to_numpy(),
-                tb.index,
-                tb["median"].to_numpy(),
-                tb["lower_80"].to_numpy(),
-                tb["upper_80"].to_numpy(),
-                tb["lower_95"].to_numpy(),
-                tb["upper_95"].to_numpy(),
-                f"{pred.ticker}: {len(tb)}-day forecast",
-            )
+            write_fan_png(plot, **pred.fan_series(), title=f"{pred.ticker}: {days}-day forecast")
             display.info(f"wrote {plot}")
         if json_out:
             import json
@@ -291,34 +293,26 @@ def backtest(
     ] = 250,
     paths: Annotated[int, typer.Option(help="Sampled paths per origin.")] = 500,
     seed: Annotated[int, typer.Option(help="Seed for weights, shuffling and sampling.")] = 0,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print machine-readable JSON only.")
-    ] = False,
-    window: Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")] = 60,
-    hidden: Annotated[int, typer.Option(help="H: hidden units.")] = 32,
+    json_out: JsonOut = False,
+    window: Window = 60,
+    hidden: Hidden = 32,
     epochs: Annotated[
         int,
         typer.Option(help="Maximum epochs per refit (lower than train's 30: one fit per refit)."),
     ] = 15,
-    batch_size: Annotated[int, typer.Option(help="Windows per Adam step.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
-    loss: Annotated[
-        str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
-    ] = "gaussian",
-    patience: Annotated[
-        int, typer.Option(help="Epochs without validation improvement before stopping.")
-    ] = 5,
-    features: Annotated[
-        str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
-    ] = "return",
+    batch_size: BatchSize = 64,
+    lr: LearningRate = 2e-3,
+    loss: Loss = "gaussian",
+    patience: Patience = 5,
+    features: Features = "return",
 ) -> None:
     """Walk-forward test of the RNN against random-walk baselines on the same days."""
     with user_errors():
         from forecast import prices
         from forecast.backtest import run_backtest
-        from forecast.config import TrainConfig
 
-        cfg = TrainConfig(
+        cfg = train_config(
+            features,
             window=window,
             hidden=hidden,
             epochs=epochs,
@@ -327,8 +321,7 @@ def backtest(
             loss=loss,
             seed=seed,
             patience=patience,
-            features=tuple(f.strip() for f in features.split(",") if f.strip()),
-        ).validate()
+        )
         symbol = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(state.data_dir)
         frame = prices.load_prices(symbol, state.data_dir)
         options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)

@@ -208,19 +208,7 @@ def prediction_table(pred) -> None:
 def fan(pred) -> None:
     from forecast.fanchart import fan_chart
 
-    tb = pred.table
-    out.print(
-        fan_chart(
-            pred.history.index,
-            pred.history.to_numpy(),
-            tb.index,
-            tb["median"].to_numpy(),
-            tb["lower_80"].to_numpy(),
-            tb["upper_80"].to_numpy(),
-            tb["lower_95"].to_numpy(),
-            tb["upper_95"].to_numpy(),
-        )
-    )
+    out.print(fan_chart(**pred.fan_series()))
 
 
 # --- backtest -----------------------------------------------------------------------------------

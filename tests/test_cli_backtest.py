@@ -5,6 +5,7 @@ import json
 
 import pytest
 import typer
+from test_backtest import KEYS
 from typer.testing import CliRunner
 
 from forecast.cli import app
@@ -40,24 +41,9 @@ def test_json_parses_and_has_every_key(fetched):
     assert data["ticker"] == "AAPL" and data["origins"] == 27
     assert data["options"]["config"]["window"] == 10
     assert {"verdict", "folds", "models", "options", "wall_time_s"} <= set(data)
-    keys = {
-        "horizon",
-        "mae",
-        "rmse",
-        "rel_mae",
-        "mase",
-        "direction_accuracy",
-        "direction_n",
-        "direction_p_value",
-        "coverage_80",
-        "coverage_95",
-        "interval_score",
-        "interval_score_80",
-        "crps",
-    }
     for model in ("rnn", "naive", "drift"):
         assert [r["horizon"] for r in data["models"][model]] == [1, 2, 3]
-        assert all(keys <= set(r) for r in data["models"][model])
+        assert all(KEYS <= set(r) for r in data["models"][model])
     assert data["models"]["naive"][0]["rel_mae"] == 1.0
     assert data["models"]["naive"][0]["direction_accuracy"] is None  # NaN → null
     for fold in data["folds"]:
