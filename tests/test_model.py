@@ -110,3 +110,27 @@ def test_scaler_and_training_ignore_everything_after_the_cut():
     np.testing.assert_array_equal(a.scaler_.std, b.scaler_.std)
     # the first epoch's training loss sees only training windows; it must be identical
     assert a.history_[0].train_loss == b.history_[0].train_loss
+
+
+def test_calibrated_bands_cover_what_they_claim_on_held_back_regime_days():
+    """Volatility regimes, 4000 days, the last 800 held back: next-day 80%/95% bands cover ~80%/95%.
+
+    Tolerance: three standard errors of the difference between two binomial proportions, the
+    calibration set's (n_cal validation origins fix the conformal factor) and the test set's:
+    3 sqrt(L (1 - L) (1/n_cal + 1/n_test)), about 0.08 at 80% and 0.045 at 95% here.
+    """
+    r, _ = regime_returns(4000, seed=11)
+    prices = prices_from_returns(r)
+    n_test = 800
+    model = RNNForecaster(TrainConfig(window=30, hidden=16, epochs=20)).fit(prices.iloc[:-n_test])
+    hits = {0.8: [], 0.95: []}
+    for k in range(len(prices) - n_test, len(prices) - 1):
+        fc = model.forecast(prices.iloc[: k + 1], 1, n_paths=400)
+        actual = prices["Adj Close"].iloc[k + 1]
+        for level, h in hits.items():
+            pct = int(level * 100)
+            h.append(fc[f"lower_{pct}"].iloc[0] <= actual <= fc[f"upper_{pct}"].iloc[0])
+    n_cal = int(model.calibration_.n[0])
+    for level, h in hits.items():
+        tolerance = 3 * np.sqrt(level * (1 - level) * (1 / n_cal + 1 / len(h)))
+        assert abs(np.mean(h) - level) < tolerance, (level, np.mean(h), n_cal, len(h))

@@ -4,13 +4,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from synthetic import prices_from_returns, regime_returns
 
 from forecast.backtest import run_backtest
 from forecast.config import TrainConfig, models_dir
-from forecast.model import RNNForecaster
 from forecast.prices import load_prices
 
 pytestmark = pytest.mark.slow
@@ -49,22 +46,3 @@ def test_default_backtest_on_aapl_is_calibrated_and_claims_no_false_skill(tmp_pa
         assert 0.85 <= row["coverage_95"] <= 1.0
         assert 0.65 <= row["coverage_80"] <= 0.95
     assert "skill" in result.verdict
-
-
-def test_calibrated_bands_cover_on_held_back_regime_data():
-    """Volatility regimes, 4000 days: the 80%/95% bands of the next day cover ~80%/95% later."""
-    r, _ = regime_returns(4000, seed=11)
-    prices = prices_from_returns(r)
-    n_test = 800
-    model = RNNForecaster(TrainConfig(window=30, hidden=16, epochs=20)).fit(prices.iloc[:-n_test])
-    hits = {0.8: [], 0.95: []}
-    for k in range(len(prices) - n_test, len(prices) - 1, 4):
-        fc = model.forecast(prices.iloc[: k + 1], 1, n_paths=400)
-        actual = prices["Adj Close"].iloc[k + 1]
-        for level in hits:
-            pct = int(level * 100)
-            hits[level].append(fc[f"lower_{pct}"].iloc[0] <= actual <= fc[f"upper_{pct}"].iloc[0])
-    for level, h in hits.items():
-        n = len(h)
-        se = np.sqrt(level * (1 - level) / n)
-        assert abs(np.mean(h) - level) < 4 * se + 0.02, (level, np.mean(h), n)
