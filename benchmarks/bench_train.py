@@ -74,7 +74,7 @@ def load_ours():
 def ours_context():
     """The BLAS pinning the training loop uses around the kernels, if forecast.kernels has one.
 
-    The kernels' prange threads call SciPy's BLAS; left multi-threaded it oversubscribes the
+    The kernels' threads call SciPy's BLAS; left multi-threaded it oversubscribes the
     cores, so the training loop pins it, and so must a fair benchmark.
     """
     from forecast.kernels import rnn

@@ -50,7 +50,9 @@ def train(
     on_start is called once the inputs are checked, just before training begins.
     """
     config.validate()
-    ticker = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(data_dir)
+    ticker = (
+        prices.validate_symbol(ticker) if ticker is not None else prices.latest_ticker(data_dir)
+    )
     frame = prices.load_prices(ticker, data_dir)
     if config.window >= len(frame) - 1:
         raise ForecastError(
@@ -146,17 +148,24 @@ def predict(
         raise ForecastError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
     if not 100 <= n_paths <= 100_000:
         raise ForecastError(f"--paths must be between 100 and 100000, got {n_paths}")
-    ticker = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(data_dir)
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ForecastError(f"--seed must be in [0, 2^32), got {seed}")
+    ticker = (
+        prices.validate_symbol(ticker) if ticker is not None else prices.latest_ticker(data_dir)
+    )
     params, meta = checkpoint.load_model(data_dir, ticker)
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
-    except (KeyError, TypeError, ValueError) as e:
+        fingerprint = str(meta["fingerprint"])
+        exchange = str(meta.get("exchange") or calendar.exchange_for(ticker))
+    except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
         raise ForecastError(
-            f"the model for {ticker} is missing a field ({e}); retrain with `forecast train {ticker}`"
+            f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
         ) from None
     frame = prices.load_prices(ticker, data_dir)
-    warnings = _freshness_warnings(ticker, frame, model, meta, today or dt.date.today())
-    exchange = meta.get("exchange") or calendar.exchange_for(ticker)
+    warnings = _freshness_warnings(
+        ticker, frame, model, fingerprint, exchange, today or dt.date.today()
+    )
     dates = calendar.next_trading_days(frame.index[-1], days, exchange)
     table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
     return Prediction(
@@ -171,11 +180,10 @@ def predict(
     )
 
 
-def _freshness_warnings(ticker, frame, model, meta, today) -> list[str]:
+def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
     """Say when the cache is old, or no longer the data the model was trained on."""
     out = []
     last = frame.index[-1]
-    exchange = meta.get("exchange") or calendar.exchange_for(ticker)
     behind = calendar.trading_days_between(last, pd.Timestamp(today), exchange)
     if behind > STALE_SESSIONS:
         out.append(
@@ -184,12 +192,13 @@ def _freshness_warnings(ticker, frame, model, meta, today) -> list[str]:
         )
     trained = frame.loc[: model.last_fit_date_]
     if (
-        trained.index[-1] != model.last_fit_date_
-        or prices.fingerprint(trained) != meta["fingerprint"]
+        trained.empty
+        or trained.index[-1] != model.last_fit_date_
+        or prices.fingerprint(trained) != fingerprint
     ):
         out.append(
             f"the cached {ticker} prices differ from those the model was trained on "
-            f"(new split or dividend adjustment?); run `forecast train {ticker}`"
+            f"(new split or dividend adjustment, or another range?); run `forecast train {ticker}`"
         )
     elif len(frame) > len(trained):
         out.append(

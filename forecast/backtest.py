@@ -40,10 +40,9 @@ from forecast import baselines, metrics
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.features import split_days
-from forecast.model import RNNForecaster, calibrated_bands
+from forecast.model import LEVELS, RNNForecaster, calibrated_bands
 
 MODELS = ("rnn", "naive", "drift")
-LEVELS = (0.8, 0.95)
 ALPHA = 0.05  # significance level of the skill test
 MAX_HORIZON = 60
 
@@ -147,8 +146,10 @@ def _validate(n_prices: int, cfg: TrainConfig, horizon, refit_every, test_days, 
         raise ForecastError(f"--horizon must be 1..{MAX_HORIZON} trading days, got {horizon}")
     if refit_every < 1:
         raise ForecastError(f"--refit-every must be at least 1 trading day, got {refit_every}")
-    if n_paths < 10:
-        raise ForecastError(f"--paths must be at least 10 for a median and a spread, got {n_paths}")
+    if not 10 <= n_paths <= 100_000:
+        raise ForecastError(
+            f"--paths must be between 10 (a median and a spread) and 100000, got {n_paths}"
+        )
     if test_days < horizon + 2:
         raise ForecastError(
             f"--test-days {test_days} leaves fewer than 2 origins with {horizon} realised days "

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from forecast import display
-from forecast.config import resolve_data_dir
+from forecast.config import DEFAULT_DATA_DIR, resolve_data_dir
 from forecast.errors import ForecastError
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ app = typer.Typer(
 
 
 class State:
-    data_dir: Path = Path("data")
+    data_dir: Path = DEFAULT_DATA_DIR
 
 
 state = State()
@@ -37,6 +37,11 @@ def user_errors():
         yield
     except ForecastError as e:
         display.error(str(e))
+        raise typer.Exit(1) from None
+    except OSError as e:  # the file system said no: permissions, a full disk, a missing folder
+        target = e.filename2 or e.filename  # a failed rename names the temporary file first
+        where = f" {target}" if target else ""
+        display.error(f"cannot use{where}: {e.strerror or e}; check the path and its permissions")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         display.error("interrupted; files on disk are unchanged")
@@ -252,16 +257,18 @@ def predict(
             raise ForecastError(
                 f"--plot writes PNG images; give a file name ending in .png, not {plot.name}"
             )
+        if plot is not None and not plot.parent.is_dir():
+            raise ForecastError(f"--plot: the folder {plot.parent} does not exist; create it first")
         from forecast import api
 
         pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
-        for w in pred.warnings:
-            display.warn(w)
         if plot is not None:
             from forecast.plot import write_fan_png
 
             write_fan_png(plot, **pred.fan_series(), title=f"{pred.ticker}: {days}-day forecast")
             display.info(f"wrote {plot}")
+        for w in pred.warnings:
+            display.warn(w)
         if json_out:
             import json
 
@@ -322,7 +329,11 @@ def backtest(
             seed=seed,
             patience=patience,
         )
-        symbol = prices.validate_symbol(ticker) if ticker else prices.latest_ticker(state.data_dir)
+        symbol = (
+            prices.validate_symbol(ticker)
+            if ticker is not None
+            else prices.latest_ticker(state.data_dir)
+        )
         frame = prices.load_prices(symbol, state.data_dir)
         options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
         with display.fold_progress() as on_fold:

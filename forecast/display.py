@@ -180,13 +180,18 @@ def train_summary(report) -> None:
     out.print(t)
 
 
+def _pct(x: float) -> str:
+    return "–" if x != x else f"{x:.0%}"  # NaN: not measured
+
+
 def prediction_table(pred) -> None:
     """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
     p_up = "P(up)" if pred.loss == "direction" else "P(>last)"
     t = Table(
         title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f})",
         title_justify="left",
-        caption="bands are conformally calibrated; cov = share of validation days inside the band",
+        caption="bands are conformally calibrated; cov = share of held-out validation days inside "
+        "the band (– beyond day 20: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
     )
@@ -197,9 +202,9 @@ def prediction_table(pred) -> None:
             f"{date:%Y-%m-%d}",
             f"{r['median']:,.2f}",
             f"{r['lower_80']:,.2f}–{r['upper_80']:,.2f}",
-            f"{r['coverage_80']:.0%}",
+            _pct(r["coverage_80"]),
             f"{r['lower_95']:,.2f}–{r['upper_95']:,.2f}",
-            f"{r['coverage_95']:.0%}",
+            _pct(r["coverage_95"]),
             f"{r['p_up']:.0%}",
         )
     out.print(t)
@@ -264,7 +269,6 @@ def _backtest_rows(table: Table, result, cells) -> None:
 
 def backtest_table(ticker: str, result) -> None:
     """Two tables per model and horizon, point forecasts then intervals, and the verdict."""
-    from rich import box
 
     first, last = result.origins[0], result.origins[-1]
     out.print(

@@ -7,6 +7,7 @@ day's input, many seeded paths at once; bands come from the paths, widened or na
 conformal factors measured on the model's own out-of-sample (validation) errors.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -14,15 +15,15 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import TrainConfig
-from forecast.conformal import Calibration, calibrate, normalised_scores
+from forecast.conformal import Calibration, calibrate, coverage_of, normalised_scores
 from forecast.errors import ForecastError
 from forecast.features import Scaler, build_dataset, daily_features
-from forecast.kernels.rnn import HEADS, last_outputs, sample_returns, unpack
+from forecast.kernels.rnn import HEADS, last_outputs, sample_returns, single_threaded_blas, unpack
 from forecast.train import Epoch, fit_theta
 
 LEVELS = (0.8, 0.95)
 CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
-CAL_PATHS = 100  # paths per calibration origin: enough for a median and a scale
+CAL_PATHS = 400  # paths per origin: the spread s is then within ~4% (1/sqrt(2P)) of its limit
 CAL_STRIDE = 2  # every 2nd validation day is an origin
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 
@@ -56,6 +57,10 @@ class RNNForecaster:
         self, prices: pd.DataFrame, on_epoch: Callable[[Epoch], None] | None = None
     ) -> "RNNForecaster":
         """Train on `prices` (the schema of forecast.prices), validate, calibrate. Returns self."""
+        with single_threaded_blas():  # bit-reproducible: no BLAS thread-count effects
+            return self._fit(prices, on_epoch)
+
+    def _fit(self, prices, on_epoch):
         cfg = self.config
         ds = build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
         result = fit_theta(ds.train, ds.val, cfg, on_epoch)
@@ -64,6 +69,8 @@ class RNNForecaster:
         self.scaler_ = ds.scaler
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        best = result.history[result.best_epoch - 1]
+        self.losses_ = {"train": best.train_loss, "val": best.val_loss}
         cut, vf = ds.split.cut, ds.split.val_first
         self.dates_ = {  # the cut dates, stored in the model file
             "train_first": ds.dates[0],
@@ -102,7 +109,11 @@ class RNNForecaster:
         return float(np.std(zv[:, -1] - yT[:, 0]))
 
     def _calibrate(self, ds) -> Calibration:
-        """Conformal factors from forecasts made at validation origins, scored on what happened."""
+        """Conformal factors from forecasts made at validation origins, scored on what happened.
+
+        The factors come from the earlier half of the origins; the coverage stored beside them
+        is what the calibrated bands achieved on the later half, which did not set them.
+        """
         T, N = self.config.window, len(ds.returns)
         origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
         idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
@@ -115,7 +126,16 @@ class RNNForecaster:
         ok = end <= N - 1
         start = np.broadcast_to(origins[:, None] + 1, end.shape)
         realised[ok] = csum[end[ok] + 1] - csum[start[ok]]  # sum r_{k+1..k+h}
-        return calibrate(normalised_scores(realised, median, scale), LEVELS)
+        scores = normalised_scores(realised, median, scale)  # (n, CAL_HORIZON)
+        half = len(origins) // 2
+        fitted = calibrate(scores[:half], LEVELS)
+        held_out = np.array(
+            [
+                [coverage_of(scores[half:, j], fitted.factors[i, j]) for j in range(CAL_HORIZON)]
+                for i in range(len(LEVELS))
+            ]
+        )
+        return dataclasses.replace(fitted, coverage=held_out)
 
     # --- sampling --------------------------------------------------------------------------
 
@@ -127,17 +147,20 @@ class RNNForecaster:
         """windows (n, T, D) scaled -> rs (n, P, days) sampled log returns, ps (n, P, days) P(up)."""
         cfg, H = self.config, self.config.hidden
         n = windows.shape[0]
-        hT, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(windows))
+        with single_threaded_blas():
+            hT, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(windows))
         h0 = np.repeat(hT, n_paths, axis=0)  # (n*P, H): every path starts from its origin's state
         y0 = np.repeat(yT, n_paths, axis=0)
+        # drawn day by day, (days, paths): the same seed gives the same first days for any --days
         rng = np.random.default_rng([seed, 2])
         head = HEADS[cfg.loss][0]
         if cfg.loss == "direction":
-            noise = rng.random((n * n_paths, days))
+            noise = np.ascontiguousarray(rng.random((days, n * n_paths)).T)
             grid = np.linspace(0, 1, N_QUANTILES)
-            mags = np.interp(rng.random((n * n_paths, days)), grid, self.abs_return_quantiles_)
+            u = np.ascontiguousarray(rng.random((days, n * n_paths)).T)
+            mags = np.interp(u, grid, self.abs_return_quantiles_)
         else:
-            noise = rng.standard_normal((n * n_paths, days))
+            noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)
             mags = np.zeros((1, 1))
         mean, std = float(self.scaler_.mean[0]), float(self.scaler_.std[0])
         rs, ps = sample_returns(
@@ -203,23 +226,34 @@ class RNNForecaster:
         """Median price, calibrated 80%/95% bands and P(up) for each of the next `days` sessions.
 
         Columns: median, lower_80, upper_80, lower_95, upper_95, p_up, coverage_80, coverage_95
-        (the coverage the calibrated band achieved on validation origins at that horizon).
+        (the coverage the calibrated band achieved on held-out validation origins at that
+        horizon; NaN beyond the calibrated horizons, whose factor is the last one reused).
         p_up is P(close above the last close) for the gaussian and mse heads, and the model's
         P(up that day) for the direction head.
         """
-        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
-        last = float(prices["Adj Close"].iloc[-1])
-        median, bands, _ = calibrated_bands(cum, last, self.calibration_)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: checked below
+            cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+            last = float(prices["Adj Close"].iloc[-1])
+            median, bands, _ = calibrated_bands(cum, last, self.calibration_)
+        if not all(np.all(np.isfinite(a)) for band in bands.values() for a in band):
+            raise ForecastError(
+                "this model's forecasts are not finite (training diverged?); "
+                "retrain with a smaller --lr"
+            )
         out = {"median": median}
         for level, (lower, upper) in bands.items():
             out[f"lower_{int(round(level * 100))}"] = lower
             out[f"upper_{int(round(level * 100))}"] = upper
         out["p_up"] = ps.mean(axis=0) if self.config.loss == "direction" else (cum > 0).mean(axis=0)
         cal = self.calibration_
-        h = np.minimum(np.arange(1, days + 1), cal.horizon)
+        h = np.arange(1, days + 1)
         for level in LEVELS:
             li = cal.levels.index(level)
-            out[f"coverage_{int(round(level * 100))}"] = cal.coverage[li, h - 1]
+            measured = cal.coverage[li, np.minimum(h, cal.horizon) - 1]
+            # beyond the calibrated horizons the factor is extrapolated: no coverage to show
+            out[f"coverage_{int(round(level * 100))}"] = np.where(
+                h <= cal.horizon, measured, np.nan
+            )
         index = (
             pd.DatetimeIndex(dates, name="Date")
             if dates is not None
@@ -240,7 +274,6 @@ class RNNForecaster:
             "Why": Why.copy(),
             "by": by.copy(),
         }
-        best = self.history_[self.best_epoch_ - 1]
         meta = {
             "config": {**asdict(self.config), "features": list(self.config.features)},
             "features": list(self.config.features),
@@ -249,7 +282,7 @@ class RNNForecaster:
             "last_fit_date": self.last_fit_date_.strftime("%Y-%m-%d"),
             "best_epoch": self.best_epoch_,
             "epochs_run": len(self.history_),
-            "losses": {"train": best.train_loss, "val": best.val_loss},
+            "losses": self.losses_,
             "baseline_val_loss": self.baseline_val_loss_,
             "resid_std": self.resid_std_,
             "n_windows": {"train": self.n_windows_[0], "val": self.n_windows_[1]},
@@ -271,10 +304,42 @@ class RNNForecaster:
         model.dates_ = {k: pd.Timestamp(v) for k, v in meta["dates"].items()}
         model.last_fit_date_ = pd.Timestamp(meta["last_fit_date"])
         model.best_epoch_ = meta["best_epoch"]
-        model.history_ = []
+        model.history_ = []  # the epoch log is not stored; losses_ holds the best epoch's
+        model.losses_ = dict(meta["losses"])
         model.resid_std_ = float(meta["resid_std"])
         model.n_windows_ = (meta["n_windows"]["train"], meta["n_windows"]["val"])
         model.baseline_val_loss_ = float(meta["baseline_val_loss"])
         model.abs_return_quantiles_ = np.asarray(meta["abs_return_quantiles"], dtype=np.float64)
         model.calibration_ = Calibration.from_dict(meta["calibration"])
+        model._check_consistent(params)
         return model
+
+    def _check_consistent(self, params: dict) -> None:
+        """The JSON's facts must agree with the weights (the hash covers only the weights)."""
+        H, D, O = self.config.hidden, self.D_, self.O_
+        cal, sc, q = self.calibration_, self.scaler_, self.abs_return_quantiles_
+
+        def finite(a):
+            return bool(np.all(np.isfinite(a)))
+
+        checks = {
+            "config.hidden": params["Whh"].shape == (H, H),
+            "features": len(self.config.features) == D,
+            "loss": HEADS[self.config.loss][1] == O,
+            "scaler": sc.mean.shape == sc.std.shape == (D,)
+            and finite(sc.mean)
+            and finite(sc.std)
+            and bool(np.all(sc.std > 0)),
+            "calibration": tuple(cal.levels) == LEVELS
+            and cal.factors.ndim == 2
+            and cal.factors.shape[0] == len(LEVELS)
+            and cal.factors.shape[1] >= 1
+            and cal.coverage.shape == cal.factors.shape
+            and finite(cal.factors)
+            and bool(np.all(cal.factors > 0)),
+            "abs_return_quantiles": q.shape == (N_QUANTILES,) and finite(q),
+            "resid_std": np.isfinite(self.resid_std_) and self.resid_std_ > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} invalid or inconsistent with the weights")

@@ -316,7 +316,8 @@ def test_verdict_credits_drift_not_the_rnn_when_drift_does_as_well():
         ({"refit_every": 0}, "--refit-every must be at least 1"),
         ({"test_days": 3}, "--test-days 3 leaves fewer than 2 origins"),
         ({"test_days": 290}, "use --test-days"),
-        ({"n_paths": 1}, "--paths must be at least 10"),
+        ({"n_paths": 1}, "--paths must be between 10"),
+        ({"n_paths": 200_000}, "--paths must be between 10"),
     ],
 )
 def test_bad_options_say_what_to_change(aapl, options, message):

@@ -191,3 +191,75 @@ def test_kernels_report_their_cache(trained):
     from forecast.kernels import is_cached
 
     assert is_cached()  # the fixture trained, so the training kernel is in Numba's cache
+
+
+def copy_of(trained, tmp_path) -> Path:
+    d = tmp_path / "copy"
+    for p, data in files(trained).items():
+        q = d / p.relative_to(trained)
+        q.parent.mkdir(parents=True, exist_ok=True)
+        q.write_bytes(data)
+    return d
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["config"].update(hidden=16),  # the weights have H=8
+        lambda m: m["config"].update(loss="mse"),  # the weights have O=2
+        lambda m: m["config"].update(features=["return", "range"]),  # D=1 weights
+        lambda m: m["scaler"].update(std=[0.0]),
+        lambda m: m["scaler"].update(mean=[]),
+        lambda m: m["calibration"].update(levels=[0.5, 0.9]),
+        lambda m: m.pop("fingerprint"),
+        lambda m: m.pop("calibration"),
+    ],
+)
+def test_predict_refuses_json_that_disagrees_with_the_weights(trained, tmp_path, edit):
+    d = copy_of(trained, tmp_path)
+    path = models_dir(d) / "AAPL.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+    assert_one_line_error(run(d, "predict"), "retrain with `forecast train AAPL`")
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "backtest"])
+def test_an_empty_ticker_is_refused_not_taken_as_the_latest(trained, command):
+    assert_one_line_error(run(trained, command, ""), "symbol")
+
+
+def test_predict_seed_out_of_range(trained):
+    assert_one_line_error(run(trained, "predict", "--seed", "-1"), "--seed must be in")
+
+
+def test_predict_plot_into_a_missing_or_unwritable_folder(trained, tmp_path):
+    assert_one_line_error(
+        run(trained, "predict", "--plot", str(tmp_path / "no" / "x.png")), "does not exist"
+    )
+    assert not (tmp_path / "no").exists()
+    blocked = tmp_path / "blocked.png"
+    blocked.mkdir()  # a folder where the PNG should go: the rename fails
+    assert_one_line_error(run(trained, "predict", "--plot", str(blocked)), "cannot use")
+
+
+def test_predict_with_a_cache_that_starts_after_training(trained, tmp_path):
+    """Train on all of it, then replace the cache by a later range: warn, don't crash."""
+    d = copy_of(trained, tmp_path)
+    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    csv = tmp_path / "later.csv"
+    frame.loc["2023-01-01":].to_csv(csv)  # the model was trained through 2023-09-21
+    meta = json.loads((models_dir(d) / "AAPL.json").read_text())
+    meta["last_fit_date"] = "2022-12-30"  # as if trained on an earlier range
+    (models_dir(d) / "AAPL.json").write_text(json.dumps(meta))
+    assert run(d, "fetch", "AAPL", "--csv", str(csv)).exit_code == 0
+    result = run(d, "predict")
+    assert result.exit_code == 0, result.output
+    assert "differ from those the model was trained on" in result.stderr
+
+
+def test_the_same_seed_gives_the_same_first_days_for_any_horizon(trained):
+    short = json.loads(run(trained, "predict", "--days", "3", "--json").stdout)["forecasts"]
+    long = json.loads(run(trained, "predict", "--days", "8", "--json").stdout)["forecasts"]
+    for a, b in zip(short, long[:3], strict=True):
+        assert a["median"] == b["median"] and a["upper_95"] == b["upper_95"]

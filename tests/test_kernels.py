@@ -1,5 +1,7 @@
 """The Numba kernels against two oracles: the plain-NumPy reference and central differences."""
 
+import math
+
 import numpy as np
 import pytest
 from gradcheck import assert_close, numerical_gradient
@@ -23,8 +25,10 @@ from forecast.kernels.rnn import (
     loss_and_grad,
     rnn_backward,
     rnn_forward,
+    sample_returns,
     set_num_threads,
     tanh,
+    time_major,
     unpack,
 )
 
@@ -185,3 +189,60 @@ def test_tanh_is_within_two_ulp_of_numpy():
     worst = int(np.argmax(ulp))
     assert ulp[worst] <= 2.0, f"x={x[worst]!r}: {got[worst]!r} vs np.tanh {ref[worst]!r}"
     assert np.all(np.signbit(got) == np.signbit(ref))
+
+
+def reference_sample(params, h0, y0, noise, mags, head, r_mean, r_std, resid_std):
+    """Ancestral sampling written plainly: one path, one day at a time."""
+    P, N = noise.shape
+    rs, ps = np.empty((P, N)), np.empty((P, N))
+    for p in range(P):
+        h, y = h0[p].copy(), y0[p].copy()
+        for n in range(N):
+            if head == "direction":
+                pu = np.exp(y[1]) / (np.exp(y[0]) + np.exp(y[1]))
+                r = mags[p, n] if noise[p, n] < pu else -mags[p, n]
+            else:
+                sigma = np.exp(y[1]) if head == "gaussian" else resid_std
+                r = r_mean + r_std * (y[0] + sigma * noise[p, n])
+                pu = 0.5 * (1 + math.erf((y[0] + r_mean / r_std) / (sigma * np.sqrt(2))))
+            rs[p, n], ps[p, n] = r, pu
+            x = np.zeros(params["Wxh"].shape[1])
+            x[0] = (r - r_mean) / r_std  # other features at their (scaled) mean, 0
+            h = np.tanh(params["Wxh"] @ x + params["Whh"] @ h + params["bh"])  # h_t
+            y = params["Why"] @ h + params["by"]  # y_t
+    return rs, ps
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_sampling_matches_a_plain_loop(head, rng):
+    D, H = 2, 5
+    head_id, O = HEADS[head]
+    params = init_params(D, H, O, rng)
+    P, N = 7, 4
+    h0 = rng.normal(0, 0.5, (P, H))
+    y0 = rng.normal(0, 0.5, (P, O))
+    noise = rng.random((P, N)) if head == "direction" else rng.normal(size=(P, N))
+    mags = rng.random((P, N)) * 0.02
+    args = (0.0005, 0.015, 0.8)
+    rs, ps = sample_returns(flatten_params(params), D, H, O, head_id, h0, y0, noise, mags, *args)
+    rs_ref, ps_ref = reference_sample(params, h0, y0, noise, mags, head, *args)
+    np.testing.assert_allclose(rs, rs_ref, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ps, ps_ref, rtol=1e-12, atol=1e-15)
+    rs_py, ps_py = sample_returns.py_func(
+        flatten_params(params), D, H, O, head_id, h0, y0, noise, mags, *args
+    )
+    np.testing.assert_allclose(rs, rs_py, rtol=1e-13, atol=1e-16)
+
+
+def test_adam_and_layout_kernels_agree_with_py_func(rng):
+    theta, grad = rng.normal(size=50), rng.normal(size=50)
+    a = [theta.copy(), grad, np.zeros(50), np.zeros(50)]
+    b = [theta.copy(), grad, np.zeros(50), np.zeros(50)]
+    adam_step(*a, 1, 1e-2, 0.9, 0.999, 1e-8, 0.5)
+    adam_step.py_func(*b, 1, 1e-2, 0.9, 0.999, 1e-8, 0.5)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-14)
+    xs, zs = rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4))
+    xt, zt = time_major(xs, zs, 1, 4)
+    np.testing.assert_array_equal(xt, xs[1:4].transpose(1, 0, 2))
+    np.testing.assert_array_equal(zt, zs[1:4].T)
+    assert xt.flags.c_contiguous and zt.flags.c_contiguous

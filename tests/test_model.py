@@ -47,14 +47,25 @@ def test_learns_volatility_regimes_and_beats_constant_vol_nll():
     assert nll_model < nll_naive - 0.1, (nll_model, nll_naive)
 
 
-def test_direction_head_predicts_probabilities():
-    r = ar1_returns(1200, phi=0.3, sigma=0.01, seed=3)
+def test_direction_head_learns_which_way_ar1_returns_lean():
+    """phi = 0.3: after an up day, up is more likely; P(up) must say so on held-back days."""
+    r = ar1_returns(2600, phi=0.3, sigma=0.01, seed=3)
     prices = prices_from_returns(r)
-    model = RNNForecaster(TrainConfig(loss="direction", **FAST)).fit(prices)
-    p = model.one_step(prices)["p_up"]
-    assert ((p > 0) & (p < 1)).all()
+    n_test = 500
+    model = RNNForecaster(TrainConfig(loss="direction", **FAST)).fit(prices.iloc[:-n_test])
+    p = model.one_step(prices)["p_up"].iloc[-n_test - 1 : -1]  # made on day k for day k+1
+    today = np.log(prices["Adj Close"]).diff().loc[p.index]  # r_k, known when forecasting
+    assert p[today > 0].mean() > p[today < 0].mean() + 0.05
     fc = model.forecast(prices, 5, n_paths=200)
     assert ((fc["p_up"] >= 0) & (fc["p_up"] <= 1)).all()
+
+
+def test_non_finite_forecasts_are_refused():
+    prices = prices_from_returns(ar1_returns(700, 0.3, 0.01, seed=8))
+    model = RNNForecaster(TrainConfig(window=10, hidden=6, epochs=2)).fit(prices)
+    model.theta_[-1] = 800.0  # by for log sigma: sigma = e^800 overflows
+    with pytest.raises(ForecastError, match="not finite"):
+        model.forecast(prices, 3, n_paths=200)
 
 
 @pytest.mark.parametrize("loss", ["gaussian", "mse", "direction"])

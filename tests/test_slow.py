@@ -45,4 +45,4 @@ def test_default_backtest_on_aapl_is_calibrated_and_claims_no_false_skill(tmp_pa
     for row in rnn:
         assert 0.85 <= row["coverage_95"] <= 1.0
         assert 0.65 <= row["coverage_80"] <= 0.95
-    assert "skill" in result.verdict
+    assert result.verdict.startswith("RNN: no skill")  # daily AAPL: a random walk is as good

@@ -360,38 +360,35 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
     mags (P, N): |log return| draws for the direction head (unused otherwise).
     Returns rs (P, N) raw log returns and ps (P, N), each step's P(up) under the model.
     Future values of features other than the return are unknown; they enter at their
-    training mean, which is 0 after scaling.
+    training mean, which is 0 after scaling. All paths advance together, one BLAS call a step.
     """
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     P, N = noise.shape
     rs = np.empty((P, N))
     ps = np.empty((P, N))
-    h_new = np.empty(H)
-    for p in range(P):
-        h = h0[p].copy()
-        y = y0[p].copy()
-        for n in range(N):
+    h = h0.copy()
+    y = y0.copy()
+    a = np.empty((P, H))
+    x0 = np.empty(P)
+    z_up = -r_mean / r_std  # r > 0  <=>  z > z_up
+    for n in range(N):
+        for p in range(P):
             if head == DIRECTION:
-                pu = 1.0 / (1.0 + np.exp(y[0] - y[1]))  # softmax over {down, up}
+                pu = 1.0 / (1.0 + np.exp(y[p, 0] - y[p, 1]))  # softmax over {down, up}
                 r = mags[p, n] if noise[p, n] < pu else -mags[p, n]
             else:
-                sigma = np.exp(y[1]) if head == GAUSSIAN else resid_std
-                zz = y[0] + sigma * noise[p, n]  # z ~ N(mu, sigma^2), scaled units
-                r = r_mean + r_std * zz
-                z_up = -r_mean / r_std  # r > 0  <=>  z > z_up
-                pu = 0.5 * (1.0 + math.erf((y[0] - z_up) / (sigma * np.sqrt(2.0))))  # P(z > z_up)
+                sigma = np.exp(y[p, 1]) if head == GAUSSIAN else resid_std
+                r = r_mean + r_std * (y[p, 0] + sigma * noise[p, n])  # z ~ N(mu, sigma^2)
+                pu = 0.5 * (1.0 + math.erf((y[p, 0] - z_up) / (sigma * np.sqrt(2.0))))
             rs[p, n] = r
             ps[p, n] = pu
-            x0 = (r - r_mean) / r_std  # the sampled return becomes tomorrow's input
+            x0[p] = (r - r_mean) / r_std  # the sampled return becomes tomorrow's input
+        np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
+        for p in range(P):
             for j in range(H):
-                a = bh[j] + Wxh[j, 0] * x0  # other features: 0 (their training mean)
-                for k in range(H):
-                    a += Whh[j, k] * h[k]
-                h_new[j] = tanh(a)  # h_t
-            h[:] = h_new
+                h[p, j] = tanh(a[p, j] + Wxh[j, 0] * x0[p] + bh[j])  # h_t; other features: 0
+        np.dot(h, Why.T, y)
+        for p in range(P):
             for o in range(O):
-                s = by[o]
-                for k in range(H):
-                    s += Why[o, k] * h[k]
-                y[o] = s  # y_t
+                y[p, o] += by[o]  # y_t
     return rs, ps
