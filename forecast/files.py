@@ -6,8 +6,36 @@ import tempfile
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; doing so once, at import, keeps the brief window
+    # with a wrong umask away from the threads that later write files (yfinance's caches).
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # what open() would give a new file; mkstemp gives 0600
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable; a no-op where directories cannot be opened/synced."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so a crash leaves either the old file or the new one, never half."""
+    """Replace `path` with `data` so a crash leaves either the old file or the new one, never half.
+
+    The file gets the mode a plain open() would give it under the process umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -16,10 +44,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)  # atomic on POSIX when on the same file system
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)  # else a power cut can forget the rename, leaving the old file
 
 
 def atomic_write_text(path: Path, text: str) -> None:

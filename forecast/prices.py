@@ -148,12 +148,45 @@ def _select_ticker(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     return flat
 
 
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Numeric Yahoo columns -> values the cache loader (_parse_numbers) accepts.
+
+    A row whose Close or Adj Close is not a positive number is dropped: there is no price to
+    fill it from. A bad Open/High/Low becomes NaN, which _to_schema fills from Close; a bad
+    Volume, Dividends or Stock Splits becomes NaN, which _to_schema fills with 0.
+    """
+
+    def positive(c: str) -> pd.Series:
+        return np.isfinite(df[c]) & (df[c] > 0)
+
+    keep = positive("Close")
+    if "Adj Close" in df:
+        keep &= positive("Adj Close")
+    df = df[keep].copy()
+    for c in ("Open", "High", "Low"):
+        if c in df:
+            df[c] = df[c].where(positive(c))
+    for c in ("Volume", *ACTIONS):
+        if c in df:
+            ok = np.isfinite(df[c]) & (df[c] >= 0)
+            if c == "Volume":
+                ok &= df[c] < 1e18  # the loader refuses what would overflow int64
+            df[c] = df[c].where(ok)
+    return df
+
+
 def normalize(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     """Any yfinance 1.7 price frame (history() or download()) -> the one schema of this module.
 
-    Dates become tz-naive midnights of the exchange-local trading day, rows without a Close are
-    dropped, a missing Adj Close (auto_adjust=True output) becomes Close and missing
-    Dividends / Stock Splits become 0.0.
+    Dates become tz-naive midnights of the exchange-local trading day. Prices follow the rules
+    of the CSV loader, so whatever is cached here loads again: rows whose Close or Adj Close is
+    missing, infinite or not positive are dropped (Yahoo sends such rows now and then), such an
+    Open/High/Low becomes Close, and a missing or negative Volume, Dividends or Stock Splits
+    becomes 0.
+
+    A frame without an Adj Close column (download()'s auto_adjust=True shape) already has
+    adjusted Open/High/Low/Close, so Adj Close = Close is exact there, not an approximation;
+    note that Close is then the adjusted close, not the traded one.
     """
     if frame is None or len(frame) == 0 or frame.shape[1] == 0:
         raise _no_data(ticker)
@@ -166,8 +199,7 @@ def normalize(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
         # history() stamps midnight exchange time; dropping the tz keeps that local date
         index = index.tz_localize(None)
     df = df.set_axis(index.normalize(), axis=0)
-    df = df.apply(pd.to_numeric, errors="coerce")
-    df = df[df["Close"].notna()]
+    df = _clean(df.apply(pd.to_numeric, errors="coerce").astype("float64"))
     if len(df) == 0:
         raise _no_data(ticker)
     return _to_schema(df)
@@ -348,7 +380,11 @@ def _write_cache(
     yfinance_version: str | None = None,
     imported_from: str | None = None,
 ) -> Path:
-    """CSV first, then its sidecar, each atomically: a crash never leaves half a file."""
+    """CSV first, then its sidecar, each atomically: a crash never leaves half a file.
+
+    A crash between the two leaves a CSV without a sidecar, or beside the old one whose sha256
+    no longer matches: load_prices refuses both, so the next fetch downloads the whole history.
+    """
     csv_path, json_path = _paths(ticker, data_dir)
     data = _csv_bytes(frame)
     sidecar = {
@@ -374,23 +410,63 @@ def _not_cached(ticker: str) -> ForecastError:
     return ForecastError(f"no cached prices for {ticker}; run `forecast fetch {ticker}`")
 
 
-def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
-    """The cached history of `ticker` in the schema, or ForecastError saying how to get it."""
-    ticker = validate_symbol(ticker)
-    csv_path, _ = _paths(ticker, data_dir)
+def _read_json_object(json_path: Path) -> dict:
+    """A sidecar or marker as a dict; OSError if unreadable, ValueError if no JSON object."""
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path} holds no JSON object")
+    return meta
+
+
+def _load(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """(frame, sidecar) of a valid ticker's cache, the CSV checked against the sidecar's sha256."""
+    csv_path, json_path = _paths(ticker, data_dir)
+
+    def unreadable(path: Path, e: OSError) -> ForecastError:
+        return ForecastError(f"cannot read {path} ({e.strerror or e}); check permissions")
+
+    def corrupt(reason: str) -> ForecastError:
+        return ForecastError(
+            f"cached prices for {ticker} are corrupt ({reason}); "
+            f"re-fetch with `forecast fetch {ticker}`"
+        )
+
     try:
         data = csv_path.read_bytes()
     except FileNotFoundError:
         raise _not_cached(ticker) from None
     except OSError as e:
-        reason = e.strerror or e
-        raise ForecastError(f"cannot read {csv_path} ({reason}); check permissions") from None
+        raise unreadable(csv_path, e) from None
     try:
-        return _parse_csv(data, str(csv_path), min_rows=1)
-    except ForecastError as e:
-        raise ForecastError(
-            f"cached prices for {ticker} are corrupt ({e}); re-fetch with `forecast fetch {ticker}`"
+        meta = _read_json_object(json_path)
+    except FileNotFoundError:
+        raise corrupt(
+            f"{json_path.name} is missing, so {csv_path.name} cannot be verified"
         ) from None
+    except OSError as e:
+        raise unreadable(json_path, e) from None
+    except ValueError:
+        raise corrupt(f"{json_path.name} is not a readable JSON object") from None
+    # Without this check a CSV cut at a line boundary still parses, silently losing days.
+    if not isinstance(meta.get("sha256"), str):
+        raise corrupt(f"{json_path.name} has no sha256 to verify {csv_path.name} against")
+    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise corrupt(
+            f"{csv_path.name} does not match the sha256 in {json_path.name}; "
+            "was it edited, or a write interrupted?"
+        )
+    try:
+        return _parse_csv(data, str(csv_path), min_rows=1), meta
+    except ForecastError as e:
+        raise corrupt(str(e)) from None
+
+
+def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
+    """The cached history of `ticker` in the schema, or ForecastError saying how to get it.
+
+    The CSV must match the sha256 its sidecar recorded when it was written.
+    """
+    return _load(validate_symbol(ticker), data_dir)[0]
 
 
 def read_provenance(ticker: str, data_dir: Path) -> dict:
@@ -398,16 +474,13 @@ def read_provenance(ticker: str, data_dir: Path) -> dict:
     ticker = validate_symbol(ticker)
     _, json_path = _paths(ticker, data_dir)
     try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        return _read_json_object(json_path)
     except FileNotFoundError:
         raise _not_cached(ticker) from None
     except (OSError, ValueError):
         raise ForecastError(
             f"{json_path} is corrupt; re-fetch with `forecast fetch {ticker}`"
         ) from None
-    if not isinstance(meta, dict):
-        raise ForecastError(f"{json_path} is corrupt; re-fetch with `forecast fetch {ticker}`")
-    return meta
 
 
 def list_cached(data_dir: Path, *, today: dt.date | None = None) -> list[dict]:
@@ -426,8 +499,42 @@ def list_cached(data_dir: Path, *, today: dt.date | None = None) -> list[dict]:
     return entries
 
 
+def _latest_path(data_dir: Path) -> Path:
+    return prices_dir(data_dir) / ".latest"  # no .json suffix: list_cached globs *.json
+
+
+def _mark_latest(ticker: str, data_dir: Path) -> None:
+    """Remember `ticker` as the one fetched last, for commands run without a ticker.
+
+    A sidecar's fetched_at cannot say this: it changes only when data is downloaded, not on an
+    offline fetch or an up-to-date one. The marker is {"ticker", "since"}; it is left alone when
+    it already names `ticker`, so re-reading a cache changes nothing on disk.
+    """
+    path = _latest_path(data_dir)
+    try:
+        if _read_json_object(path).get("ticker") == ticker:
+            return
+    except (OSError, ValueError):
+        pass
+    try:
+        since = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        atomic_write_json(path, {"ticker": ticker, "since": since})
+    except OSError:
+        pass  # only a default for later commands: not worth failing a fetch that worked
+
+
 def latest_ticker(data_dir: Path) -> str:
-    """The ticker fetched most recently (by fetched_at), for commands run without one."""
+    """The ticker fetched or imported last, for commands run without one.
+
+    Read from the marker _mark_latest writes; without a usable one (older data dirs, or a
+    ticker no longer cached) the sidecar with the newest fetched_at.
+    """
+    try:
+        ticker = validate_symbol(_read_json_object(_latest_path(data_dir))["ticker"])
+    except (OSError, ValueError, KeyError, ForecastError):
+        ticker = None
+    if ticker is not None and all(p.is_file() for p in _paths(ticker, data_dir)):
+        return ticker
     dated = [e for e in list_cached(data_dir) if isinstance(e.get("fetched_at"), str)]
     if not dated:
         raise ForecastError("nothing fetched yet; run `forecast fetch TICKER`")
@@ -437,14 +544,9 @@ def latest_ticker(data_dir: Path) -> str:
 def _cached(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict] | None:
     """(frame, sidecar) if a readable cache exists; None if absent or corrupt (fetch repairs it)."""
     try:
-        frame = load_prices(ticker, data_dir)
+        return _load(ticker, data_dir)
     except ForecastError:
         return None
-    try:
-        meta = read_provenance(ticker, data_dir)
-    except ForecastError:
-        meta = {}
-    return frame, meta
 
 
 def _sample(ticker: str) -> pd.DataFrame | None:
@@ -597,13 +699,38 @@ def fetch(
     `end` is inclusive. Without start/end an existing Yahoo cache is extended with the days after
     its last date (the whole history is refetched if a dividend or split arrived, since adjusted
     prices change retroactively). If Yahoo cannot be reached, or `offline`, the cache or the
-    shipped sample is returned with a warning. On any error nothing on disk changes.
+    shipped sample is returned with a warning. On any error nothing on disk changes; on success
+    `ticker` becomes the latest_ticker, whether or not anything was downloaded.
     """
-    ticker = validate_symbol(ticker)
+    result = _fetch(
+        validate_symbol(ticker),
+        data_dir,
+        start=start,
+        end=end,
+        offline=offline,
+        deadline=deadline,
+        retries=retries,
+        status=on_status or (lambda message: None),
+    )
+    _mark_latest(result.ticker, data_dir)
+    return result
+
+
+def _fetch(
+    ticker: str,
+    data_dir: Path,
+    *,
+    start: str | dt.date | None,
+    end: str | dt.date | None,
+    offline: bool,
+    deadline: float,
+    retries: int,
+    status: Status,
+) -> FetchResult:
+    """fetch() for a valid symbol, without marking it as the latest."""
     start_day, end_day = parse_date(start, "--start"), parse_date(end, "--end")
     if start_day and end_day and end_day < start_day:
         raise ForecastError(f"--end {end_day} is before --start {start_day}; swap them")
-    status = on_status or (lambda message: None)
     cached = _cached(ticker, data_dir)
     if offline:  # never imports yfinance
         return _fallback(ticker, data_dir, cached, "offline", offline=True)
@@ -676,4 +803,5 @@ def import_csv(ticker: str, csv_path: str | Path, data_dir: Path) -> FetchResult
     cached = _cached(ticker, data_dir)
     new_rows = len(frame) if cached is None else len(frame.index.difference(cached[0].index))
     path = _write_cache(ticker, data_dir, frame, "csv", imported_from=str(Path(csv_path).resolve()))
+    _mark_latest(ticker, data_dir)
     return FetchResult(ticker, frame, "csv", path, None, new_rows)

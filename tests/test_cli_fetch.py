@@ -138,7 +138,10 @@ def test_no_network_with_cache_warns_and_keeps_it(cached, data_dir, yahoo):
     assert result.exit_code == 0
     assert "warning: Yahoo unreachable; using cached AAPL through 2013-03-28" in result.stderr
     assert "cache" in result.stdout
-    assert snapshot(data_dir) == cached
+    latest = "prices/.latest"  # the fetch worked, so AAPL is now the latest ticker, not X
+    assert snapshot(data_dir).keys() == cached.keys()
+    assert snapshot(data_dir) | {latest: None} == cached | {latest: None}
+    assert prices.latest_ticker(data_dir) == "AAPL"
 
 
 BAD_CSVS = {
@@ -196,8 +199,9 @@ def test_several_tickers_fetch_what_succeeds_and_exit_1(data_dir, yahoo):
     assert "error: 2 of 4 tickers failed: NOPE, A B" in result.stderr
     assert "Traceback" not in result.output
     assert sorted(p.name for p in prices_dir(data_dir).iterdir()) == [
-        "AAPL.csv", "AAPL.json", "MSFT.csv", "MSFT.json",
+        ".latest", "AAPL.csv", "AAPL.json", "MSFT.csv", "MSFT.json",
     ]  # fmt: skip
+    assert prices.latest_ticker(data_dir) == "MSFT"
 
 
 def test_list(data_dir, yahoo):
@@ -209,3 +213,10 @@ def test_list(data_dir, yahoo):
     assert result.exit_code == 0
     for text in ("AAPL", "2013-01-02", "2023-09-21", "2,699", "sample", "stale"):
         assert text in result.stdout
+
+
+def test_the_latest_ticker_is_the_one_fetched_last_even_offline(data_dir):
+    for ticker in ["AAPL", "^GSPC", "AAPL"]:
+        assert run("fetch", ticker, "--offline").exit_code == 0
+    assert prices.latest_ticker(data_dir) == "AAPL"
+    assert ".latest" not in run("list").stdout

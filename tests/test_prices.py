@@ -198,6 +198,75 @@ def test_normalize_empty_frame_is_unknown_ticker():
         prices.normalize(pd.DataFrame(), "XYZ")
 
 
+def test_normalize_fills_bad_open_high_low_and_drops_bad_closes():
+    """The CSV loader's rules: bad Open/High/Low become Close, rows with a bad close go."""
+    rows = aapl(0, 40)
+    raw = history_frame(rows)
+    col = raw.columns.get_loc
+    raw.iloc[1, col("Open")] = 0.0
+    raw.iloc[2, col("High")] = -1.0
+    raw.iloc[3, col("Low")] = np.nan
+    raw.iloc[4, col("Open")] = np.inf
+    raw.iloc[5, col("Close")] = 0.0
+    raw.iloc[6, col("Adj Close")] = -3.0
+    raw.iloc[7, col("Adj Close")] = np.nan
+    raw.iloc[8, col("Close")] = np.inf
+    raw.iloc[9, col("Volume")] = -5
+    raw.iloc[10, col("Dividends")] = np.nan
+    frame = prices.normalize(raw, "AAPL")
+    assert_schema(frame)
+    assert list(frame.index) == list(rows.index.delete([5, 6, 7, 8]))
+    for i, c in [(1, "Open"), (2, "High"), (3, "Low"), (4, "Open")]:
+        assert frame.loc[rows.index[i], c] == rows["Close"].iloc[i], (i, c)
+    assert frame.loc[rows.index[9], "Volume"] == 0
+    assert frame.loc[rows.index[10], "Dividends"] == 0.0
+    values = frame[PRICES].to_numpy()
+    assert np.isfinite(values).all() and (values > 0).all()
+
+
+@pytest.mark.parametrize("column", ["Close", "Adj Close"])
+def test_normalize_with_no_valid_close_is_unknown_ticker(column):
+    raw = history_frame(aapl(0, 5))
+    raw[column] = [0.0, -1.0, np.nan, np.inf, 0.0]
+    with pytest.raises(ForecastError, match="no price data for AAPL: unknown or delisted ticker"):
+        prices.normalize(raw, "AAPL")
+
+
+BAD_NUMBERS = st.sampled_from([0.0, -1.0, np.nan, np.inf, -np.inf, 1e300])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 29), st.sampled_from([*YAHOO, *prices.ACTIONS]), BAD_NUMBERS),
+        max_size=40,
+    )
+)
+def test_whatever_normalize_returns_the_cache_loader_accepts(edits):
+    """The invariant behind the fix: a fetch never caches rows that load_prices refuses."""
+    raw = history_frame(aapl(0, 30)).astype("float64")  # Volume as Yahoo sends it with gaps
+    for i, c, value in edits:
+        raw.iloc[i, raw.columns.get_loc(c)] = value
+    try:
+        frame = prices.normalize(raw, "AAPL")
+    except ForecastError as e:
+        assert "no price data for AAPL" in str(e)
+        return
+    assert_schema(frame)
+    reloaded = prices._parse_csv(prices._csv_bytes(frame), "cache", min_rows=1)
+    pd.testing.assert_frame_equal(reloaded, frame)
+
+
+def test_a_fetch_with_a_zero_open_row_can_be_loaded(data_dir, yahoo):
+    raw = history_frame(aapl(0, 40))
+    raw.iloc[7, raw.columns.get_loc("Open")] = 0.0  # Yahoo does send these
+    raw.iloc[8, raw.columns.get_loc("Close")] = 0.0
+    yahoo(raw)
+    result = prices.fetch("AAPL", data_dir)
+    assert len(result.frame) == 39
+    pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), result.frame)
+
+
 # --- fetch from Yahoo ----------------------------------------------------------------------------
 
 
@@ -647,6 +716,51 @@ def test_load_prices_errors(data_dir, yahoo):
         prices.load_prices("../etc/passwd", data_dir)
 
 
+def test_load_prices_refuses_a_cache_truncated_at_a_line_boundary(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("AAPL", data_dir)
+    path = prices_dir(data_dir) / "AAPL.csv"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-3]))  # still valid CSV
+    with pytest.raises(ForecastError) as e:
+        prices.load_prices("AAPL", data_dir)
+    assert str(e.value) == (
+        "cached prices for AAPL are corrupt (AAPL.csv does not match the sha256 in AAPL.json; "
+        "was it edited, or a write interrupted?); re-fetch with `forecast fetch AAPL`"
+    )
+
+
+def test_a_crash_between_csv_and_sidecar_is_caught_and_repaired(data_dir, yahoo, monkeypatch):
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("AAPL", data_dir)
+
+    def crash(path, obj):
+        raise KeyboardInterrupt  # the process dies after the CSV, before its sidecar
+
+    monkeypatch.setattr(prices, "atomic_write_json", crash)
+    yahoo(history_frame(aapl(40, 45)))
+    with pytest.raises(KeyboardInterrupt):
+        prices.fetch("AAPL", data_dir)
+    monkeypatch.undo()
+    with pytest.raises(ForecastError, match="does not match the sha256 in AAPL.json"):
+        prices.load_prices("AAPL", data_dir)
+
+    fake = yahoo(history_frame(aapl(0, 45)))
+    result = prices.fetch("AAPL", data_dir)
+    assert fake.calls[0][1]["period"] == "max"  # the cache is not trusted to extend
+    pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), result.frame)
+
+
+def test_load_prices_refuses_a_csv_without_its_sidecar(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("AAPL", data_dir)
+    (prices_dir(data_dir) / "AAPL.json").unlink()
+    with pytest.raises(ForecastError, match=r"AAPL.json is missing.*re-fetch with `forecast fetch"):
+        prices.load_prices("AAPL", data_dir)
+    (prices_dir(data_dir) / "AAPL.json").write_text('{"ticker": "AAPL"}')
+    with pytest.raises(ForecastError, match=r"AAPL.json .*sha256.*re-fetch with `forecast fetch"):
+        prices.load_prices("AAPL", data_dir)
+
+
 def test_corrupt_cache_is_repaired_by_a_fetch(data_dir, yahoo):
     yahoo(history_frame(aapl(0, 40)))
     prices.fetch("AAPL", data_dir)
@@ -679,7 +793,7 @@ def test_list_cached_and_latest_ticker(data_dir, yahoo, monkeypatch):
         meta_path = prices_dir(data_dir) / f"{name}.json"
         meta = json.loads(meta_path.read_text()) | {"fetched_at": stamp}
         meta_path.write_text(json.dumps(meta))
-    assert prices.latest_ticker(data_dir) == "MSFT"
+    assert prices.latest_ticker(data_dir) == "AAPL"  # fetched last, though downloaded earlier
 
     entries = prices.list_cached(data_dir, today=dt.date(2023, 9, 25))
     assert [(e["ticker"], e["last"], e["stale"]) for e in entries] == [
@@ -687,6 +801,56 @@ def test_list_cached_and_latest_ticker(data_dir, yahoo, monkeypatch):
         ("MSFT", "2013-02-28", True),
     ]
     assert prices.list_cached(data_dir, today=dt.date(2023, 9, 26))[0]["stale"] is True
+
+
+def test_latest_ticker_follows_offline_fetches_of_cached_tickers(data_dir):
+    stamps = set()
+    for ticker in ["AAPL", "^GSPC", "AAPL"]:
+        prices.fetch(ticker, data_dir, offline=True)
+        assert prices.latest_ticker(data_dir) == ticker
+        stamps.add(prices.read_provenance("AAPL", data_dir)["fetched_at"])
+    assert len(stamps) == 1  # fetched_at still says when the data was written, not read
+
+
+def test_latest_ticker_follows_up_to_date_fetches_and_imports(data_dir, yahoo, tmp_path):
+    recent = pd.bdate_range(end=pd.Timestamp.today().normalize() - pd.Timedelta(days=2), periods=40)
+    yahoo(history_frame(aapl(0, 40).set_axis(recent, axis=0)))
+    prices.fetch("AAPL", data_dir)
+    prices.fetch("MSFT", data_dir)
+    fetched_at = prices.read_provenance("AAPL", data_dir)["fetched_at"]
+    yahoo(pd.DataFrame())  # nothing new since yesterday: a no-op that writes no cache
+    assert prices.fetch("AAPL", data_dir).source == "cache"
+    assert prices.latest_ticker(data_dir) == "AAPL"
+    assert prices.read_provenance("AAPL", data_dir)["fetched_at"] == fetched_at
+    prices.import_csv("X", write_csv(tmp_path, minimal_csv(40)), data_dir)
+    assert prices.latest_ticker(data_dir) == "X"
+
+
+def test_a_failed_fetch_does_not_change_the_latest_ticker(data_dir, yahoo):
+    prices.fetch("AAPL", data_dir, offline=True)
+    yahoo(pd.DataFrame())
+    with pytest.raises(ForecastError):
+        prices.fetch("NOPE", data_dir)
+    assert prices.latest_ticker(data_dir) == "AAPL"
+
+
+@pytest.mark.parametrize(
+    "state", ['{"ticker": "GONE", "since": "x"}', '{"ticker": "../x"}', "[1]", "{not json", None]
+)
+def test_latest_ticker_falls_back_to_fetched_at(data_dir, yahoo, state):
+    """A missing or unusable marker, or one naming a ticker no longer cached: newest sidecar."""
+    yahoo(history_frame(aapl(0, 40)))
+    prices.fetch("MSFT", data_dir)
+    prices.fetch("AAPL", data_dir)
+    set_fetched_at(data_dir, "MSFT", "2999-01-01T00:00:00+00:00")
+    latest = prices_dir(data_dir) / ".latest"
+    assert prices.latest_ticker(data_dir) == "AAPL"
+    if state is None:
+        latest.unlink()
+    else:
+        latest.write_text(state)
+    assert prices.latest_ticker(data_dir) == "MSFT"
+    assert [e["ticker"] for e in prices.list_cached(data_dir)] == ["AAPL", "MSFT"]
 
 
 def test_fingerprint_is_dates_and_adj_close():
