@@ -1,16 +1,24 @@
-"""The model file: RNN weights in `<TICKER>.npz` plus a JSON sidecar, versioned and checked on load.
+"""The model file: RNN weights in a content-addressed `.npz` named by a JSON sidecar, versioned
+and checked on load.
 
-    models/AAPL.npz    Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,); float64, no pickle
-    models/AAPL.json   the caller's meta + format_version, shapes, dtype, weights_file,
-                       weights_sha256 (of the npz bytes), saved_at
+    models/AAPL.3f2a9c01b7de.npz  Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,); float64,
+                                  no pickle; named by the first 12 hex digits of its sha256
+    models/AAPL.json              the caller's meta + format_version, shapes, dtype,
+                                  weights_file, weights_sha256 (of the npz bytes), saved_at
 
-The JSON is written last and carries the hash of the npz, so it only ever points at a complete
-npz; a model whose npz was cut short or edited is refused on load instead of half-used.
+A save writes the new npz beside the current one (a new name: it never overwrites the weights
+the current JSON names), then replaces the JSON atomically (the commit point), then deletes the
+ticker's npz files the JSON no longer names. A kill at any moment leaves a JSON naming a
+complete npz whose hash it holds; at worst an unnamed npz lingers until the next save. Load
+accepts only the name save would derive from the ticker and that hash, so no name read from a
+file ever becomes a path, and a model whose npz was cut short or edited is refused instead of
+half-used. Same weights give the same bytes and so the same name.
 """
 
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +29,8 @@ from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes, atomic_write_json
 
-FORMAT_VERSION = 1  # bump when the files change meaning; load refuses any other version
+FORMAT_VERSION = 2  # bump when the files change meaning; load refuses any other version
+# 2: content-addressed weights file (1 kept the weights in <TICKER>.npz)
 
 DTYPE = "float64"
 
@@ -37,14 +46,26 @@ def PARAM_SHAPES(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
     return {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
 
 
-def _paths(data_dir: Path, ticker: str) -> tuple[Path, Path]:
-    d = models_dir(data_dir)
-    return d / f"{ticker}.npz", d / f"{ticker}.json"
+def _json_path(data_dir: Path, ticker: str) -> Path:
+    return models_dir(data_dir) / f"{ticker}.json"
 
 
-def model_exists(data_dir: Path, ticker: str) -> bool:
-    """True when a model has been saved for `ticker` (it may still fail load_model's checks)."""
-    return _paths(data_dir, ticker)[1].is_file()  # the JSON is written last: it marks a save
+def _weights_name(ticker: str, sha256: str) -> str:
+    """The npz's file name for weights whose bytes hash to `sha256` (64 lowercase hex digits)."""
+    return f"{ticker}.{sha256[:12]}.npz"
+
+
+def _remove_unnamed_weights(data_dir: Path, ticker: str, keep: str) -> None:
+    """Delete the ticker's npz files other than `keep`: older saves, orphans of a killed save,
+    and the `<TICKER>.npz` of format 1. No other ticker's format-2 file matches: the symbol must
+    be followed by exactly "." + 12 hex digits + ".npz"."""
+    ours = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.npz")
+    for p in models_dir(data_dir).iterdir():
+        if p.name != keep and ours.fullmatch(p.name):
+            try:
+                p.unlink(missing_ok=True)
+            except OSError:
+                pass  # the new model is already committed; a leftover is retried next save
 
 
 def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
@@ -82,12 +103,13 @@ def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
 
 
 def save_model(data_dir: Path, ticker: str, params: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write models/<TICKER>.npz then models/<TICKER>.json; return the JSON's path.
+    """Write models/<TICKER>.<sha256[:12]>.npz then models/<TICKER>.json; return the JSON's path.
 
     params: Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,), float64 and finite.
     meta: JSON-safe dict (options, features, scaler, dates, versions, losses, ...).
-    Bad params or meta raise ValueError before anything is written. If writing the JSON fails,
-    the previous npz is put back so an earlier model stays loadable.
+    Bad params or meta raise ValueError before anything is written. Until the JSON is replaced
+    the previous model stays the model: a save that fails or is killed before then leaves it
+    loadable (and maybe an unnamed npz, which the next successful save removes).
     """
     shapes = _check_params(params)
     if not isinstance(meta, dict):
@@ -96,33 +118,28 @@ def save_model(data_dir: Path, ticker: str, params: dict[str, np.ndarray], meta:
     if clash:
         raise ValueError(f"meta may not set {clash}: the checkpoint writes them")
 
-    npz_path, json_path = _paths(data_dir, ticker)
     data = _npz_bytes(params)
+    sha256 = hashlib.sha256(data).hexdigest()
+    npz_name = _weights_name(ticker, sha256)
     record = {
         **meta,
         "format_version": FORMAT_VERSION,
         "shapes": shapes,
         "dtype": DTYPE,
-        "weights_file": npz_path.name,
-        "weights_sha256": hashlib.sha256(data).hexdigest(),
+        "weights_file": npz_name,
+        "weights_sha256": sha256,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    try:  # fail on unserializable meta now, not after the npz has been replaced
+    try:  # fail on unserializable meta now, not after the npz has been written
         json.dumps(record, sort_keys=True)
     except (TypeError, ValueError) as e:
         raise ValueError(f"meta is not JSON-serializable: {e}") from e
 
-    previous = npz_path.read_bytes() if npz_path.is_file() else None
-    atomic_write_bytes(npz_path, data)
-    try:
-        atomic_write_json(json_path, record)
-    except BaseException:
-        # the old JSON's hash names the old npz: restore it so the old model still loads
-        if previous is not None:
-            atomic_write_bytes(npz_path, previous)
-        else:
-            npz_path.unlink(missing_ok=True)
-        raise
+    # A new name unless these very weights are saved already; then the same bytes replace them.
+    atomic_write_bytes(models_dir(data_dir) / npz_name, data)
+    json_path = _json_path(data_dir, ticker)
+    atomic_write_json(json_path, record)  # the commit point: from here this is the model
+    _remove_unnamed_weights(data_dir, ticker, keep=npz_name)
     return json_path
 
 
@@ -140,7 +157,7 @@ def _read_json(json_path: Path, unusable) -> dict:
     return meta
 
 
-def _check_fields(meta: dict, json_path: Path, npz_name: str, unusable) -> None:
+def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:
     """Check the sidecar fields load_model relies on (format_version is checked before)."""
     missing = [f for f in _ADDED_FIELDS if f not in meta]
     if missing:
@@ -154,11 +171,14 @@ def _check_fields(meta: dict, json_path: Path, npz_name: str, unusable) -> None:
         raise unusable(f"{json_path} has invalid shapes {shapes!r}")
     if meta["dtype"] != DTYPE:
         raise unusable(f"{json_path} says dtype {meta['dtype']!r}, expected {DTYPE!r}")
-    if meta["weights_file"] != npz_name:  # never turn a name read from the file into a path
-        raise unusable(f"{json_path} names weights {meta['weights_file']!r}, not {npz_name}")
     sha = meta["weights_sha256"]
-    if not (isinstance(sha, str) and len(sha) == 64):
+    if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
         raise unusable(f"{json_path} has an invalid weights_sha256")
+    # Compare with the name save would give these weights: a name read from a file is never
+    # turned into a path, so no "../x", other ticker's or stale npz can be loaded.
+    expected = _weights_name(ticker, sha)
+    if meta["weights_file"] != expected:
+        raise unusable(f"{json_path} names weights {meta['weights_file']!r}, not {expected}")
 
 
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
@@ -176,7 +196,7 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
     params: C-contiguous float64 copies, Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,).
     meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
     """
-    npz_path, json_path = _paths(data_dir, ticker)
+    json_path = _json_path(data_dir, ticker)
     retrain = f"retrain with `forecast train {ticker}`"
 
     def unusable(detail: str) -> ForecastError:
@@ -198,7 +218,8 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
             f"the model for {ticker} has format {version!r}, which this forecast does not read "
             f"(it reads {FORMAT_VERSION}); {retrain}"
         )
-    _check_fields(meta, json_path, npz_path.name, unusable)
+    _check_fields(meta, json_path, ticker, unusable)
+    npz_path = models_dir(data_dir) / _weights_name(ticker, meta["weights_sha256"])
 
     try:
         data = npz_path.read_bytes()  # hash and parse the same bytes

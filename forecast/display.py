@@ -176,7 +176,7 @@ def train_summary(report) -> None:
         "calibration",
         f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of validation days",
     )
-    t.add_row("saved", str(report.path.with_suffix(".npz")))
+    t.add_row("saved", str(report.path))  # the JSON, which names its weights file
     out.print(t)
 
 

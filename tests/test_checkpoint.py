@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 import zipfile
 
@@ -15,7 +16,6 @@ from forecast.checkpoint import (
     FORMAT_VERSION,
     PARAM_SHAPES,
     load_model,
-    model_exists,
     save_model,
 )
 from forecast.config import models_dir
@@ -46,12 +46,21 @@ def params(rng):
     return make_params(rng)
 
 
+def weights_name(data: bytes, ticker=TICKER) -> str:
+    """The content-addressed npz name: <TICKER>.<first 12 hex digits of sha256>.npz."""
+    return f"{ticker}.{hashlib.sha256(data).hexdigest()[:12]}.npz"
+
+
+def model_files(data_dir) -> list[str]:
+    return sorted(p.name for p in models_dir(data_dir).iterdir())
+
+
 @pytest.fixture
 def saved(data_dir, params):
     """A model saved for AAPL; returns its (npz, json) paths."""
-    save_model(data_dir, TICKER, params, META)
-    d = models_dir(data_dir)
-    return d / f"{TICKER}.npz", d / f"{TICKER}.json"
+    json_path = save_model(data_dir, TICKER, params, META)
+    npz_name = json.loads(json_path.read_text())["weights_file"]
+    return models_dir(data_dir) / npz_name, json_path
 
 
 def npz_bytes(arrays: dict) -> bytes:
@@ -61,12 +70,15 @@ def npz_bytes(arrays: dict) -> bytes:
 
 
 def replace_npz(saved, data: bytes, rehash: bool) -> None:
-    """Overwrite the npz; with rehash, also fix the JSON's hash so only content checks object."""
+    """Overwrite the npz; with rehash, also store it under its new name and fix the JSON's name
+    and hash to match, so only the content checks object."""
     npz_path, json_path = saved
     npz_path.write_bytes(data)
     if rehash:
+        npz_path.rename(npz_path.with_name(weights_name(data)))
         meta = json.loads(json_path.read_text())
         meta["weights_sha256"] = hashlib.sha256(data).hexdigest()
+        meta["weights_file"] = weights_name(data)
         json_path.write_text(json.dumps(meta))
 
 
@@ -93,8 +105,8 @@ def refused(data_dir, *words) -> str:
 
 def test_round_trip(data_dir, params, saved):
     npz_path, json_path = saved
-    assert model_exists(data_dir, TICKER)
-    assert sorted(p.name for p in models_dir(data_dir).iterdir()) == ["AAPL.json", "AAPL.npz"]
+    assert re.fullmatch(r"AAPL\.[0-9a-f]{12}\.npz", npz_path.name)
+    assert model_files(data_dir) == [npz_path.name, "AAPL.json"]
 
     got, meta = load_model(data_dir, TICKER)
     assert list(got) == list(PARAM_SHAPES(D, H, O))
@@ -107,7 +119,7 @@ def test_round_trip(data_dir, params, saved):
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["shapes"] == {"D": D, "H": H, "O": O}
     assert meta["dtype"] == "float64"
-    assert meta["weights_file"] == "AAPL.npz"
+    assert meta["weights_file"] == weights_name(npz_path.read_bytes())
     assert meta["weights_sha256"] == hashlib.sha256(npz_path.read_bytes()).hexdigest()
     assert meta["saved_at"].endswith("+00:00")
     assert json.loads(json_path.read_text()) == meta
@@ -118,10 +130,6 @@ def test_npz_is_plain_arrays_in_canonical_order(saved):
         assert z.namelist() == [f"{n}.npy" for n in PARAM_SHAPES(D, H, O)]
     with np.load(saved[0], allow_pickle=False) as npz:  # loads without pickle
         assert npz["Whh"].shape == (H, H)
-
-
-def test_model_exists_false_without_model(data_dir):
-    assert not model_exists(data_dir, TICKER)
 
 
 def test_loaded_arrays_are_copies_in_c_order(data_dir, params):
@@ -136,21 +144,52 @@ def test_loaded_arrays_are_copies_in_c_order(data_dir, params):
 
 def test_same_weights_same_bytes(tmp_path, params, monkeypatch):
     """Reproducible: another save, at another clock time and memory layout, gives identical npz."""
-    first = save_model(tmp_path / "a", TICKER, params, META).with_suffix(".npz").read_bytes()
+
+    def weights(data_dir, params) -> bytes:
+        save_model(data_dir, TICKER, params, META)
+        (npz,) = models_dir(data_dir).glob("*.npz")
+        return npz.read_bytes()
+
+    first = weights(tmp_path / "a", params)
     later = time.time() + 10 * 365 * 86400
     monkeypatch.setattr(time, "time", lambda: later)  # zip entries must not carry the clock
-    fortran = {k: np.asfortranarray(v) for k, v in params.items()}
-    second = save_model(tmp_path / "b", TICKER, fortran, META).with_suffix(".npz").read_bytes()
+    second = weights(tmp_path / "b", {k: np.asfortranarray(v) for k, v in params.items()})
     assert first == second
+    assert model_files(tmp_path / "a") == model_files(tmp_path / "b")  # so the same name too
     with zipfile.ZipFile(io.BytesIO(first)) as z:
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
-def test_resave_replaces_model(data_dir, rng, saved):
+def test_resave_replaces_model_and_removes_old_weights(data_dir, rng, saved):
     new = make_params(rng, H=4)
     save_model(data_dir, TICKER, new, {"seed": 1})
     got, meta = load_model(data_dir, TICKER)
     assert got["Whh"].shape == (4, 4) and meta["seed"] == 1 and "features" not in meta
+    assert model_files(data_dir) == sorted([meta["weights_file"], "AAPL.json"])
+    assert not saved[0].exists()
+
+
+def test_resave_same_weights_keeps_one_file(data_dir, params, saved):
+    save_model(data_dir, TICKER, params, {"seed": 1})
+    assert model_files(data_dir) == [saved[0].name, "AAPL.json"]
+    assert load_model(data_dir, TICKER)[1]["seed"] == 1
+
+
+def test_save_removes_legacy_and_stale_weights_of_this_ticker_only(data_dir, params, rng):
+    d = models_dir(data_dir)
+    d.mkdir(parents=True)
+    others = ["AAPL.json.bak", "AAPLX.0123456789ab.npz", "AAPL.0123456789AB.npz", "MSFT.npz"]
+    for name in ["AAPL.npz", "AAPL.0123456789ab.npz", *others]:
+        (d / name).write_bytes(b"old")
+    save_model(data_dir, TICKER, params, META)
+    npz = json.loads((d / "AAPL.json").read_text())["weights_file"]
+    assert model_files(data_dir) == sorted([npz, "AAPL.json", *others])
+
+
+@pytest.mark.parametrize("ticker", ["^GSPC", "BRK-B", "7203.T", "EURUSD=X"])
+def test_round_trip_for_symbols_with_punctuation(data_dir, params, ticker):
+    save_model(data_dir, ticker, params, META)
+    assert load_model(data_dir, ticker)[1]["weights_file"].startswith(f"{ticker}.")
 
 
 # --- save refuses programming errors before writing anything ----------------------------------
@@ -213,8 +252,43 @@ def test_failed_save_keeps_previous_model(data_dir, rng, saved, monkeypatch, fai
     monkeypatch.undo()
 
     assert {p: p.read_bytes() for p in saved} == before
-    assert sorted(models_dir(data_dir).iterdir()) == sorted(saved)  # no temporary files left
+    assert not list(models_dir(data_dir).glob(".*"))  # no temporary files left
     assert load_model(data_dir, TICKER)[1]["seed"] == META["seed"]
+
+
+def test_kill_between_npz_and_json_keeps_previous_model(data_dir, rng, saved, monkeypatch):
+    """Killed after the new npz is written but before the JSON, with no cleanup code run after:
+    the old JSON still names the old, untouched npz; the next successful save removes the new
+    npz it left behind."""
+    before = {p: p.read_bytes() for p in saved}
+    killed = False
+    real_write_bytes = checkpoint.atomic_write_bytes
+
+    def write_bytes(path, data):
+        assert not killed, "a killed process writes nothing more"
+        real_write_bytes(path, data)
+
+    def write_json(path, obj):
+        nonlocal killed
+        killed = True
+        raise KeyboardInterrupt  # stands in for SIGKILL at the worst moment
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", write_bytes)
+    monkeypatch.setattr(checkpoint, "atomic_write_json", write_json)
+    new = make_params(rng)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(data_dir, TICKER, new, {"seed": 2})
+    monkeypatch.undo()
+
+    assert {p: p.read_bytes() for p in saved} == before
+    assert len(model_files(data_dir)) == 3  # the orphan npz is there, named by no JSON
+    got, meta = load_model(data_dir, TICKER)
+    assert meta["seed"] == META["seed"] and got["Whh"].tobytes() != new["Whh"].tobytes()
+
+    save_model(data_dir, TICKER, new, {"seed": 3})
+    meta = load_model(data_dir, TICKER)[1]
+    assert meta["seed"] == 3
+    assert model_files(data_dir) == sorted([meta["weights_file"], "AAPL.json"])
 
 
 def test_failed_first_save_leaves_no_model(data_dir, params, monkeypatch):
@@ -224,8 +298,9 @@ def test_failed_first_save_leaves_no_model(data_dir, params, monkeypatch):
     monkeypatch.setattr(checkpoint, "atomic_write_json", failing)
     with pytest.raises(OSError):
         save_model(data_dir, TICKER, params, META)
-    assert list(models_dir(data_dir).iterdir()) == []
-    assert not model_exists(data_dir, TICKER)
+    assert not (models_dir(data_dir) / "AAPL.json").exists()
+    with pytest.raises(ForecastError, match="no model for AAPL"):
+        load_model(data_dir, TICKER)
 
 
 # --- load refuses bad files with one helpful line ---------------------------------------------
@@ -238,15 +313,20 @@ def test_missing_model(data_dir):
 
 def test_npz_without_json_is_no_model(data_dir, saved):
     saved[1].unlink()
-    assert not model_exists(data_dir, TICKER)
     with pytest.raises(ForecastError, match="no model for AAPL"):
         load_model(data_dir, TICKER)
 
 
 def test_missing_npz(data_dir, saved):
     saved[0].unlink()
-    assert model_exists(data_dir, TICKER)
-    refused(data_dir, "AAPL.npz is missing")
+    refused(data_dir, f"{saved[0].name} is missing")
+
+
+def test_legacy_model_is_refused(data_dir, saved):
+    """A format-1 model (weights in AAPL.npz) is refused with one line, not looked for."""
+    saved[0].rename(saved[0].with_name("AAPL.npz"))
+    edit_json(saved, format_version=1, weights_file="AAPL.npz")
+    refused(data_dir, "format 1", "does not read")
 
 
 def test_truncated_npz(data_dir, saved):
@@ -334,13 +414,47 @@ def test_json_wrong_shapes(data_dir, saved, shapes, words):
     "field, value, words",
     [
         ("dtype", "float32", "dtype"),
-        ("weights_file", "../../etc/passwd", "names weights"),
         ("weights_sha256", 12, "weights_sha256"),
+        ("weights_sha256", "0" * 63, "weights_sha256"),
+        ("weights_sha256", "A" * 64, "weights_sha256"),
+        ("weights_sha256", "g" * 64, "weights_sha256"),
     ],
 )
 def test_json_bad_field(data_dir, saved, field, value, words):
     edit_json(saved, **{field: value})
     refused(data_dir, words)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "../x.npz",
+        "AAPL.npz/../..",
+        "AAPL.npz",
+        "BBB.0123456789ab.npz",  # another ticker's weights
+        "AAPL.0123456789ab.npz",  # well-formed, but not the hash the JSON holds
+        "AAPL.0123456789AB.npz",
+        "/tmp/AAPL.0123456789ab.npz",
+        "sub/AAPL.0123456789ab.npz",
+        "",
+        None,
+        12,
+        ["AAPL.0123456789ab.npz"],
+    ],
+)
+def test_json_bad_weights_file(data_dir, saved, name):
+    """Only the name save_model derives from the ticker and the hash is accepted."""
+    edit_json(saved, weights_file=name)
+    refused(data_dir, "names weights")
+
+
+def test_json_bad_weights_file_that_exists(data_dir, saved):
+    """Even a readable, well-formed npz is refused when the JSON's name is not the one it expects."""
+    other = models_dir(data_dir) / "BBB.0123456789ab.npz"
+    other.write_bytes(saved[0].read_bytes())
+    edit_json(saved, weights_file=other.name)
+    refused(data_dir, "names weights", "BBB.0123456789ab.npz")
 
 
 @pytest.mark.parametrize("text", ["", "{not json", "[1, 2]", '"a string"', "null"])

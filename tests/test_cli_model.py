@@ -1,5 +1,6 @@
 """`forecast train` and `forecast predict` through the real CLI, on the shipped AAPL sample."""
 
+import io
 import json
 import os
 import subprocess
@@ -46,7 +47,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_a_model_and_a_summary(trained):
-    assert (models_dir(trained) / "AAPL.npz").exists()
+    assert len(list(models_dir(trained).glob("AAPL.*.npz"))) == 1  # named by its hash
     meta = json.loads((models_dir(trained) / "AAPL.json").read_text())
     assert meta["ticker"] == "AAPL" and meta["config"]["window"] == 20
     assert meta["dates"]["train_last"] < meta["dates"]["val_first"]
@@ -135,7 +136,7 @@ def test_predict_refuses_a_tampered_model(trained, tmp_path):
         q = d / p.relative_to(trained)
         q.parent.mkdir(parents=True, exist_ok=True)
         q.write_bytes(data)
-    npz = models_dir(d) / "AAPL.npz"
+    (npz,) = models_dir(d).glob("AAPL.*.npz")
     npz.write_bytes(npz.read_bytes()[:-100])  # truncated
     assert_one_line_error(run(d, "predict"), "retrain")
 
@@ -169,12 +170,9 @@ def test_training_is_bit_identical_across_processes(tmp_path):
                 capture_output=True,
                 env=env,
             )
-        blobs.append((models_dir(d) / "AAPL.npz").read_bytes())
-    assert blobs[0] == blobs[1]
-    assert np.load(models_dir(tmp_path / "a") / "AAPL.npz", allow_pickle=False)["Whh"].shape == (
-        8,
-        8,
-    )
+        blobs += [p.read_bytes() for p in models_dir(d).glob("AAPL.*.npz")]
+    assert len(blobs) == 2 and blobs[0] == blobs[1]
+    assert np.load(io.BytesIO(blobs[0]), allow_pickle=False)["Whh"].shape == (8, 8)
 
 
 @pytest.mark.parametrize("cached", [False, True])

@@ -65,6 +65,85 @@ def test_short_history():
     assert len(render(fan_chart(**c)).splitlines()) == 18
 
 
+def extreme(closes, bands, H=5):
+    """A case with the given closes and every band set to `bands` (scalar or (H,))."""
+    c = case(H=H, T=len(closes))
+    c["history_closes"] = np.asarray(closes, float)
+    for k in ("median", "lower_80", "upper_80", "lower_95", "upper_95"):
+        c[k] = np.broadcast_to(np.asarray(bands, float), (H,)).copy()
+    return c
+
+
+def band_case(H, median, lo, hi):
+    """Ordinary closes around 100 with the given median and (80% = 95%) bands."""
+    c = case(H=H)
+    c.update(median=median, lower_80=lo, upper_80=hi, lower_95=lo, upper_95=hi)
+    return c
+
+
+@pytest.mark.parametrize("width", [30, 31, 40, 72])
+@pytest.mark.parametrize(
+    "c",
+    [
+        extreme(np.linspace(1e-320, 200.0, 50), 200.0),  # subnormal to ordinary
+        extreme(np.linspace(1e299, 1e300, 50), 1e300),  # labels of 300 digits
+        extreme([1e20, 5e20], 5e20),  # 27-character labels: one plot column left at width 30
+        extreme([1e20, 1e20 + 1e5], 1e20),  # span < 1 would print 4 decimals of 1e20
+        extreme([-1e308, 1e308], 1e308),  # top - bottom overflows
+        extreme([1e-320, 3e-320], 3e-320),  # flat after rounding to subnormals
+        extreme([0.0], 0.0, H=1),  # one close, one day, all zero
+    ],
+    ids=["1e-320..200", "1e300", "P=1", "1e20+tiny", "±1e308", "subnormal", "zero"],
+)
+def test_extreme_ranges_fit_the_width(c, width):
+    text = fan_chart(**c, width=width, height=8)
+    lines = text.plain.splitlines()
+    assert len(lines) == 8
+    assert max(len(line) for line in lines) <= width, text.plain
+    assert sum(line.count("┴") for line in lines) == 1  # the axis marks the origin
+    assert "•" in text.plain
+
+
+def test_extreme_labels_are_compact_and_ordered():
+    c = extreme(np.linspace(1e299, 1e300, 50), 1e300)
+    lines = fan_chart(**c, width=40, height=8).plain.splitlines()
+    labels = [line.split("┤")[0].strip() for line in lines[:5] if "┤" in line]
+    assert labels[0] == "1e+300" and labels[-1] == "1e+299"
+    values = [float(s) for s in labels]
+    assert values == sorted(values, reverse=True)
+
+
+@pytest.mark.parametrize("H", [1, 20])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_bands_leave_blank_cells(H, bad):
+    """A diverged model's bands: the closes are still drawn, non-finite cells stay blank."""
+    c = band_case(H, median=np.full(H, bad), lo=np.full(H, bad), hi=np.full(H, bad))
+    text = fan_chart(**c, width=72, height=12)
+    lines = text.plain.splitlines()
+    assert len(lines) == 12 and max(map(len, lines)) <= 72
+    plot = "".join(lines[:9])
+    assert "•" in plot
+    assert not set("●▒░") & set(plot)
+    assert lines[0].lstrip().startswith("110.00")  # the range is that of the closes alone
+
+
+def test_partly_finite_bands_draw_the_finite_part():
+    H = 20
+    median = np.full(H, 110.0)
+    lo, hi = median - 5, median + 5
+    median[10:] = np.nan
+    hi[5] = np.inf
+    plot = "".join(fan_chart(**band_case(H, median, lo, hi), width=72).plain.splitlines()[:15])
+    assert "●" in plot and "▒" in plot
+    assert lo.min() == 105 and "115.00" in plot  # the infinite upper band does not set the top
+
+
+def test_nothing_finite_is_a_clear_error():
+    c = extreme([np.nan, np.inf], np.nan)
+    with pytest.raises(ValueError, match="no finite"):
+        fan_chart(**c)
+
+
 def test_png_is_written(tmp_path):
     c = case(H=20)
     path = write_fan_png(tmp_path / "sub" / "fan.png", **c, title="TEST: 20-day forecast")
