@@ -629,7 +629,7 @@ def _download(
     for attempt in range(retries + 1):
         remaining = give_up - time.monotonic()
         if remaining <= 0:
-            raise _Unreachable(f"Yahoo did not answer within {deadline:.3g} s")
+            raise _Unreachable("Yahoo did not answer before the deadline")
         try:
             return _call_with_deadline(lambda: _history(yf, ticker, start, end), remaining)
         except yf.exceptions.YFRateLimitError:
@@ -758,9 +758,12 @@ def _fetch(
         since = start_day
         status(f"fetching {ticker} from Yahoo")
 
+    give_up = time.monotonic() + deadline  # one deadline per ticker, refetches included
+
     def get(first: dt.date | None, last: dt.date | None) -> pd.DataFrame | None:
+        left = give_up - time.monotonic()
         raw = _download(
-            ticker, data_dir, first, last, deadline=deadline, retries=retries, status=status
+            ticker, data_dir, first, last, deadline=left, retries=retries, status=status
         )
         return None if raw is None or len(raw) == 0 else normalize(raw, ticker)
 

@@ -369,6 +369,29 @@ def test_new_split_refetches_the_whole_history(data_dir, yahoo):
     assert result.frame.loc[split_day, "Stock Splits"] == 7.0
 
 
+def test_one_deadline_covers_a_refetch_too(data_dir, yahoo, monkeypatch):
+    """The deadline is per ticker: a split-triggered refetch gets what the first call left."""
+    yahoo(history_frame(aapl(0, 100)))
+    prices.fetch("AAPL", data_dir)
+    split_day = _day(aapl(105, 106).index[0])
+    yahoo(
+        history_frame(aapl(100, 120), stock_splits={split_day: 7.0}),
+        history_frame(aapl(0, 120), stock_splits={split_day: 7.0}),
+    )
+    now = [100.0]
+    monkeypatch.setattr(prices.time, "monotonic", lambda: now[0])
+    timeouts = []
+
+    def call(fn, timeout):  # each call to Yahoo takes 10 s of the clock
+        timeouts.append(timeout)
+        now[0] += 10.0
+        return fn()
+
+    monkeypatch.setattr(prices, "_call_with_deadline", call)
+    prices.fetch("AAPL", data_dir, deadline=30.0)
+    assert timeouts == [30.0, 20.0]
+
+
 def test_incremental_up_to_date_cache_needs_no_warning(data_dir, yahoo):
     rows = aapl(0, 40)
     recent = pd.bdate_range(end=pd.Timestamp.today().normalize() - pd.Timedelta(days=2), periods=40)
