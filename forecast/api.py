@@ -93,7 +93,7 @@ class Prediction:
     last_close: float
     loss: str  # the model's head
     table: pd.DataFrame  # indexed by trading date: median, lower/upper_80/95, p_up, coverage_80/95
-    history: pd.Series  # the last closes before the forecast, for the fan chart
+    history: pd.Series  # the last 120 closes before the forecast, for the fan charts
     warnings: list[str] = field(default_factory=list)
     trained_through: str = ""
 
@@ -174,7 +174,7 @@ def predict(
         last_close=float(frame["Adj Close"].iloc[-1]),
         loss=model.config.loss,
         table=table,
-        history=frame["Adj Close"].iloc[-60:],
+        history=frame["Adj Close"].iloc[-120:],  # the PNG shows 120 days, the terminal 60
         warnings=warnings,
         trained_through=meta["last_fit_date"],
     )

@@ -99,19 +99,6 @@ class Calibration:
             raise IndexError(f"horizon {h} outside 1..{self.horizon}")
         return float(self.factors[self._level_index(level), h - 1])
 
-    def band(self, median_log, scale, level: float, h: int | None = None):
-        """Calibrated (lower, upper) in log space: m ± c_{L,h} · s.
-
-        With h (1-based) median_log and scale are numbers or arrays for that horizon; with
-        h=None they are (H,) paths over horizons 1..H and each gets its own factor.
-        """
-        m, s = np.asarray(median_log, float), np.asarray(scale, float)
-        if h is None:
-            c = self.factors[self._level_index(level)]  # (H,)
-        else:
-            c = self.factor(level, h)
-        return m - c * s, m + c * s  # m ± c·s
-
     def to_dict(self) -> dict:
         """JSON-safe plain lists (NaN → None) for the model file."""
 

@@ -10,7 +10,6 @@ lower/upper/q/mu/sigma the predictive summaries — and returns a mean over the 
     coverage       = mean 1[l ≤ y ≤ u]
     interval score = mean (u − l) + 2/α·(l − y)·1[y < l] + 2/α·(y − u)·1[y > u]
     CRPS (normal)  = mean σ·[z(2Φ(z) − 1) + 2φ(z) − 1/√π],  z = (y − μ)/σ
-    pinball        = mean max(τ(y − q), (τ − 1)(y − q))
 
 Callers drop cases with missing values first; nothing here skips NaN.
 """
@@ -115,13 +114,6 @@ def crps_gaussian(y, mu, sigma) -> float:
         z * (2.0 * stats.norm.cdf(z) - 1.0) + 2.0 * stats.norm.pdf(z) - 1.0 / np.sqrt(np.pi)
     )
     return float(np.mean(crps))
-
-
-def pinball_loss(y, q, tau: float) -> float:
-    """Mean pinball loss of a τ-quantile forecast q: mean max(τ(y − q), (τ − 1)(y − q))."""
-    y, q = np.asarray(y, float), np.asarray(q, float)
-    e = y - q
-    return float(np.mean(np.maximum(tau * e, (tau - 1.0) * e)))  # pinball
 
 
 def diebold_mariano(e_model, e_naive, h: int) -> tuple[float, float]:

@@ -141,23 +141,19 @@ def test_a_scale_that_knows_the_regime_is_also_right_within_each_regime():
             assert in_calm > 0.95 and in_wild < 0.7
 
 
-def test_band_and_json_round_trip():
+def test_factor_lookup_and_json_round_trip():
     scores = np.abs(np.random.default_rng(2).normal(size=(200, 3)))
     scores[:150, 2] = np.nan  # horizon 3: only 50 cases
     cal = calibrate(scores, LEVELS)
     assert cal.n.tolist() == [200, 200, 50]
-    lo, hi = cal.band(0.01, 0.02, 0.8, h=2)
-    c = cal.factor(0.8, 2)
-    assert (lo, hi) == pytest.approx((0.01 - c * 0.02, 0.01 + c * 0.02))
-    lo, hi = cal.band(np.zeros(3), np.ones(3), 0.95)  # whole path, one factor per horizon
-    np.testing.assert_array_equal(hi, cal.factors[1])
+    assert cal.factor(0.8, 2) == cal.factors[0, 1]
     back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict(), allow_nan=False)))
     np.testing.assert_array_equal(back.factors, cal.factors)
     np.testing.assert_array_equal(back.coverage, cal.coverage)
     np.testing.assert_array_equal(back.n, cal.n)
     assert back.levels == LEVELS
     with pytest.raises(KeyError):
-        cal.band(0.0, 1.0, 0.5, h=1)
+        cal.factor(0.5, 1)
 
 
 def test_empty_horizon_is_json_safe():

@@ -15,7 +15,6 @@ from forecast.metrics import (
     mae,
     mase,
     naive_scale,
-    pinball_loss,
     relative_mae,
     rmse,
 )
@@ -105,13 +104,6 @@ def test_crps_gaussian_matches_its_definition():
     below, _ = integrate.quad(lambda x: F(x) ** 2, -np.inf, y)
     above, _ = integrate.quad(lambda x: (1 - F(x)) ** 2, y, np.inf)
     assert crps_gaussian([y], [mu], [sigma]) == pytest.approx(below + above, rel=1e-7)
-
-
-def test_pinball_loss():
-    # e = y − q = [−1, 0, 1]; τ = 0.9: max(−0.9, 0.1) = 0.1, 0, max(0.9, −0.1) = 0.9
-    assert pinball_loss([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], 0.9) == pytest.approx(1.0 / 3)
-    # τ = 0.5 is half the absolute error
-    assert pinball_loss(Y, YHAT, 0.5) == pytest.approx(0.5 * mae(Y, YHAT))
 
 
 # Diebold–Mariano: |e_model| = 4 + d with d = [−3, −2, −1, 0, 1, −1] against |e_naive| = 4.
