@@ -117,6 +117,7 @@ class EpochProgress:
             TimeElapsedColumn(),
             console=err,
             transient=True,  # on failure only the one error line stays; the summary follows success
+            disable=not err.is_terminal,  # logs get the summary, not a redrawn bar
         )
         self.task = self.progress.add_task("train", total=epochs, losses="compiling / first epoch…")
 
@@ -241,6 +242,7 @@ def fold_progress() -> Iterator[Callable[[int, int], None]]:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # logs get the tables, not a redrawn bar
     )
     task = progress.add_task("backtest", total=None)
 

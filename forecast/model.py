@@ -69,7 +69,7 @@ class RNNForecaster:
         self.scaler_ = ds.scaler
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
-        best = result.history[result.best_epoch - 1]
+        best = result.best
         self.losses_ = {"train": best.train_loss, "val": best.val_loss}
         cut, vf = ds.split.cut, ds.split.val_first
         self.dates_ = {  # the cut dates, stored in the model file
