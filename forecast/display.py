@@ -175,7 +175,7 @@ def train_summary(report) -> None:
     cov = m.calibration_.coverage
     t.add_row(
         "calibration",
-        f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of validation days",
+        f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of held-out validation days",
     )
     t.add_row("saved", str(report.path))  # the JSON, which names its weights file
     out.print(t)
