@@ -7,9 +7,8 @@ day's input, many seeded paths at once; bands come from the paths, widened or na
 conformal factors measured on the model's own out-of-sample (validation) errors.
 """
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
@@ -29,15 +28,15 @@ N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitu
 
 
 def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
-    """Median price and conformal bands from sampled cumulative log returns cum (P, H).
+    """Median price and conformal bands from sampled cumulative log returns cum (paths, days).
 
-    Returns (median (H,), {level: (lower (H,), upper (H,))}, s (H,)): the band at horizon h
-    is last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread; beyond the
+    Returns (median (days,), {level: (lower, upper)}, s (days,)): the band at horizon h is
+    last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread; beyond the
     calibrated horizons the last calibrated factor is reused.
     """
-    H = cum.shape[1]
-    m, s = np.median(cum, axis=0), cum.std(axis=0)  # (H,) of log(p_{o+h} / p_o)
-    hs = np.minimum(np.arange(1, H + 1), calibration.horizon)
+    days = cum.shape[1]
+    m, s = np.median(cum, axis=0), cum.std(axis=0)  # (days,) of log(p_{o+h} / p_o)
+    hs = np.minimum(np.arange(1, days + 1), calibration.horizon)
     bands = {}
     for level in LEVELS:
         c = np.array([calibration.factor(level, int(k)) for k in hs])
@@ -135,7 +134,7 @@ class RNNForecaster:
                 for i in range(len(LEVELS))
             ]
         )
-        return dataclasses.replace(fitted, coverage=held_out)
+        return replace(fitted, coverage=held_out)
 
     # --- sampling --------------------------------------------------------------------------
 
