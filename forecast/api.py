@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, checkpoint, prices
-from forecast.config import TrainConfig
+from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
+from forecast.features import split_days
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
 
-MAX_DAYS = 60
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 
 
@@ -54,11 +54,8 @@ def train(
         prices.validate_symbol(ticker) if ticker is not None else prices.latest_ticker(data_dir)
     )
     frame = prices.load_prices(ticker, data_dir)
-    if config.window >= len(frame) - 1:
-        raise ForecastError(
-            f"--window {config.window} is longer than the {len(frame)} days of {ticker} prices; "
-            "use a shorter --window or fetch more history"
-        )
+    # the split's own check, before training starts (and before the compile notice)
+    split_days(len(frame) - 1, config.window, config.val_fraction)
     if on_start is not None:
         on_start()
     model = RNNForecaster(config).fit(frame, on_epoch=on_epoch)
@@ -144,8 +141,8 @@ def predict(
     today: dt.date | None = None,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands."""
-    if not 1 <= days <= MAX_DAYS:
-        raise ForecastError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    if not 1 <= days <= MAX_HORIZON:
+        raise ForecastError(f"--days must be between 1 and {MAX_HORIZON}, got {days}")
     if not 100 <= n_paths <= 100_000:
         raise ForecastError(f"--paths must be between 100 and 100000, got {n_paths}")
     if seed is not None and not 0 <= seed < 2**32:

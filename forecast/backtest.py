@@ -31,20 +31,19 @@ significantly better than drift too).
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from forecast import baselines, metrics
-from forecast.config import TrainConfig
+from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
 from forecast.features import split_days
 from forecast.model import LEVELS, RNNForecaster, calibrated_bands
 
 MODELS = ("rnn", "naive", "drift")
 ALPHA = 0.05  # significance level of the skill test
-MAX_HORIZON = 60
 
 
 @dataclass(frozen=True)
@@ -278,7 +277,7 @@ def run_backtest(
         "test_days": test_days,
         "n_paths": n_paths,
         "seed": seed,
-        "config": {**asdict(cfg), "features": list(cfg.features)},
+        "config": cfg.to_dict(),
     }
     return BacktestResult(
         origins=pd.DatetimeIndex(prices.index[idx]),

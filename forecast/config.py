@@ -2,7 +2,7 @@
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from forecast.errors import ForecastError
@@ -30,6 +30,7 @@ def yfinance_cache_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "yfinance"
 
 
+MAX_HORIZON = 60  # trading days predict and backtest forecast ahead, at most
 FEATURES = ("return", "range", "volume")  # per-day inputs; "return" is always first
 LOSSES = ("gaussian", "mse", "direction")
 
@@ -49,6 +50,14 @@ class TrainConfig:
     features: tuple[str, ...] = ("return",)  # subset of FEATURES, "return" first
     val_fraction: float = 0.2  # last part of the history held out for early stopping/calibration
     max_norm: float = 1.0  # global gradient-norm clip, against exploding BPTT gradients
+
+    def to_dict(self) -> dict:
+        """JSON-safe: the features tuple becomes a list."""
+        return {**asdict(self), "features": list(self.features)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return cls(**{**d, "features": tuple(d["features"])})
 
     def validate(self) -> "TrainConfig":
         """Raise ForecastError naming the bad option; return self so calls can chain."""

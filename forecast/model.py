@@ -8,7 +8,7 @@ conformal factors measured on the model's own out-of-sample (validation) errors.
 """
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -274,7 +274,7 @@ class RNNForecaster:
             "by": by.copy(),
         }
         meta = {
-            "config": {**asdict(self.config), "features": list(self.config.features)},
+            "config": self.config.to_dict(),
             "features": list(self.config.features),
             "scaler": self.scaler_.to_dict(),
             "dates": {k: v.strftime("%Y-%m-%d") for k, v in self.dates_.items()},
@@ -292,9 +292,7 @@ class RNNForecaster:
 
     @classmethod
     def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
-        cfg = dict(meta["config"])
-        cfg["features"] = tuple(cfg["features"])
-        model = cls(TrainConfig(**cfg))
+        model = cls(TrainConfig.from_dict(meta["config"]))
         model.theta_ = np.concatenate(
             [params[k].ravel() for k in ("Wxh", "Whh", "bh", "Why", "by")]
         )
