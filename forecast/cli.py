@@ -368,7 +368,7 @@ def predict(
     history: Annotated[
         int,
         ranged("history", "Trading days of closes drawn before the forecast in --plot.", OUTPUT),
-    ] = 120,
+    ] = config.PLOT_HISTORY_DAYS,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():
