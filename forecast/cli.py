@@ -519,8 +519,16 @@ def rm(
                 f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
             )
         display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
-        if not yes and not typer.confirm("delete these files?", err=True):
-            display.info("nothing deleted")
-            return
+        if not yes:
+            try:
+                answer = typer.confirm("delete these files?", err=True)
+            except typer.Abort:  # no terminal to answer from (or Ctrl-C, Ctrl-D)
+                display.err.print()
+                raise ForecastError(
+                    "no answer, nothing deleted; add --yes to delete without asking"
+                ) from None
+            if not answer:
+                display.info("nothing deleted")
+                return
         api.remove(paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

@@ -211,7 +211,7 @@ def test_rm_without_an_answer_deletes_nothing(trained, tmp_path):
     d = copy_of(trained, tmp_path / "d")
     before = tree(d)
     result = run(d, "rm", "AAPL")  # no terminal, no --yes: the question cannot be answered
-    assert result.exit_code == 1 and "aborted" in result.stderr
+    assert result.exit_code == 1 and "error: no answer, nothing deleted" in result.stderr
     assert tree(d) == before
 
 
