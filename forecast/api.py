@@ -259,8 +259,7 @@ def predict(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
     return Prediction(
         ticker=ticker,
         last_date=frame.index[-1],
@@ -273,6 +272,21 @@ def predict(
         currency=_currency(ticker, data_dir),
         calibrated_days=model.calibration_.horizon,
     )
+
+
+def forecast(
+    model: RNNForecaster,
+    frame: pd.DataFrame,
+    days: int,
+    exchange: str = "XNYS",
+    n_paths: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A fitted model's forecast from the last day of one price frame, indexed by the next
+    `days` sessions of `exchange` (a MIC, e.g. calendar.exchange_for(ticker)): median,
+    lower/upper_80/95, p_up, coverage_80/95."""
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
 
 
 def _currency(ticker: str, data_dir: Path) -> str | None:

@@ -8,7 +8,6 @@ Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on
 """
 
 import datetime as dt
-import importlib.metadata
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +35,8 @@ class OneLineErrors(TyperGroup):
         except ClickException as e:
             where = f"; see `{e.ctx.command_path} -h`" if getattr(e, "ctx", None) else ""
             message = " ".join(e.format_message().replace("Value error, ", "").split())
-            display.error(message.rstrip(".") + where)
+            if message:  # empty: `forecast` alone, whose help Click has printed already
+                display.error(message.rstrip(".") + where)
             code = e.exit_code
         except typer.Abort:
             display.error("aborted; nothing was changed")
@@ -93,7 +93,9 @@ def user_errors():
 
 def _version(value: bool) -> None:
     if value:
-        display.out.print(f"forecast {importlib.metadata.version('forecast')}", highlight=False)
+        from importlib.metadata import version
+
+        display.out.print(f"forecast {version('forecast')}", highlight=False)
         raise typer.Exit()
 
 

@@ -300,3 +300,8 @@ def test_help_stays_light():
     )
     assert out.returncode == 0
     assert not [line for line in out.stderr.splitlines() if "numpy" in line or "pandas" in line]
+
+
+def test_no_command_shows_help_with_clicks_exit_code():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 2 and "Usage" in result.stdout and "error" not in result.stderr
