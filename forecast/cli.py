@@ -111,6 +111,7 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
+        client = prices.Yahoo(state.data_dir)  # remembers a network failure for the next ticker
         symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
         for ticker in symbols:
             try:
@@ -122,6 +123,7 @@ def fetch(
                         end=end_day,
                         offline=offline,
                         on_status=on_status,
+                        client=client,
                     )
             except ForecastError as e:
                 if len(symbols) == 1:

@@ -20,6 +20,8 @@ from forecast import prices
 from forecast.config import prices_dir, yfinance_cache_dir
 from forecast.errors import ForecastError
 from forecast.prices import COLUMNS, MIN_ROWS, PRICES
+from forecast.prices import yahoo as yahoo_client
+from forecast.prices.csvfile import csv_bytes, parse_csv
 
 SAMPLE = resources.files("forecast") / "samples" / "AAPL.csv"
 YAHOO = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
@@ -88,8 +90,7 @@ class FakeYahoo:
 def no_sleep_no_history(monkeypatch):
     """Backoff sleeps are recorded, not slept; every test starts as a fresh process would."""
     slept: list[float] = []
-    monkeypatch.setattr(prices, "_sleep", slept.append)
-    monkeypatch.setattr(prices, "_network_failed", False)
+    monkeypatch.setattr(yahoo_client, "_sleep", slept.append)
     return slept
 
 
@@ -253,7 +254,7 @@ def test_whatever_normalize_returns_the_cache_loader_accepts(edits):
         assert "no price data for AAPL" in str(e)
         return
     assert_schema(frame)
-    reloaded = prices._parse_csv(prices._csv_bytes(frame), "cache", min_rows=1)
+    reloaded = parse_csv(csv_bytes(frame), "cache", min_rows=1)
     pd.testing.assert_frame_equal(reloaded, frame)
 
 
@@ -379,7 +380,7 @@ def test_one_deadline_covers_a_refetch_too(data_dir, yahoo, monkeypatch):
         history_frame(aapl(0, 120), stock_splits={split_day: 7.0}),
     )
     now = [100.0]
-    monkeypatch.setattr(prices.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(yahoo_client.time, "monotonic", lambda: now[0])
     timeouts = []
 
     def call(fn, timeout):  # each call to Yahoo takes 10 s of the clock
@@ -387,7 +388,7 @@ def test_one_deadline_covers_a_refetch_too(data_dir, yahoo, monkeypatch):
         now[0] += 10.0
         return fn()
 
-    monkeypatch.setattr(prices, "_call_with_deadline", call)
+    monkeypatch.setattr(yahoo_client, "call_with_deadline", call)
     prices.fetch("AAPL", data_dir, deadline=30.0)
     assert timeouts == [30.0, 20.0]
 
@@ -494,10 +495,11 @@ def test_empty_frame_with_stale_cache_is_treated_as_unreachable(data_dir, yahoo)
 
 def test_empty_frames_after_a_dns_failure_mean_offline_not_unknown(data_dir, yahoo):
     yahoo(OSError("DNS"), pd.DataFrame())  # what yfinance does after repeated DNS failures
+    client = prices.Yahoo(data_dir)  # one per command: it remembers the failure
     with pytest.raises(ForecastError, match="cannot reach Yahoo"):
-        prices.fetch("MSFT", data_dir)
+        prices.fetch("MSFT", data_dir, client=client)
     with pytest.raises(ForecastError, match="cannot reach Yahoo and no cached copy of IBM"):
-        prices.fetch("IBM", data_dir)
+        prices.fetch("IBM", data_dir, client=client)
 
 
 def test_rate_limit_retries_with_backoff_then_falls_back(data_dir, yahoo, no_sleep_no_history):
@@ -759,7 +761,7 @@ def test_a_crash_between_csv_and_sidecar_is_caught_and_repaired(data_dir, yahoo,
     def crash(path, obj):
         raise KeyboardInterrupt  # the process dies after the CSV, before its sidecar
 
-    monkeypatch.setattr(prices, "atomic_write_json", crash)
+    monkeypatch.setattr(prices.cache, "atomic_write_json", crash)
     yahoo(history_frame(aapl(40, 45)))
     with pytest.raises(KeyboardInterrupt):
         prices.fetch("AAPL", data_dir)
