@@ -108,6 +108,8 @@ def fetch(
             if start_day or end_day or offline:
                 raise ForecastError("--start, --end and --offline do not apply to --csv imports")
             result = prices.import_csv(tickers[0], csv, state.data_dir)
+            if result.warning:
+                display.warn(result.warning)
             display.fetch_table([result])
             return
         results, failed = [], []

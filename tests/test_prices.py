@@ -561,10 +561,10 @@ def write_csv(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
     return path
 
 
-def minimal_csv(n: int = 40, close=lambda i: 100.0 + i, date=None) -> str:
+def minimal_csv(n: int = 40, close=lambda i: 100.0 + i, date=None, sep=",") -> str:
     days = pd.bdate_range("2020-01-02", periods=n)
-    lines = ["Date,Close"] + [
-        f"{date(d) if date else d.date()},{close(i)}" for i, d in enumerate(days)
+    lines = [f"Date{sep}Close"] + [
+        f"{date(d) if date else d.date()}{sep}{close(i)}" for i, d in enumerate(days)
     ]
     return "\n".join(lines) + "\n"
 
@@ -602,7 +602,20 @@ BAD_CSVS = {
     "negative price": (minimal_csv(close=lambda i: -1.0 if i == 5 else 1.0), "must be positive"),
     "text price": (minimal_csv(close=lambda i: "abc" if i == 5 else 1.0), "is not a number"),
     "blank price": (minimal_csv(close=lambda i: "" if i == 5 else 1.0), "Close is missing"),
-    "null price": (minimal_csv(close=lambda i: "null" if i == 5 else 1.0), "Close is missing"),
+    "null price": (
+        minimal_csv().replace("Date,Close", "Date,Open,Close").replace(",105.0", ",1,null"),
+        "Close is missing",
+    ),
+    "several tickers": (
+        "Price,Close,Close\nTicker,AAPL,MSFT\nDate,,\n" + minimal_csv().split("\n", 1)[1],
+        "holds 2 tickers",
+    ),
+    "dollar text": (minimal_csv(close=lambda i: "$abc" if i == 5 else "$1"), "is not a number"),
+    "comma decimal with commas": (minimal_csv(close=lambda i: "1,5"), "more fields than"),
+    "two decimal marks": (
+        minimal_csv(close=lambda i: "1.5.5" if i == 3 else "1,5", sep=";"),
+        "is not a number",
+    ),
     "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
     "empty file": ("", "not a readable CSV"),
     "binary": ("\x00\x01\x02", "has no Date column"),
@@ -617,10 +630,74 @@ def test_read_price_csv_rejects(tmp_path, name):
     assert "\n" not in str(e.value)
 
 
+# --- the formats people have ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("adjusted", [True, False], ids=["auto_adjust", "raw"])
+@pytest.mark.parametrize("ticker_first", [False, True], ids=["price_first", "group_by_ticker"])
+def test_read_price_csv_takes_yfinance_download_to_csv(tmp_path, adjusted, ticker_first):
+    raw = download_frame(aapl(0, 40), adjusted=adjusted)
+    if ticker_first:  # download(group_by="ticker") puts the Ticker level first
+        raw = raw.swaplevel(axis=1)
+    text = raw.to_csv()
+    assert text.splitlines()[2].startswith("Date,,")  # the three header rows
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "AAPL")
+    pd.testing.assert_frame_equal(frame, prices.normalize(raw, "AAPL"), rtol=1e-15)
+
+
+def test_yahoo_null_rows_are_dropped_and_counted(data_dir, tmp_path):
+    lines = VALID.splitlines()
+    nulls = ["2013-01-05,null,null,null,null,null,null", "2013-01-06,null,null,null,null,null,null"]
+    text = "\n".join([lines[0], *lines[1:4], *nulls, *lines[4:]]) + "\n"
+    notes: list[str] = []
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "AAPL", notes)
+    assert len(frame) == len(lines) - 1
+    pd.testing.assert_frame_equal(frame, prices.read_price_csv(write_csv(tmp_path, VALID), "A"))
+    assert notes == ["dropped 2 rows without prices (null) from prices.csv (AAPL)"]
+    result = prices.import_csv("AAPL", write_csv(tmp_path, text), data_dir)
+    assert result.warning == notes[0]
+
+
+def test_semicolons_with_decimal_commas(tmp_path):
+    expected = [1000.5 + i for i in range(40)]
+    for close in (lambda i: f"{1000 + i},5", lambda i: f"1.{i:03d},5", lambda i: f"{1000 + i}.5"):
+        text = minimal_csv(40, close=close, sep=";")
+        frame = prices.read_price_csv(write_csv(tmp_path, text), "X")
+        assert_schema(frame)
+        np.testing.assert_array_equal(frame["Close"], expected)
+
+
+@pytest.mark.parametrize("column", ["Close", "Adj Close"])
+def test_a_file_with_only_date_and_one_close(tmp_path, column):
+    text = minimal_csv(40).replace("Date,Close", f"Date,{column}")
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "X")
+    for c in ("Open", "High", "Low", "Close", "Adj Close"):
+        np.testing.assert_array_equal(frame[c], [100.0 + i for i in range(40)])
+
+
+def test_a_nasdaq_com_export(tmp_path):
+    rows = aapl(0, 40)
+    lines = ["Date,Close/Last,Volume,Open,High,Low"] + [
+        f"{d:%m/%d/%Y},${r.Close:.2f},{r.Volume},${r.Open:.2f},${r.High:.2f},${r.Low:.2f}"
+        for d, r in rows.iloc[::-1].iterrows()  # newest first, as Nasdaq.com writes it
+    ]
+    frame = prices.read_price_csv(write_csv(tmp_path, "\n".join(lines)), "AAPL")
+    assert_schema(frame)
+    assert list(frame.index) == list(rows.index)
+    np.testing.assert_allclose(frame["Close"], rows["Close"].round(2), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(frame["Adj Close"], frame["Close"])
+    np.testing.assert_array_equal(frame["Volume"], rows["Volume"])
+    big = "Date,Close/Last\n" + "".join(
+        f'{d:%m/%d/%Y},"$1,{i:03d}.25"\n' for i, d in enumerate(rows.index)
+    )
+    frame = prices.read_price_csv(write_csv(tmp_path, big), "BKNG")
+    np.testing.assert_array_equal(frame["Close"], [1000.25 + i for i in range(40)])
+
+
 def test_read_price_csv_missing_file(tmp_path):
     with pytest.raises(ForecastError, match="cannot read .*nope.csv"):
         prices.read_price_csv(tmp_path / "nope.csv", "X")
-    with pytest.raises(ForecastError, match="cannot read"):
+    with pytest.raises(ForecastError, match="is not a regular file; give a CSV file"):
         prices.read_price_csv(tmp_path, "X")  # a directory
 
 

@@ -190,9 +190,10 @@ def _fetch(
 def import_csv(ticker: str, csv_path: str | Path, data_dir: Path) -> FetchResult:
     """Store a user's CSV as the cached history of `ticker` (source "csv"); never touches Yahoo."""
     ticker = validate_symbol(ticker)
-    frame = read_price_csv(csv_path, ticker)
+    notes: list[str] = []
+    frame = read_price_csv(csv_path, ticker, notes)
     cached = cache.cached(ticker, data_dir)
     new_rows = len(frame) if cached is None else len(frame.index.difference(cached[0].index))
     path = cache.write(ticker, data_dir, frame, "csv", imported_from=str(Path(csv_path).resolve()))
     cache.mark_latest(ticker, data_dir)
-    return FetchResult(ticker, frame, "csv", path, None, new_rows)
+    return FetchResult(ticker, frame, "csv", path, "; ".join(notes) or None, new_rows)
