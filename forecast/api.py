@@ -49,11 +49,27 @@ def fetch(
     end: dt.date | None = None,
     offline: bool = False,
     on_status: Notice = None,
+    client: prices.Yahoo | None = None,
 ) -> prices.FetchResult:
-    """Download (or update) one ticker's daily prices into the cache; see forecast.prices.fetch."""
+    """Download (or update) one ticker's daily prices into the cache; see forecast.prices.fetch.
+
+    client: one yahoo_client shared by the tickers of a command, so a network failure seen for
+    one is remembered for the next.
+    """
     return prices.fetch(
-        ticker, data_dir, start=start, end=end, offline=offline, on_status=on_status
+        ticker,
+        data_dir,
+        start=start,
+        end=end,
+        offline=offline,
+        on_status=on_status,
+        client=client,
     )
+
+
+def yahoo_client(data_dir: Path) -> prices.Yahoo:
+    """The Yahoo client one multi-ticker fetch shares."""
+    return prices.Yahoo(data_dir)
 
 
 def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
