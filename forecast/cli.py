@@ -144,6 +144,12 @@ def _features(text: str) -> str:
     return text
 
 
+def _lr(value: float) -> float:
+    if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
+        raise typer.BadParameter(f"{value} is not in (0, 1)")
+    return value
+
+
 def _plot_path(path: Path | None) -> Path | None:
     if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
@@ -284,7 +290,8 @@ Features = Annotated[
 ]
 BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
 LearningRate = Annotated[
-    float, typer.Option(help="Adam learning rate, in (0, 1).", rich_help_panel=TRAINING)
+    float,
+    typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
 ]
 Patience = Annotated[
     int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)

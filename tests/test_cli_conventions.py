@@ -94,6 +94,8 @@ def test_help_groups_options_lists_choices_and_offers_completion():
         (["predict", "--paths", "5"], "'--paths'"),
         (["fetch", "AAPL", "--start", "2020-02-30"], "'--start'"),
         (["train", "--loss", "hinge"], "'hinge' is not one of 'gaussian', 'mse', 'direction'"),
+        (["train", "--lr", "0"], "'--lr': 0.0 is not in (0, 1)"),
+        (["backtest", "--lr", "nan"], "'--lr'"),
         (["predict", "--plot", "fan.jpg"], ".png, .svg or .pdf"),
     ],
 )
