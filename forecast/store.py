@@ -8,11 +8,11 @@ names, dates and sizes.
     <data dir>/models/<TICKER>.json, <TICKER>.<hash>.npz    one ticker's model
 """
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecast import jsonfile
 from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 
@@ -54,10 +54,8 @@ def models(data_dir: Path) -> list[ModelInfo]:
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
         try:
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError):
+            meta = jsonfile.read_object(json_path)
+        except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
         pattern = _weights_pattern(ticker)
         weights = [p for p in d.iterdir() if pattern.fullmatch(p.name)]

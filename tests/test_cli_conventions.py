@@ -307,3 +307,12 @@ def test_help_stays_light():
 def test_no_command_shows_help_with_clicks_exit_code():
     result = runner.invoke(app, [])
     assert result.exit_code == 2 and "Usage" in result.stdout and "error" not in result.stderr
+
+
+def test_models_lists_a_corrupt_sidecar_by_name(trained, tmp_path):
+    d = copy_of(trained, tmp_path / "d")
+    (models_dir(d) / "BAD.json").write_text("[1, 2")  # cut short
+    result = run(d, "models", terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "BAD" in result.stdout and "AAPL" in result.stdout
+    assert run(d, "predict", "--days", "1", "--paths", "100").exit_code == 0  # AAPL: the latest
