@@ -39,7 +39,7 @@ import pandas as pd
 from forecast import baselines, metrics
 from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
-from forecast.features import min_prices
+from forecast.features import split_days
 from forecast.model import LEVELS, RNNForecaster, calibrated_bands
 
 MODELS = ("rnn", "naive", "drift")
@@ -130,7 +130,13 @@ def _clean(obj):
 
 def _min_fit_prices(cfg: TrainConfig) -> int:
     """Fewest prices RNNForecaster.fit accepts for cfg.window (the chronological split's need)."""
-    return min_prices(cfg.window, cfg.val_fraction)
+    n = 2
+    while True:
+        try:
+            split_days(n - 1, cfg.window, cfg.val_fraction)  # n prices → n − 1 feature days
+            return n
+        except ForecastError:
+            n += 1
 
 
 def _validate(n_prices: int, cfg: TrainConfig, horizon, refit_every, test_days, n_paths) -> int:
