@@ -286,11 +286,15 @@ def test_predict_plot_in_each_format(trained, tmp_path, suffix):
         assert "2023-09-21" in path.read_text()  # the title names the as-of date
 
 
-def test_backtest_plot(trained, tmp_path):
+def test_backtest_plot(trained, tmp_path, monkeypatch):
+    import forecast.kernels
+
+    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: False)  # as on a first run
     path = tmp_path / "bt.svg"
     fast = [*SMALL, "--paths", "20", "--test-days", "12", "--refit-every", "10", "--horizon", "2"]
     result = run(trained, "backtest", "AAPL", *fast, "--plot", str(path))
     assert result.exit_code == 0, result.output
+    assert "compiling the Numba kernels" in result.stderr  # the notice reaches backtest too
     svg = path.read_text()
     assert svg.startswith("<?xml") and "coverage by horizon" in svg
 
