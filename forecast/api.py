@@ -15,6 +15,7 @@ import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from forecast.features import check_features, split_days
 from forecast.heads import HEADS
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
+
+if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
+    from forecast.backtest import BacktestResult
 
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
@@ -357,7 +361,7 @@ def _latest_for_backtest(data_dir: Path) -> str:
 @dataclass
 class BacktestReport:
     ticker: str
-    result: object  # forecast.backtest.BacktestResult
+    result: "BacktestResult"
 
     def to_json(self) -> dict:
         return {"ticker": self.ticker, **self.result.to_json()}
