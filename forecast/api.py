@@ -428,7 +428,15 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     from forecast.model import LEVELS
 
     result, cases = report.result, report.result.cases
-    h = cases.y.shape[1]
+    n, h = cases.y.shape
+    dates = getattr(cases, "target_dates", None)
+    if dates is not None:
+        target = pd.DatetimeIndex(np.asarray(dates)[:, h - 1])
+    else:  # origins are consecutive sessions: origin j's day h is origin j + h
+        origins = pd.DatetimeIndex(result.origins)
+        target = origins[h:].append(pd.DatetimeIndex([pd.NaT] * min(h, n)))[:n]
+    y = cases.y[:, h - 1]
+    ok = np.isfinite(y) & ~target.isna()
     coverage = {
         model: {L: np.array([r[f"coverage_{round(L * 100)}"] for r in rows], float) for L in LEVELS}
         for model, rows in result.metrics.items()
@@ -436,11 +444,11 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     first, last = result.origins[0], result.origins[-1]
     return plot.write_backtest(
         path,
-        result.origins,
-        realised=cases.y[:, h - 1],
-        median=cases.point["rnn"][:, h - 1],
+        target[ok],
+        realised=y[ok],
+        median=cases.point["rnn"][ok, h - 1],
         bands={
-            L: (cases.lower["rnn", L][:, h - 1], cases.upper["rnn", L][:, h - 1]) for L in LEVELS
+            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1]) for L in LEVELS
         },
         coverage=coverage,
         title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "

@@ -320,3 +320,27 @@ def test_models_lists_a_corrupt_sidecar_by_name(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert "BAD" in result.stdout and "AAPL" in result.stdout
     assert run(d, "predict", "--days", "1", "--paths", "100").exit_code == 0  # AAPL: the latest
+
+
+def test_backtest_chart_pairs_each_forecast_with_the_close_it_was_for(trained, monkeypatch):
+    from forecast import api, plot
+    from forecast.config import TrainConfig
+
+    cfg = TrainConfig(window=10, hidden=4, epochs=1)
+    report = api.backtest(
+        "AAPL", trained, cfg, horizon=3, test_days=12, refit_every=10, n_paths=20, seed=0
+    )
+    seen = {}
+    monkeypatch.setattr(plot, "write_backtest", lambda path, *a, **k: seen.update(a=a, k=k))
+    api.plot_backtest(report, Path("x.png"))
+    (target,) = seen["a"]
+    closes = api.load_prices("AAPL", trained)["Adj Close"]
+    assert len(target) >= 5 and target.is_monotonic_increasing
+    for day, realised in zip(target, seen["k"]["realised"], strict=True):
+        assert realised == closes.loc[day]  # the close on the day the forecast was for
+        assert closes.index.get_loc(day) - 3 == closes.index.get_loc(
+            report.result.origins[list(target).index(day)]
+        )  # three sessions after its origin
+    lo95, hi95 = seen["k"]["bands"][0.95]
+    lo80, hi80 = seen["k"]["bands"][0.8]
+    assert (lo95 <= lo80).all() and (hi80 <= hi95).all()
