@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, checkpoint, kernels, prices, store
-from forecast.config import CAL_HORIZON, PLOT_HISTORY_DAYS, TrainConfig, check_range
+from forecast.config import CAL_HORIZON, TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
 from forecast.features import check_features, split_days
 from forecast.heads import HEADS
@@ -407,7 +407,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
     from forecast import plot
 
-    days = history_days or PLOT_HISTORY_DAYS
+    days = history_days or plot_history_days(len(pred.table))
     title = (
         f"{pred.ticker}: {len(pred.table)}-day forecast from the close of {pred.last_date:%Y-%m-%d}"
     )

@@ -380,9 +380,15 @@ def predict(
     json_out: JsonOut = False,
     plot: Plot = None,
     history: Annotated[
-        int,
-        ranged("history", "Trading days of closes drawn before the forecast in --plot.", OUTPUT),
-    ] = config.PLOT_HISTORY_DAYS,
+        int | None,
+        ranged(
+            "history",
+            "Trading days of closes drawn before the forecast in --plot "
+            "(default: 4 per forecast day, 40 to 120).",
+            OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():

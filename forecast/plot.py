@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.config import PLOT_HISTORY_DAYS
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes
 
@@ -64,17 +63,18 @@ def write_fan(
     lower_95,
     upper_95,
     title: str,
-    history_days: int = PLOT_HISTORY_DAYS,
+    history_days: int | None = None,
     currency: str | None = None,
 ) -> Path:
     """Draw the fan chart and write it to `path` atomically; returns the path.
 
-    history_dates/closes: (N,) of which the last history_days are drawn; forecast_dates,
+    history_dates/closes: (N,) of which the last history_days (default: all) are drawn; forecast_dates,
     median and the four band edges: (days,).
     """
     fig, (ax,) = _figure()
-    hist_x = pd.DatetimeIndex(history_dates)[-history_days:]
-    hist_y = np.asarray(history_closes, float)[-history_days:]
+    keep = slice(-history_days if history_days else None, None)
+    hist_x = pd.DatetimeIndex(history_dates)[keep]
+    hist_y = np.asarray(history_closes, float)[keep]
     # Start every forecast series at the origin close so the fan opens from the last price.
     fx = pd.DatetimeIndex([hist_x[-1]]).append(pd.DatetimeIndex(forecast_dates))
     med, lo80, hi80, lo95, hi95 = (

@@ -344,3 +344,17 @@ def test_backtest_chart_pairs_each_forecast_with_the_close_it_was_for(trained, m
     lo95, hi95 = seen["k"]["bands"][0.95]
     lo80, hi80 = seen["k"]["bands"][0.8]
     assert (lo95 <= lo80).all() and (hi80 <= hi95).all()
+
+
+@pytest.mark.parametrize("days, history", [(5, 40), (20, 80), (60, 120)])
+def test_the_fan_is_not_a_thin_strip_by_default(trained, monkeypatch, days, history):
+    from forecast import plot
+
+    seen = {}
+    monkeypatch.setattr(plot, "write_fan", lambda path, **k: seen.update(k) or Path(path))
+    args = ["predict", "--days", str(days), "--paths", "100", "--plot", "f.png"]
+    assert run(trained, *args).exit_code == 0
+    assert seen["history_days"] == history == len(seen["history_closes"])
+    assert days / (days + history) >= 0.11
+    run(trained, *args, "--history", "250")
+    assert len(seen["history_closes"]) == 250
