@@ -165,7 +165,7 @@ def fetch(
         list[str],
         typer.Argument(
             help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
-            metavar="TICKER...",
+            metavar="TICKER",
             show_default=False,
         ),
     ],
@@ -320,7 +320,9 @@ def train(
     ticker: Annotated[
         str | None,
         typer.Argument(
-            help="Symbol to train on (default: the most recently fetched).", show_default=False
+            metavar="TICKER",
+            help="Symbol to train on (default: the most recently fetched).",
+            show_default=False,
         ),
     ] = None,
     window: Window = D["window"],
@@ -365,6 +367,7 @@ def predict(
     ticker: Annotated[
         str | None,
         typer.Argument(
+            metavar="TICKER",
             help="Symbol to forecast (default: the most recently trained model's).",
             show_default=False,
         ),
@@ -418,6 +421,7 @@ def backtest(
     ticker: Annotated[
         str | None,
         typer.Argument(
+            metavar="TICKER",
             help="Symbol to backtest (default: the most recently trained model's).",
             show_default=False,
         ),
@@ -518,7 +522,7 @@ def models() -> None:
 
 @app.command()
 def rm(
-    ticker: Annotated[str, typer.Argument(help="Symbol whose files to delete.")],
+    ticker: Annotated[str, typer.Argument(metavar="TICKER", help="Symbol whose files to delete.")],
     prices: Annotated[
         bool, typer.Option("--prices", help="Delete only its cached prices.")
     ] = False,
