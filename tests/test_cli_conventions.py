@@ -358,3 +358,20 @@ def test_the_fan_is_not_a_thin_strip_by_default(trained, monkeypatch, days, hist
     assert days / (days + history) >= 0.11
     run(trained, *args, "--history", "250")
     assert len(seen["history_closes"]) == 250
+
+
+@pytest.mark.parametrize(
+    "words, cword, expected",
+    [
+        ("forecast pre", 1, {"predict"}),
+        ("forecast train --loss ", 3, {"gaussian", "mse", "direction"}),
+    ],
+)
+def test_shell_completion_completes_commands_and_choices(words, cword, expected):
+    env = dict(
+        os.environ, COMP_WORDS=words, COMP_CWORD=str(cword), _FORECAST_COMPLETE="complete_bash"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and expected <= set(out.stdout.split()), out
