@@ -320,7 +320,6 @@ def train(
     ticker: Annotated[
         str | None,
         typer.Argument(
-            metavar="TICKER",
             help="Symbol to train on (default: the most recently fetched).",
             show_default=False,
         ),
@@ -367,7 +366,6 @@ def predict(
     ticker: Annotated[
         str | None,
         typer.Argument(
-            metavar="TICKER",
             help="Symbol to forecast (default: the most recently trained model's).",
             show_default=False,
         ),
@@ -421,7 +419,6 @@ def backtest(
     ticker: Annotated[
         str | None,
         typer.Argument(
-            metavar="TICKER",
             help="Symbol to backtest (default: the most recently trained model's).",
             show_default=False,
         ),
