@@ -350,9 +350,10 @@ def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> l
 def _latest_for_backtest(data_dir: Path) -> str:
     """The latest trained model's ticker; with no model yet, the latest fetched (a backtest
     trains its own models, so it needs only prices)."""
-    if any(m.saved_at for m in store.models(data_dir)):
+    try:
         return latest_trained(data_dir)
-    return latest_fetched(data_dir)
+    except ForecastError:  # no model yet
+        return latest_fetched(data_dir)
 
 
 # --- backtest ------------------------------------------------------------------------------------
