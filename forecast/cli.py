@@ -113,8 +113,9 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = prices.Yahoo(state.data_dir)  # remembers a network failure for the next ticker
-        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        client = prices.Yahoo()  # remembers a network failure for the next ticker
+        # all symbols checked before any is fetched: a typo costs one line, not a half-done run
+        symbols = list(dict.fromkeys(prices.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
