@@ -71,9 +71,14 @@ def fetch(
     )
 
 
-def yahoo_client(data_dir: Path) -> prices.Yahoo:
+def yahoo_client() -> prices.Yahoo:
     """The Yahoo client one multi-ticker fetch shares."""
-    return prices.Yahoo(data_dir)
+    return prices.Yahoo()
+
+
+def validate_symbol(ticker: str) -> str:
+    """The symbol upper-cased, or ForecastError saying what is wrong with it."""
+    return prices.validate_symbol(ticker)
 
 
 def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:

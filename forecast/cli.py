@@ -223,8 +223,9 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = api.yahoo_client(state.data_dir)  # remembers a network failure for the next ticker
-        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        client = api.yahoo_client()  # remembers a network failure for the next ticker
+        # all symbols checked before any is fetched: a typo costs one line, not a half-done run
+        symbols = list(dict.fromkeys(api.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
