@@ -66,9 +66,9 @@ def fetch_table(results) -> None:
     out.print(table)
 
 
-def cached_table(entries: list[dict]) -> None:
+def cached_table(entries: list[dict], data_dir) -> None:
     """`forecast list`: one row per cached ticker from its sidecar, stale ones in yellow."""
-    table = Table(title="cached prices", title_justify="left")
+    table = Table(title=f"cached prices in {escape(str(data_dir))}", title_justify="left")
     for name, justify in [
         ("ticker", "left"),
         ("first", "left"),
@@ -181,18 +181,61 @@ def train_summary(report) -> None:
     out.print(t)
 
 
+def models_table(infos, data_dir) -> None:
+    """`forecast models`: one row per trained model (forecast.store.ModelInfo), in 80 columns."""
+    table = Table(
+        title=f"models in {escape(str(data_dir))}",
+        title_justify="left",
+        caption="T window, H hidden units; val loss per step vs a random walk's on the same "
+        "days (vs rw < 0: the model did better)",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        show_edge=False,
+    )
+    for name, justify in [
+        ("ticker", "left"),
+        ("through", "left"),
+        ("options", "left"),
+        ("val loss", "right"),
+        ("rw loss", "right"),
+        ("vs rw", "right"),
+        ("size", "right"),
+    ]:
+        table.add_column(name, justify=justify, no_wrap=True)
+    for m in infos:
+        cfg = m.config
+        options = f"{cfg.get('loss', '?')} T={cfg.get('window', '?')} H={cfg.get('hidden', '?')}"
+        extra = [str(f) for f in (cfg.get("features") or [])[1:]]
+        if extra:
+            options += " +" + "+".join(extra)
+        gap = m.skill
+        table.add_row(
+            escape(m.ticker),
+            escape(str(m.trained_through or "?")),
+            escape(options),
+            _cell(m.val_loss, ".4f"),
+            _cell(m.baseline_val_loss, ".4f"),
+            "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
+            f"{m.size / 1024:,.1f} KiB",
+        )
+    out.print(table)
+
+
 def _pct(x: float) -> str:
     return "–" if x != x else f"{x:.0%}"  # NaN: not measured
 
 
 def prediction_table(pred) -> None:
     """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
-    p_up = "P(up)" if pred.loss == "direction" else "P(>last)"
+    p_up = pred.p_up_label
+    currency = f" {pred.currency}" if pred.currency else ""
     t = Table(
-        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f})",
+        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f}{currency})",
         title_justify="left",
         caption="bands are conformally calibrated; cov = share of held-out validation days inside "
-        "the band (– beyond day 20: factor extrapolated)",
+        f"the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
     )
