@@ -398,6 +398,22 @@ def backtest(
     return BacktestReport(ticker, run_backtest(frame, config, on_fold=fold, **options))
 
 
+def check_export_path(path: Path) -> Path:
+    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
+    if not path.parent.is_dir():
+        raise ForecastError(f"--export: the folder {path.parent} does not exist; create it first")
+    return path
+
+
+def export_backtest(report: BacktestReport, path: Path) -> int:
+    """Every forecast of a backtest to one CSV (BacktestResult.forecasts), written atomically;
+    returns the number of rows."""
+    return report.result.write_forecasts_csv(path, report.ticker)
+
+
 # --- charts --------------------------------------------------------------------------------------
 
 

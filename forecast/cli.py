@@ -434,12 +434,29 @@ def backtest(
             rich_help_panel=WALK,
         ),
     ] = 250,
+    max_train: Annotated[
+        int | None,
+        typer.Option(
+            help="Fit each refit on at most this many last returns [default: all history].",
+            min=2,
+            show_default=False,
+            rich_help_panel=WALK,
+        ),
+    ] = None,
     paths: Annotated[int, ranged("paths", "Sampled paths per origin.", WALK)] = 500,
     seed: Annotated[int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)] = D[
         "seed"
     ],
     json_out: JsonOut = False,
     plot: Plot = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     window: Window = D["window"],
     hidden: Hidden = D["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -456,7 +473,7 @@ def backtest(
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
 ) -> None:
-    """Walk-forward test of the RNN against random-walk baselines on the same days."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
         cfg = train_config(
             features,
@@ -473,7 +490,11 @@ def backtest(
 
         if plot is not None:
             api.check_plot_path(plot)
-        options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
+        if export is not None:
+            api.check_export_path(export)
+        options = dict(
+            horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
+        )
         with display.fold_progress() as on_fold:
             report = api.backtest(
                 ticker,
@@ -487,6 +508,8 @@ def backtest(
             )
         if plot is not None:
             display.info(f"wrote {api.plot_backtest(report, plot)}")
+        if export is not None:
+            display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
             import json
 
