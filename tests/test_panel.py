@@ -96,7 +96,9 @@ def test_pooled_windows_are_the_series_windows_concatenated(calendars):
     np.testing.assert_array_equal(np.asarray(panel.train[0]), xs)
     np.testing.assert_array_equal(panel.train[1][np.array([0, 5, len(zs) - 1])], zs[[0, 5, -1]])
     np.testing.assert_array_equal(panel.val[0], np.concatenate([d.val[0] for d in parts]))
-    assert panel.counts == {n: (len(d.train[0]), len(d.val[0])) for n, d in zip(calendars, parts)}
+    assert panel.counts == {
+        n: (len(d.train[0]), len(d.val[0])) for n, d in zip(calendars, parts, strict=True)
+    }
     assert not np.isnan(zs).any()
 
 
