@@ -209,11 +209,14 @@ def run_backtest(
     n_paths: int = 500,
     seed: int = 0,
     on_fold: Callable[[int, int], None] | None = None,
+    fit: Callable[[pd.DataFrame, pd.Timestamp], RNNForecaster] | None = None,
 ) -> BacktestResult:
     """Walk forward over the last `test_days` days; score the RNN, naive and drift forecasts.
 
     on_fold(i, n_folds) is called with i = 0 before the first fit and i after fold i is done.
     Raises ForecastError when the options don't fit the history, saying what to change.
+    fit(train, first_origin) replaces the per-fold RNNForecaster(cfg).fit(train) (a global
+    model refits on every series cut at first_origin's date).
     """
     t0 = time.perf_counter()
     cfg = cfg.validate()
@@ -247,7 +250,7 @@ def run_backtest(
         j1 = min(j0 + refit_every, n)
         o_first = prices.index[idx[j0]]
         train = prices.iloc[: idx[j0]]  # strictly before the fold's first origin
-        model = RNNForecaster(cfg).fit(train)
+        model = fit(train, o_first) if fit else RNNForecaster(cfg).fit(train)
         fold = Fold(
             first_origin=o_first,
             last_origin=prices.index[idx[j1 - 1]],
