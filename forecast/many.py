@@ -174,3 +174,119 @@ def backtest_values(summary: dict) -> dict:
         "coverage_95": rnn.get("coverage_95"),
         "verdict": summary["verdict"],
     }
+
+
+# --- global model: the same screen from one shared RNN ------------------------------------------
+
+
+def predict_global_one(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int,
+    seed: int | None,
+    today: dt.date,
+):
+    """api.Prediction for `ticker` from the global model (params, meta), seen by it or not."""
+    from forecast import api, calendar, globalmodel
+
+    model = globalmodel.for_ticker(params, meta, ticker, frame)
+    exchange = calendar.exchange_for(ticker)
+    warnings = []
+    behind = calendar.trading_days_between(frame.index[-1], pd.Timestamp(today), exchange)
+    if behind > api.STALE_SESSIONS:
+        warnings.append(
+            f"cached {ticker} prices end {frame.index[-1]:%Y-%m-%d}, {behind} trading days ago; "
+            f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
+        )
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    return api.Prediction(
+        ticker=ticker,
+        last_date=frame.index[-1],
+        last_close=float(frame["Adj Close"].iloc[-1]),
+        loss=model.config.loss,
+        table=table,
+        history=frame["Adj Close"].iloc[-120:],
+        warnings=warnings,
+        trained_through=str(meta["cut_date"]),
+    )
+
+
+# --- the parent's loops: read inputs as jobs are sent, keep one Row per ticker ------------------
+
+
+def _row(outcome, values: dict) -> Row:
+    return Row(str(outcome.key), "ok", outcome.seconds, values=values)
+
+
+def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) -> list[Row]:
+    """Train every ticker's model on the runner's workers; the parent saves each as it arrives."""
+    from forecast import prices
+
+    def args_for(ticker):
+        return (ticker, prices.load_prices(ticker, data_dir), cfg)
+
+    rows = []
+    for o in runner.run(fit_one, tickers, args_for):
+        if o.ok:
+            try:
+                path = save_fit(data_dir, o.key, o.value)
+            except OSError as e:
+                row = failed(o.key, f"cannot save its model ({e.strerror or e})", o.seconds)
+            else:
+                row = _row(o, o.value.values | {"path": str(path)})
+        else:
+            row = failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
+
+
+def predict_universe(
+    tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, model: str | None = None
+) -> list[Row]:
+    """Screen values per ticker, from its own model or from the global model `model`."""
+    from forecast import checkpoint, globalmodel, prices
+
+    if model is not None:
+        g_params, g_meta = globalmodel.load_global(data_dir, model)
+
+        def args_for(ticker):
+            frame = prices.load_prices(ticker, data_dir)
+            return (ticker, frame, g_params, g_meta, days, n_paths, seed, today)
+
+        fn = predict_global_one
+    else:
+
+        def args_for(ticker):
+            frame = prices.load_prices(ticker, data_dir)
+            params, meta = checkpoint.load_model(data_dir, ticker)
+            return (ticker, frame, params, meta, days, n_paths, seed, today)
+
+        fn = predict_one
+    rows = []
+    for o in runner.run(fn, tickers, args_for):
+        row = _row(o, screen_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
+
+
+def backtest_universe(
+    tickers, data_dir: Path, cfg: TrainConfig, options: dict, seed: int, runner, on_row
+) -> list[Row]:
+    """A walk-forward backtest per ticker on the runner's workers; one Row each."""
+    from forecast import prices
+
+    def args_for(ticker):
+        return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed)
+
+    rows = []
+    for o in runner.run(backtest_one, tickers, args_for):
+        row = _row(o, backtest_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
