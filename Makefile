@@ -22,10 +22,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # The main job on the shipped sample: --offline so it runs the same with or without a network.
+# Its files go to ./data in the clone, not to the per-user data directory.
 demo: $(VENV)/.installed
-	$(BIN)/forecast fetch AAPL --offline
-	$(BIN)/forecast train AAPL
-	$(BIN)/forecast predict AAPL --days 5
+	$(BIN)/forecast --data-dir data fetch AAPL --offline
+	$(BIN)/forecast --data-dir data train AAPL
+	$(BIN)/forecast --data-dir data predict AAPL --days 5
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow" -q

@@ -66,9 +66,9 @@ def fetch_table(results) -> None:
     out.print(table)
 
 
-def cached_table(entries: list[dict]) -> None:
+def cached_table(entries: list[dict], data_dir) -> None:
     """`forecast list`: one row per cached ticker from its sidecar, stale ones in yellow."""
-    table = Table(title="cached prices", title_justify="left")
+    table = Table(title=f"cached prices in {escape(str(data_dir))}", title_justify="left")
     for name, justify in [
         ("ticker", "left"),
         ("first", "left"),
@@ -181,18 +181,58 @@ def train_summary(report) -> None:
     out.print(t)
 
 
+def models_table(infos, data_dir) -> None:
+    """`forecast models`: one row per trained model (forecast.store.ModelInfo)."""
+    table = Table(title=f"models in {escape(str(data_dir))}", title_justify="left")
+    for name, justify in [
+        ("ticker", "left"),
+        ("trained through", "left"),
+        ("loss", "left"),
+        ("window", "right"),
+        ("hidden", "right"),
+        ("features", "left"),
+        ("val loss", "right"),
+        ("random walk", "right"),
+        ("vs rw", "right"),
+        ("size", "right"),
+    ]:
+        table.add_column(name, justify=justify, no_wrap=True)
+    for m in infos:
+        cfg = m.config
+        gap = m.skill
+        table.add_row(
+            escape(m.ticker),
+            escape(str(m.trained_through or "?")),
+            escape(str(cfg.get("loss", "?"))),
+            escape(str(cfg.get("window", "?"))),
+            escape(str(cfg.get("hidden", "?"))),
+            escape(",".join(map(str, cfg.get("features") or ["?"]))),
+            _cell(m.val_loss, ".4f"),
+            _cell(m.baseline_val_loss, ".4f"),
+            "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
+            f"{m.size / 1024:,.1f} KiB",
+        )
+    out.print(table)
+    err.print(
+        "vs rw: validation loss minus a random walk's on the same days; below 0 is better",
+        style="dim",
+        highlight=False,
+    )
+
+
 def _pct(x: float) -> str:
     return "–" if x != x else f"{x:.0%}"  # NaN: not measured
 
 
 def prediction_table(pred) -> None:
     """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
-    p_up = "P(up)" if pred.loss == "direction" else "P(>last)"
+    p_up = pred.p_up_label
+    currency = f" {pred.currency}" if pred.currency else ""
     t = Table(
-        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f})",
+        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f}{currency})",
         title_justify="left",
         caption="bands are conformally calibrated; cov = share of held-out validation days inside "
-        "the band (– beyond day 20: factor extrapolated)",
+        f"the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
     )

@@ -28,6 +28,13 @@ def assert_fails(result, message: str) -> None:
     assert result.stdout == ""
 
 
+def assert_usage(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1  # one line
+    assert result.stdout == ""
+
+
 @pytest.fixture
 def fetched(data_dir):
     assert run("fetch", "AAPL", "--offline").exit_code == 0
@@ -60,19 +67,25 @@ def test_tables_and_verdict_default_to_the_latest_ticker(fetched):
     assert out.rstrip().splitlines()[-1].startswith("RNN: ")
 
 
+def test_options_that_do_not_fit_the_data_fail_in_one_line(fetched):
+    assert_fails(
+        run("backtest", "AAPL", *TINY, "--test-days", "5000"),
+        "--test-days 5000 leaves 0 of 2699 days to train the first fold",
+    )
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--horizon", "0"], "--horizon must be 1..60 trading days, got 0"),
-        (["--horizon", "61"], "--horizon must be 1..60 trading days, got 61"),
-        (["--refit-every", "0"], "--refit-every must be at least 1"),
-        (["--test-days", "5000"], "--test-days 5000 leaves 0 of 2699 days to train the first fold"),
-        (["--window", "1"], "--window must be at least 2 days"),
-        (["--loss", "huber"], "unknown --loss 'huber'"),
+        (["--horizon", "0"], "'--horizon'"),
+        (["--horizon", "61"], "'--horizon'"),
+        (["--refit-every", "0"], "'--refit-every'"),
+        (["--window", "1"], "'--window'"),
+        (["--loss", "huber"], "'huber' is not one of"),
     ],
 )
-def test_bad_options_fail_in_one_line(fetched, args, message):
-    assert_fails(run("backtest", "AAPL", *TINY, *args), message)
+def test_out_of_range_options_are_usage_errors(fetched, args, message):
+    assert_usage(run("backtest", "AAPL", *TINY, *args), message)
 
 
 def test_no_cached_prices_fail_in_one_line(data_dir):
