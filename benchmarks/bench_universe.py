@@ -18,7 +18,7 @@ Each model also pays its calibration (sampled paths) and its save, as in real us
 
 Global part: one panel of the largest size S, batch --global-batch, one epoch of the training
 loop (forward + BPTT + Adam over all training windows, then the validation loss) with
-forecast.kernels.rnn.set_num_threads(n) for n = 1, 2, ... all cores. Reported: training
+forecast.train.set_num_threads(n) for n = 1, 2, ... all cores. Reported: training
 windows/s and efficiency; the issue's yardstick is PyTorch on an H200, float32, B=512: 213k
 windows/s at H=32.
 
@@ -148,7 +148,7 @@ def _train_windows(frame, cfg) -> int:
 
 
 def bench_global(frames, cfg, batch, cores):
-    from forecast.kernels import rnn
+    from forecast import train
     from forecast.panel import build_panel
     from forecast.train import fit_theta
 
@@ -165,7 +165,7 @@ def bench_global(frames, cfg, batch, cores):
     fit_theta(panel.train, panel.val, one)  # compile / warm caches
     base = None
     for k in job_counts(cores):
-        rnn.set_num_threads(k)
+        train.set_num_threads(k)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()

@@ -22,7 +22,8 @@ import pandas as pd
 from forecast import checkpoint
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.kernels.rnn import HEADS, batch_loss, unpack
+from forecast.heads import HEADS
+from forecast.kernels.rnn import batch_loss, from_params, to_params
 from forecast.panel import Panel, build_panel, series_dataset
 from forecast.train import Epoch, TrainResult, fit_theta
 
@@ -43,12 +44,8 @@ class GlobalFit:
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
 
     def params(self) -> dict[str, np.ndarray]:
-        D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss][1]
-        arrays = unpack(self.result.theta, D, H, O)
-        return {
-            k: np.array(a, dtype=np.float64, order="C")
-            for k, a in zip(checkpoint.PARAM_SHAPES(D, H, O), arrays, strict=True)
-        }
+        D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss].O
+        return to_params(self.result.theta, D, H, O)
 
     def meta(self) -> dict:
         p, best = self.panel, self.result.best
@@ -70,26 +67,6 @@ class GlobalFit:
         }
 
 
-def pooled_baseline(panel: Panel, loss: str) -> float:
-    """The random walk's validation loss per step, pooled over the series like the model's."""
-    zv = panel.val[1]
-    total, lo = 0.0, 0
-    for t in panel.tickers:
-        n = panel.counts[t][1]
-        z = zv[lo : lo + n]
-        lo += n
-        if n == 0:
-            continue
-        sc = panel.scalers[t]
-        if loss == "direction":  # P(up) = 1/2: the panel keeps no per-series up share
-            total += float(np.sum(np.full(z.shape, np.log(2.0))))
-            continue
-        z0 = -sc.mean[0] / sc.std[0]  # r = 0 in this series' scaled units
-        sq = 0.5 * (z - z0) ** 2
-        total += float(np.sum(sq + 0.5 * np.log(2 * np.pi) if loss == "gaussian" else sq))
-    return total / zv.size
-
-
 def fit_global(
     name: str,
     frames: Iterable[tuple[str, pd.DataFrame]],
@@ -101,7 +78,7 @@ def fit_global(
     cfg = cfg.validate()
     panel = build_panel(frames, cfg.features, cfg.window, cfg.loss, cfg.val_fraction, cut)
     result = fit_theta(panel.train, panel.val, cfg, on_epoch)
-    return GlobalFit(name, cfg, panel, result, pooled_baseline(panel, cfg.loss))
+    return GlobalFit(name, cfg, panel, result, panel.baseline_val_loss)
 
 
 def save_global(data_dir: Path, fit: GlobalFit) -> Path:
@@ -162,8 +139,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
             f"(plus the {T}-day gap) to calibrate its bands; fetch newer prices"
         )
     m = RNNForecaster(cfg)
-    m.theta_ = np.concatenate([params[k].ravel() for k in ("Wxh", "Whh", "bh", "Why", "by")])
-    m.D_, m.O_ = len(cfg.features), HEADS[cfg.loss][1]
+    m.theta_, m.D_, _, m.O_ = from_params(params)
     m.scaler_ = ds.scaler
     m.history_ = []
     m.best_epoch_ = int(meta.get("best_epoch", 0))
@@ -179,12 +155,12 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         np.abs(ds.returns[:cut_k]), np.linspace(0, 1, N_QUANTILES)
     )
     m.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
-    head = HEADS[cfg.loss][0]
+    head = HEADS[cfg.loss].kernel_id
     xv, zv = ds.val
     val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T
     m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation part
     m.baseline_val_loss_ = m._baseline_val_loss(ds)
-    m.resid_std_ = m._residual_std(ds) if cfg.loss == "mse" else 1.0
+    m.resid_std_ = m._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
     m.calibration_ = m._calibrate(ds)
     return m
 

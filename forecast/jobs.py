@@ -80,10 +80,10 @@ def single_threaded() -> None:
         os.environ[name] = "1"
     from threadpoolctl import threadpool_limits
 
-    from forecast.kernels import rnn
+    from forecast import train
 
     threadpool_limits(limits=1)  # BLAS and OpenMP pools already loaded
-    rnn.set_num_threads(1)  # the RNN's own chunk threads
+    train.set_num_threads(1)  # the RNN's own chunk threads
 
 
 def _worker_init() -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from forecast.errors import ForecastError
 from forecast.features import Dataset, Scaler, Split, daily_features, targets, windows
+from forecast.heads import HEADS
 
 
 def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
@@ -101,6 +102,7 @@ class Panel:
     train: tuple[Windows, Windows]  # xs (B, T, D), zs (B, T), gathered on demand
     val: tuple[np.ndarray, np.ndarray]  # xs (Bv, T, D), zs (Bv, T), C-contiguous
     last_dates: dict[str, pd.Timestamp]  # each series' last price date
+    baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
 
 
 def build_panel(
@@ -123,7 +125,8 @@ def build_panel(
     cut = pd.Timestamp(cut)
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers = {}, {}, {}, {}, []
-    offset = 0
+    offset, rw_total = 0, 0.0
+    head = HEADS[loss]
     for ticker, prices in frames:
         try:
             ds = series_dataset(prices, features, T, loss, cut)
@@ -141,6 +144,10 @@ def build_panel(
         counts[ticker] = (n_train, len(ds.val[0]))
         last_dates[ticker] = prices.index[-1]
         tickers.append(ticker)
+        if len(ds.val[1]):  # each series' own random walk (its scaler, its training returns)
+            mean, std = float(ds.scaler.mean[0]), float(ds.scaler.std[0])
+            rw = head.baseline_loss(ds.val[1], ds.returns[: ds.split.cut], mean, std)
+            rw_total += rw * ds.val[1].size
     if not tickers:
         reasons = "; ".join(f"{t}: {why}" for t, why in list(skipped.items())[:3])
         raise ForecastError(f"no series has enough history before {cut:%Y-%m-%d} ({reasons})")
@@ -156,4 +163,5 @@ def build_panel(
             "use an earlier cut or a shorter --window"
         )
     train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
-    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates)
+    rw = rw_total / val[1].size
+    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates, rw)

@@ -16,10 +16,10 @@ def pid_and_threads():
     """This worker's pid and the thread settings it runs with."""
     from threadpoolctl import threadpool_info
 
-    from forecast.kernels import rnn
+    from forecast import train
 
     blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return os.getpid(), rnn._threads[0], blas, os.environ.get("OMP_NUM_THREADS")
+    return os.getpid(), train._threads[0], blas, os.environ.get("OMP_NUM_THREADS")
 
 
 def fail_for(key):

@@ -87,16 +87,18 @@ def test_backtest_refits_cut_every_series_at_the_fold_date(frames, monkeypatch):
         assert fold.scaler_last_date < fold.first_origin
 
 
-def test_pooled_baseline_is_the_per_series_random_walk(frames):
+def test_pooled_baseline_is_each_series_random_walk_weighted_by_its_windows(frames):
+    from forecast.heads import HEADS
+    from forecast.panel import series_dataset
+
     g = globalmodel.fit_global("W", frames.items(), CFG)
-    p = g.panel
-    zv = p.val[1]
-    z0 = np.concatenate(
-        [
-            np.full(p.counts[t][1] * 10, -p.scalers[t].mean[0] / p.scalers[t].std[0])
-            for t in p.tickers
-        ]
-    ).reshape(zv.shape)
-    expect = np.mean(0.5 * (zv - z0) ** 2 + 0.5 * np.log(2 * np.pi))
-    assert g.baseline_val_loss == pytest.approx(expect, rel=1e-12)
+    total, n = 0.0, 0
+    for prices in frames.values():
+        ds = series_dataset(prices, CFG.features, CFG.window, CFG.loss, g.panel.cut)
+        sc = ds.scaler
+        rw = HEADS[CFG.loss].baseline_loss(
+            ds.val[1], ds.returns[: ds.split.cut], float(sc.mean[0]), float(sc.std[0])
+        )
+        total, n = total + rw * ds.val[1].size, n + ds.val[1].size
+    assert g.baseline_val_loss == pytest.approx(total / n, rel=1e-12)
     assert isinstance(g.panel.cut, pd.Timestamp)
