@@ -28,6 +28,7 @@ from forecast.panel import Panel, build_panel, series_dataset
 from forecast.train import Epoch, TrainResult, fit_theta
 
 KIND = "global"
+MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors
 
 
 def _versions() -> dict:
@@ -62,6 +63,7 @@ class GlobalFit:
             "epochs_run": len(self.result.history),
             "losses": {"train": best.train_loss, "val": best.val_loss},
             "baseline_val_loss": self.baseline_val_loss,
+            "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
             "versions": _versions(),
             "seed": self.config.seed,
         }
@@ -113,13 +115,17 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
                 f"no model named {name}; train one with `forecast train TICKER ... --global {name}`"
             ) from None
         raise
+    if not is_global(meta):
+        raise ForecastError(
+            f"{name} is a per-ticker model; --model takes the NAME a `--global NAME` training saved"
+        )
     return params, meta
 
 
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
-    from forecast.model import N_QUANTILES, RNNForecaster
+    from forecast.model import CAL_STRIDE, N_QUANTILES, RNNForecaster
 
     try:
         cfg = TrainConfig.from_dict(meta["config"])
@@ -133,7 +139,8 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         raise ForecastError(
             f"{ticker} cannot use the global model {meta.get('name')}: {e}"
         ) from None
-    if len(ds.val[0]) < 2:
+    n_origins = len(range(ds.split.val_first, len(ds.returns) - 1, CAL_STRIDE))
+    if n_origins < MIN_CAL_ORIGINS:  # the bands' calibration needs forecasts it can score
         raise ForecastError(
             f"{ticker} has too few days after the global model's cut date {cut:%Y-%m-%d} "
             f"(plus the {T}-day gap) to calibrate its bands; fetch newer prices"
@@ -157,9 +164,14 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     m.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
     head = HEADS[cfg.loss].kernel_id
     xv, zv = ds.val
-    val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T
+    val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T if len(xv) else np.nan
     m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation part
-    m.baseline_val_loss_ = m._baseline_val_loss(ds)
+    m.baseline_val_loss_ = m._baseline_val_loss(ds) if len(xv) else np.nan
+    if HEADS[cfg.loss].fixed_sigma and len(xv) == 0:
+        raise ForecastError(
+            f"{ticker} has no full validation window after the global model's cut date "
+            f"{cut:%Y-%m-%d} to measure an mse model's spread on; fetch newer prices"
+        )
     m.resid_std_ = m._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
     m.calibration_ = m._calibrate(ds)
     return m

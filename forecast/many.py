@@ -133,6 +133,7 @@ def predict_one(
         history=frame["Adj Close"].iloc[-1:],  # a screen draws no fan chart
         warnings=warnings,
         trained_through=meta["last_fit_date"],
+        calibrated_days=model.calibration_.horizon,
     )
 
 
@@ -209,9 +210,10 @@ def predict_global_one(
         last_close=float(frame["Adj Close"].iloc[-1]),
         loss=model.config.loss,
         table=table,
-        history=frame["Adj Close"].iloc[-120:],
+        history=frame["Adj Close"],
         warnings=warnings,
-        trained_through=str(meta["cut_date"]),
+        trained_through=f"{meta['name']} (global, cut {meta['cut_date']})",
+        calibrated_days=model.calibration_.horizon,
     )
 
 
