@@ -41,6 +41,7 @@ from forecast.errors import ForecastError
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
+PRELOAD = ["forecast.many", "forecast.model", "forecast.backtest", "forecast.calendar"]
 
 
 @dataclass
