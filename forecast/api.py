@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, checkpoint, kernels, prices, store
-from forecast.config import CAL_HORIZON, TrainConfig, check_range
+from forecast.config import CAL_HORIZON, PLOT_HISTORY_DAYS, TrainConfig, check_range
 from forecast.errors import ForecastError
 from forecast.features import check_features, split_days
 from forecast.heads import HEADS
@@ -49,11 +49,27 @@ def fetch(
     end: dt.date | None = None,
     offline: bool = False,
     on_status: Notice = None,
+    client: prices.Yahoo | None = None,
 ) -> prices.FetchResult:
-    """Download (or update) one ticker's daily prices into the cache; see forecast.prices.fetch."""
+    """Download (or update) one ticker's daily prices into the cache; see forecast.prices.fetch.
+
+    client: one yahoo_client shared by the tickers of a command, so a network failure seen for
+    one is remembered for the next.
+    """
     return prices.fetch(
-        ticker, data_dir, start=start, end=end, offline=offline, on_status=on_status
+        ticker,
+        data_dir,
+        start=start,
+        end=end,
+        offline=offline,
+        on_status=on_status,
+        client=client,
     )
+
+
+def yahoo_client(data_dir: Path) -> prices.Yahoo:
+    """The Yahoo client one multi-ticker fetch shares."""
+    return prices.Yahoo(data_dir)
 
 
 def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
@@ -373,7 +389,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
     from forecast import plot
 
-    days = history_days or plot.HISTORY_DAYS
+    days = history_days or PLOT_HISTORY_DAYS
     title = (
         f"{pred.ticker}: {len(pred.table)}-day forecast from the close of {pred.last_date:%Y-%m-%d}"
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast import jsonfile
 from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes, atomic_write_json
@@ -149,12 +150,11 @@ def _one_line(e: BaseException) -> str:
 
 def _read_json(json_path: Path, unusable) -> dict:
     try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return jsonfile.read_object(json_path)
+    except jsonfile.InvalidJSON as e:
+        raise unusable(str(e)) from None
+    except OSError as e:
         raise unusable(f"{json_path} is not readable JSON ({_one_line(e)})") from None
-    if not isinstance(meta, dict):
-        raise unusable(f"{json_path} does not hold a JSON object")
-    return meta
 
 
 def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:

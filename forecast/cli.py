@@ -209,9 +209,13 @@ def fetch(
         from forecast import api
 
         if csv is not None:
-            display.fetch_table([api.import_csv(tickers[0], csv, state.data_dir)])
+            result = api.import_csv(tickers[0], csv, state.data_dir)
+            if result.warning:
+                display.warn(result.warning)
+            display.fetch_table([result])
             return
         results, failed = [], []
+        client = api.yahoo_client(state.data_dir)  # remembers a network failure for the next ticker
         symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
         for ticker in symbols:
             try:
@@ -223,6 +227,7 @@ def fetch(
                         end=end_day,
                         offline=offline,
                         on_status=on_status,
+                        client=client,
                     )
             except ForecastError as e:
                 if len(symbols) == 1:
@@ -497,7 +502,7 @@ def predict(
     history: Annotated[
         int,
         ranged("history", "Trading days of closes drawn before the forecast in --plot.", OUTPUT),
-    ] = 120,
+    ] = config.PLOT_HISTORY_DAYS,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():

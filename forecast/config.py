@@ -58,6 +58,7 @@ def yfinance_cache_dir(data_dir: Path) -> Path:
 
 MAX_HORIZON = 60  # trading days predict and backtest forecast ahead, at most
 CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
+PLOT_HISTORY_DAYS = 120  # closes before the fan in a --plot: context, and the fan keeps its width
 FEATURES = ("return", "range", "volume")  # per-day inputs; "return" is always first
 
 

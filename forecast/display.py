@@ -182,42 +182,45 @@ def train_summary(report) -> None:
 
 
 def models_table(infos, data_dir) -> None:
-    """`forecast models`: one row per trained model (forecast.store.ModelInfo)."""
-    table = Table(title=f"models in {escape(str(data_dir))}", title_justify="left")
+    """`forecast models`: one row per trained model (forecast.store.ModelInfo), in 80 columns."""
+    table = Table(
+        title=f"models in {escape(str(data_dir))}",
+        title_justify="left",
+        caption="T window, H hidden units; val loss per step vs a random walk's on the same "
+        "days (vs rw < 0: the model did better)",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        show_edge=False,
+    )
     for name, justify in [
         ("ticker", "left"),
-        ("trained through", "left"),
-        ("loss", "left"),
-        ("window", "right"),
-        ("hidden", "right"),
-        ("features", "left"),
+        ("through", "left"),
+        ("options", "left"),
         ("val loss", "right"),
-        ("random walk", "right"),
+        ("rw loss", "right"),
         ("vs rw", "right"),
         ("size", "right"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)
     for m in infos:
         cfg = m.config
+        options = f"{cfg.get('loss', '?')} T={cfg.get('window', '?')} H={cfg.get('hidden', '?')}"
+        extra = [str(f) for f in (cfg.get("features") or [])[1:]]
+        if extra:
+            options += " +" + "+".join(extra)
         gap = m.skill
         table.add_row(
             escape(m.ticker),
             escape(str(m.trained_through or "?")),
-            escape(str(cfg.get("loss", "?"))),
-            escape(str(cfg.get("window", "?"))),
-            escape(str(cfg.get("hidden", "?"))),
-            escape(",".join(map(str, cfg.get("features") or ["?"]))),
+            escape(options),
             _cell(m.val_loss, ".4f"),
             _cell(m.baseline_val_loss, ".4f"),
             "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
             f"{m.size / 1024:,.1f} KiB",
         )
     out.print(table)
-    err.print(
-        "vs rw: validation loss minus a random walk's on the same days; below 0 is better",
-        style="dim",
-        highlight=False,
-    )
 
 
 def _pct(x: float) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -58,3 +59,36 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+class RefusedFile(OSError):
+    """A path that is not a regular file, or larger than the reader allows: never read."""
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `max_bytes`; else RefusedFile.
+
+    Checked on the open descriptor (fstat), so a FIFO, /dev/zero or a file swapped in after a
+    check is never read from; O_NONBLOCK keeps opening a FIFO from waiting for a writer. A file
+    that grows while being read is cut at max_bytes + 1 and refused, so memory stays bounded.
+    Other errors are the OSError open() raises (FileNotFoundError, PermissionError, ...).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RefusedFile(f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise RefusedFile(f"{path} is {info.st_size:,} bytes, more than {max_bytes:,}")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise RefusedFile(f"{path} grew past {max_bytes:,} bytes while being read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -10,13 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast.config import PLOT_HISTORY_DAYS
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-HISTORY_DAYS = (
-    120  # default closes before the fan: context, while the fan keeps a third of the width
-)
 
 
 def check_path(path) -> Path:
@@ -66,7 +64,7 @@ def write_fan(
     lower_95,
     upper_95,
     title: str,
-    history_days: int = HISTORY_DAYS,
+    history_days: int = PLOT_HISTORY_DAYS,
     currency: str | None = None,
 ) -> Path:
     """Draw the fan chart and write it to `path` atomically; returns the path.

@@ -16,7 +16,7 @@ from forecast.backtest import run_backtest, verdict
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.model import RNNForecaster
-from forecast.prices import _parse_csv
+from forecast.prices.csvfile import parse_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
 SMALL = TrainConfig(window=10, hidden=4, epochs=2)  # seconds, not minutes
@@ -50,7 +50,7 @@ def frame(closes) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def aapl() -> pd.DataFrame:
-    return _parse_csv(SAMPLE.read_bytes(), "sample", min_rows=1).iloc[-300:]
+    return parse_csv(SAMPLE.read_bytes(), "sample", min_rows=1).iloc[-300:]
 
 
 class FakeCalibration:

@@ -31,8 +31,7 @@ def assert_fails(result, message: str) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_process(monkeypatch):
-    monkeypatch.setattr(prices, "_sleep", lambda seconds: None)
-    monkeypatch.setattr(prices, "_network_failed", False)
+    monkeypatch.setattr(prices.yahoo, "_sleep", lambda seconds: None)
 
 
 @pytest.fixture

@@ -160,3 +160,20 @@ def test_calibrated_bands_cover_what_they_claim_on_held_back_regime_days():
     for level, h in hits.items():
         tolerance = 3 * np.sqrt(level * (1 - level) * (1 / n_cal + 1 / len(h)))
         assert abs(np.mean(h) - level) < tolerance, (level, np.mean(h), n_cal, len(h))
+
+
+def test_the_95_band_contains_the_80_band_by_construction():
+    """Even a calibration whose 95% factor came out below the 80% one (few, odd cases)."""
+    from forecast.conformal import Calibration
+    from forecast.model import calibrated_bands
+
+    factors = np.array([[1.3, 1.0, 2.0], [1.2, 1.9, 1.5]])  # (levels, horizons): h1, h3 crossed
+    cal = Calibration(
+        (0.8, 0.95), factors, np.full((2, 3), np.nan), np.zeros(3), np.zeros((2, 3), bool)
+    )
+    cum = np.random.default_rng(0).normal(0, 0.02, (500, 5)).cumsum(axis=1)
+    _, bands, _ = calibrated_bands(cum, 100.0, cal)
+    (lo80, hi80), (lo95, hi95) = bands[0.8], bands[0.95]
+    assert np.all(lo95 <= lo80) and np.all(hi80 <= hi95)
+    assert np.all(lo80 < hi80)
+    assert lo95[1] < lo80[1] and hi80[1] < hi95[1]  # where the factors were in order: wider

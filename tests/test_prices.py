@@ -20,6 +20,8 @@ from forecast import prices
 from forecast.config import prices_dir, yfinance_cache_dir
 from forecast.errors import ForecastError
 from forecast.prices import COLUMNS, MIN_ROWS, PRICES
+from forecast.prices import yahoo as yahoo_client
+from forecast.prices.csvfile import csv_bytes, parse_csv
 
 SAMPLE = resources.files("forecast") / "samples" / "AAPL.csv"
 YAHOO = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
@@ -88,8 +90,7 @@ class FakeYahoo:
 def no_sleep_no_history(monkeypatch):
     """Backoff sleeps are recorded, not slept; every test starts as a fresh process would."""
     slept: list[float] = []
-    monkeypatch.setattr(prices, "_sleep", slept.append)
-    monkeypatch.setattr(prices, "_network_failed", False)
+    monkeypatch.setattr(yahoo_client, "_sleep", slept.append)
     return slept
 
 
@@ -253,7 +254,7 @@ def test_whatever_normalize_returns_the_cache_loader_accepts(edits):
         assert "no price data for AAPL" in str(e)
         return
     assert_schema(frame)
-    reloaded = prices._parse_csv(prices._csv_bytes(frame), "cache", min_rows=1)
+    reloaded = parse_csv(csv_bytes(frame), "cache", min_rows=1)
     pd.testing.assert_frame_equal(reloaded, frame)
 
 
@@ -379,7 +380,7 @@ def test_one_deadline_covers_a_refetch_too(data_dir, yahoo, monkeypatch):
         history_frame(aapl(0, 120), stock_splits={split_day: 7.0}),
     )
     now = [100.0]
-    monkeypatch.setattr(prices.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(yahoo_client.time, "monotonic", lambda: now[0])
     timeouts = []
 
     def call(fn, timeout):  # each call to Yahoo takes 10 s of the clock
@@ -387,7 +388,7 @@ def test_one_deadline_covers_a_refetch_too(data_dir, yahoo, monkeypatch):
         now[0] += 10.0
         return fn()
 
-    monkeypatch.setattr(prices, "_call_with_deadline", call)
+    monkeypatch.setattr(yahoo_client, "call_with_deadline", call)
     prices.fetch("AAPL", data_dir, deadline=30.0)
     assert timeouts == [30.0, 20.0]
 
@@ -494,10 +495,11 @@ def test_empty_frame_with_stale_cache_is_treated_as_unreachable(data_dir, yahoo)
 
 def test_empty_frames_after_a_dns_failure_mean_offline_not_unknown(data_dir, yahoo):
     yahoo(OSError("DNS"), pd.DataFrame())  # what yfinance does after repeated DNS failures
+    client = prices.Yahoo(data_dir)  # one per command: it remembers the failure
     with pytest.raises(ForecastError, match="cannot reach Yahoo"):
-        prices.fetch("MSFT", data_dir)
+        prices.fetch("MSFT", data_dir, client=client)
     with pytest.raises(ForecastError, match="cannot reach Yahoo and no cached copy of IBM"):
-        prices.fetch("IBM", data_dir)
+        prices.fetch("IBM", data_dir, client=client)
 
 
 def test_rate_limit_retries_with_backoff_then_falls_back(data_dir, yahoo, no_sleep_no_history):
@@ -559,10 +561,10 @@ def write_csv(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
     return path
 
 
-def minimal_csv(n: int = 40, close=lambda i: 100.0 + i, date=None) -> str:
+def minimal_csv(n: int = 40, close=lambda i: 100.0 + i, date=None, sep=",") -> str:
     days = pd.bdate_range("2020-01-02", periods=n)
-    lines = ["Date,Close"] + [
-        f"{date(d) if date else d.date()},{close(i)}" for i, d in enumerate(days)
+    lines = [f"Date{sep}Close"] + [
+        f"{date(d) if date else d.date()}{sep}{close(i)}" for i, d in enumerate(days)
     ]
     return "\n".join(lines) + "\n"
 
@@ -600,7 +602,20 @@ BAD_CSVS = {
     "negative price": (minimal_csv(close=lambda i: -1.0 if i == 5 else 1.0), "must be positive"),
     "text price": (minimal_csv(close=lambda i: "abc" if i == 5 else 1.0), "is not a number"),
     "blank price": (minimal_csv(close=lambda i: "" if i == 5 else 1.0), "Close is missing"),
-    "null price": (minimal_csv(close=lambda i: "null" if i == 5 else 1.0), "Close is missing"),
+    "null price": (
+        minimal_csv().replace("Date,Close", "Date,Open,Close").replace(",105.0", ",1,null"),
+        "Close is missing",
+    ),
+    "several tickers": (
+        "Price,Close,Close\nTicker,AAPL,MSFT\nDate,,\n" + minimal_csv().split("\n", 1)[1],
+        "holds 2 tickers",
+    ),
+    "dollar text": (minimal_csv(close=lambda i: "$abc" if i == 5 else "$1"), "is not a number"),
+    "comma decimal with commas": (minimal_csv(close=lambda i: "1,5"), "more fields than"),
+    "two decimal marks": (
+        minimal_csv(close=lambda i: "1.5.5" if i == 3 else "1,5", sep=";"),
+        "is not a number",
+    ),
     "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
     "empty file": ("", "not a readable CSV"),
     "binary": ("\x00\x01\x02", "has no Date column"),
@@ -615,10 +630,74 @@ def test_read_price_csv_rejects(tmp_path, name):
     assert "\n" not in str(e.value)
 
 
+# --- the formats people have ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("adjusted", [True, False], ids=["auto_adjust", "raw"])
+@pytest.mark.parametrize("ticker_first", [False, True], ids=["price_first", "group_by_ticker"])
+def test_read_price_csv_takes_yfinance_download_to_csv(tmp_path, adjusted, ticker_first):
+    raw = download_frame(aapl(0, 40), adjusted=adjusted)
+    if ticker_first:  # download(group_by="ticker") puts the Ticker level first
+        raw = raw.swaplevel(axis=1)
+    text = raw.to_csv()
+    assert text.splitlines()[2].startswith("Date,,")  # the three header rows
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "AAPL")
+    pd.testing.assert_frame_equal(frame, prices.normalize(raw, "AAPL"), rtol=1e-15)
+
+
+def test_yahoo_null_rows_are_dropped_and_counted(data_dir, tmp_path):
+    lines = VALID.splitlines()
+    nulls = ["2013-01-05,null,null,null,null,null,null", "2013-01-06,null,null,null,null,null,null"]
+    text = "\n".join([lines[0], *lines[1:4], *nulls, *lines[4:]]) + "\n"
+    notes: list[str] = []
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "AAPL", notes)
+    assert len(frame) == len(lines) - 1
+    pd.testing.assert_frame_equal(frame, prices.read_price_csv(write_csv(tmp_path, VALID), "A"))
+    assert notes == ["dropped 2 rows without prices (null) from prices.csv (AAPL)"]
+    result = prices.import_csv("AAPL", write_csv(tmp_path, text), data_dir)
+    assert result.warning == notes[0]
+
+
+def test_semicolons_with_decimal_commas(tmp_path):
+    expected = [1000.5 + i for i in range(40)]
+    for close in (lambda i: f"{1000 + i},5", lambda i: f"1.{i:03d},5", lambda i: f"{1000 + i}.5"):
+        text = minimal_csv(40, close=close, sep=";")
+        frame = prices.read_price_csv(write_csv(tmp_path, text), "X")
+        assert_schema(frame)
+        np.testing.assert_array_equal(frame["Close"], expected)
+
+
+@pytest.mark.parametrize("column", ["Close", "Adj Close"])
+def test_a_file_with_only_date_and_one_close(tmp_path, column):
+    text = minimal_csv(40).replace("Date,Close", f"Date,{column}")
+    frame = prices.read_price_csv(write_csv(tmp_path, text), "X")
+    for c in ("Open", "High", "Low", "Close", "Adj Close"):
+        np.testing.assert_array_equal(frame[c], [100.0 + i for i in range(40)])
+
+
+def test_a_nasdaq_com_export(tmp_path):
+    rows = aapl(0, 40)
+    lines = ["Date,Close/Last,Volume,Open,High,Low"] + [
+        f"{d:%m/%d/%Y},${r.Close:.2f},{r.Volume},${r.Open:.2f},${r.High:.2f},${r.Low:.2f}"
+        for d, r in rows.iloc[::-1].iterrows()  # newest first, as Nasdaq.com writes it
+    ]
+    frame = prices.read_price_csv(write_csv(tmp_path, "\n".join(lines)), "AAPL")
+    assert_schema(frame)
+    assert list(frame.index) == list(rows.index)
+    np.testing.assert_allclose(frame["Close"], rows["Close"].round(2), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(frame["Adj Close"], frame["Close"])
+    np.testing.assert_array_equal(frame["Volume"], rows["Volume"])
+    big = "Date,Close/Last\n" + "".join(
+        f'{d:%m/%d/%Y},"$1,{i:03d}.25"\n' for i, d in enumerate(rows.index)
+    )
+    frame = prices.read_price_csv(write_csv(tmp_path, big), "BKNG")
+    np.testing.assert_array_equal(frame["Close"], [1000.25 + i for i in range(40)])
+
+
 def test_read_price_csv_missing_file(tmp_path):
     with pytest.raises(ForecastError, match="cannot read .*nope.csv"):
         prices.read_price_csv(tmp_path / "nope.csv", "X")
-    with pytest.raises(ForecastError, match="cannot read"):
+    with pytest.raises(ForecastError, match="is not a regular file; give a CSV file"):
         prices.read_price_csv(tmp_path, "X")  # a directory
 
 
@@ -759,7 +838,7 @@ def test_a_crash_between_csv_and_sidecar_is_caught_and_repaired(data_dir, yahoo,
     def crash(path, obj):
         raise KeyboardInterrupt  # the process dies after the CSV, before its sidecar
 
-    monkeypatch.setattr(prices, "atomic_write_json", crash)
+    monkeypatch.setattr(prices.cache, "atomic_write_json", crash)
     yahoo(history_frame(aapl(40, 45)))
     with pytest.raises(KeyboardInterrupt):
         prices.fetch("AAPL", data_dir)

@@ -190,11 +190,10 @@ class YahooStub:
 @pytest.fixture
 def yahoo_http(monkeypatch):
     """Install a YahooStub under yfinance's HTTP layer; each test gets fresh yfinance caches."""
-    monkeypatch.setattr(prices, "_sleep", lambda seconds: None)
-    monkeypatch.setattr(prices, "_network_failed", False)
+    monkeypatch.setattr(prices.yahoo, "_sleep", lambda seconds: None)
     # yfinance keeps its SQLite caches in process-wide singletons bound to the first location
     # used; start each test unbound, so prices.fetch binds them to this test's data directory.
-    monkeypatch.setattr(prices, "_yf_cache_location", None)
+    monkeypatch.setattr(prices.yahoo, "_cache_location", None)
     caches = yfinance.cache
     databases = [caches._TzDBManager, caches._CookieDBManager, caches._ISINDBManager]
     proxies = [caches.tz_db_proxy, caches.Cookie_db_proxy, caches.isin_db_proxy]

@@ -1,0 +1,186 @@
+"""The one price schema: symbols, dates, columns, and Yahoo frames brought into it.
+
+Every frame that leaves forecast.prices has index "Date" (tz-naive midnight, unique, sorted) and
+exactly COLUMNS: the five prices float64, finite and > 0; Volume int64 >= 0; the actions float64
+>= 0 (0.0 on days without an event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import numpy as np
+import pandas as pd
+
+from forecast.errors import ForecastError
+
+COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits"]
+PRICES = ["Open", "High", "Low", "Close", "Adj Close"]  # float64, must be finite and > 0
+ACTIONS = ["Dividends", "Stock Splits"]  # float64, 0.0 on days without an event
+
+STALE_DAYS = 4  # a long weekend plus a holiday; older than this and `forecast list` says stale
+
+_SYMBOL = re.compile(r"[A-Z0-9^][A-Z0-9.\-^=]*")  # Yahoo symbols: BRK-B, ^GSPC, EURUSD=X, 7203.T
+_MAX_SYMBOL = 15
+
+
+# --- symbols and dates ---------------------------------------------------------------------------
+
+
+def validate_symbol(symbol: str) -> str:
+    """Return the upper-cased symbol, or raise ForecastError before it can become a path.
+
+    Also applied to every ticker read from a file (a sidecar, the .latest marker), so no name on
+    disk can become a path either.
+    """
+    s = str(symbol).strip().upper()
+    if not s:
+        raise ForecastError("empty ticker symbol; give one like AAPL or ^GSPC")
+    if any(c.isspace() for c in s):
+        raise ForecastError(f"ticker {s[:20]!r} contains spaces; give one symbol per argument")
+    if len(s) > _MAX_SYMBOL:
+        raise ForecastError(f"ticker {s[:20]!r} is longer than {_MAX_SYMBOL} characters")
+    if not s.isascii() or not _SYMBOL.fullmatch(s):
+        raise ForecastError(
+            f"invalid ticker {s!r}: use letters, digits and . - ^ = only, "
+            "starting with a letter, a digit or ^ (e.g. AAPL, BRK-B, ^GSPC)"
+        )
+    return s
+
+
+def parse_date(value: str | dt.date | None, name: str = "date") -> dt.date | None:
+    """'YYYY-MM-DD' (or a date) -> date; None stays None; anything else is a ForecastError."""
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ForecastError(f"{name} {str(value)[:30]!r} is not a date; use YYYY-MM-DD") from None
+
+
+def day(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%d")
+
+
+def is_stale(last: dt.date, today: dt.date | None = None) -> bool:
+    return last < (today or dt.date.today()) - dt.timedelta(days=STALE_DAYS)
+
+
+# --- the schema ----------------------------------------------------------------------------------
+
+
+def no_data(ticker: str) -> ForecastError:
+    return ForecastError(
+        f"no price data for {ticker}: unknown or delisted ticker? "
+        "check the symbol on finance.yahoo.com"
+    )
+
+
+def to_schema(df: pd.DataFrame) -> pd.DataFrame:
+    """Numeric columns on a tz-naive daily DatetimeIndex -> exactly COLUMNS, sorted, unique."""
+    close = df["Close"].astype("float64")
+    out = pd.DataFrame(index=df.index)
+    for c in ("Open", "High", "Low"):
+        out[c] = df[c].astype("float64").fillna(close) if c in df else close
+    out["Close"] = close
+    adj = df["Adj Close"].astype("float64").fillna(close) if "Adj Close" in df else close
+    out["Adj Close"] = adj
+    if "Volume" in df:
+        out["Volume"] = np.round(df["Volume"].astype("float64").fillna(0.0)).astype("int64")
+    else:
+        out["Volume"] = 0
+    for c in ACTIONS:
+        out[c] = df[c].astype("float64").fillna(0.0) if c in df else 0.0
+    out = out.astype({c: "float64" for c in COLUMNS if c != "Volume"} | {"Volume": "int64"})
+    out.index = pd.DatetimeIndex(out.index).as_unit("ns")
+    out.index.name = "Date"
+    out = out.sort_index()
+    return out[~out.index.duplicated(keep="last")]
+
+
+def _select_ticker(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """download()'s (Price, Ticker) columns -> one ticker's flat Price columns."""
+    cols = frame.columns
+    names = list(cols.names)
+    if "Ticker" in names:
+        level = names.index("Ticker")
+    else:  # unnamed levels: the ticker level is the one that holds the symbol
+        level = next((i for i in range(cols.nlevels) if ticker in cols.get_level_values(i)), 1)
+    symbols = list(dict.fromkeys(cols.get_level_values(level)))
+    if ticker not in symbols:
+        if len(symbols) != 1:
+            raise no_data(ticker)
+        ticker = symbols[0]  # a single-ticker download under another spelling
+    flat = frame.xs(ticker, axis=1, level=level)
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = flat.columns.get_level_values(0)
+    return flat
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Numeric Yahoo columns -> values the cache loader (csvfile.parse_csv) accepts.
+
+    A row whose Close or Adj Close is not a positive number is dropped: there is no price to
+    fill it from. A bad Open/High/Low becomes NaN, which to_schema fills from Close; a bad
+    Volume, Dividends or Stock Splits becomes NaN, which to_schema fills with 0.
+    """
+
+    def positive(c: str) -> pd.Series:
+        return np.isfinite(df[c]) & (df[c] > 0)
+
+    keep = positive("Close")
+    if "Adj Close" in df:
+        keep &= positive("Adj Close")
+    df = df[keep].copy()
+    for c in ("Open", "High", "Low"):
+        if c in df:
+            df[c] = df[c].where(positive(c))
+    for c in ("Volume", *ACTIONS):
+        if c in df:
+            ok = np.isfinite(df[c]) & (df[c] >= 0)
+            if c == "Volume":
+                ok &= df[c] < 1e18  # the loader refuses what would overflow int64
+            df[c] = df[c].where(ok)
+    return df
+
+
+def normalize(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    """Any yfinance 1.7 price frame (history() or download()) -> the one schema of this package.
+
+    Dates become tz-naive midnights of the exchange-local trading day. Prices follow the rules
+    of the CSV loader, so whatever is cached here loads again: rows whose Close or Adj Close is
+    missing, infinite or not positive are dropped (Yahoo sends such rows now and then), such an
+    Open/High/Low becomes Close, and a missing or negative Volume, Dividends or Stock Splits
+    becomes 0.
+
+    A frame without an Adj Close column (download()'s auto_adjust=True shape) already has
+    adjusted Open/High/Low/Close, so Adj Close = Close is exact there, not an approximation;
+    note that Close is then the adjusted close, not the traded one.
+    """
+    if frame is None or len(frame) == 0 or frame.shape[1] == 0:
+        raise no_data(ticker)
+    df = _select_ticker(frame, ticker) if isinstance(frame.columns, pd.MultiIndex) else frame
+    df = df.rename(columns=lambda c: str(c).strip())
+    if "Close" not in df.columns:
+        raise ForecastError(f"price data for {ticker} has no Close column; fetch it again")
+    index = pd.DatetimeIndex(df.index)
+    if index.tz is not None:
+        # history() stamps midnight exchange time; dropping the tz keeps that local date
+        index = index.tz_localize(None)
+    df = df.set_axis(index.normalize(), axis=0)
+    df = _clean(df.apply(pd.to_numeric, errors="coerce").astype("float64"))
+    if len(df) == 0:
+        raise no_data(ticker)
+    return to_schema(df)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of the dates (int64 ns) and Adj Close (float64 little-endian): what a model saw."""
+    dates = pd.DatetimeIndex(frame.index).as_unit("ns").asi8.astype("<i8")
+    adj = frame["Adj Close"].to_numpy(dtype="<f8")
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(dates).tobytes())
+    h.update(np.ascontiguousarray(adj).tobytes())
+    return h.hexdigest()
