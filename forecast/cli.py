@@ -223,8 +223,9 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = api.yahoo_client(state.data_dir)  # remembers a network failure for the next ticker
-        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        client = api.yahoo_client()  # remembers a network failure for the next ticker
+        # all symbols checked before any is fetched: a typo costs one line, not a half-done run
+        symbols = list(dict.fromkeys(api.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
@@ -310,6 +311,95 @@ Plot = Annotated[
 ]
 
 
+UNIVERSE = "Universe"
+Tickers = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Symbols (default: the most recently fetched or trained one).",
+        metavar="[TICKER]...",
+        show_default=False,
+    ),
+]
+UniverseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--universe",
+        help="Also every ticker in this file: one per line, # comments, blanks and repeats ignored.",
+        show_default=False,
+        metavar="FILE",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        help="Worker processes for many tickers, each single-threaded (default: one per core).",
+        min=1,
+        show_default=False,
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
+        "(env: FORECAST_SCHEDULER, used for many tickers).",
+        show_default=False,
+        metavar="ADDRESS",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Use the global model saved by `train ... --global NAME` instead of the ticker's own.",
+        show_default=False,
+        metavar="NAME",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+
+
+def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
+    """A universe run: several tickers, a file, or explicit workers; else the one-ticker command."""
+    return len(tickers or []) > 1 or universe_file is not None or bool(jobs) or bool(scheduler)
+
+
+def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
+    """Resolve the universe, run `work(symbols, runner, on_row)` with one progress bar, and
+    make any failure (an invalid symbol too) exit 1 after every ticker ran."""
+    from forecast import api
+
+    u = api.universe(tickers, universe_file)
+    for problem in u.problems:
+        display.error(problem)
+    try:
+        with api.runner(jobs, scheduler) as runner:
+            with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
+                rows = work(u.tickers, runner, progress)
+    except KeyboardInterrupt:
+        display.error(
+            "interrupted; workers stopped; files saved before it are complete, none is partial"
+        )
+        raise typer.Exit(130) from None
+    return rows, u
+
+
+def _exit_if_failed(rows, u) -> None:
+    """Exit 1 (one line naming them) when a ticker failed or a symbol was invalid."""
+    failed = [r.ticker for r in rows if not r.ok]
+    parts = []
+    if failed:
+        names = ", ".join(failed[:10]) + (", …" if len(failed) > 10 else "")
+        parts.append(f"{len(failed)} of {len(rows)} tickers failed ({names})")
+    if u.problems:
+        n = len(u.problems)
+        parts.append(f"{n} invalid symbol{'s' * (n != 1)} skipped")
+    if parts:
+        raise ForecastError(" and ".join(parts) + "; see the lines above")
+
+
 def train_config(features: str, **options) -> TrainConfig:
     """TrainConfig from CLI options (features given as "return,range"); it checks itself."""
     return TrainConfig(features=config.parse_features(features), **options)
@@ -317,11 +407,18 @@ def train_config(features: str, **options) -> TrainConfig:
 
 @app.command()
 def train(
-    ticker: Annotated[
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    global_name: Annotated[
         str | None,
-        typer.Argument(
-            help="Symbol to train on (default: the most recently fetched).",
+        typer.Option(
+            "--global",
+            help="Train ONE model on all the tickers' windows and save it as NAME.",
             show_default=False,
+            metavar="NAME",
+            rich_help_panel=UNIVERSE,
         ),
     ] = None,
     window: Window = D["window"],
@@ -353,6 +450,40 @@ def train(
         )
         from forecast import api
 
+        if global_name is not None:
+            u = api.universe(tickers, universe_file)
+            for problem in u.problems:
+                display.error(problem)
+            with display.EpochProgress(cfg.epochs) as progress:
+                report = api.train_global(
+                    global_name,
+                    u.tickers,
+                    state.data_dir,
+                    cfg,
+                    on_epoch=progress,
+                    on_notice=display.info,
+                )
+                progress.stop_early()
+            for t, why in report.failed.items():
+                display.warn(f"{t} left out of {report.name}: {why}")
+            display.global_summary(report)
+            return
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "training",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.train_many(
+                    symbols, state.data_dir, cfg, runner, on_row
+                ),
+            )
+            display.train_many_table(rows)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
                 ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
@@ -363,13 +494,11 @@ def train(
 
 @app.command()
 def predict(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to forecast (default: the most recently trained model's).",
-            show_default=False,
-        ),
-    ] = None,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
     days: Annotated[int, ranged("days", "Trading days ahead.", FORECAST)] = 5,
     paths: Annotated[
         int, ranged("paths", "Sampled paths (more: smoother quantiles).", FORECAST)
@@ -395,9 +524,38 @@ def predict(
     with user_errors():
         from forecast import api
 
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None:
+                raise ForecastError("--plot draws one ticker's fan chart; give one ticker")
+            rows, u = _run_universe(
+                "forecasting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.predict_many(
+                    symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
+                ),
+            )
+            if json_out:
+                import json
+
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.screen_table(rows, days)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
         if plot is not None:
             api.check_plot_path(plot)
-        pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+        if model is not None:
+            if ticker is None:
+                raise ForecastError(
+                    "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
+                )
+            pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
+        else:
+            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
@@ -416,13 +574,11 @@ def predict(
 
 @app.command()
 def backtest(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to backtest (default: the most recently trained model's).",
-            show_default=False,
-        ),
-    ] = None,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
     horizon: Annotated[int, ranged("horizon", "Trading days forecast from each origin.", WALK)] = 5,
     refit_every: Annotated[
         int,
@@ -440,12 +596,29 @@ def backtest(
             rich_help_panel=WALK,
         ),
     ] = 250,
+    max_train: Annotated[
+        int | None,
+        typer.Option(
+            help="Fit each refit on at most this many last returns [default: all history].",
+            min=2,
+            show_default=False,
+            rich_help_panel=WALK,
+        ),
+    ] = None,
     paths: Annotated[int, ranged("paths", "Sampled paths per origin.", WALK)] = 500,
     seed: Annotated[int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)] = D[
         "seed"
     ],
     json_out: JsonOut = False,
     plot: Plot = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     window: Window = D["window"],
     hidden: Hidden = D["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -462,7 +635,7 @@ def backtest(
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
 ) -> None:
-    """Walk-forward test of the RNN against random-walk baselines on the same days."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
         cfg = train_config(
             features,
@@ -479,20 +652,72 @@ def backtest(
 
         if plot is not None:
             api.check_plot_path(plot)
-        options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
-        with display.fold_progress() as on_fold:
-            report = api.backtest(
-                ticker,
-                state.data_dir,
-                cfg,
-                **options,
-                n_paths=paths,
-                seed=seed,
-                on_fold=on_fold,
-                on_notice=display.info,
+        if export is not None:
+            api.check_export_path(export)
+        options = dict(
+            horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
+        )
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None or model is not None or export is not None:
+                raise ForecastError(
+                    "--plot, --export and --model backtest one ticker; give one ticker"
+                )
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "backtesting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.backtest_many(
+                    symbols,
+                    state.data_dir,
+                    cfg,
+                    runner,
+                    on_row,
+                    seed=seed,
+                    n_paths=paths,
+                    **options,
+                ),
             )
+            if json_out:
+                import json
+
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.backtest_many_table(rows, horizon)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
+        with display.fold_progress() as on_fold:
+            if model is not None:
+                if ticker is None:
+                    raise ForecastError("--model needs the TICKER to backtest")
+                report = api.backtest_global(
+                    ticker,
+                    state.data_dir,
+                    model,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
+            else:
+                report = api.backtest(
+                    ticker,
+                    state.data_dir,
+                    cfg,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
         if plot is not None:
             display.info(f"wrote {api.plot_backtest(report, plot)}")
+        if export is not None:
+            display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
             import json
 
