@@ -126,9 +126,9 @@ def files_of(
     return store.ticker_files(symbol, data_dir, prices=price_files, models=model_files)
 
 
-def remove(paths: list[Path]) -> None:
-    """Delete files listed by files_of."""
-    store.remove(paths)
+def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
+    """Delete one ticker's files listed by files_of, under the locks its saves take."""
+    store.remove(prices.validate_symbol(ticker), data_dir, paths)
 
 
 # --- train ---------------------------------------------------------------------------------------

@@ -776,5 +776,5 @@ def rm(
             if not answer:
                 display.info("nothing deleted")
                 return
-        api.remove(paths)
+        api.remove(ticker, state.data_dir, paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")
