@@ -133,12 +133,15 @@ def write_backtest(
     top.grid(True, alpha=0.3)
 
     hs = np.arange(1, h + 1)
-    styles = {"rnn": "tab:orange", "naive": "tab:grey", "drift": "tab:green"}
+    # one colour per model, both its levels: solid the wider band, dashed the narrower
+    fixed = {"rnn": "tab:orange", "naive": "tab:grey", "drift": "tab:green"}
+    spare = iter(["tab:blue", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive"])
+    colours = {m: fixed.get(m) or next(spare, None) for m in coverage}
     for model, levels in coverage.items():
         for level, cov in levels.items():
             line = "-" if level == max(levels) else "--"
             bottom.plot(
-                hs, cov, line, marker="o", color=styles.get(model), label=f"{model} {level:.0%}"
+                hs, cov, line, marker="o", color=colours[model], label=f"{model} {level:.0%}"
             )
     for level in {lv for levels in coverage.values() for lv in levels}:
         bottom.axhline(level, color="black", linewidth=0.8, linestyle=":")
