@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import jsonfile
-from forecast.config import models_dir, prices_dir
+from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
+from forecast.prices import cache
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def latest_model(data_dir: Path) -> str:
 
 def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
     """`ticker`'s files in `directory`: its JSON, then its data files <T>.<hash12>.<suffix> (and
-    <T>.<suffix> of older layouts), matched exactly: "BRK" never takes BRK.B's files."""
+    <T>.<suffix> of older layouts), matched exactly: "BRK" never takes BRK.B's files.
+    (forecast.prices.cache.files does the same for the price cache.)"""
     if not directory.is_dir():
         return []
     pattern = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\." + re.escape(data_suffix))
@@ -97,7 +99,7 @@ def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> 
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
     out = []
     if prices:
-        out += _files(prices_dir(data_dir), ticker, "csv")
+        out += cache.files(ticker, data_dir)  # the cache knows its own file names
     if models:
         out += _files(models_dir(data_dir), ticker, "npz")
     return out
