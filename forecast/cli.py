@@ -341,7 +341,11 @@ def backtest(
         )
         frame = prices.load_prices(symbol, state.data_dir)
         options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
-        with display.fold_progress() as on_fold:
+        import warnings
+
+        with display.fold_progress() as on_fold, warnings.catch_warnings():
+            # constant prices make some scores 0/0: they show as nan or –, NumPy need not shout
+            warnings.simplefilter("ignore", RuntimeWarning)
             result = run_backtest(frame, cfg, **options, n_paths=paths, seed=seed, on_fold=on_fold)
         if json_out:
             import json
