@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench bench-universe quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # The main job on the shipped sample: --offline so it runs the same with or without a network.
+# Its files go to ./data in the clone, not to the per-user data directory.
 demo: $(VENV)/.installed
-	$(BIN)/forecast fetch AAPL --offline
-	$(BIN)/forecast train AAPL
-	$(BIN)/forecast predict AAPL --days 5
+	$(BIN)/forecast --data-dir data fetch AAPL --offline
+	$(BIN)/forecast --data-dir data train AAPL
+	$(BIN)/forecast --data-dir data predict AAPL --days 5
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -37,8 +38,18 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check forecast tests benchmarks
 	$(BIN)/ruff format --check forecast tests benchmarks
 
+# Every model against the random walk on the real series of ../shared/data/universe and the
+# samples, by the backtest protocol (benchmarks/quality.py; ~15 min on 2 cores). Subsets:
+# make quality QUALITY_ARGS="--series AAPL,SPY --test-days 100"
+quality: $(VENV)/.installed
+	$(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)
+
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_train.py
+
+# Per-ticker models on 1..all cores and a global model's epoch on 1..all threads (16/64/256 series).
+bench-universe: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_universe.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -11,7 +11,7 @@ norm clipped over all parameters. Throughput is windows/s = B / (median seconds 
 One window costs about 6 T H (D + H) FLOP (forward 2 T H (D + H), backward twice that), so
 GFLOP/s = windows/s * 6 T H (D + H) / 1e9, compared with a 2048^2 float64 matmul's peak.
 
-Threads: "threads = n" sets forecast.kernels.rnn.set_num_threads(n) for ours, torch.set_num_threads(n) for
+Threads: "threads = n" sets forecast.train.set_num_threads(n) for ours, torch.set_num_threads(n) for
 torch, and caps NumPy's BLAS at n (threadpoolctl) for the NumPy reference. Ours runs inside
 forecast.kernels.rnn.single_threaded_blas() (if it exists), as the training loop runs it.
 """
@@ -64,11 +64,12 @@ def make_data(B, seed=0):
 def load_ours():
     """Import the project's kernels, or return the reason they are unavailable."""
     try:
+        from forecast import train
         from forecast.kernels import rnn
         from forecast.kernels.adam import adam_step
     except Exception as e:  # noqa: BLE001 - any failure means "skip ours", with the reason
         return None, f"{type(e).__name__}: {e}"
-    return (rnn.HEADS, rnn.init_theta, rnn.loss_and_grad, adam_step), None
+    return (rnn.HEAD_IDS, rnn.init_theta, train.loss_and_grad, adam_step), None
 
 
 def ours_context():
@@ -85,7 +86,7 @@ def ours_context():
 
 def ours_step_factory(ours, H, xs, zs):
     HEADS, init_theta, loss_and_grad, adam_step = ours
-    head_id, o = HEADS["mse"]
+    head_id, o = HEADS["mse"], 1
     assert o == O
     theta = init_theta(D, H, O, 0)  # flat float64 parameters
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
@@ -257,12 +258,13 @@ def _cli_section(args, tmp):
         t0 = time.perf_counter()
         import numpy as np
         from forecast.kernels.adam import adam_step
-        from forecast.kernels.rnn import HEADS, init_theta, loss_and_grad
+        from forecast.kernels.rnn import HEAD_IDS, init_theta
+        from forecast.train import loss_and_grad
         t1 = time.perf_counter()
         theta = init_theta(1, 8, 1, 0)
         g = np.zeros_like(theta)
         for B in (1, 64):  # the kernels may take a different path for small and large batches
-            loss_and_grad(theta, 1, 8, 1, HEADS["mse"][0], np.zeros((B, 5, 1)), np.zeros((B, 5)), g)
+            loss_and_grad(theta, 1, 8, 1, HEAD_IDS["mse"], np.zeros((B, 5, 1)), np.zeros((B, 5)), g)
         adam_step(theta, g, g.copy(), g.copy(), 1, 1e-3, 0.9, 0.999, 1e-8, 1.0)
         print(t1 - t0, time.perf_counter() - t1)
     """)
@@ -471,7 +473,7 @@ def main():
     rows = []
     for n in args.threads:
         if ours:
-            from forecast.kernels.rnn import set_num_threads
+            from forecast.train import set_num_threads
 
             set_num_threads(n)
         if torch:

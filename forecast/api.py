@@ -1,27 +1,134 @@
-"""The library's front door: one function per CLI command (train, predict), no terminal inside."""
+"""The library's front door: what each `forecast` command does, with no terminal inside.
+
+Every CLI command calls the functions here and nothing else of the library. They take one
+ticker (or one price frame) and return a result object; progress and notices leave through
+callbacks, so a multi-ticker caller can run them in a loop, a pool or a notebook:
+
+    on_status(text)     fetch: what the download is doing now
+    on_epoch(Epoch)     train: one record per finished epoch
+    on_fold(i, n)       backtest: refit i of n done (0 before the first)
+    on_notice(text)     anything worth one line to the user (e.g. the first run compiles)
+"""
 
 import datetime as dt
 import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from forecast import calendar, checkpoint, prices
-from forecast.config import MAX_HORIZON, TrainConfig
+from forecast import calendar, checkpoint, kernels, prices, store
+from forecast.config import CAL_HORIZON, PLOT_HISTORY_DAYS, TrainConfig, check_range
 from forecast.errors import ForecastError
-from forecast.features import split_days
+from forecast.features import check_features, split_days
+from forecast.heads import HEADS
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
 
+if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
+    from forecast.backtest import BacktestResult
+
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
+COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
+
+Notice = Callable[[str], None] | None
 
 
 def package_versions() -> dict:
     names = ["forecast", "numpy", "pandas", "numba", "scipy", "yfinance"]
     return {n: importlib.metadata.version(n) for n in names}
+
+
+# --- prices --------------------------------------------------------------------------------------
+
+
+def fetch(
+    ticker: str,
+    data_dir: Path,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    offline: bool = False,
+    on_status: Notice = None,
+    client: prices.Yahoo | None = None,
+) -> prices.FetchResult:
+    """Download (or update) one ticker's daily prices into the cache; see forecast.prices.fetch.
+
+    client: one yahoo_client shared by the tickers of a command, so a network failure seen for
+    one is remembered for the next.
+    """
+    return prices.fetch(
+        ticker,
+        data_dir,
+        start=start,
+        end=end,
+        offline=offline,
+        on_status=on_status,
+        client=client,
+    )
+
+
+def yahoo_client() -> prices.Yahoo:
+    """The Yahoo client one multi-ticker fetch shares."""
+    return prices.Yahoo()
+
+
+def validate_symbol(ticker: str) -> str:
+    """The symbol upper-cased, or ForecastError saying what is wrong with it."""
+    return prices.validate_symbol(ticker)
+
+
+def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
+    """Import one ticker's prices from a CSV file into the cache."""
+    return prices.import_csv(ticker, csv_path, data_dir)
+
+
+def cached(data_dir: Path) -> list[dict]:
+    """Every cached ticker: first, last, rows, source, fetched_at, stale."""
+    return prices.list_cached(data_dir)
+
+
+def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
+    """One ticker's cached prices (the schema of forecast.prices), checked against its sidecar."""
+    return prices.load_prices(ticker, data_dir)
+
+
+def latest_fetched(data_dir: Path) -> str:
+    """The ticker fetched last: what `train` uses without a ticker."""
+    return prices.latest_ticker(data_dir)
+
+
+def latest_trained(data_dir: Path) -> str:
+    """The ticker whose model was saved last: what `predict` and `backtest` use without one."""
+    return store.latest_model(data_dir)
+
+
+def _symbol(ticker: str | None, default: Callable[[Path], str], data_dir: Path) -> str:
+    return prices.validate_symbol(ticker) if ticker is not None else default(data_dir)
+
+
+# --- models on disk ------------------------------------------------------------------------------
+
+
+def models(data_dir: Path) -> list[store.ModelInfo]:
+    """Every trained model: ticker, trained through, options, validation loss vs random walk, size."""
+    return store.models(data_dir)
+
+
+def files_of(
+    ticker: str, data_dir: Path, *, price_files: bool = True, model_files: bool = True
+) -> list[Path]:
+    """The files `remove` would delete for one ticker (its cached prices and/or its model)."""
+    symbol = prices.validate_symbol(ticker)
+    return store.ticker_files(symbol, data_dir, prices=price_files, models=model_files)
+
+
+def remove(paths: list[Path]) -> None:
+    """Delete files listed by files_of."""
+    store.remove(paths)
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -38,27 +145,36 @@ class TrainReport:
     baseline_val_loss: float  # what a random walk scores on the same validation windows
 
 
+def compile_notice(on_notice: Notice) -> None:
+    """Tell the user the kernels will compile when Numba's cache does not hold them yet."""
+    if on_notice is not None and not kernels.is_cached():
+        on_notice(COMPILE_NOTICE)
+
+
+def fit(
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    on_notice: Notice = None,
+) -> RNNForecaster:
+    """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
+    check_features(frame, config.features)
+    split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window
+    compile_notice(on_notice)
+    return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
+
+
 def train(
     ticker: str | None,
     data_dir: Path,
     config: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
-    on_start: Callable[[], None] | None = None,
+    on_notice: Notice = None,
 ) -> TrainReport:
-    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it.
-
-    on_start is called once the inputs are checked, just before training begins.
-    """
-    config.validate()
-    ticker = (
-        prices.validate_symbol(ticker) if ticker is not None else prices.latest_ticker(data_dir)
-    )
+    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it."""
+    ticker = _symbol(ticker, latest_fetched, data_dir)
     frame = prices.load_prices(ticker, data_dir)
-    # the split's own check, before training starts (and before the compile notice)
-    split_days(len(frame) - 1, config.window, config.val_fraction)
-    if on_start is not None:
-        on_start()
-    model = RNNForecaster(config).fit(frame, on_epoch=on_epoch)
+    model = fit(frame, config, on_epoch, on_notice)
     params, meta = model.to_checkpoint()
     meta.update(
         ticker=ticker,
@@ -90,16 +206,23 @@ class Prediction:
     last_close: float
     loss: str  # the model's head
     table: pd.DataFrame  # indexed by trading date: median, lower/upper_80/95, p_up, coverage_80/95
-    history: pd.Series  # the last 120 closes before the forecast, for the fan charts
+    history: pd.Series  # every cached close (Adj Close) up to last_date; charts take their tail
     warnings: list[str] = field(default_factory=list)
     trained_through: str = ""
+    currency: str | None = None  # when the price source said
+    calibrated_days: int = CAL_HORIZON  # horizons with their own conformal factor
 
-    def fan_series(self) -> dict:
-        """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan_png take them)."""
+    @property
+    def p_up_label(self) -> str:
+        return HEADS[self.loss].p_up_label
+
+    def fan_series(self, history_days: int | None = None) -> dict:
+        """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan take them)."""
         tb = self.table
+        h = self.history if history_days is None else self.history.iloc[-history_days:]
         return {
-            "history_dates": self.history.index,
-            "history_closes": self.history.to_numpy(),
+            "history_dates": h.index,
+            "history_closes": h.to_numpy(),
             "forecast_dates": tb.index,
             **{
                 k: tb[k].to_numpy()
@@ -118,10 +241,9 @@ class Prediction:
             "ticker": self.ticker,
             "last_date": self.last_date.strftime("%Y-%m-%d"),
             "last_close": self.last_close,
+            "currency": self.currency,
             "model": {"loss": self.loss, "trained_through": self.trained_through},
-            "p_up_meaning": (
-                "P(up that day)" if self.loss == "direction" else "P(close above last_close)"
-            ),
+            "p_up_meaning": HEADS[self.loss].p_up_meaning,
             "forecasts": rows,
             "warnings": self.warnings,
         }
@@ -140,16 +262,15 @@ def predict(
     seed: int | None = None,
     today: dt.date | None = None,
 ) -> Prediction:
-    """Forecast the next `days` trading sessions after the last cached date, with calibrated bands."""
-    if not 1 <= days <= MAX_HORIZON:
-        raise ForecastError(f"--days must be between 1 and {MAX_HORIZON}, got {days}")
-    if not 100 <= n_paths <= 100_000:
-        raise ForecastError(f"--paths must be between 100 and 100000, got {n_paths}")
-    if seed is not None and not 0 <= seed < 2**32:
-        raise ForecastError(f"--seed must be in [0, 2^32), got {seed}")
-    ticker = (
-        prices.validate_symbol(ticker) if ticker is not None else prices.latest_ticker(data_dir)
-    )
+    """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
+
+    Without a ticker: the one whose model was trained last.
+    """
+    check_range("days", days)
+    check_range("paths", n_paths)
+    if seed is not None:
+        check_range("seed", seed)
+    ticker = _symbol(ticker, latest_trained, data_dir)
     params, meta = checkpoint.load_model(data_dir, ticker)
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
@@ -163,18 +284,43 @@ def predict(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
     return Prediction(
         ticker=ticker,
         last_date=frame.index[-1],
         last_close=float(frame["Adj Close"].iloc[-1]),
         loss=model.config.loss,
         table=table,
-        history=frame["Adj Close"].iloc[-120:],  # the PNG shows 120 days, the terminal 60
+        history=frame["Adj Close"],
         warnings=warnings,
         trained_through=meta["last_fit_date"],
+        currency=_currency(ticker, data_dir),
+        calibrated_days=model.calibration_.horizon,
     )
+
+
+def forecast(
+    model: RNNForecaster,
+    frame: pd.DataFrame,
+    days: int,
+    exchange: str = "XNYS",
+    n_paths: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A fitted model's forecast from the last day of one price frame, indexed by the next
+    `days` sessions of `exchange` (a MIC, e.g. calendar.exchange_for(ticker)): median,
+    lower/upper_80/95, p_up, coverage_80/95."""
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+
+
+def _currency(ticker: str, data_dir: Path) -> str | None:
+    """The currency the price source recorded, if it did."""
+    try:
+        value = prices.read_provenance(ticker, data_dir).get("currency")
+    except ForecastError:
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
@@ -204,3 +350,279 @@ def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> l
             f"(run `forecast train {ticker}` to learn from them)"
         )
     return out
+
+
+def _latest_for_backtest(data_dir: Path) -> str:
+    """The latest trained model's ticker; with no model yet, the latest fetched (a backtest
+    trains its own models, so it needs only prices)."""
+    if any(m.saved_at for m in store.models(data_dir)):
+        return latest_trained(data_dir)
+    return latest_fetched(data_dir)
+
+
+# --- backtest ------------------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestReport:
+    ticker: str
+    result: "BacktestResult"
+
+    def to_json(self) -> dict:
+        return {"ticker": self.ticker, **self.result.to_json()}
+
+
+def backtest(
+    ticker: str | None,
+    data_dir: Path,
+    config: TrainConfig,
+    *,
+    on_fold: Callable[[int, int], None] | None = None,
+    on_notice: Notice = None,
+    **options,
+) -> BacktestReport:
+    """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
+    forecast.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
+    from forecast.backtest import run_backtest
+
+    ticker = _symbol(ticker, _latest_for_backtest, data_dir)
+    frame = prices.load_prices(ticker, data_dir)
+    check_features(frame, config.features)
+
+    def fold(i: int, n: int) -> None:
+        if i == 0:  # the options are checked: the first fit comes next
+            compile_notice(on_notice)
+        if on_fold is not None:
+            on_fold(i, n)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = run_backtest(frame, config, on_fold=fold, **options)
+    return BacktestReport(ticker, result)
+
+
+def check_export_path(path: Path) -> Path:
+    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
+    if not path.parent.is_dir():
+        raise ForecastError(f"--export: the folder {path.parent} does not exist; create it first")
+    return path
+
+
+def export_backtest(report: BacktestReport, path: Path) -> int:
+    """Every forecast of a backtest to one CSV (BacktestResult.forecasts), written atomically;
+    returns the number of rows."""
+    return report.result.write_forecasts_csv(path, report.ticker)
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+
+def check_plot_path(path: Path) -> Path:
+    """Refuse a chart file name before any work: unknown extension, or a missing folder."""
+    from forecast import plot
+
+    return plot.check_path(path)
+
+
+def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:
+    """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
+    from forecast import plot
+
+    days = history_days or PLOT_HISTORY_DAYS
+    title = (
+        f"{pred.ticker}: {len(pred.table)}-day forecast from the close of {pred.last_date:%Y-%m-%d}"
+    )
+    if pred.currency:
+        title += f" ({pred.currency})"
+    return plot.write_fan(
+        path,
+        **pred.fan_series(days),
+        title=title,
+        history_days=days,
+        currency=pred.currency,
+    )
+
+
+def plot_backtest(report: BacktestReport, path: Path) -> Path:
+    """The RNN's past forecasts with their bands against what happened, and coverage by horizon."""
+    from forecast import plot
+    from forecast.model import LEVELS
+
+    result, cases = report.result, report.result.cases
+    h = cases.y.shape[1]
+    coverage = {
+        model: {L: np.array([r[f"coverage_{round(L * 100)}"] for r in rows], float) for L in LEVELS}
+        for model, rows in result.metrics.items()
+    }
+    first, last = result.origins[0], result.origins[-1]
+    return plot.write_backtest(
+        path,
+        result.origins,
+        realised=cases.y[:, h - 1],
+        median=cases.point["rnn"][:, h - 1],
+        bands={
+            L: (cases.lower["rnn", L][:, h - 1], cases.upper["rnn", L][:, h - 1]) for L in LEVELS
+        },
+        coverage=coverage,
+        title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
+        "and coverage by horizon",
+    )
+
+
+# --- universes: many tickers per command, one global model (forecast/universe.py, jobs.py, -------
+# --- many.py, panel.py, globalmodel.py) ----------------------------------------------------------
+
+
+def universe(tickers: list[str] | None, universe_file: Path | None):
+    """The tickers of a command line plus a --universe file (forecast.universe.Universe)."""
+    from forecast.universe import resolve
+
+    return resolve(tickers, universe_file)
+
+
+def runner(jobs: int | None = None, scheduler: str | None = None):
+    """A forecast.jobs.Runner: `jobs` local processes, or the Dask scheduler at `scheduler`
+    (else $FORECAST_SCHEDULER); use it as a context manager."""
+    from forecast.jobs import Runner, scheduler_address
+
+    return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
+
+
+def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
+    """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
+    from forecast import many
+
+    compile_notice(on_notice)
+    return many.train_universe(tickers, data_dir, config, runner, on_row)
+
+
+def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
+    """Screen values per ticker (median return, P(up), band width) from its own model or from
+    the global model `model`."""
+    from forecast import many
+
+    check_range("days", days)
+    check_range("paths", n_paths)
+    today = today or dt.date.today()
+    return many.predict_universe(
+        tickers, data_dir, days, n_paths, seed, today, runner, on_row, model=model
+    )
+
+
+def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
+    """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
+    from forecast import many
+
+    return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
+
+
+@dataclass
+class GlobalReport:
+    name: str
+    path: Path
+    fit: object  # forecast.globalmodel.GlobalFit
+    failed: dict  # ticker -> why it is not in the model
+
+
+def train_global(
+    name: str,
+    tickers: list[str],
+    data_dir: Path,
+    config: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    on_notice: Notice = None,
+) -> GlobalReport:
+    """One RNN on the windows of all `tickers`, saved as model `name`.
+
+    Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
+    the panel), so a large universe never has all its frames in memory at once.
+    """
+    from forecast import globalmodel
+    from forecast.panel import default_cut
+
+    name = prices.validate_symbol(name)
+    failed, dates = {}, []
+    for t in tickers:
+        try:
+            dates.append(prices.load_prices(t, data_dir).index[1:])
+        except ForecastError as e:
+            failed[t] = str(e)
+    usable = [t for t in tickers if t not in failed]
+    if not usable:
+        raise ForecastError(f"no ticker of the global model {name} has cached prices")
+    cut = default_cut(dates, config.window, config.val_fraction)
+    compile_notice(on_notice)
+    frames = ((t, prices.load_prices(t, data_dir)) for t in usable)
+    fit = globalmodel.fit_global(name, frames, config, cut=cut, on_epoch=on_epoch)
+    failed |= fit.panel.skipped
+    path = globalmodel.save_global(data_dir, fit)
+    return GlobalReport(name, path, fit, failed)
+
+
+def predict_global(
+    ticker: str,
+    data_dir: Path,
+    model: str,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict() with the global model `model`, for any ticker with prices on both sides of
+    its cut date."""
+    from forecast import globalmodel, many
+
+    check_range("days", days)
+    check_range("paths", n_paths)
+    ticker = prices.validate_symbol(ticker)
+    params, meta = globalmodel.load_global(data_dir, model)
+    frame = prices.load_prices(ticker, data_dir)
+    pred = many.predict_global_one(
+        ticker, frame, params, meta, days, n_paths, seed, today or dt.date.today()
+    )
+    pred.currency = _currency(ticker, data_dir)
+    return pred
+
+
+def backtest_global(
+    ticker: str,
+    data_dir: Path,
+    model: str,
+    *,
+    on_fold: Callable[[int, int], None] | None = None,
+    on_notice: Notice = None,
+    **options,
+) -> BacktestReport:
+    """Walk-forward test of the global model `model` on `ticker`: each refit trains it again on
+    all its tickers' prices cut at the fold's first origin date, with its saved options."""
+    from forecast import globalmodel
+    from forecast.backtest import run_backtest
+
+    ticker = prices.validate_symbol(ticker)
+    _, meta = globalmodel.load_global(data_dir, model)
+    config = TrainConfig.from_dict(meta["config"])
+    frame = prices.load_prices(ticker, data_dir)
+    others = {}
+    for t in meta["tickers"]:
+        if t != ticker:
+            try:
+                others[t] = prices.load_prices(t, data_dir)
+            except ForecastError as e:
+                if on_notice is not None:
+                    on_notice(f"{t} left out of the refits: {e}")
+    fit = globalmodel.refit_for_backtest(model, others, ticker, config)
+
+    def fold(i: int, n: int) -> None:
+        if i == 0:
+            compile_notice(on_notice)
+        if on_fold is not None:
+            on_fold(i, n)
+
+    result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
+    return BacktestReport(ticker, result)

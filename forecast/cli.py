@@ -1,30 +1,73 @@
-"""The `forecast` command line: parse options, call one library function, render the result.
+"""The `forecast` command line: parse options, call one function of forecast.api, render the result.
 
-Heavy modules (numpy, pandas, numba, yfinance) are imported inside the commands that need
-them, so `forecast --help` stays fast.
+The CLI imports only api, display, config and errors; api (and with it numpy, pandas, numba,
+yfinance) is imported inside the commands that need it, so `forecast --help` stays fast.
+
+Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on stderr),
+2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted.
 """
 
+import datetime as dt
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
-from forecast import display
-from forecast.config import DEFAULT_DATA_DIR, resolve_data_dir
+try:
+    from typer._click.exceptions import ClickException  # typer >= 0.22 carries its own Click
+except ImportError:  # pragma: no cover - older typer on the real Click
+    from click.exceptions import ClickException
+
+from forecast import config, display
+from forecast.config import RANGES, Loss, TrainConfig
 from forecast.errors import ForecastError
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as e:
+            where = f"; see `{e.ctx.command_path} -h`" if getattr(e, "ctx", None) else ""
+            message = " ".join(e.format_message().replace("Value error, ", "").split())
+            if message:  # empty: `forecast` alone, whose help Click has printed already
+                display.error(message.rstrip(".") + where)
+            code = e.exit_code
+        except typer.Abort:
+            display.error("aborted; nothing was changed")
+            code = 1
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Honest stock forecasts from a hand-written, Numba-compiled RNN.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+# CLI defaults are TrainConfig's
+D = {
+    name: TrainConfig.default(name)
+    for name in ("window", "hidden", "epochs", "batch_size", "lr", "patience", "seed")
+}
+LOSS_DEFAULT = Loss(TrainConfig.default("loss"))
+FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
 
 
 class State:
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path
 
 
 state = State()
@@ -48,21 +91,72 @@ def user_errors():
         raise typer.Exit(130) from None
 
 
-@app.callback()
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        display.out.print(f"forecast {version('forecast')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback(
+    epilog=f"Data directory: [bold]{config.DATA_DIR_ENV}[/bold], else the per-user "
+    f"{display.escape(str(config.default_data_dir()))}; `forecast list` shows the one in use."
+)
 def main(
     data_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--data-dir",
-            help="Where prices and models live [env: FORECAST_DATA_DIR; default: ./data].",
+            help=f"Where prices and models live (env: {config.DATA_DIR_ENV}; "
+            f"default: {display.escape(str(config.default_data_dir()))}).",
             show_default=False,
+            metavar="DIR",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
-    state.data_dir = resolve_data_dir(data_dir)
+    try:
+        state.data_dir = config.resolve_data_dir(data_dir)
+    except ForecastError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
-# --- fetch / list: the price data layer (forecast/prices.py) ---------------------------------
+def ranged(name: str, help: str, panel: str, **kwargs):
+    """An integer option whose range the parser checks (exit 2), from config.RANGES."""
+    lo, hi = RANGES[name]
+    return typer.Option(help=help, min=lo, max=hi, rich_help_panel=panel, **kwargs)
+
+
+def _features(text: str) -> str:
+    names = config.parse_features(text)
+    bad = [f for f in names if f not in config.FEATURES]
+    if bad or not names or names[0] != "return" or len(set(names)) != len(names):
+        raise typer.BadParameter(
+            f"{text!r}: give 'return' first, then any of {', '.join(config.FEATURES[1:])}, "
+            "comma-separated, each once"
+        )
+    return text
+
+
+def _lr(value: float) -> float:
+    if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
+        raise typer.BadParameter(f"{value} is not in (0, 1)")
+    return value
+
+
+def _plot_path(path: Path | None) -> Path | None:
+    if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
+    return path
+
+
+# --- fetch / list: cached prices -----------------------------------------------------------------
 
 
 @app.command()
@@ -71,17 +165,27 @@ def fetch(
         list[str],
         typer.Argument(
             help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
-            metavar="TICKER",
+            metavar="TICKER...",
             show_default=False,
         ),
     ],
     start: Annotated[
-        str | None,
-        typer.Option(help="First day, YYYY-MM-DD [default: all history].", show_default=False),
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="First day (default: all history).",
+            show_default=False,
+            rich_help_panel="Range",
+        ),
     ] = None,
     end: Annotated[
-        str | None,
-        typer.Option(help="Last day (inclusive), YYYY-MM-DD [default: today].", show_default=False),
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Last day, inclusive (default: today).",
+            show_default=False,
+            rich_help_panel="Range",
+        ),
     ] = None,
     csv: Annotated[
         Path | None,
@@ -89,37 +193,43 @@ def fetch(
             "--csv",
             help="Import this CSV (Yahoo export, or Date and Close columns) instead of Yahoo.",
             show_default=False,
+            rich_help_panel="Source",
         ),
     ] = None,
     offline: Annotated[
         bool,
-        typer.Option("--offline", help="Don't contact Yahoo: use the cache or the shipped sample."),
+        typer.Option(
+            "--offline",
+            help="Don't contact Yahoo: use the cache or the shipped sample.",
+            rich_help_panel="Source",
+        ),
     ] = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
+    start_day = start.date() if start else None
+    end_day = end.date() if end else None
+    if csv is not None:
+        if len(tickers) != 1:
+            raise typer.BadParameter("--csv imports one ticker; give exactly one symbol with it")
+        if start_day or end_day or offline:
+            raise typer.BadParameter("--start, --end and --offline do not apply to --csv imports")
     with user_errors():
-        from forecast import prices
+        from forecast import api
 
-        start_day = prices.parse_date(start, "--start")
-        end_day = prices.parse_date(end, "--end")
         if csv is not None:
-            if len(tickers) != 1:
-                raise ForecastError("--csv imports one ticker; give exactly one symbol with it")
-            if start_day or end_day or offline:
-                raise ForecastError("--start, --end and --offline do not apply to --csv imports")
-            result = prices.import_csv(tickers[0], csv, state.data_dir)
+            result = api.import_csv(tickers[0], csv, state.data_dir)
             if result.warning:
                 display.warn(result.warning)
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = prices.Yahoo()  # remembers a network failure for the next ticker
+        client = api.yahoo_client()  # remembers a network failure for the next ticker
         # all symbols checked before any is fetched: a typo costs one line, not a half-done run
-        symbols = list(dict.fromkeys(prices.validate_symbol(t) for t in tickers))
+        symbols = list(dict.fromkeys(api.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
-                    result = prices.fetch(
+                    result = api.fetch(
                         ticker,
                         state.data_dir,
                         start=start_day,
@@ -148,63 +258,182 @@ def fetch(
 def list_cached() -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
-        from forecast import prices
+        from forecast import api
 
-        entries = prices.list_cached(state.data_dir)
+        entries = api.cached(state.data_dir)
         if not entries:
             display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
             return
-        display.cached_table(entries)
+        display.cached_table(entries, state.data_dir)
 
 
-# --- train / predict: the model (forecast/api.py) ---------------------------------------------
+# --- train / predict: the model ------------------------------------------------------------------
+
+MODEL, TRAINING, FORECAST, OUTPUT, WALK = "Model", "Training", "Forecast", "Output", "Walk-forward"
 
 # The model options train and backtest share: one definition, one help text.
-Window = Annotated[int, typer.Option(help="T: trading days the RNN reads per forecast.")]
-Hidden = Annotated[int, typer.Option(help="H: hidden units.")]
-BatchSize = Annotated[int, typer.Option(help="Windows per Adam step.")]
-LearningRate = Annotated[float, typer.Option(help="Adam learning rate.")]
-Loss = Annotated[
-    str, typer.Option(help="Head: gaussian (mu, sigma), mse (point) or direction (P(up)).")
-]
-Patience = Annotated[
-    int, typer.Option(help="Epochs without validation improvement before stopping.")
+Window = Annotated[int, ranged("window", "T: trading days the RNN reads per forecast.", MODEL)]
+Hidden = Annotated[int, ranged("hidden", "H: hidden units.", MODEL)]
+LossOpt = Annotated[
+    Loss,
+    typer.Option(
+        help="Output head: gaussian (mean, volatility), mse (point), direction (P(up)).",
+        rich_help_panel=MODEL,
+    ),
 ]
 Features = Annotated[
-    str, typer.Option(help="Inputs per day, comma-separated from: return, range, volume.")
+    str,
+    typer.Option(
+        help="Inputs per day, comma-separated: return, then range and/or volume.",
+        callback=_features,
+        rich_help_panel=MODEL,
+    ),
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
+LearningRate = Annotated[
+    float,
+    typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
+]
+Patience = Annotated[
+    int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
+]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON only.", rich_help_panel=OUTPUT)
+]
+Plot = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also draw a chart into this .png, .svg or .pdf file (needs matplotlib).",
+        callback=_plot_path,
+        show_default=False,
+        rich_help_panel=OUTPUT,
+    ),
+]
 
 
-def train_config(features: str, **options):
-    """TrainConfig from CLI options (features given as "return,range"), validated."""
-    from forecast.config import TrainConfig
+UNIVERSE = "Universe"
+Tickers = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Symbols (default: the most recently fetched or trained one).",
+        metavar="[TICKER]...",
+        show_default=False,
+    ),
+]
+UniverseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--universe",
+        help="Also every ticker in this file: one per line, # comments, blanks and repeats ignored.",
+        show_default=False,
+        metavar="FILE",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        help="Worker processes for many tickers, each single-threaded (default: one per core).",
+        min=1,
+        show_default=False,
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
+        "(env: FORECAST_SCHEDULER, used for many tickers).",
+        show_default=False,
+        metavar="ADDRESS",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Use the global model saved by `train ... --global NAME` instead of the ticker's own.",
+        show_default=False,
+        metavar="NAME",
+        rich_help_panel=UNIVERSE,
+    ),
+]
 
-    names = tuple(f.strip() for f in features.split(",") if f.strip())
-    return TrainConfig(features=names, **options).validate()
+
+def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
+    """A universe run: several tickers, a file, or explicit workers; else the one-ticker command."""
+    return len(tickers or []) > 1 or universe_file is not None or bool(jobs) or bool(scheduler)
+
+
+def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
+    """Resolve the universe, run `work(symbols, runner, on_row)` with one progress bar, and
+    make any failure (an invalid symbol too) exit 1 after every ticker ran."""
+    from forecast import api
+
+    u = api.universe(tickers, universe_file)
+    for problem in u.problems:
+        display.error(problem)
+    try:
+        with api.runner(jobs, scheduler) as runner:
+            with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
+                rows = work(u.tickers, runner, progress)
+    except KeyboardInterrupt:
+        display.error(
+            "interrupted; workers stopped; files saved before it are complete, none is partial"
+        )
+        raise typer.Exit(130) from None
+    return rows, u
+
+
+def _exit_if_failed(rows, u) -> None:
+    """Exit 1 (one line naming them) when a ticker failed or a symbol was invalid."""
+    failed = [r.ticker for r in rows if not r.ok]
+    parts = []
+    if failed:
+        names = ", ".join(failed[:10]) + (", …" if len(failed) > 10 else "")
+        parts.append(f"{len(failed)} of {len(rows)} tickers failed ({names})")
+    if u.problems:
+        n = len(u.problems)
+        parts.append(f"{n} invalid symbol{'s' * (n != 1)} skipped")
+    if parts:
+        raise ForecastError(" and ".join(parts) + "; see the lines above")
+
+
+def train_config(features: str, **options) -> TrainConfig:
+    """TrainConfig from CLI options (features given as "return,range"); it checks itself."""
+    return TrainConfig(features=config.parse_features(features), **options)
 
 
 @app.command()
 def train(
-    ticker: Annotated[
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    global_name: Annotated[
         str | None,
-        typer.Argument(
-            help="Symbol to train on [default: the most recently fetched].", show_default=False
+        typer.Option(
+            "--global",
+            help="Train ONE model on all the tickers' windows and save it as NAME.",
+            show_default=False,
+            metavar="NAME",
+            rich_help_panel=UNIVERSE,
         ),
     ] = None,
-    window: Window = 60,
-    hidden: Hidden = 32,
+    window: Window = D["window"],
+    hidden: Hidden = D["hidden"],
+    loss: LossOpt = LOSS_DEFAULT,
+    features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
-        int, typer.Option(help="Maximum epochs (early stopping may end sooner).")
-    ] = 30,
-    batch_size: BatchSize = 64,
-    lr: LearningRate = 2e-3,
-    loss: Loss = "gaussian",
+        int, ranged("epochs", "Maximum epochs (early stopping may end sooner).", TRAINING)
+    ] = D["epochs"],
+    batch_size: BatchSize = D["batch_size"],
+    lr: LearningRate = D["lr"],
+    patience: Patience = D["patience"],
     seed: Annotated[
-        int, typer.Option(help="Seed for weights and shuffling: same seed, same model.")
-    ] = 0,
-    patience: Patience = 5,
-    features: Features = "return",
+        int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
+    ] = D["seed"],
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
@@ -220,15 +449,44 @@ def train(
             patience=patience,
         )
         from forecast import api
-        from forecast.kernels import is_cached
 
-        def compile_notice():
-            if not is_cached():
-                display.info("compiling the Numba kernels (first run only, about 15 s)…")
-
+        if global_name is not None:
+            u = api.universe(tickers, universe_file)
+            for problem in u.problems:
+                display.error(problem)
+            with display.EpochProgress(cfg.epochs) as progress:
+                report = api.train_global(
+                    global_name,
+                    u.tickers,
+                    state.data_dir,
+                    cfg,
+                    on_epoch=progress,
+                    on_notice=display.info,
+                )
+                progress.stop_early()
+            for t, why in report.failed.items():
+                display.warn(f"{t} left out of {report.name}: {why}")
+            display.global_summary(report)
+            return
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "training",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.train_many(
+                    symbols, state.data_dir, cfg, runner, on_row
+                ),
+            )
+            display.train_many_table(rows)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
-                ticker, state.data_dir, cfg, on_epoch=progress, on_start=compile_notice
+                ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
             )
             progress.stop_early()
         display.train_summary(report)
@@ -236,42 +494,64 @@ def train(
 
 @app.command()
 def predict(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to forecast [default: the most recently fetched].", show_default=False
-        ),
-    ] = None,
-    days: Annotated[int, typer.Option(help="Trading days ahead, 1 to 60.")] = 5,
-    paths: Annotated[int, typer.Option(help="Sampled paths (more: smoother quantiles).")] = 2000,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
+    days: Annotated[int, ranged("days", "Trading days ahead.", FORECAST)] = 5,
+    paths: Annotated[
+        int, ranged("paths", "Sampled paths (more: smoother quantiles).", FORECAST)
+    ] = 2000,
     seed: Annotated[
         int | None,
-        typer.Option(help="Sampling seed [default: the model's seed].", show_default=False),
+        ranged("seed", "Sampling seed (default: the model's seed).", FORECAST, show_default=False),
     ] = None,
     json_out: JsonOut = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write the fan chart to this PNG (needs matplotlib).", show_default=False
-        ),
-    ] = None,
+    plot: Plot = None,
+    history: Annotated[
+        int,
+        ranged("history", "Trading days of closes drawn before the forecast in --plot.", OUTPUT),
+    ] = config.PLOT_HISTORY_DAYS,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():
-        if plot is not None and plot.suffix.lower() != ".png":
-            raise ForecastError(
-                f"--plot writes PNG images; give a file name ending in .png, not {plot.name}"
-            )
-        if plot is not None and not plot.parent.is_dir():
-            raise ForecastError(f"--plot: the folder {plot.parent} does not exist; create it first")
         from forecast import api
 
-        pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
-        if plot is not None:
-            from forecast.plot import write_fan_png
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None:
+                raise ForecastError("--plot draws one ticker's fan chart; give one ticker")
+            rows, u = _run_universe(
+                "forecasting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.predict_many(
+                    symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
+                ),
+            )
+            if json_out:
+                import json
 
-            write_fan_png(plot, **pred.fan_series(), title=f"{pred.ticker}: {days}-day forecast")
-            display.info(f"wrote {plot}")
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.screen_table(rows, days)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
+        if plot is not None:
+            api.check_plot_path(plot)
+        if model is not None:
+            if ticker is None:
+                raise ForecastError(
+                    "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
+                )
+            pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
+        else:
+            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+        if plot is not None:
+            display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
             display.warn(w)
         if json_out:
@@ -283,46 +563,74 @@ def predict(
         display.fan(pred)
 
 
-# --- backtest: walk-forward evaluation against baselines (forecast/backtest.py) ---------------
+# --- backtest: walk-forward evaluation against baselines -----------------------------------------
 
 
 @app.command()
 def backtest(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to backtest [default: the most recently fetched].", show_default=False
-        ),
-    ] = None,
-    horizon: Annotated[
-        int, typer.Option(help="Trading days forecast from each origin, 1 to 60.")
-    ] = 5,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
+    horizon: Annotated[int, ranged("horizon", "Trading days forecast from each origin.", WALK)] = 5,
     refit_every: Annotated[
-        int, typer.Option(help="Refit the scaler and model every this many trading days.")
+        int,
+        typer.Option(
+            help="Refit the scaler and model every this many trading days.",
+            min=1,
+            rich_help_panel=WALK,
+        ),
     ] = 21,
     test_days: Annotated[
-        int, typer.Option(help="Walk forward over this many last trading days of the history.")
+        int,
+        typer.Option(
+            help="Walk forward over this many last trading days of the history.",
+            min=1,
+            rich_help_panel=WALK,
+        ),
     ] = 250,
-    paths: Annotated[int, typer.Option(help="Sampled paths per origin.")] = 500,
-    seed: Annotated[int, typer.Option(help="Seed for weights, shuffling and sampling.")] = 0,
+    max_train: Annotated[
+        int | None,
+        typer.Option(
+            help="Fit each refit on at most this many last returns [default: all history].",
+            min=2,
+            show_default=False,
+            rich_help_panel=WALK,
+        ),
+    ] = None,
+    paths: Annotated[int, ranged("paths", "Sampled paths per origin.", WALK)] = 500,
+    seed: Annotated[int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)] = D[
+        "seed"
+    ],
     json_out: JsonOut = False,
-    window: Window = 60,
-    hidden: Hidden = 32,
+    plot: Plot = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    window: Window = D["window"],
+    hidden: Hidden = D["hidden"],
+    loss: LossOpt = LOSS_DEFAULT,
+    features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
         int,
-        typer.Option(help="Maximum epochs per refit (lower than train's 30: one fit per refit)."),
+        ranged(
+            "epochs",
+            f"Maximum epochs per refit (lower than train's {D['epochs']}: one fit per refit).",
+            TRAINING,
+        ),
     ] = 15,
-    batch_size: BatchSize = 64,
-    lr: LearningRate = 2e-3,
-    loss: Loss = "gaussian",
-    patience: Patience = 5,
-    features: Features = "return",
+    batch_size: BatchSize = D["batch_size"],
+    lr: LearningRate = D["lr"],
+    patience: Patience = D["patience"],
 ) -> None:
-    """Walk-forward test of the RNN against random-walk baselines on the same days."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
-        from forecast import prices
-        from forecast.backtest import run_backtest
-
         cfg = train_config(
             features,
             window=window,
@@ -334,22 +642,133 @@ def backtest(
             seed=seed,
             patience=patience,
         )
-        symbol = (
-            prices.validate_symbol(ticker)
-            if ticker is not None
-            else prices.latest_ticker(state.data_dir)
-        )
-        frame = prices.load_prices(symbol, state.data_dir)
-        options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
-        import warnings
+        from forecast import api
 
-        with display.fold_progress() as on_fold, warnings.catch_warnings():
-            # constant prices make some scores 0/0: they show as nan or –, NumPy need not shout
-            warnings.simplefilter("ignore", RuntimeWarning)
-            result = run_backtest(frame, cfg, **options, n_paths=paths, seed=seed, on_fold=on_fold)
+        if plot is not None:
+            api.check_plot_path(plot)
+        if export is not None:
+            api.check_export_path(export)
+        options = dict(
+            horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
+        )
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None or model is not None or export is not None:
+                raise ForecastError(
+                    "--plot, --export and --model backtest one ticker; give one ticker"
+                )
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "backtesting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.backtest_many(
+                    symbols,
+                    state.data_dir,
+                    cfg,
+                    runner,
+                    on_row,
+                    seed=seed,
+                    n_paths=paths,
+                    **options,
+                ),
+            )
+            if json_out:
+                import json
+
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.backtest_many_table(rows, horizon)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
+        with display.fold_progress() as on_fold:
+            if model is not None:
+                if ticker is None:
+                    raise ForecastError("--model needs the TICKER to backtest")
+                report = api.backtest_global(
+                    ticker,
+                    state.data_dir,
+                    model,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
+            else:
+                report = api.backtest(
+                    ticker,
+                    state.data_dir,
+                    cfg,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
+        if plot is not None:
+            display.info(f"wrote {api.plot_backtest(report, plot)}")
+        if export is not None:
+            display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
             import json
 
-            display.out.print_json(json.dumps({"ticker": symbol, **result.to_json()}))
+            display.out.print_json(json.dumps(report.to_json()))
             return
-        display.backtest_table(symbol, result)
+        display.backtest_table(report.ticker, report.result)
+
+
+# --- models / rm: what the data directory holds ---------------------------------------------------
+
+
+@app.command()
+def models() -> None:
+    """List the trained models: trained through, options, validation score vs random walk, size."""
+    with user_errors():
+        from forecast import api
+
+        infos = api.models(state.data_dir)
+        if not infos:
+            display.info(f"no models in {state.data_dir} yet; run `forecast train TICKER`")
+            return
+        display.models_table(infos, state.data_dir)
+
+
+@app.command()
+def rm(
+    ticker: Annotated[str, typer.Argument(help="Symbol whose files to delete.")],
+    prices: Annotated[
+        bool, typer.Option("--prices", help="Delete only its cached prices.")
+    ] = False,
+    models: Annotated[bool, typer.Option("--models", help="Delete only its model.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
+) -> None:
+    """Delete a ticker's cached prices and model (both unless --prices or --models)."""
+    with user_errors():
+        from forecast import api
+
+        both = not prices and not models
+        paths = api.files_of(
+            ticker, state.data_dir, price_files=prices or both, model_files=models or both
+        )
+        if not paths:
+            what = "prices or model" if both else ("prices" if prices else "model")
+            raise ForecastError(
+                f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
+            )
+        display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
+        if not yes:
+            try:
+                answer = typer.confirm("delete these files?", err=True)
+            except typer.Abort:  # no terminal to answer from (or Ctrl-C, Ctrl-D)
+                display.err.print()
+                raise ForecastError(
+                    "no answer, nothing deleted; add --yes to delete without asking"
+                ) from None
+            if not answer:
+                display.info("nothing deleted")
+                return
+        api.remove(paths)
+        display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

@@ -1,21 +1,47 @@
-"""Settings: where `forecast` keeps its files, and the options that define a trained model."""
+"""Settings: where `forecast` keeps its files, and the options that define a trained model.
+
+Light on purpose (no numpy): the CLI reads its choices, ranges and defaults from here while
+building `--help`.
+"""
 
 import math
+import operator
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 
 from forecast.errors import ForecastError
 
-DEFAULT_DATA_DIR = Path("data")  # relative to the working directory, like git's .git
+DATA_DIR_ENV = "FORECAST_DATA_DIR"
 
 
-def resolve_data_dir(option: Path | None = None) -> Path:
-    """--data-dir wins, then $FORECAST_DATA_DIR, then ./data."""
+def default_data_dir() -> Path:
+    """The per-user data directory, e.g. ~/.local/share/forecast on Linux (XDG_DATA_HOME honoured)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("forecast", appauthor=False)
+
+
+def resolve_data_dir(option: Path | str | None = None) -> Path:
+    """--data-dir wins, then $FORECAST_DATA_DIR, then the per-user data directory.
+
+    Raises ForecastError for an empty --data-dir (it would mean the current directory) or a
+    path that exists but is not a directory. An empty $FORECAST_DATA_DIR counts as unset, as
+    shells and Click treat empty variables.
+    """
     if option is not None:
-        return Path(option)
-    env = os.environ.get("FORECAST_DATA_DIR")
-    return Path(env) if env else DEFAULT_DATA_DIR
+        source, value = "--data-dir", str(option)
+    elif os.environ.get(DATA_DIR_ENV):
+        source, value = DATA_DIR_ENV, os.environ[DATA_DIR_ENV]
+    else:
+        return default_data_dir()
+    if not value.strip():
+        raise ForecastError(f"{source} is empty; give a directory, e.g. {source}=./data")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ForecastError(f"{source} {path} is a file, not a directory; give a directory")
+    return path
 
 
 def prices_dir(data_dir: Path) -> Path:
@@ -31,13 +57,55 @@ def yfinance_cache_dir(data_dir: Path) -> Path:
 
 
 MAX_HORIZON = 60  # trading days predict and backtest forecast ahead, at most
+CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
+PLOT_HISTORY_DAYS = 120  # closes before the fan in a --plot: context, and the fan keeps its width
 FEATURES = ("return", "range", "volume")  # per-day inputs; "return" is always first
-LOSSES = ("gaussian", "mse", "direction")
+
+
+class Loss(StrEnum):
+    """The --loss choices; forecast/heads.py holds what each head does."""
+
+    gaussian = "gaussian"
+    mse = "mse"
+    direction = "direction"
+
+
+LOSSES = tuple(Loss)
+
+# Allowed ranges of the numeric options, (low, high) inclusive; the CLI's parser checks them too.
+RANGES = {
+    "window": (2, 1000),
+    "hidden": (1, 1024),
+    "epochs": (1, 100_000),
+    "batch_size": (1, 1_000_000),
+    "patience": (1, 100_000),
+    "seed": (0, 2**32 - 1),
+    # forecasting options (predict, backtest)
+    "days": (1, MAX_HORIZON),
+    "horizon": (1, MAX_HORIZON),
+    "paths": (10, 100_000),  # 10: enough for a median and a spread; more gives smoother quantiles
+    "history": (5, 10_000),  # closes drawn before the forecast in a --plot
+}
+
+
+TRAIN_RANGES = ("window", "hidden", "epochs", "batch_size", "patience", "seed")
+
+
+def check_range(name: str, value: int) -> int:
+    """Raise ForecastError unless RANGES[name] holds value; return it (for library callers:
+    the CLI's parser checks the same ranges with a usage error)."""
+    lo, hi = RANGES[name]
+    if not lo <= value <= hi:
+        raise ForecastError(f"--{name.replace('_', '-')} must be in {lo}..{hi}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a trained model; stored whole in the model file."""
+    """Everything that decides a trained model; stored whole in the model file.
+
+    Checked once, when it is made: an invalid TrainConfig cannot exist.
+    """
 
     window: int = 60  # T: trading days read before each forecast (~3 months)
     hidden: int = 32  # H: hidden units; 32 is plenty for one noisy return series
@@ -51,6 +119,12 @@ class TrainConfig:
     val_fraction: float = 0.2  # last part of the history held out for early stopping/calibration
     max_norm: float = 1.0  # global gradient-norm clip, against exploding BPTT gradients
 
+    def __post_init__(self):
+        # plain str and tuple whatever was passed (a Loss member, a list): JSON and equality agree
+        object.__setattr__(self, "loss", str(self.loss))
+        object.__setattr__(self, "features", tuple(self.features))
+        self._check()
+
     def to_dict(self) -> dict:
         """JSON-safe: the features tuple becomes a list."""
         return {**asdict(self), "features": list(self.features)}
@@ -59,25 +133,37 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         return cls(**{**d, "features": tuple(d["features"])})
 
+    @classmethod
+    def default(cls, name: str):
+        """The default of one option, without building (and checking) a config."""
+        return next(f.default for f in fields(cls) if f.name == name)
+
     def validate(self) -> "TrainConfig":
-        """Raise ForecastError naming the bad option; return self so calls can chain."""
+        """Kept for callers written before configs checked themselves: a config is valid."""
+        return self
+
+    def _check(self) -> None:
+        """Raise ForecastError naming the bad option."""
+        for name in TRAIN_RANGES:
+            lo, hi = RANGES[name]
+            value = getattr(self, name)
+            flag = "--" + name.replace("_", "-")
+            try:
+                value = operator.index(value)  # ints, numpy ints; not floats or bools' cousins
+            except TypeError:
+                raise ForecastError(f"{flag} must be a whole number, got {value!r}") from None
+            if not lo <= value <= hi:
+                raise ForecastError(f"{flag} must be in {lo}..{hi}, got {value}")
+            object.__setattr__(self, name, int(value))
         checks = [
-            (self.window >= 2, f"--window must be at least 2 days, got {self.window}"),
-            (self.window <= 1000, f"--window must be at most 1000 days, got {self.window}"),
-            (self.hidden >= 1, f"--hidden must be a positive number of units, got {self.hidden}"),
-            (self.hidden <= 1024, f"--hidden must be at most 1024, got {self.hidden}"),
-            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (0 < self.lr < 1 and math.isfinite(self.lr), f"--lr must be in (0, 1), got {self.lr}"),
             (
                 self.loss in LOSSES,
                 f"unknown --loss {self.loss!r}; choose one of {', '.join(LOSSES)}",
             ),
-            (self.patience >= 1, f"--patience must be at least 1, got {self.patience}"),
-            (0 <= self.seed < 2**32, f"--seed must be in [0, 2^32), got {self.seed}"),
             (
                 bool(self.features) and self.features[0] == "return",
-                "features must start with 'return'",
+                "--features must start with 'return'",
             ),
             (
                 set(self.features) <= set(FEATURES)
@@ -86,8 +172,13 @@ class TrainConfig:
                 f"choose from {', '.join(FEATURES)}",
             ),
             (0.05 <= self.val_fraction <= 0.5, "val_fraction must be in [0.05, 0.5]"),
+            (self.max_norm > 0, "max_norm must be positive"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ForecastError(message)
-        return self
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    """'return,range' -> ('return', 'range'); the names are checked by TrainConfig."""
+    return tuple(f.strip() for f in text.split(",") if f.strip())

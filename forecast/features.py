@@ -9,12 +9,14 @@ Training windows use no target on or after `cut`; the scaler sees only days befo
 The gap keeps validation inputs clear of every day whose return was a training target.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
+from forecast.heads import HEADS
 
 
 def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
@@ -24,6 +26,7 @@ def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFr
     range   log(High_t / Low_t)                    intraday range: a volatility proxy
     volume  log((V_t + 1) / (V_{t-1} + 1))         volume change (+1: zero-volume days)
     """
+    check_features(prices, features)
     adj = prices["Adj Close"].to_numpy(np.float64)
     columns = {"return": np.diff(np.log(adj))}
     if "range" in features:
@@ -33,6 +36,28 @@ def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFr
     if "volume" in features:
         columns["volume"] = np.diff(np.log(prices["Volume"].to_numpy(np.float64) + 1.0))
     return pd.DataFrame({f: columns[f] for f in features}, index=prices.index[1:])
+
+
+def check_features(prices: pd.DataFrame, features: tuple[str, ...]) -> None:
+    """Refuse features the data cannot give: "range" without High/Low, "volume" without Volume.
+
+    A CSV import without those columns fills High = Low = Close and Volume = 0, which would
+    feed the model a constant input while the user believes it reads the range or volume.
+    """
+    if "range" in features and (
+        not {"High", "Low"} <= set(prices.columns) or bool((prices["High"] == prices["Low"]).all())
+    ):
+        raise ForecastError(
+            "--features range needs daily High and Low prices, and these prices have none "
+            "(High equals Low on every day); drop range from --features"
+        )
+    if "volume" in features and (
+        "Volume" not in prices.columns or bool((prices["Volume"] == 0).all())
+    ):
+        raise ForecastError(
+            "--features volume needs traded volumes, and these prices have none "
+            "(Volume is 0 on every day); drop volume from --features"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,14 +85,12 @@ class Scaler:
 
 
 def targets(returns: np.ndarray, scaler: Scaler, loss: str) -> np.ndarray:
-    """z (N,) with z_k the target for day k: scaled r_{k+1} (or 1.0 if it rose, for "direction").
+    """z (N,) with z_k the target for day k: r_{k+1} in the head's units (forecast/heads.py).
 
     The last day has no next day yet: its target is NaN and no training window may use it.
     """
     nxt = np.append(returns[1:], np.nan)
-    if loss == "direction":
-        return np.where(np.isnan(nxt), np.nan, (nxt > 0).astype(np.float64))
-    return (nxt - scaler.mean[0]) / scaler.std[0]
+    return HEADS[loss].target(nxt, float(scaler.mean[0]), float(scaler.std[0]))
 
 
 def windows(
@@ -94,16 +117,32 @@ class Split:
     n_days: int  # N
 
 
+def _cut(n_days: int, T: int, val_fraction: float) -> int:
+    """First day not in the training part: n_days minus validation and the gap."""
+    n_val = max(int(round(val_fraction * n_days)), T + 1)  # at least one validation window
+    return n_days - n_val - T
+
+
+def min_prices(T: int, val_fraction: float) -> int:
+    """The fewest price rows split_days accepts for window T: its training part must hold 2T days.
+
+    cut(N) = N - max(round(vf N), T + 1) - T never decreases as N grows, so the answer is the
+    first N from a lower bound where cut(N) >= 2T. Since |round(vf N) - vf N| <= 1/2 the bound
+    N >= (3T - 1/2) / (1 - vf) is at most a few days short: the loop runs at most a few times.
+    """
+    n = max(4 * T + 1, math.ceil((3 * T - 0.5) / (1 - val_fraction)))
+    while _cut(n, T, val_fraction) < 2 * T:
+        n += 1
+    return n + 1  # N feature days come from N + 1 prices
+
+
 def split_days(n_days: int, T: int, val_fraction: float) -> Split:
     """Train, then a gap of T days, then validation: the last val_fraction of the days."""
-    n_val = max(int(round(val_fraction * n_days)), T + 1)  # at least one validation window
-    cut = n_days - n_val - T
-    min_train = 2 * T  # a handful of training windows at the very least
-    if cut < min_train:
-        need = min_train + T + n_val + 1  # in price rows: N feature days + 1
+    cut = _cut(n_days, T, val_fraction)
+    if cut < 2 * T:  # a handful of training windows at the very least
         raise ForecastError(
-            f"--window {T} needs at least {need} days of prices but only {n_days + 1} are cached; "
-            "use a shorter --window or fetch more history"
+            f"--window {T} needs at least {min_prices(T, val_fraction)} days of prices "
+            f"but only {n_days + 1} are cached; use a shorter --window or fetch more history"
         )
     return Split(cut=cut, val_first=cut + T, n_days=n_days)
 

@@ -13,15 +13,21 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from forecast.config import TrainConfig
+from forecast.config import CAL_HORIZON, TrainConfig
 from forecast.conformal import Calibration, calibrate, coverage_of, normalised_scores
 from forecast.errors import ForecastError
 from forecast.features import Scaler, build_dataset, daily_features
-from forecast.kernels.rnn import HEADS, last_outputs, sample_returns, single_threaded_blas, unpack
+from forecast.heads import HEADS
+from forecast.kernels.rnn import (
+    from_params,
+    last_outputs,
+    sample_returns,
+    single_threaded_blas,
+    to_params,
+)
 from forecast.train import Epoch, fit_theta
 
-LEVELS = (0.8, 0.95)
-CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
+LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
 CAL_STRIDE = 2  # every 2nd validation day is an origin
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
@@ -32,14 +38,17 @@ def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
 
     Returns (median (days,), {level: (lower, upper)}, s (days,)): the band at horizon h is
     last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread; beyond the
-    calibrated horizons the last calibrated factor is reused.
+    calibrated horizons the last calibrated factor is reused. A wider level's factor is at
+    least the narrower level's, so its band contains the narrower band by construction (two
+    conformal quantiles of few cases can come out in the wrong order).
     """
     days = cum.shape[1]
     m, s = np.median(cum, axis=0), cum.std(axis=0)  # (days,) of log(p_{o+h} / p_o)
     hs = np.minimum(np.arange(1, days + 1), calibration.horizon)
     bands = {}
-    for level in LEVELS:
-        c = np.array([calibration.factor(level, int(k)) for k in hs])
+    c = np.zeros(days)
+    for level in LEVELS:  # narrowest first
+        c = np.maximum(c, [calibration.factor(level, int(k)) for k in hs])
         bands[level] = (last * np.exp(m - c * s), last * np.exp(m + c * s))
     return last * np.exp(m), bands, s
 
@@ -48,7 +57,7 @@ class RNNForecaster:
     """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
 
     def __init__(self, config: TrainConfig | None = None):
-        self.config = (config or TrainConfig()).validate()
+        self.config = config or TrainConfig()  # checked when it was made
 
     # --- fitting ---------------------------------------------------------------------------
 
@@ -64,7 +73,7 @@ class RNNForecaster:
         ds = build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
         result = fit_theta(ds.train, ds.val, cfg, on_epoch)
         self.theta_ = result.theta
-        self.D_, self.O_ = len(cfg.features), HEADS[cfg.loss][1]
+        self.D_, self.O_ = len(cfg.features), HEADS[cfg.loss].O
         self.scaler_ = ds.scaler
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
@@ -82,27 +91,22 @@ class RNNForecaster:
         self.abs_return_quantiles_ = np.quantile(np.abs(train_r), np.linspace(0, 1, N_QUANTILES))
         self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
         self.baseline_val_loss_ = self._baseline_val_loss(ds)
-        self.resid_std_ = self._residual_std(ds) if cfg.loss == "mse" else 1.0
+        self.resid_std_ = self._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
         self.calibration_ = self._calibrate(ds)
         return self
 
     def _baseline_val_loss(self, ds) -> float:
         """The random walk's loss per step on the same validation windows, in the model's units.
 
-        gaussian: N(r = 0, training variance); mse: predict r = 0; direction: P(up) = the
-        training share of up days. A model whose validation loss is not below this has
-        learned nothing a random walk does not already know.
+        A model whose validation loss is not below this has learned nothing a random walk
+        does not already know (forecast/heads.py says which random walk, per head).
         """
-        zv = ds.val[1]
-        if self.config.loss == "direction":
-            p = float(np.mean(ds.returns[: ds.split.cut] > 0))
-            return float(-np.mean(zv * np.log(p) + (1 - zv) * np.log(1 - p)))
-        z0 = -self.scaler_.mean[0] / self.scaler_.std[0]  # r = 0 in scaled units
-        sq = 0.5 * np.mean((zv - z0) ** 2)
-        return float(sq + 0.5 * np.log(2 * np.pi)) if self.config.loss == "gaussian" else float(sq)
+        mean, std = float(self.scaler_.mean[0]), float(self.scaler_.std[0])
+        r_train = ds.returns[: ds.split.cut]
+        return HEADS[self.config.loss].baseline_loss(ds.val[1], r_train, mean, std)
 
     def _residual_std(self, ds) -> float:
-        """MSE head: std of validation errors (scaled units), the noise of its sampled paths."""
+        """A head without its own sigma (mse): std of validation errors (scaled units)."""
         xv, zv = ds.val
         _, yT = last_outputs(self.theta_, self.D_, self.config.hidden, self.O_, xv)
         return float(np.std(zv[:, -1] - yT[:, 0]))
@@ -150,20 +154,23 @@ class RNNForecaster:
             hT, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(windows))
         h0 = np.repeat(hT, n_paths, axis=0)  # (n*P, H): every path starts from its origin's state
         y0 = np.repeat(yT, n_paths, axis=0)
-        # drawn day by day, (days, paths): the same seed gives the same first days for any --days
         rng = np.random.default_rng([seed, 2])
-        head = HEADS[cfg.loss][0]
-        if cfg.loss == "direction":
-            noise = np.ascontiguousarray(rng.random((days, n * n_paths)).T)
-            grid = np.linspace(0, 1, N_QUANTILES)
-            u = np.ascontiguousarray(rng.random((days, n * n_paths)).T)
-            mags = np.interp(u, grid, self.abs_return_quantiles_)
-        else:
-            noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)
-            mags = np.zeros((1, 1))
+        head = HEADS[cfg.loss]
+        noise, mags = head.draw_noise(rng, days, n * n_paths, self.abs_return_quantiles_)
         mean, std = float(self.scaler_.mean[0]), float(self.scaler_.std[0])
         rs, ps = sample_returns(
-            self.theta_, self.D_, H, self.O_, head, h0, y0, noise, mags, mean, std, self.resid_std_
+            self.theta_,
+            self.D_,
+            H,
+            self.O_,
+            head.kernel_id,
+            h0,
+            y0,
+            noise,
+            mags,
+            mean,
+            std,
+            self.resid_std_,
         )
         return rs.reshape(n, n_paths, days), ps.reshape(n, n_paths, days)
 
@@ -171,32 +178,10 @@ class RNNForecaster:
         rs, _ = self._sample(windows, days, n_paths, seed)
         return np.cumsum(rs, axis=2)  # (n, P, days) log(price_{k+h} / price_k)
 
-    def scaled_features(self, prices: pd.DataFrame) -> pd.DataFrame:
-        """Daily features of `prices` scaled with the training part's statistics."""
+    def scaled_features(self, prices: pd.DataFrame) -> np.ndarray:
+        """Daily features of `prices` (N, D), scaled with the training part's statistics."""
         F = daily_features(prices, self.config.features)
-        return pd.DataFrame(self.scaler_.transform(F.to_numpy(np.float64)), index=F.index)
-
-    def one_step(self, prices: pd.DataFrame) -> pd.DataFrame:
-        """The next-day prediction made at every day with a full window: columns mu, sigma
-        (log return; sigma is the Gaussian head's, or the validation residual std for mse) or
-        p_up (direction), indexed by the day the forecast is made."""
-        self._check_fitted()
-        T, H = self.config.window, self.config.hidden
-        X = self.scaled_features(prices)
-        Xv = X.to_numpy()
-        idx = np.arange(T - 1, len(Xv))[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T)
-        _, yT = last_outputs(self.theta_, self.D_, H, self.O_, np.ascontiguousarray(Xv[idx]))
-        mean, std = self.scaler_.mean[0], self.scaler_.std[0]
-        if self.config.loss == "direction":
-            cols = {"p_up": 1.0 / (1.0 + np.exp(yT[:, 0] - yT[:, 1]))}
-        else:
-            sigma = (
-                np.exp(yT[:, 1])
-                if self.config.loss == "gaussian"
-                else np.full(len(yT), self.resid_std_)
-            )
-            cols = {"mu": mean + std * yT[:, 0], "sigma": std * sigma}
-        return pd.DataFrame(cols, index=X.index[T - 1 :])
+        return self.scaler_.transform(F.to_numpy(np.float64))
 
     def forecast_paths(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
@@ -204,7 +189,7 @@ class RNNForecaster:
         """Sampled cumulative log returns (P, days) and per-step P(up) (P, days) after prices' last day."""
         self._check_fitted()
         T = self.config.window
-        X = self.scaled_features(prices).to_numpy()
+        X = self.scaled_features(prices)
         if len(X) < T:
             raise ForecastError(
                 f"the model reads {T} days but only {len(X)} days of prices are cached"
@@ -243,7 +228,7 @@ class RNNForecaster:
         for level, (lower, upper) in bands.items():
             out[f"lower_{int(round(level * 100))}"] = lower
             out[f"upper_{int(round(level * 100))}"] = upper
-        out["p_up"] = ps.mean(axis=0) if self.config.loss == "direction" else (cum > 0).mean(axis=0)
+        out["p_up"] = HEADS[self.config.loss].p_up(ps, cum)
         cal = self.calibration_
         h = np.arange(1, days + 1)
         for level in LEVELS:
@@ -265,14 +250,7 @@ class RNNForecaster:
     def to_checkpoint(self) -> tuple[dict, dict]:
         """(params, meta) for forecast.checkpoint.save_model: named weights and JSON-safe facts."""
         self._check_fitted()
-        Wxh, Whh, bh, Why, by = unpack(self.theta_, self.D_, self.config.hidden, self.O_)
-        params = {
-            "Wxh": Wxh.copy(),
-            "Whh": Whh.copy(),
-            "bh": bh.copy(),
-            "Why": Why.copy(),
-            "by": by.copy(),
-        }
+        params = to_params(self.theta_, self.D_, self.config.hidden, self.O_)
         meta = {
             "config": self.config.to_dict(),
             "features": list(self.config.features),
@@ -293,10 +271,7 @@ class RNNForecaster:
     @classmethod
     def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
         model = cls(TrainConfig.from_dict(meta["config"]))
-        model.theta_ = np.concatenate(
-            [params[k].ravel() for k in ("Wxh", "Whh", "bh", "Why", "by")]
-        )
-        model.D_, model.O_ = params["Wxh"].shape[1], params["Why"].shape[0]
+        model.theta_, model.D_, _, model.O_ = from_params(params)
         model.scaler_ = Scaler.from_dict(meta["scaler"])
         model.dates_ = {k: pd.Timestamp(v) for k, v in meta["dates"].items()}
         model.last_fit_date_ = pd.Timestamp(meta["last_fit_date"])
@@ -322,7 +297,7 @@ class RNNForecaster:
         checks = {
             "config.hidden": params["Whh"].shape == (H, H),
             "features": len(self.config.features) == D,
-            "loss": HEADS[self.config.loss][1] == O,
+            "loss": HEADS[self.config.loss].O == O,
             "scaler": sc.mean.shape == sc.std.shape == (D,)
             and finite(sc.mean)
             and finite(sc.std)

@@ -1,6 +1,7 @@
-"""A fan chart as a PNG: recent closes, the median path and its 80% / 95% bands, via matplotlib.
+"""Charts as image files via matplotlib: the forecast fan, and a backtest's forecasts against
+what happened. The format follows the file's extension: .png, .svg or .pdf.
 
-matplotlib is optional (`pip install 'forecast[plot]'`) and imported only when a PNG is asked for.
+matplotlib is optional (`pip install 'forecast[plot]'`) and imported only when a chart is asked for.
 """
 
 import io
@@ -9,13 +10,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast.config import PLOT_HISTORY_DAYS
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes
 
-HISTORY_DAYS = 120  # a PNG has room for more context than the terminal chart
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
-def write_fan_png(
+def check_path(path) -> Path:
+    """Refuse, before any work, a file name whose format is unknown or whose folder is missing."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ForecastError(f"--plot {path.name}: give a file name ending in .png, .svg or .pdf")
+    if not path.parent.is_dir():
+        raise ForecastError(f"--plot: the folder {path.parent} does not exist; create it first")
+    return path
+
+
+def _figure(height: float = 5.0, rows: int = 1):
+    try:
+        # Figure + the Agg canvas directly, not pyplot: no global backend switch (which would
+        # hijack an interactive session's backend) and no figure registry to leak memory.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ForecastError("`--plot` needs matplotlib: pip install 'forecast[plot]'") from e
+    fig = Figure(figsize=(10, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, 1, squeeze=False)[:, 0]
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ForecastError(f"--plot {path.name}: give a file name ending in .png, .svg or .pdf")
+    buf = io.BytesIO()
+    # metadata without dates: the same chart gives the same bytes (svg and pdf stamp them)
+    meta = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    fmt = FORMATS[path.suffix.lower()]
+    fig.savefig(buf, format=fmt, metadata=meta[fmt])
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def write_fan(
     path,
     history_dates,
     history_closes,
@@ -26,47 +64,92 @@ def write_fan_png(
     lower_95,
     upper_95,
     title: str,
+    history_days: int = PLOT_HISTORY_DAYS,
+    currency: str | None = None,
 ) -> Path:
     """Draw the fan chart and write it to `path` atomically; returns the path.
 
-    history_dates/closes: (T,); forecast_dates, median and the four band edges: (H,).
+    history_dates/closes: (N,) of which the last history_days are drawn; forecast_dates,
+    median and the four band edges: (days,).
     """
-    try:
-        # Figure + the Agg canvas directly, not pyplot: no global backend switch (which would
-        # hijack an interactive session's backend) and no figure registry to leak memory.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ForecastError("`--plot` needs matplotlib: pip install 'forecast[plot]'") from e
-
-    hist_x = pd.DatetimeIndex(history_dates)[-HISTORY_DAYS:]
-    hist_y = np.asarray(history_closes, float)[-HISTORY_DAYS:]
+    fig, (ax,) = _figure()
+    hist_x = pd.DatetimeIndex(history_dates)[-history_days:]
+    hist_y = np.asarray(history_closes, float)[-history_days:]
     # Start every forecast series at the origin close so the fan opens from the last price.
     fx = pd.DatetimeIndex([hist_x[-1]]).append(pd.DatetimeIndex(forecast_dates))
     med, lo80, hi80, lo95, hi95 = (
         np.concatenate([[hist_y[-1]], np.asarray(a, float)])
         for a in (median, lower_80, upper_80, lower_95, upper_95)
     )
-
-    fig = Figure(figsize=(10, 5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
     ax.fill_between(fx, lo95, hi95, color="tab:blue", alpha=0.18, linewidth=0, label="95% band")
     ax.fill_between(fx, lo80, hi80, color="tab:blue", alpha=0.35, linewidth=0, label="80% band")
     ax.plot(hist_x, hist_y, color="black", linewidth=1.2, label="close")
     ax.plot(fx, med, color="tab:orange", linewidth=1.6, label="median forecast")
     ax.axvline(hist_x[-1], color="grey", linewidth=0.8, linestyle=":")
     ax.set_title(title)
-    ax.set_ylabel("price")
+    ax.set_ylabel(f"price ({currency})" if currency else "price")
     ax.grid(True, alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     order = [2, 3, 1, 0]  # close, median, 80%, 95%: the order a reader looks for them
     # "best" keeps the legend off the data (upper left sits on a falling series).
     ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="best", framealpha=0.9)
     fig.autofmt_xdate()
+    return _save(fig, path)
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+
+def write_backtest(
+    path,
+    origins,
+    realised,
+    median,
+    bands: dict[float, tuple[np.ndarray, np.ndarray]],
+    coverage: dict[str, dict[float, np.ndarray]],
+    title: str,
+    currency: str | None = None,
+) -> Path:
+    """Two panels: the RNN's day-h forecasts against what happened, and coverage by horizon.
+
+    origins (n,) consecutive trading days; realised, median and each band edge (n,) are the
+    close h days after each origin and its forecast, h = the backtest's horizon. coverage:
+    model -> {level: (horizons,)} share of cases inside the band.
+    """
+    fig, (top, bottom) = _figure(height=8.0, rows=2)
+    origins = pd.DatetimeIndex(origins)
+    h = int(next(iter(next(iter(coverage.values())).values())).size)
+    # the day each forecast was for: origins are consecutive sessions, so origin j + h
+    n = len(origins) - h
+    x = origins[h:]
+    if n > 0:
+        for k, level in enumerate(sorted(bands, reverse=True)):  # widest first, underneath
+            lo, hi = bands[level]
+            alpha = 0.18 if k == 0 else 0.35
+            top.fill_between(
+                x, lo[:n], hi[:n], color="tab:blue", alpha=alpha, lw=0, label=f"{level:.0%} band"
+            )
+        top.plot(x, median[:n], color="tab:orange", linewidth=1.2, label="median forecast")
+        top.plot(x, realised[:n], color="black", linewidth=1.0, label="what happened")
+        top.legend(loc="best", framealpha=0.9)
+    top.set_title(title)
+    top.set_xlabel("the day forecast")
+    top.set_ylabel(f"close {h} days after the origin" + (f" ({currency})" if currency else ""))
+    top.grid(True, alpha=0.3)
+
+    hs = np.arange(1, h + 1)
+    styles = {"rnn": "tab:orange", "naive": "tab:grey", "drift": "tab:green"}
+    for model, levels in coverage.items():
+        for level, cov in levels.items():
+            line = "-" if level == max(levels) else "--"
+            bottom.plot(
+                hs, cov, line, marker="o", color=styles.get(model), label=f"{model} {level:.0%}"
+            )
+    for level in {lv for levels in coverage.values() for lv in levels}:
+        bottom.axhline(level, color="black", linewidth=0.8, linestyle=":")
+    bottom.set_xlabel("horizon (trading days)")
+    bottom.set_ylabel("share inside the band")
+    bottom.set_xticks(hs)
+    lowest = min(float(np.nanmin(c)) for levels in coverage.values() for c in levels.values())
+    bottom.set_ylim(max(0.0, min(0.6, lowest - 0.05)), 1.01)
+    bottom.set_title("coverage by horizon (dotted: nominal)", fontsize="medium")
+    bottom.grid(True, alpha=0.3)
+    bottom.legend(loc="lower left", ncols=3, framealpha=0.9)
+    return _save(fig, path)

@@ -1,19 +1,22 @@
 """The training loop: epochs in Python, one compiled kernel call per mini-batch, early stopping.
 
 Like umap-learn, the loop stays in Python (shuffling, progress, stopping) and each step's
-arithmetic is compiled: `loss_and_grad` (forward + BPTT) then `adam_step` (clip + Adam).
-Progress leaves through a callback so this module never knows a terminal exists.
+arithmetic is compiled: `loss_and_grad` (forward + BPTT on threads) then `adam_step`
+(clip + Adam). Progress leaves through a callback so this module never knows a terminal exists.
 """
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
+from forecast.heads import HEADS
 from forecast.kernels.adam import adam_step
-from forecast.kernels.rnn import HEADS, batch_loss, init_theta, loss_and_grad, single_threaded_blas
+from forecast.kernels.rnn import CHUNK, batch_loss, chunks_grad, init_theta, single_threaded_blas
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # Adam's published defaults
 
@@ -59,7 +62,7 @@ def _fit_theta(train, val, cfg, on_epoch):
     xv, zv = val
     n, T, D = xs.shape
     H = cfg.hidden
-    head, O = HEADS[cfg.loss]
+    head, O = HEADS[cfg.loss].kernel_id, HEADS[cfg.loss].O
     theta = init_theta(D, H, O, cfg.seed)
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
     rng = np.random.default_rng([cfg.seed, 1])  # shuffling stream, separate from the init stream
@@ -98,3 +101,50 @@ def _fit_theta(train, val, cfg, on_epoch):
         if bad_epochs >= cfg.patience:
             break
     return TrainResult(best_theta, best_epoch, history)
+
+
+# --- the thread layer: chunks of a batch on plain threads ----------------------------------------
+
+
+def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
+    """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
+
+    xs (B, T, D) and zs (B, T), window-major as forecast.features builds them. The batch is
+    cut into chunks of at most CHUNK windows; threads take contiguous runs of chunks, and the
+    chunks' gradients are added in chunk order, so any thread count gives the same bits.
+    """
+    B = xs.shape[0]
+    n = (B + CHUNK - 1) // CHUNK
+    parts = np.zeros((n, theta.shape[0]))  # one gradient per chunk
+    losses = np.zeros(n)
+    workers = min(_threads[0], n)
+    bounds = [n * w // workers for w in range(workers + 1)]
+    jobs = [
+        _pool().submit(
+            chunks_grad, theta, D, H, O, head, xs, zs, bounds[w], bounds[w + 1], parts, losses
+        )
+        for w in range(1, workers)
+    ]
+    chunks_grad(theta, D, H, O, head, xs, zs, bounds[0], bounds[1], parts, losses)
+    for job in jobs:
+        job.result()
+    np.sum(parts, axis=0, out=grad)  # row after row: a fixed order
+    return losses.sum()
+
+
+_threads = [min(2, len(os.sched_getaffinity(0)))]  # more threads than chunks never help
+_executor = []
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for loss_and_grad (default: up to 2, this machine's core count)."""
+    _threads[0] = max(1, int(n))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Plain threads, not Numba's parallel=True: the kernel releases the GIL (nogil), compiles
+    in a few seconds instead of ~18, and waiting threads sleep instead of spinning, which under
+    load from other processes made OpenMP's barrier 30x slower (measured)."""
+    if not _executor:
+        _executor.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="forecast-bptt"))
+    return _executor[0]

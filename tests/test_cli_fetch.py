@@ -164,8 +164,13 @@ def test_bad_csv_imports(cached, data_dir, name):
 def test_csv_import_errors(cached, data_dir):
     assert_fails(run("fetch", "X", "--csv", str(data_dir / "missing.csv")), "cannot read")
     csv = write_csv(data_dir.parent, minimal_csv(40), "ok.csv")
-    assert_fails(run("fetch", "X", "Y", "--csv", str(csv)), "--csv imports one ticker")
-    assert_fails(run("fetch", "X", "--csv", str(csv), "--offline"), "do not apply to --csv")
+    for args, message in [
+        (["X", "Y", "--csv", str(csv)], "--csv imports one ticker"),
+        (["X", "--csv", str(csv), "--offline"], "do not apply to --csv"),
+    ]:
+        result = run("fetch", *args)
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert snapshot(data_dir) == cached
 
 
@@ -177,14 +182,16 @@ def test_csv_import_prints_a_table(data_dir):
 
 
 @pytest.mark.parametrize(
-    "args, message",
-    [(["--start", "2020-13-01"], "--start '2020-13-01' is not a date; use YYYY-MM-DD"),
-     (["--end", "yesterday"], "--end 'yesterday' is not a date"),
-     (["--start", "2020-02-01", "--end", "2020-01-01"], "is before --start")],
+    "args, message, code",
+    [(["--start", "2020-13-01"], "'2020-13-01' does not match the formats '%Y-%m-%d'", 2),
+     (["--end", "yesterday"], "'yesterday' does not match", 2),
+     (["--start", "2020-02-01", "--end", "2020-01-01"], "is before --start", 1)],
 )  # fmt: skip
-def test_bad_dates(cached, data_dir, yahoo, args, message):
+def test_bad_dates(cached, data_dir, yahoo, args, message, code):
     fake = yahoo(history_frame(aapl(0, 60)))
-    assert_fails(run("fetch", "AAPL", *args), message)
+    result = run("fetch", "AAPL", *args)
+    assert result.exit_code == code and message in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert fake.calls == [] and snapshot(data_dir) == cached
 
 

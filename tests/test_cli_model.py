@@ -36,6 +36,15 @@ def assert_one_line_error(result, message):
     assert result.stdout == ""
 
 
+def assert_usage_error(result, message):
+    """Click's usage error: exit code 2, one `error:` line naming the problem, nothing on stdout."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A data directory with the AAPL sample fetched and a small model trained on it."""
@@ -54,18 +63,28 @@ def test_train_writes_a_model_and_a_summary(trained):
     assert len(meta["fingerprint"]) == 64 and meta["versions"]["numba"]
 
 
+def test_a_window_longer_than_the_data_fails_at_run_time(trained):
+    before = files(trained)
+    assert_one_line_error(run(trained, "train", "AAPL", "--window", "1000"), "--window 1000")
+    assert files(trained) == before
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--window", "1000"], "--window 1000"),
-        (["--hidden", "0"], "--hidden must be a positive"),
-        (["--loss", "hinge"], "unknown --loss 'hinge'"),
-        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--window", "1"], "'--window'"),
+        (["--hidden", "0"], "'--hidden'"),
+        (["--loss", "hinge"], "'hinge' is not one of 'gaussian', 'mse', 'direction'"),
+        (["--epochs", "0"], "'--epochs'"),
+        (["--features", "return,sentiment"], "'--features'"),
+        (["--features", "range"], "give 'return' first"),
+        (["--seed", "-1"], "'--seed'"),
+        (["--bogus"], "No such option"),
     ],
 )
-def test_bad_train_options_fail_cleanly_and_keep_the_model(trained, args, message):
+def test_bad_train_options_are_usage_errors_and_keep_the_model(trained, args, message):
     before = files(trained)
-    assert_one_line_error(run(trained, "train", "AAPL", *args), message)
+    assert_usage_error(run(trained, "train", "AAPL", *args), message)
     assert files(trained) == before
 
 
@@ -118,16 +137,15 @@ def test_predict_plot_writes_a_png(trained, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("days", ["0", "61"])
-def test_predict_days_out_of_range(trained, days):
-    assert_one_line_error(
-        run(trained, "predict", "--days", days), "--days must be between 1 and 60"
-    )
+@pytest.mark.parametrize("days", ["0", "61", "abc"])
+def test_predict_days_out_of_range_or_not_a_number_is_a_usage_error(trained, days):
+    assert_usage_error(run(trained, "predict", "--days", days), "'--days'")
 
 
 def test_predict_without_a_model_says_to_train(tmp_path):
     assert run(tmp_path, "fetch", "AAPL", "--offline").exit_code == 0
-    assert_one_line_error(run(tmp_path, "predict"), "run `forecast train AAPL`")
+    assert_one_line_error(run(tmp_path, "predict"), "no trained model yet; run `forecast train")
+    assert_one_line_error(run(tmp_path, "predict", "AAPL"), "run `forecast train AAPL`")
 
 
 def test_predict_refuses_a_tampered_model(trained, tmp_path):
@@ -228,7 +246,7 @@ def test_an_empty_ticker_is_refused_not_taken_as_the_latest(trained, command):
 
 
 def test_predict_seed_out_of_range(trained):
-    assert_one_line_error(run(trained, "predict", "--seed", "-1"), "--seed must be in")
+    assert_usage_error(run(trained, "predict", "--seed", "-1"), "'--seed'")
 
 
 def test_predict_plot_into_a_missing_or_unwritable_folder(trained, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from forecast.fanchart import fan_chart
-from forecast.plot import write_fan_png
+from forecast.plot import write_backtest, write_fan
 
 
 def render(renderable) -> str:
@@ -146,7 +146,7 @@ def test_nothing_finite_is_a_clear_error():
 
 def test_png_is_written(tmp_path):
     c = case(H=20)
-    path = write_fan_png(tmp_path / "sub" / "fan.png", **c, title="TEST: 20-day forecast")
+    path = write_fan(tmp_path / "sub" / "fan.png", **c, title="TEST: 20-day forecast")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(path.parent.glob("*.tmp"))  # atomic write left no temporary behind
 
@@ -159,5 +159,60 @@ def test_png_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)  # import of a None entry raises ImportError
     with pytest.raises(ForecastError, match=r"pip install 'forecast\[plot\]'"):
-        write_fan_png(tmp_path / "fan.png", **case(H=3), title="x")
+        write_fan(tmp_path / "fan.png", **case(H=3), title="x")
     assert not (tmp_path / "fan.png").exists()
+
+
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF-"}
+
+
+@pytest.mark.parametrize("suffix", sorted(MAGIC))
+def test_the_format_follows_the_extension(tmp_path, suffix):
+    path = write_fan(tmp_path / f"fan{suffix.upper()}", **case(H=5), title="T", currency="USD")
+    assert path.read_bytes().startswith(MAGIC[suffix])
+    if suffix == ".svg":  # the title and the currency are in the picture
+        text = path.read_text()
+        assert ">T<" in text or "T</" in text or "price (USD)" in text
+
+
+def test_an_unknown_extension_is_refused(tmp_path):
+    from forecast.errors import ForecastError
+
+    with pytest.raises(ForecastError, match=r"\.png, \.svg or \.pdf"):
+        write_fan(tmp_path / "fan.jpg", **case(H=3), title="x")
+    assert not list(tmp_path.iterdir())
+
+
+def test_history_days_sets_how_much_past_is_drawn(tmp_path):
+    import re
+
+    import matplotlib
+
+    c = case(H=5, T=300)
+    with matplotlib.rc_context({"path.simplify": False}):  # one vertex per close
+        long = write_fan(tmp_path / "a.svg", **c, title="x", history_days=250).read_text()
+        short = write_fan(tmp_path / "b.svg", **c, title="x", history_days=20).read_text()
+
+    # the close line's path has one vertex per drawn close: more history, a longer path
+    def longest_path(svg):
+        return max(len(re.findall(r"L ", d)) for d in re.findall(r' d="([^"]+)"', svg))
+
+    assert longest_path(long) >= 249 > longest_path(short)
+
+
+def test_backtest_chart_in_every_format(tmp_path):
+    n = 40
+    origins = pd.bdate_range("2024-01-01", periods=n)
+    rng = np.random.default_rng(0)
+    realised = 100 + rng.normal(0, 1, n).cumsum()
+    med = realised + rng.normal(0, 1, n)
+    bands = {0.8: (med - 2, med + 2), 0.95: (med - 3, med + 3)}
+    cov = {
+        m: {0.8: np.array([0.7, 0.8, 0.85]), 0.95: np.array([0.9, 0.95, 0.96])}
+        for m in ("rnn", "naive")
+    }
+    for suffix in MAGIC:
+        path = write_backtest(
+            tmp_path / f"bt{suffix}", origins, realised, med, bands, cov, title="X", currency=None
+        )
+        assert path.read_bytes().startswith(MAGIC[suffix])

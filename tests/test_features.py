@@ -59,3 +59,29 @@ def test_direction_targets_are_up_or_down():
 def test_window_longer_than_history_is_a_clear_error():
     with pytest.raises(ForecastError, match="--window 60 needs at least"):
         build_dataset(prices_from_returns(np.zeros(100) + 0.001), ("return",), 60, "mse", 0.2)
+
+
+@pytest.mark.parametrize("T", [2, 5, 10, 20, 60])
+@pytest.mark.parametrize("vf", [0.05, 0.2, 0.25, 0.5])
+def test_min_prices_is_the_first_length_split_days_accepts(T, vf):
+    from forecast.features import min_prices
+
+    need = min_prices(T, vf)
+    split_days(need - 1, T, vf)  # need prices -> need - 1 feature days: accepted
+    with pytest.raises(ForecastError, match=f"needs at least {need} days"):
+        split_days(need - 2, T, vf)
+    for n in range(need - 1, need + 40):  # and every longer history too (cut never shrinks)
+        split_days(n, T, vf)
+
+
+def test_range_and_volume_need_the_columns_they_read():
+    from forecast.features import check_features
+
+    prices = prices_from_returns(np.random.default_rng(0).normal(0, 0.01, 300))
+    check_features(prices, ("return", "range", "volume"))  # synthetic data has both
+    flat = prices.assign(High=prices["Close"], Low=prices["Close"])  # a Date,Close CSV import
+    with pytest.raises(ForecastError, match="--features range needs daily High and Low"):
+        daily_features(flat, ("return", "range"))
+    with pytest.raises(ForecastError, match="--features volume needs traded volumes"):
+        daily_features(prices.assign(Volume=0.0), ("return", "volume"))
+    daily_features(flat.assign(Volume=0.0), ("return",))  # return alone needs neither

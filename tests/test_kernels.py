@@ -15,27 +15,39 @@ from reference import (
     unflatten_params,
 )
 
+from forecast.heads import HEADS
 from forecast.kernels.adam import adam_step
 from forecast.kernels.rnn import (
     CHUNK,
-    HEADS,
     batch_loss,
+    distributions,
+    from_params,
     head_loss,
     last_outputs,
-    loss_and_grad,
+    n_params,
+    param_shapes,
     rnn_backward,
     rnn_forward,
     sample_returns,
-    set_num_threads,
     tanh,
     time_major,
+    to_params,
     unpack,
 )
+from forecast.kernels.rnn import (
+    PARAM_NAMES as LAYOUT,
+)
+from forecast.train import loss_and_grad, set_num_threads
+
+
+def ids(head):
+    """(kernel id, O) of a head by name."""
+    return HEADS[head].kernel_id, HEADS[head].O
 
 
 def make_batch(head, B, T, D, H, seed=0):
     rng = np.random.default_rng(seed)
-    O = HEADS[head][1]
+    O = HEADS[head].O
     params = init_params(D, H, O, rng)
     xs = rng.normal(size=(B, T, D))
     zs = rng.normal(size=(B, T))
@@ -62,7 +74,7 @@ def test_forward_matches_reference(B, T, D, H):
 @pytest.mark.parametrize("B,T,D,H", SHAPES)
 def test_loss_and_grad_match_reference(head, B, T, D, H):
     params, xs, zs = make_batch(head, B, T, D, H)
-    head_id, O = HEADS[head]
+    head_id, O = ids(head)
     theta = flatten_params(params)
     grad = np.zeros_like(theta)
     loss = loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
@@ -79,7 +91,7 @@ def test_bptt_matches_finite_differences(head):
     """Every parameter, every head: relative error <= 1e-6 (rule in gradcheck.assert_close)."""
     B, T, D, H = 3, 6, 2, 4
     params, xs, zs = make_batch(head, B, T, D, H, seed=1)
-    head_id, O = HEADS[head]
+    head_id, O = ids(head)
     theta = flatten_params(params)
     grad = np.zeros_like(theta)
     loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
@@ -99,8 +111,8 @@ def test_jitted_kernels_agree_with_py_func(rng):
     hs_py, ys_py = rnn_forward.py_func(*W, xs)
     np.testing.assert_allclose(hs, hs_py, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(ys, ys_py, rtol=1e-13, atol=1e-15)
-    E, dys = head_loss(HEADS["gaussian"][0], ys, zs)
-    E_py, dys_py = head_loss.py_func(HEADS["gaussian"][0], ys, zs)
+    E, dys = head_loss(HEADS["gaussian"].kernel_id, ys, zs)
+    E_py, dys_py = head_loss.py_func(HEADS["gaussian"].kernel_id, ys, zs)
     assert E == pytest.approx(E_py, rel=1e-13)
     np.testing.assert_allclose(dys, dys_py, rtol=1e-13)
     grads = rnn_backward(W[0], W[1], W[3], xs, hs, dys)
@@ -146,7 +158,7 @@ def test_gradient_identical_bits_for_any_thread_count():
         for n in (1, 2, 3, 8):
             set_num_threads(n)
             grad = np.zeros_like(theta)
-            loss = loss_and_grad(theta, 1, 6, 2, HEADS["gaussian"][0], xs, zs, grad)
+            loss = loss_and_grad(theta, 1, 6, 2, HEADS["gaussian"].kernel_id, xs, zs, grad)
             results.append((loss, grad.tobytes()))
     finally:
         set_num_threads(2)
@@ -216,7 +228,7 @@ def reference_sample(params, h0, y0, noise, mags, head, r_mean, r_std, resid_std
 @pytest.mark.parametrize("head", sorted(HEADS))
 def test_sampling_matches_a_plain_loop(head, rng):
     D, H = 2, 5
-    head_id, O = HEADS[head]
+    head_id, O = ids(head)
     params = init_params(D, H, O, rng)
     P, N = 7, 4
     h0 = rng.normal(0, 0.5, (P, H))
@@ -246,3 +258,36 @@ def test_adam_and_layout_kernels_agree_with_py_func(rng):
     np.testing.assert_array_equal(xt, xs[1:4].transpose(1, 0, 2))
     np.testing.assert_array_equal(zt, zs[1:4].T)
     assert xt.flags.c_contiguous and zt.flags.c_contiguous
+
+
+def test_layout_round_trips_and_matches_the_reference_order(rng):
+    D, H, O = 3, 4, 2
+    theta = rng.normal(size=n_params(D, H, O))
+    params = to_params(theta, D, H, O)
+    assert LAYOUT == tuple(PARAM_NAMES)  # the reference oracle packs in the same order
+    assert {k: a.shape for k, a in params.items()} == param_shapes(D, H, O)
+    back, D2, H2, O2 = from_params(params)
+    assert (D2, H2, O2) == (D, H, O)
+    np.testing.assert_array_equal(back, theta)
+    np.testing.assert_array_equal(back, flatten_params(params))
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_step_distribution_matches_the_plain_formulas(head, rng):
+    """The one P(up)/sigma formula (used by sampling and by heads.distribution) vs written-out math."""
+    head_id, O = ids(head)
+    ys = rng.normal(0, 0.7, (9, O))
+    resid_std, z_up = 0.8, -0.05
+    mu, sigma, p_up = distributions(head_id, ys, resid_std, z_up)
+    if head == "direction":
+        np.testing.assert_allclose(p_up, np.exp(ys[:, 1]) / np.exp(ys).sum(axis=1), rtol=1e-13)
+        assert np.isnan(mu).all() and np.isnan(sigma).all()
+        return
+    want_sigma = np.exp(ys[:, 1]) if head == "gaussian" else np.full(9, resid_std)
+    np.testing.assert_allclose(mu, ys[:, 0], rtol=0)
+    np.testing.assert_allclose(sigma, want_sigma, rtol=1e-15)
+    want_p = [
+        0.5 * (1 + math.erf((m - z_up) / (s * math.sqrt(2))))
+        for m, s in zip(mu, sigma, strict=True)
+    ]
+    np.testing.assert_allclose(p_up, want_p, rtol=1e-13)

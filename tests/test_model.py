@@ -7,14 +7,29 @@ from synthetic import ar1_returns, prices_from_returns, regime_returns
 
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
+from forecast.heads import HEADS
+from forecast.kernels.rnn import last_outputs
 from forecast.model import RNNForecaster
 
 FAST = dict(window=20, hidden=8, epochs=15, batch_size=32, lr=5e-3, patience=4)
 
 
+def one_step(model, prices: pd.DataFrame) -> pd.DataFrame:
+    """The next-day forecast made at every day with a full window, indexed by that day:
+    columns mu, sigma (of the log return) and p_up, from the head's own formulas."""
+    T = model.config.window
+    X = model.scaled_features(prices)  # (N, D)
+    idx = np.arange(T - 1, len(X))[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T)
+    _, yT = last_outputs(model.theta_, model.D_, model.config.hidden, model.O_, X[idx])
+    mean, std = float(model.scaler_.mean[0]), float(model.scaler_.std[0])
+    mu, sigma, p_up = HEADS[model.config.loss].distribution(yT, mean, std, model.resid_std_)
+    index = prices.index[1:][T - 1 :]  # feature rows start at the second price day
+    return pd.DataFrame({"mu": mu, "sigma": sigma, "p_up": p_up}, index=index)
+
+
 def held_back(model, prices, n_test):
     """One-step predictions on the last n_test days, which the model never saw, and the truth."""
-    pred = model.one_step(prices).iloc[-n_test - 1 : -1]  # made on day k for day k+1
+    pred = one_step(model, prices).iloc[-n_test - 1 : -1]  # made on day k for day k+1
     r = np.log(prices["Adj Close"]).diff().shift(-1).loc[pred.index]  # r_{k+1}
     return pred, r.to_numpy()
 
@@ -53,7 +68,7 @@ def test_direction_head_learns_which_way_ar1_returns_lean():
     prices = prices_from_returns(r)
     n_test = 500
     model = RNNForecaster(TrainConfig(loss="direction", **FAST)).fit(prices.iloc[:-n_test])
-    p = model.one_step(prices)["p_up"].iloc[-n_test - 1 : -1]  # made on day k for day k+1
+    p = one_step(model, prices)["p_up"].iloc[-n_test - 1 : -1]  # made on day k for day k+1
     today = np.log(prices["Adj Close"]).diff().loc[p.index]  # r_k, known when forecasting
     assert p[today > 0].mean() > p[today < 0].mean() + 0.05
     fc = model.forecast(prices, 5, n_paths=200)
@@ -145,3 +160,20 @@ def test_calibrated_bands_cover_what_they_claim_on_held_back_regime_days():
     for level, h in hits.items():
         tolerance = 3 * np.sqrt(level * (1 - level) * (1 / n_cal + 1 / len(h)))
         assert abs(np.mean(h) - level) < tolerance, (level, np.mean(h), n_cal, len(h))
+
+
+def test_the_95_band_contains_the_80_band_by_construction():
+    """Even a calibration whose 95% factor came out below the 80% one (few, odd cases)."""
+    from forecast.conformal import Calibration
+    from forecast.model import calibrated_bands
+
+    factors = np.array([[1.3, 1.0, 2.0], [1.2, 1.9, 1.5]])  # (levels, horizons): h1, h3 crossed
+    cal = Calibration(
+        (0.8, 0.95), factors, np.full((2, 3), np.nan), np.zeros(3), np.zeros((2, 3), bool)
+    )
+    cum = np.random.default_rng(0).normal(0, 0.02, (500, 5)).cumsum(axis=1)
+    _, bands, _ = calibrated_bands(cum, 100.0, cal)
+    (lo80, hi80), (lo95, hi95) = bands[0.8], bands[0.95]
+    assert np.all(lo95 <= lo80) and np.all(hi80 <= hi95)
+    assert np.all(lo80 < hi80)
+    assert lo95[1] < lo80[1] and hi80[1] < hi95[1]  # where the factors were in order: wider

@@ -8,7 +8,8 @@ import forecast.train as train_mod
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.features import build_dataset
-from forecast.kernels.rnn import HEADS, batch_loss
+from forecast.heads import HEADS
+from forecast.kernels.rnn import batch_loss
 from forecast.train import fit_theta
 
 
@@ -23,7 +24,7 @@ def test_early_stopping_restores_the_best_epoch():
     result = fit_theta(ds.train, ds.val, cfg)
     assert len(result.history) < cfg.epochs  # stopped early
     assert len(result.history) - result.best_epoch == cfg.patience
-    head, O = HEADS[cfg.loss]
+    head, O = HEADS[cfg.loss].kernel_id, HEADS[cfg.loss].O
     val = batch_loss(result.theta, 1, cfg.hidden, O, head, *ds.val) / cfg.window
     assert val == pytest.approx(min(e.val_loss for e in result.history), rel=1e-12)
 
@@ -48,13 +49,15 @@ def test_non_finite_loss_stops_with_a_clear_error(monkeypatch):
 @pytest.mark.parametrize(
     "option,match",
     [
-        (dict(hidden=0), "--hidden must be a positive"),
+        (dict(hidden=0), "--hidden must be in 1..1024"),
         (dict(loss="quantile"), "unknown --loss 'quantile'"),
-        (dict(window=1), "--window must be at least 2"),
+        (dict(window=1), "--window must be in 2..1000"),
+        (dict(seed=2**32), "--seed must be in"),
+        (dict(epochs=2.5), "--epochs must be a whole number"),
         (dict(lr=-1.0), "--lr must be in"),
         (dict(features=("return", "sentiment")), "unknown or repeated feature"),
     ],
 )
-def test_bad_options_are_refused(option, match):
+def test_bad_options_are_refused_where_the_config_is_made(option, match):
     with pytest.raises(ForecastError, match=match):
-        TrainConfig(**option).validate()
+        TrainConfig(**option)

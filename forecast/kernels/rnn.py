@@ -5,159 +5,41 @@
     E   = sum_t loss(y_t, z_t)                   a window's loss: summed over its time steps
     dW  = sum_t dE_t/dW                          shared weights: gradients summed over all steps
 
-Heads (O outputs per step, z_t the target):
+The same equations written plainly, one window and one step at a time, are in
+tests/reference.py: the slow oracle every kernel here is tested against.
+
+Heads (O outputs per step, z_t the target; forecast/heads.py says what each one means):
     mse        O=1  loss = 0.5 (y - z)^2
     gaussian   O=2  y = (mu, s), s = log sigma;  loss = 0.5 log(2 pi) + s + 0.5 (z - mu)^2 e^(-2s)
     direction  O=2  logits; p = softmax(y);  loss = -log p[c],  c = z in {0, 1} (1 = up)
 
+The head arrives as a small integer (HEAD_IDS); only the kernels and forecast/heads.py see it.
 A batch's loss is the mean over its B windows of the window losses.
 
-Shapes: B windows, T time steps, D input features, H hidden units, O outputs. Arrays are
-time-major inside the kernels, (T, B, ...), so each step's slice is contiguous for BLAS.
-All parameters travel as one flat float64 vector `theta` (Wxh, Whh, bh, Why, by in that
-order) so one Adam kernel updates them all in a single call.
+Shapes: B windows, T time steps, D input features, H hidden units, O outputs, P paths, N days
+sampled. Arrays are time-major inside the kernels, (T, B, ...), so each step's slice is
+contiguous for BLAS. All parameters travel as one flat float64 vector `theta` in the order of
+PARAM_NAMES (layout helpers at the end of the file), so one Adam kernel updates them all.
 
 Numba switches: cache=True because every CLI call is a fresh process; error_model="numpy"
 so loops with divisions vectorise; no fastmath, so float64 gradient checks stay tight.
-Parallelism only in `loss_and_grad`: chunks of a batch on plain threads (the kernel releases
-the GIL), their gradients summed in a fixed order, so results do not depend on the number of
-threads. Callers run it with BLAS pinned to one thread (`single_threaded_blas`): our threads
-are the parallel layer, and BLAS threads inside them oversubscribe the cores (30x slower,
-measured).
+`chunks_grad` releases the GIL (nogil) so forecast/train.py can run chunks of a batch on
+plain threads; callers pin BLAS to one thread (`single_threaded_blas`): those threads are the
+parallel layer, and BLAS threads inside them oversubscribe the cores (30x slower, measured).
 """
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  the BLAS Numba's np.dot calls; loaded now so callers can pin its threads
 from numba import njit
 
 MSE, GAUSSIAN, DIRECTION = 0, 1, 2
-HEADS = {"mse": (MSE, 1), "gaussian": (GAUSSIAN, 2), "direction": (DIRECTION, 2)}  # name -> (id, O)
+HEAD_IDS = {"mse": MSE, "gaussian": GAUSSIAN, "direction": DIRECTION}  # --loss name -> kernel id
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
-CHUNK = 16  # windows per parallel chunk: small enough that a chunk's saved states stay in cache
+CHUNK = 16  # windows per chunk: small enough that a chunk's saved states stay in cache
 
 jit = njit(cache=True, error_model="numpy")
-
-
-def single_threaded_blas():
-    """Context manager pinning every loaded BLAS (SciPy's, which Numba calls, too) to one thread."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def n_params(D, H, O):
-    return H * D + H * H + H + O * H + O
-
-
-@jit
-def unpack(theta, D, H, O):
-    """Views into the flat parameter vector: Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)."""
-    i = 0
-    Wxh = theta[i : i + H * D].reshape((H, D))
-    i += H * D
-    Whh = theta[i : i + H * H].reshape((H, H))
-    i += H * H
-    bh = theta[i : i + H]
-    i += H
-    Why = theta[i : i + O * H].reshape((O, H))
-    i += O * H
-    by = theta[i : i + O]
-    return Wxh, Whh, bh, Why, by
-
-
-def init_theta(D, H, O, seed):
-    """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases."""
-    rng = np.random.default_rng(seed)
-    theta = np.zeros(n_params(D, H, O))
-    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    Wxh[:] = rng.normal(0.0, 1.0 / np.sqrt(D + H), (H, D))
-    # spectral radius ~0.5: the state forgets old days instead of exploding through 60 steps
-    Whh[:] = rng.normal(0.0, 0.5 / np.sqrt(H), (H, H))
-    Why[:] = rng.normal(0.0, 1.0 / np.sqrt(H), (O, H))
-    return theta
-
-
-# --- the nonlinearity -------------------------------------------------------------------------
-#
-# tanh in plain float64 arithmetic, so Numba can vectorise the loops that call it.
-#
-# np.tanh inside @njit is a scalar libm call (about 10 ns an element here) that LLVM cannot
-# vectorise without Intel's SVML, and it was about a third of a training step. This version is
-# the Cephes formulation, written without branches:
-#
-#     |x| < 0.625:  tanh x = x (1 + x^2 P(x^2) / Q(x^2))     (rational minimax, Cephes tanh.c)
-#     otherwise:    tanh x = sign(x) (1 - 2 / (e^{2|x|} + 1))
-#     e^y = 2^k e^r,  k = round(y / ln 2),  r = y - k ln 2,  |r| <= ln(2)/2
-#     e^r by its Taylor series to r^13 (truncation < 1e-17 relative); 2^k from k's bits
-#
-# Measured against np.tanh: at most a few ulp (tests/test_kernels.py), so float64 gradient
-# checks stay at 1e-6 and the Numba kernels agree with the NumPy reference to ~1e-15.
-
-LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two so k * LN2_HI is exact
-LN2_LO = 1.90821492927058770002e-10
-X_SATURATE = 19.1  # tanh(19.1) rounds to 1.0 in float64
-P0, P1, P2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
-Q0, Q1, Q2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def tanh(x):
-    """tanh(x) to within 2 ulp of np.tanh, in vectorisable arithmetic (see the section note)."""
-    a = min(abs(x), X_SATURATE)
-    # large |x|: via e^{2a}
-    y = 2.0 * a
-    k = np.floor(y * LOG2E + 0.5)
-    r = (y - k * LN2_HI) - k * LN2_LO
-    p = 1.0 / 6227020800.0  # Horner, 1/13! down to 1/0!
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0  # e^r
-    ki = np.int64(k)  # 0 <= k <= 56: 2^k as a product over its bits, exact and branch-free
-    two_k = (
-        (2.0 if ki & 1 else 1.0)
-        * (4.0 if ki & 2 else 1.0)
-        * (16.0 if ki & 4 else 1.0)
-        * (256.0 if ki & 8 else 1.0)
-        * (65536.0 if ki & 16 else 1.0)
-        * (4294967296.0 if ki & 32 else 1.0)
-    )
-    big = 1.0 - 2.0 / (two_k * p + 1.0)
-    # small |x|: rational approximation, odd in x, no cancellation near 0 (keeps -0.0 too)
-    z = x * x
-    small = x * (1.0 + z * (((P0 * z + P1) * z + P2) / (((z + Q0) * z + Q1) * z + Q2)))
-    return small if a < 0.625 else (big if x >= 0.0 else -big)
-
-
-# --- layout: an explicit loop, because Numba's 3-d transpose + copy took 4.5 s to compile ---
-
-
-@jit
-def time_major(xs, zs, lo, hi):
-    """Windows lo..hi-1 of xs (B, T, D), zs (B, T) -> C-contiguous (T, Bc, D) and (T, Bc)."""
-    _, T, D = xs.shape
-    xs_t = np.empty((T, hi - lo, D))
-    zs_t = np.empty((T, hi - lo))
-    for b in range(hi - lo):
-        for t in range(T):
-            zs_t[t, b] = zs[lo + b, t]
-            for d in range(D):
-                xs_t[t, b, d] = xs[lo + b, t, d]
-    return xs_t, zs_t
 
 
 # --- the cell: forward and backward side by side -----------------------------------------------
@@ -255,6 +137,31 @@ def head_loss(head, ys, zs):
     return E, dys
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def step_distribution(head, y0, y1, resid_std, z_up):
+    """One step's predictive distribution from its head outputs y = (y0, y1), in scaled units.
+
+    Returns (mu, sigma, p_up): the mean and std of the next scaled return (gaussian and mse;
+    mse has no spread of its own and uses resid_std), and P(return > 0), i.e. P(z > z_up).
+    For the direction head mu and sigma are NaN and p_up = softmax(y)[up].
+    """
+    if head == DIRECTION:
+        return np.nan, np.nan, 1.0 / (1.0 + np.exp(y0 - y1))  # softmax over {down, up}
+    sigma = np.exp(y1) if head == GAUSSIAN else resid_std
+    return y0, sigma, 0.5 * (1.0 + math.erf((y0 - z_up) / (sigma * np.sqrt(2.0))))
+
+
+@jit
+def distributions(head, ys, resid_std, z_up):
+    """step_distribution for every row of ys (B, O): mu, sigma, p_up, each (B,)."""
+    B = ys.shape[0]
+    mu, sigma, p_up = np.empty(B), np.empty(B), np.empty(B)
+    for b in range(B):
+        y1 = ys[b, 1] if ys.shape[1] > 1 else 0.0
+        mu[b], sigma[b], p_up[b] = step_distribution(head, ys[b, 0], y1, resid_std, z_up)
+    return mu, sigma, p_up
+
+
 # --- training and evaluation entry points ------------------------------------------------------
 
 
@@ -274,58 +181,15 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
     return scale * E
 
 
-def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
-    """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
-
-    xs (B, T, D) and zs (B, T), window-major as the features module builds them. The batch is
-    cut into chunks of at most CHUNK windows; threads take contiguous runs of chunks, and the
-    chunks' gradients are added in chunk order, so any thread count gives the same bits.
-    """
-    B = xs.shape[0]
-    n = (B + CHUNK - 1) // CHUNK
-    parts = np.zeros((n, theta.shape[0]))  # one gradient per chunk
-    losses = np.zeros(n)
-    workers = min(_threads[0], n)
-    bounds = [n * w // workers for w in range(workers + 1)]
-    jobs = [
-        _pool().submit(
-            _chunks_grad, theta, D, H, O, head, xs, zs, bounds[w], bounds[w + 1], parts, losses
-        )
-        for w in range(1, workers)
-    ]
-    _chunks_grad(theta, D, H, O, head, xs, zs, bounds[0], bounds[1], parts, losses)
-    for job in jobs:
-        job.result()
-    np.sum(parts, axis=0, out=grad)  # row after row: a fixed order
-    return losses.sum()
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
-def _chunks_grad(theta, D, H, O, head, xs, zs, first, last, parts, losses):
-    """Chunks first..last-1 of the batch: parts[c] = chunk c's share of the mean-loss gradient."""
+def chunks_grad(theta, D, H, O, head, xs, zs, first, last, parts, losses):
+    """Chunks first..last-1 of a batch cut into CHUNK windows: parts[c] = chunk c's share of the
+    mean-loss gradient, losses[c] its loss. forecast/train.py runs runs of chunks on threads."""
     B = xs.shape[0]
     for c in range(first, last):
         lo, hi = c * CHUNK, min(B, (c + 1) * CHUNK)
         xs_c, zs_c = time_major(xs, zs, lo, hi)  # (T, Bc, D), (T, Bc)
         losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
-
-
-_threads = [min(2, len(os.sched_getaffinity(0)))]  # more threads than chunks never help
-_executor = []
-
-
-def set_num_threads(n: int) -> None:
-    """Threads for loss_and_grad (default: up to 2, this machine's core count)."""
-    _threads[0] = max(1, int(n))
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Plain threads, not Numba's parallel=True: the kernel releases the GIL (nogil), compiles
-    in a few seconds instead of ~18, and waiting threads sleep instead of spinning, which under
-    load from other processes made OpenMP's barrier 30x slower (measured)."""
-    if not _executor:
-        _executor.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="forecast-bptt"))
-    return _executor[0]
 
 
 @jit
@@ -373,13 +237,12 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
     z_up = -r_mean / r_std  # r > 0  <=>  z > z_up
     for n in range(N):
         for p in range(P):
+            y1 = y[p, 1] if O > 1 else 0.0
+            mu, sigma, pu = step_distribution(head, y[p, 0], y1, resid_std, z_up)
             if head == DIRECTION:
-                pu = 1.0 / (1.0 + np.exp(y[p, 0] - y[p, 1]))  # softmax over {down, up}
                 r = mags[p, n] if noise[p, n] < pu else -mags[p, n]
             else:
-                sigma = np.exp(y[p, 1]) if head == GAUSSIAN else resid_std
-                r = r_mean + r_std * (y[p, 0] + sigma * noise[p, n])  # z ~ N(mu, sigma^2)
-                pu = 0.5 * (1.0 + math.erf((y[p, 0] - z_up) / (sigma * np.sqrt(2.0))))
+                r = r_mean + r_std * (mu + sigma * noise[p, n])  # z ~ N(mu, sigma^2)
             rs[p, n] = r
             ps[p, n] = pu
             x0[p] = (r - r_mean) / r_std  # the sampled return becomes tomorrow's input
@@ -392,3 +255,144 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
             for o in range(O):
                 y[p, o] += by[o]  # y_t
     return rs, ps
+
+
+# --- the nonlinearity -------------------------------------------------------------------------
+#
+# tanh in plain float64 arithmetic, so Numba can vectorise the loops that call it.
+#
+# np.tanh inside @njit is a scalar libm call (about 10 ns an element here) that LLVM cannot
+# vectorise without Intel's SVML, and it was about a third of a training step. This version is
+# the Cephes formulation, written without branches:
+#
+#     |x| < 0.625:  tanh x = x (1 + x^2 P(x^2) / Q(x^2))     (rational minimax, Cephes tanh.c)
+#     otherwise:    tanh x = sign(x) (1 - 2 / (e^{2|x|} + 1))
+#     e^y = 2^k e^r,  k = round(y / ln 2),  r = y - k ln 2,  |r| <= ln(2)/2
+#     e^r by its Taylor series to r^13 (truncation < 1e-17 relative); 2^k from k's bits
+#
+# Measured against np.tanh: at most a few ulp (tests/test_kernels.py), so float64 gradient
+# checks stay at 1e-6 and the Numba kernels agree with the NumPy reference to ~1e-15.
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two so k * LN2_HI is exact
+LN2_LO = 1.90821492927058770002e-10
+X_SATURATE = 19.1  # tanh(19.1) rounds to 1.0 in float64
+P0, P1, P2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
+Q0, Q1, Q2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def tanh(x):
+    """tanh(x) to within 2 ulp of np.tanh, in vectorisable arithmetic (see the section note)."""
+    a = min(abs(x), X_SATURATE)
+    # large |x|: via e^{2a}
+    y = 2.0 * a
+    k = np.floor(y * LOG2E + 0.5)
+    r = (y - k * LN2_HI) - k * LN2_LO
+    p = 1.0 / 6227020800.0  # Horner, 1/13! down to 1/0!
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0  # e^r
+    ki = np.int64(k)  # 0 <= k <= 56: 2^k as a product over its bits, exact and branch-free
+    two_k = (
+        (2.0 if ki & 1 else 1.0)
+        * (4.0 if ki & 2 else 1.0)
+        * (16.0 if ki & 4 else 1.0)
+        * (256.0 if ki & 8 else 1.0)
+        * (65536.0 if ki & 16 else 1.0)
+        * (4294967296.0 if ki & 32 else 1.0)
+    )
+    big = 1.0 - 2.0 / (two_k * p + 1.0)
+    # small |x|: rational approximation, odd in x, no cancellation near 0 (keeps -0.0 too)
+    z = x * x
+    small = x * (1.0 + z * (((P0 * z + P1) * z + P2) / (((z + Q0) * z + Q1) * z + Q2)))
+    return small if a < 0.625 else (big if x >= 0.0 else -big)
+
+
+# --- layout: an explicit loop, because Numba's 3-d transpose + copy took 4.5 s to compile ---
+
+
+@jit
+def time_major(xs, zs, lo, hi):
+    """Windows lo..hi-1 of xs (B, T, D), zs (B, T) -> C-contiguous (T, Bc, D) and (T, Bc)."""
+    _, T, D = xs.shape
+    xs_t = np.empty((T, hi - lo, D))
+    zs_t = np.empty((T, hi - lo))
+    for b in range(hi - lo):
+        for t in range(T):
+            zs_t[t, b] = zs[lo + b, t]
+            for d in range(D):
+                xs_t[t, b, d] = xs[lo + b, t, d]
+    return xs_t, zs_t
+
+
+# --- the parameter layout: one flat vector, in this order --------------------------------------
+
+PARAM_NAMES = ("Wxh", "Whh", "bh", "Why", "by")
+
+
+def param_shapes(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
+    """Each parameter's shape for D inputs, H hidden units, O outputs, in PARAM_NAMES order."""
+    return {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+
+
+def n_params(D, H, O):
+    return sum(math.prod(s) for s in param_shapes(D, H, O).values())
+
+
+@jit
+def unpack(theta, D, H, O):
+    """Views into theta (n_params,), the shapes of param_shapes: Wxh, Whh, bh, Why, by."""
+    i = 0
+    Wxh = theta[i : i + H * D].reshape((H, D))
+    i += H * D
+    Whh = theta[i : i + H * H].reshape((H, H))
+    i += H * H
+    bh = theta[i : i + H]
+    i += H
+    Why = theta[i : i + O * H].reshape((O, H))
+    i += O * H
+    by = theta[i : i + O]
+    return Wxh, Whh, bh, Why, by
+
+
+def to_params(theta: np.ndarray, D: int, H: int, O: int) -> dict[str, np.ndarray]:
+    """theta (n_params,) -> named copies {Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)}."""
+    return {k: a.copy() for k, a in zip(PARAM_NAMES, unpack(theta, D, H, O), strict=True)}
+
+
+def from_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int, int]:
+    """Named parameters -> (theta (n_params,), D, H, O); the inverse of to_params."""
+    H, D = params["Wxh"].shape
+    O = params["Why"].shape[0]
+    theta = np.concatenate([np.asarray(params[k], np.float64).ravel() for k in PARAM_NAMES])
+    return theta, D, H, O
+
+
+def init_theta(D, H, O, seed):
+    """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases."""
+    rng = np.random.default_rng(seed)
+    theta = np.zeros(n_params(D, H, O))
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
+    Wxh[:] = rng.normal(0.0, 1.0 / np.sqrt(D + H), (H, D))
+    # spectral radius ~0.5: the state forgets old days instead of exploding through 60 steps
+    Whh[:] = rng.normal(0.0, 0.5 / np.sqrt(H), (H, H))
+    Why[:] = rng.normal(0.0, 1.0 / np.sqrt(H), (O, H))
+    return theta
+
+
+def single_threaded_blas():
+    """Context manager pinning every loaded BLAS (SciPy's, which Numba calls, too) to one thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")

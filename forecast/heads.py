@@ -1,0 +1,107 @@
+"""The output heads, one per `--loss`: what each outputs, predicts, is trained on and samples.
+
+A head turns the RNN's outputs y_t (O numbers per step) into a forecast of tomorrow's log
+return. Everything that differs between heads lives here, one class each; the compiled loss,
+its gradient and the per-step distribution (forecast/kernels/rnn.py) are reached through
+`kernel_id`, which no other module sees.
+
+    gaussian   O=2  y = (mu, log sigma) of the scaled return      trained on the Gaussian NLL
+    mse        O=1  y = mu; sigma = the validation residual std   trained on squared error
+    direction  O=2  y = logits of (down, up)                      trained on cross-entropy
+
+Units: z = (r - mean) / std, the next log return r scaled with the training part's "return"
+statistics (forecast.features.Scaler); the direction head's target is 1.0 if r > 0 else 0.0.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast.kernels.rnn import HEAD_IDS, distributions
+
+HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str  # the --loss value
+    O: int  # outputs per step
+    label: str  # what it predicts, for help texts and summaries
+    fixed_sigma: bool = False  # True: sigma is measured after training, not an output
+    p_up_label: str = "P(>last)"  # the forecast table's P(up) column
+    p_up_meaning: str = "P(close above last_close)"
+
+    @property
+    def kernel_id(self) -> int:
+        return HEAD_IDS[self.name]
+
+    def target(self, r_next: np.ndarray, mean: float, std: float) -> np.ndarray:
+        """z (N,) for the next log returns r_next (N,); NaN stays NaN (no next day yet)."""
+        return (r_next - mean) / std
+
+    def baseline_loss(self, zv: np.ndarray, r_train: np.ndarray, mean: float, std: float) -> float:
+        """A random walk's loss per step on validation targets zv (B, T), in this head's units."""
+        z0 = -mean / std  # r = 0 in scaled units
+        return float(0.5 * np.mean((zv - z0) ** 2))
+
+    def distribution(self, ys: np.ndarray, mean: float, std: float, resid_std: float):
+        """ys (B, O) head outputs -> (mu, sigma, p_up), each (B,): mu and sigma of the next
+        log return (unscaled; NaN for direction) and P(it is > 0)."""
+        z_up = -mean / std  # r > 0  <=>  z > z_up
+        mu, sigma, p_up = distributions(
+            self.kernel_id, np.ascontiguousarray(ys, np.float64), resid_std, z_up
+        )
+        return mean + std * mu, std * sigma, p_up
+
+    def draw_noise(self, rng: np.random.Generator, days: int, n: int, abs_quantiles: np.ndarray):
+        """What sample_returns needs for n paths over `days`, drawn day by day (so the same seed
+        gives the same first days for any number of days): noise (n, days), mags (n, days)."""
+        noise = np.ascontiguousarray(rng.standard_normal((days, n)).T)  # z ~ N(mu, sigma^2)
+        return noise, np.zeros((1, 1))
+
+    def p_up(self, ps: np.ndarray, cum: np.ndarray) -> np.ndarray:
+        """Per forecast day (days,) from the paths' step P(up) ps and cumulative returns cum,
+        both (paths, days): here P(close above the last close)."""
+        return (cum > 0).mean(axis=0)
+
+
+class Gaussian(Head):
+    def baseline_loss(self, zv, r_train, mean, std):
+        """N(r = 0, training variance): the constant-volatility random walk's NLL."""
+        return super().baseline_loss(zv, r_train, mean, std) + float(HALF_LOG_2PI)
+
+
+class Mse(Head):
+    pass
+
+
+class Direction(Head):
+    def target(self, r_next, mean, std):
+        return np.where(np.isnan(r_next), np.nan, (r_next > 0).astype(np.float64))
+
+    def baseline_loss(self, zv, r_train, mean, std):
+        """P(up) = the training share of up days: the random walk's cross-entropy."""
+        p = float(np.mean(r_train > 0))
+        return float(-np.mean(zv * np.log(p) + (1 - zv) * np.log(1 - p)))
+
+    def draw_noise(self, rng, days, n, abs_quantiles):
+        """Uniforms for the up/down draw, and |log return| magnitudes drawn from the training
+        distribution of |r| (abs_quantiles, evenly spaced quantiles)."""
+        noise = np.ascontiguousarray(rng.random((days, n)).T)
+        grid = np.linspace(0, 1, len(abs_quantiles))
+        u = np.ascontiguousarray(rng.random((days, n)).T)
+        return noise, np.interp(u, grid, abs_quantiles)
+
+    def p_up(self, ps, cum):
+        """The model's own P(up that day), averaged over paths."""
+        return ps.mean(axis=0)
+
+
+HEADS: dict[str, Head] = {
+    h.name: h
+    for h in (
+        Gaussian("gaussian", 2, "mean and volatility (mu, sigma)"),
+        Mse("mse", 1, "point forecast", fixed_sigma=True),
+        Direction("direction", 2, "P(up)", p_up_label="P(up)", p_up_meaning="P(up that day)"),
+    )
+}
