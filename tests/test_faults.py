@@ -371,6 +371,7 @@ def test_c3_kill_at_every_step_of_a_model_save_leaves_old_or_new(data_dir):
         raise AssertionError("neither the old nor the new model")
 
     steps = kill_at_every_step(lambda: save_model(data_dir, "AAPL", new, META), check)
+    print(f"model save: killed at each of {steps} steps")
     assert steps >= 8 and seen == {"old", "new"}
     # leftovers of the killed saves: the next save removes unnamed weights and old temp files
     age_temp_files(models_dir(data_dir))
@@ -399,6 +400,7 @@ def test_c3_kill_at_every_step_of_a_csv_import_leaves_old_or_new(data_dir, tmp_p
         raise AssertionError("neither the old nor the new prices")
 
     steps = kill_at_every_step(lambda: prices.import_csv("X", new_csv, data_dir), check)
+    print(f"csv import: killed at each of {steps} steps")
     assert steps >= 8 and seen == {"old", "new"}
     age_temp_files(prices_dir(data_dir))
     prices.import_csv("X", old_csv, data_dir)
