@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import jsonfile
-from forecast.config import models_dir, prices_dir
+from forecast.config import models_dir
 from forecast.errors import ForecastError
+from forecast.prices import cache
 from forecast.text import printable
 
 
@@ -45,11 +46,6 @@ def _weights_pattern(ticker: str) -> re.Pattern:
     return re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.npz")
 
 
-def _csv_pattern(ticker: str) -> re.Pattern:
-    # the content-addressed cache CSV, and <TICKER>.csv of the layout before it
-    return re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.csv")
-
-
 def _text(x) -> str | None:
     """A string from a sidecar, safe to print (control characters escaped); else None."""
     return printable(x)[:40] if isinstance(x, str) else None
@@ -75,7 +71,7 @@ def models(data_dir: Path) -> list[ModelInfo]:
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         out.append(
             ModelInfo(
-                ticker=ticker,
+                ticker=printable(ticker),  # a file name: may hold control characters
                 path=json_path,
                 trained_through=_text(meta.get("last_fit_date")),
                 saved_at=_text(meta.get("saved_at")),
@@ -115,11 +111,7 @@ def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> 
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
     out = []
     if prices:
-        d = prices_dir(data_dir)
-        out.append(d / f"{ticker}.json")
-        if d.is_dir():
-            pattern = _csv_pattern(ticker)
-            out += sorted(p for p in d.iterdir() if pattern.fullmatch(p.name))
+        out += cache.files(ticker, data_dir)
     if models:
         d = models_dir(data_dir)
         out.append(d / f"{ticker}.json")
@@ -130,14 +122,12 @@ def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> 
 
 
 def remove(paths: list[Path]) -> None:
-    """Delete the files in an order that never leaves a half: each commit point (a model's or a
-    price cache's JSON) before the files it names. Interrupted, what is left reads as "not
-    there" rather than as corrupt, and the next save removes the unnamed files."""
+    """Delete the files in an order that never leaves a half: each JSON (the commit point of a
+    model or of cached prices) before the weights or CSV it names. Interrupted, what is left
+    reads as "not there" rather than as corrupt."""
 
     def order(p: Path) -> int:
-        if p.parent.name == "models":
-            return 0 if p.suffix == ".json" else 1
-        return 2 if p.suffix == ".json" else 3
+        return 0 if p.suffix == ".json" else 1
 
     for p in sorted(paths, key=order):
         p.unlink(missing_ok=True)
