@@ -577,6 +577,14 @@ def test_c7_csv_from_dev_zero_is_refused_at_once(data_dir):
     assert run_.stderr.startswith("error: /dev/zero is not a regular file")
 
 
+@needs_dev_zero
+def test_c7_a_universe_file_from_dev_zero_is_refused_at_once():
+    from forecast.universe import read_universe
+
+    with pytest.raises(ForecastError, match="/dev/zero is not a regular file"):
+        read_universe(Path("/dev/zero"))
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_c7_csv_from_a_fifo_is_refused_without_waiting(data_dir, tmp_path):
     fifo = tmp_path / "prices.csv"
