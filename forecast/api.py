@@ -396,7 +396,13 @@ def backtest(
         if on_fold is not None:
             on_fold(i, n)
 
-    return BacktestReport(ticker, run_backtest(frame, config, on_fold=fold, **options))
+    import warnings
+
+    with warnings.catch_warnings():
+        # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = run_backtest(frame, config, on_fold=fold, **options)
+    return BacktestReport(ticker, result)
 
 
 def check_export_path(path: Path) -> Path:

@@ -18,6 +18,7 @@ from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
 from forecast.prices import cache
+from forecast.text import printable
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class ModelInfo:
         return self.val_loss - self.baseline_val_loss
 
 
+def _text(x) -> str | None:
+    """A string from a sidecar, safe to print (control characters escaped); else None."""
+    return printable(x)[:40] if isinstance(x, str) else None
+
+
 def _number(x) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
 
@@ -61,10 +67,10 @@ def models(data_dir: Path) -> list[ModelInfo]:
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         out.append(
             ModelInfo(
-                ticker=ticker,
+                ticker=printable(ticker),  # a file name: may hold control characters
                 path=json_path,
-                trained_through=meta.get("last_fit_date"),
-                saved_at=meta.get("saved_at"),
+                trained_through=_text(meta.get("last_fit_date")),
+                saved_at=_text(meta.get("saved_at")),
                 config=config,
                 val_loss=_number(losses.get("val")),
                 baseline_val_loss=_number(meta.get("baseline_val_loss")),
@@ -78,7 +84,11 @@ def models(data_dir: Path) -> list[ModelInfo]:
 def latest_model(data_dir: Path) -> str:
     """The ticker whose model was saved last, for predict and backtest run without a ticker."""
     # a global model is not a ticker: predict without one means the last per-ticker model
-    dated = [m for m in models(data_dir) if isinstance(m.saved_at, str) and m.kind != "global"]
+    dated = [
+        m
+        for m in models(data_dir)
+        if isinstance(m.saved_at, str) and m.kind != "global" and _is_symbol(m.ticker)
+    ]  # a name read from the disk is validated like one typed: never "../x"
     if not dated:
         raise ForecastError("no trained model yet; run `forecast train TICKER`")
     return max(dated, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns)).ticker
@@ -93,6 +103,15 @@ def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
     pattern = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\." + re.escape(data_suffix))
     data = sorted(p for p in directory.iterdir() if pattern.fullmatch(p.name))
     return [p for p in [directory / f"{ticker}.json", *data] if p.is_file()]
+
+
+def _is_symbol(name: str) -> bool:
+    from forecast.prices import validate_symbol
+
+    try:
+        return validate_symbol(name) == name
+    except ForecastError:
+        return False
 
 
 def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> list[Path]:
