@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench quality clean
+.PHONY: demo test test-slow lint bench bench-universe quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ quality: $(VENV)/.installed
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_train.py
+
+# Per-ticker models on 1..all cores and a global model's epoch on 1..all threads (16/64/256 series).
+bench-universe: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_universe.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

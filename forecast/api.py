@@ -15,6 +15,7 @@ import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from forecast.features import check_features, split_days
 from forecast.heads import HEADS
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
+
+if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
+    from forecast.backtest import BacktestResult
 
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
@@ -67,9 +71,14 @@ def fetch(
     )
 
 
-def yahoo_client(data_dir: Path) -> prices.Yahoo:
+def yahoo_client() -> prices.Yahoo:
     """The Yahoo client one multi-ticker fetch shares."""
-    return prices.Yahoo(data_dir)
+    return prices.Yahoo()
+
+
+def validate_symbol(ticker: str) -> str:
+    """The symbol upper-cased, or ForecastError saying what is wrong with it."""
+    return prices.validate_symbol(ticker)
 
 
 def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
@@ -275,8 +284,7 @@ def predict(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
     return Prediction(
         ticker=ticker,
         last_date=frame.index[-1],
@@ -289,6 +297,21 @@ def predict(
         currency=_currency(ticker, data_dir),
         calibrated_days=model.calibration_.horizon,
     )
+
+
+def forecast(
+    model: RNNForecaster,
+    frame: pd.DataFrame,
+    days: int,
+    exchange: str = "XNYS",
+    n_paths: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A fitted model's forecast from the last day of one price frame, indexed by the next
+    `days` sessions of `exchange` (a MIC, e.g. calendar.exchange_for(ticker)): median,
+    lower/upper_80/95, p_up, coverage_80/95."""
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
 
 
 def _currency(ticker: str, data_dir: Path) -> str | None:
@@ -343,7 +366,7 @@ def _latest_for_backtest(data_dir: Path) -> str:
 @dataclass
 class BacktestReport:
     ticker: str
-    result: object  # forecast.backtest.BacktestResult
+    result: "BacktestResult"
 
     def to_json(self) -> dict:
         return {"ticker": self.ticker, **self.result.to_json()}
@@ -444,3 +467,156 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
         "and coverage by horizon",
     )
+
+
+# --- universes: many tickers per command, one global model (forecast/universe.py, jobs.py, -------
+# --- many.py, panel.py, globalmodel.py) ----------------------------------------------------------
+
+
+def universe(tickers: list[str] | None, universe_file: Path | None):
+    """The tickers of a command line plus a --universe file (forecast.universe.Universe)."""
+    from forecast.universe import resolve
+
+    return resolve(tickers, universe_file)
+
+
+def runner(jobs: int | None = None, scheduler: str | None = None):
+    """A forecast.jobs.Runner: `jobs` local processes, or the Dask scheduler at `scheduler`
+    (else $FORECAST_SCHEDULER); use it as a context manager."""
+    from forecast.jobs import Runner, scheduler_address
+
+    return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
+
+
+def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
+    """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
+    from forecast import many
+
+    compile_notice(on_notice)
+    return many.train_universe(tickers, data_dir, config, runner, on_row)
+
+
+def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
+    """Screen values per ticker (median return, P(up), band width) from its own model or from
+    the global model `model`."""
+    from forecast import many
+
+    check_range("days", days)
+    check_range("paths", n_paths)
+    today = today or dt.date.today()
+    return many.predict_universe(
+        tickers, data_dir, days, n_paths, seed, today, runner, on_row, model=model
+    )
+
+
+def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
+    """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
+    from forecast import many
+
+    return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
+
+
+@dataclass
+class GlobalReport:
+    name: str
+    path: Path
+    fit: object  # forecast.globalmodel.GlobalFit
+    failed: dict  # ticker -> why it is not in the model
+
+
+def train_global(
+    name: str,
+    tickers: list[str],
+    data_dir: Path,
+    config: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    on_notice: Notice = None,
+) -> GlobalReport:
+    """One RNN on the windows of all `tickers`, saved as model `name`.
+
+    Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
+    the panel), so a large universe never has all its frames in memory at once.
+    """
+    from forecast import globalmodel
+    from forecast.panel import default_cut
+
+    name = prices.validate_symbol(name)
+    failed, dates = {}, []
+    for t in tickers:
+        try:
+            dates.append(prices.load_prices(t, data_dir).index[1:])
+        except ForecastError as e:
+            failed[t] = str(e)
+    usable = [t for t in tickers if t not in failed]
+    if not usable:
+        raise ForecastError(f"no ticker of the global model {name} has cached prices")
+    cut = default_cut(dates, config.window, config.val_fraction)
+    compile_notice(on_notice)
+    frames = ((t, prices.load_prices(t, data_dir)) for t in usable)
+    fit = globalmodel.fit_global(name, frames, config, cut=cut, on_epoch=on_epoch)
+    failed |= fit.panel.skipped
+    path = globalmodel.save_global(data_dir, fit)
+    return GlobalReport(name, path, fit, failed)
+
+
+def predict_global(
+    ticker: str,
+    data_dir: Path,
+    model: str,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict() with the global model `model`, for any ticker with prices on both sides of
+    its cut date."""
+    from forecast import globalmodel, many
+
+    check_range("days", days)
+    check_range("paths", n_paths)
+    ticker = prices.validate_symbol(ticker)
+    params, meta = globalmodel.load_global(data_dir, model)
+    frame = prices.load_prices(ticker, data_dir)
+    pred = many.predict_global_one(
+        ticker, frame, params, meta, days, n_paths, seed, today or dt.date.today()
+    )
+    pred.currency = _currency(ticker, data_dir)
+    return pred
+
+
+def backtest_global(
+    ticker: str,
+    data_dir: Path,
+    model: str,
+    *,
+    on_fold: Callable[[int, int], None] | None = None,
+    on_notice: Notice = None,
+    **options,
+) -> BacktestReport:
+    """Walk-forward test of the global model `model` on `ticker`: each refit trains it again on
+    all its tickers' prices cut at the fold's first origin date, with its saved options."""
+    from forecast import globalmodel
+    from forecast.backtest import run_backtest
+
+    ticker = prices.validate_symbol(ticker)
+    _, meta = globalmodel.load_global(data_dir, model)
+    config = TrainConfig.from_dict(meta["config"])
+    frame = prices.load_prices(ticker, data_dir)
+    others = {}
+    for t in meta["tickers"]:
+        if t != ticker:
+            try:
+                others[t] = prices.load_prices(t, data_dir)
+            except ForecastError as e:
+                if on_notice is not None:
+                    on_notice(f"{t} left out of the refits: {e}")
+    fit = globalmodel.refit_for_backtest(model, others, ticker, config)
+
+    def fold(i: int, n: int) -> None:
+        if i == 0:
+            compile_notice(on_notice)
+        if on_fold is not None:
+            on_fold(i, n)
+
+    result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
+    return BacktestReport(ticker, result)

@@ -337,6 +337,7 @@ def run_backtest(
     seed: int = 0,
     ticker: str = "",
     on_fold: Callable[[int, int], None] | None = None,
+    fit: Callable[[pd.DataFrame, pd.Timestamp], RNNForecaster] | None = None,
 ) -> BacktestResult:
     """Walk forward over the last `test_days` days; score the RNN and the five yardsticks.
 
@@ -344,6 +345,9 @@ def run_backtest(
     None fits on all history. on_fold(i, n_folds) is called with i = 0 before the first fit
     and i after fold i is done. Raises ForecastError when the options don't fit the history,
     saying what to change.
+    fit(train, origin) replaces the per-fold RNNForecaster(cfg).fit(train), with train the
+    prices through the fold's first origin (a global model refits on every series cut at
+    that origin's date).
     """
     t0 = time.perf_counter()
     cfg = cfg.validate()
@@ -385,7 +389,7 @@ def run_backtest(
         i0, i_last = int(idx[j0]), int(idx[j1 - 1])
         lo = 0 if max_train is None else max(0, i0 - max_train)  # first price of the fit
         train = prices.iloc[lo : i0 + 1]  # up to and including the fold's first origin
-        model = RNNForecaster(cfg).fit(train)
+        model = fit(train, prices.index[i0]) if fit else RNNForecaster(cfg).fit(train)
         unconverged = []
         r_fold = r[lo:i_last]  # returns up to the fold's last origin, none after
         ends = idx[j0:j1] - lo  # returns seen at each origin

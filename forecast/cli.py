@@ -8,7 +8,6 @@ Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on
 """
 
 import datetime as dt
-import importlib.metadata
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +35,8 @@ class OneLineErrors(TyperGroup):
         except ClickException as e:
             where = f"; see `{e.ctx.command_path} -h`" if getattr(e, "ctx", None) else ""
             message = " ".join(e.format_message().replace("Value error, ", "").split())
-            display.error(message.rstrip(".") + where)
+            if message:  # empty: `forecast` alone, whose help Click has printed already
+                display.error(message.rstrip(".") + where)
             code = e.exit_code
         except typer.Abort:
             display.error("aborted; nothing was changed")
@@ -93,7 +93,9 @@ def user_errors():
 
 def _version(value: bool) -> None:
     if value:
-        display.out.print(f"forecast {importlib.metadata.version('forecast')}", highlight=False)
+        from importlib.metadata import version
+
+        display.out.print(f"forecast {version('forecast')}", highlight=False)
         raise typer.Exit()
 
 
@@ -140,6 +142,12 @@ def _features(text: str) -> str:
             "comma-separated, each once"
         )
     return text
+
+
+def _lr(value: float) -> float:
+    if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
+        raise typer.BadParameter(f"{value} is not in (0, 1)")
+    return value
 
 
 def _plot_path(path: Path | None) -> Path | None:
@@ -215,8 +223,9 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = api.yahoo_client(state.data_dir)  # remembers a network failure for the next ticker
-        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        client = api.yahoo_client()  # remembers a network failure for the next ticker
+        # all symbols checked before any is fetched: a typo costs one line, not a half-done run
+        symbols = list(dict.fromkeys(api.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
@@ -282,7 +291,8 @@ Features = Annotated[
 ]
 BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
 LearningRate = Annotated[
-    float, typer.Option(help="Adam learning rate, in (0, 1).", rich_help_panel=TRAINING)
+    float,
+    typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
 ]
 Patience = Annotated[
     int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
@@ -301,6 +311,95 @@ Plot = Annotated[
 ]
 
 
+UNIVERSE = "Universe"
+Tickers = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Symbols (default: the most recently fetched or trained one).",
+        metavar="[TICKER]...",
+        show_default=False,
+    ),
+]
+UniverseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--universe",
+        help="Also every ticker in this file: one per line, # comments, blanks and repeats ignored.",
+        show_default=False,
+        metavar="FILE",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        help="Worker processes for many tickers, each single-threaded (default: one per core).",
+        min=1,
+        show_default=False,
+        rich_help_panel=UNIVERSE,
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
+        "(env: FORECAST_SCHEDULER, used for many tickers).",
+        show_default=False,
+        metavar="ADDRESS",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Use the global model saved by `train ... --global NAME` instead of the ticker's own.",
+        show_default=False,
+        metavar="NAME",
+        rich_help_panel=UNIVERSE,
+    ),
+]
+
+
+def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
+    """A universe run: several tickers, a file, or explicit workers; else the one-ticker command."""
+    return len(tickers or []) > 1 or universe_file is not None or bool(jobs) or bool(scheduler)
+
+
+def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
+    """Resolve the universe, run `work(symbols, runner, on_row)` with one progress bar, and
+    make any failure (an invalid symbol too) exit 1 after every ticker ran."""
+    from forecast import api
+
+    u = api.universe(tickers, universe_file)
+    for problem in u.problems:
+        display.error(problem)
+    try:
+        with api.runner(jobs, scheduler) as runner:
+            with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
+                rows = work(u.tickers, runner, progress)
+    except KeyboardInterrupt:
+        display.error(
+            "interrupted; workers stopped; files saved before it are complete, none is partial"
+        )
+        raise typer.Exit(130) from None
+    return rows, u
+
+
+def _exit_if_failed(rows, u) -> None:
+    """Exit 1 (one line naming them) when a ticker failed or a symbol was invalid."""
+    failed = [r.ticker for r in rows if not r.ok]
+    parts = []
+    if failed:
+        names = ", ".join(failed[:10]) + (", …" if len(failed) > 10 else "")
+        parts.append(f"{len(failed)} of {len(rows)} tickers failed ({names})")
+    if u.problems:
+        n = len(u.problems)
+        parts.append(f"{n} invalid symbol{'s' * (n != 1)} skipped")
+    if parts:
+        raise ForecastError(" and ".join(parts) + "; see the lines above")
+
+
 def train_config(features: str, **options) -> TrainConfig:
     """TrainConfig from CLI options (features given as "return,range"); it checks itself."""
     return TrainConfig(features=config.parse_features(features), **options)
@@ -308,10 +407,18 @@ def train_config(features: str, **options) -> TrainConfig:
 
 @app.command()
 def train(
-    ticker: Annotated[
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    global_name: Annotated[
         str | None,
-        typer.Argument(
-            help="Symbol to train on (default: the most recently fetched).", show_default=False
+        typer.Option(
+            "--global",
+            help="Train ONE model on all the tickers' windows and save it as NAME.",
+            show_default=False,
+            metavar="NAME",
+            rich_help_panel=UNIVERSE,
         ),
     ] = None,
     window: Window = D["window"],
@@ -343,6 +450,40 @@ def train(
         )
         from forecast import api
 
+        if global_name is not None:
+            u = api.universe(tickers, universe_file)
+            for problem in u.problems:
+                display.error(problem)
+            with display.EpochProgress(cfg.epochs) as progress:
+                report = api.train_global(
+                    global_name,
+                    u.tickers,
+                    state.data_dir,
+                    cfg,
+                    on_epoch=progress,
+                    on_notice=display.info,
+                )
+                progress.stop_early()
+            for t, why in report.failed.items():
+                display.warn(f"{t} left out of {report.name}: {why}")
+            display.global_summary(report)
+            return
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "training",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.train_many(
+                    symbols, state.data_dir, cfg, runner, on_row
+                ),
+            )
+            display.train_many_table(rows)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
                 ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
@@ -353,13 +494,11 @@ def train(
 
 @app.command()
 def predict(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to forecast (default: the most recently trained model's).",
-            show_default=False,
-        ),
-    ] = None,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
     days: Annotated[int, ranged("days", "Trading days ahead.", FORECAST)] = 5,
     paths: Annotated[
         int, ranged("paths", "Sampled paths (more: smoother quantiles).", FORECAST)
@@ -379,9 +518,38 @@ def predict(
     with user_errors():
         from forecast import api
 
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None:
+                raise ForecastError("--plot draws one ticker's fan chart; give one ticker")
+            rows, u = _run_universe(
+                "forecasting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.predict_many(
+                    symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
+                ),
+            )
+            if json_out:
+                import json
+
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.screen_table(rows, days)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
         if plot is not None:
             api.check_plot_path(plot)
-        pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+        if model is not None:
+            if ticker is None:
+                raise ForecastError(
+                    "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
+                )
+            pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
+        else:
+            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
@@ -400,13 +568,11 @@ def predict(
 
 @app.command()
 def backtest(
-    ticker: Annotated[
-        str | None,
-        typer.Argument(
-            help="Symbol to backtest (default: the most recently trained model's).",
-            show_default=False,
-        ),
-    ] = None,
+    tickers: Tickers = None,
+    universe_file: UniverseFile = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
+    model: ModelName = None,
     horizon: Annotated[int, ranged("horizon", "Trading days forecast from each origin.", WALK)] = 5,
     refit_every: Annotated[
         int,
@@ -485,17 +651,63 @@ def backtest(
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
-        with display.fold_progress() as on_fold:
-            report = api.backtest(
-                ticker,
-                state.data_dir,
-                cfg,
-                **options,
-                n_paths=paths,
-                seed=seed,
-                on_fold=on_fold,
-                on_notice=display.info,
+        if _is_many(tickers, universe_file, jobs, scheduler):
+            if plot is not None or model is not None or export is not None:
+                raise ForecastError(
+                    "--plot, --export and --model backtest one ticker; give one ticker"
+                )
+            api.compile_notice(display.info)
+            rows, u = _run_universe(
+                "backtesting",
+                tickers,
+                universe_file,
+                jobs,
+                scheduler,
+                lambda symbols, runner, on_row: api.backtest_many(
+                    symbols,
+                    state.data_dir,
+                    cfg,
+                    runner,
+                    on_row,
+                    seed=seed,
+                    n_paths=paths,
+                    **options,
+                ),
             )
+            if json_out:
+                import json
+
+                display.out.print_json(json.dumps([r.to_json() for r in rows]))
+            else:
+                display.backtest_many_table(rows, horizon)
+            _exit_if_failed(rows, u)
+            return
+        ticker = tickers[0] if tickers else None
+        with display.fold_progress() as on_fold:
+            if model is not None:
+                if ticker is None:
+                    raise ForecastError("--model needs the TICKER to backtest")
+                report = api.backtest_global(
+                    ticker,
+                    state.data_dir,
+                    model,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
+            else:
+                report = api.backtest(
+                    ticker,
+                    state.data_dir,
+                    cfg,
+                    **options,
+                    n_paths=paths,
+                    seed=seed,
+                    on_fold=on_fold,
+                    on_notice=display.info,
+                )
         if plot is not None:
             display.info(f"wrote {api.plot_backtest(report, plot)}")
         if export is not None:
@@ -547,8 +759,16 @@ def rm(
                 f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
             )
         display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
-        if not yes and not typer.confirm("delete these files?", err=True):
-            display.info("nothing deleted")
-            return
+        if not yes:
+            try:
+                answer = typer.confirm("delete these files?", err=True)
+            except typer.Abort:  # no terminal to answer from (or Ctrl-C, Ctrl-D)
+                display.err.print()
+                raise ForecastError(
+                    "no answer, nothing deleted; add --yes to delete without asking"
+                ) from None
+            if not answer:
+                display.info("nothing deleted")
+                return
         api.remove(paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

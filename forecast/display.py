@@ -374,3 +374,210 @@ def backtest_table(ticker: str, result) -> None:
     out.print(point)
     out.print(bands)
     out.print(result.verdict, markup=False, highlight=False, soft_wrap=True)
+
+
+# --- universes: many tickers per command ---------------------------------------------------------
+
+
+class UniverseProgress:
+    """One bar over the universe on stderr, and one line as each ticker finishes.
+
+    Called with each forecast.many.Row; lines stay above the bar (and in logs, where the bar
+    is off).
+    """
+
+    def __init__(self, total: int, verb: str, where: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn(verb),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[failed]} failed · {task.elapsed:.0f} s"),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.task = self.progress.add_task(verb, total=total, failed=0)
+        self.failed = 0
+        info(f"{verb} {total} ticker{'s' * (total != 1)} on {where}")
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def __call__(self, row) -> None:
+        if row.ok:
+            err.print(
+                f"  {row.ticker:<12} ok      {row.seconds:6.1f} s", highlight=False, markup=False
+            )
+        else:
+            self.failed += 1
+            err.print(
+                f"  {row.ticker:<12} failed  {row.error}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+                style="yellow",
+            )
+        self.progress.update(self.task, advance=1, failed=self.failed)
+
+
+def _rows_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
+    return table
+
+
+def train_many_table(rows) -> None:
+    """One line per ticker: validation loss vs the random walk's, held-out coverage, seconds."""
+    t = _rows_table(
+        "trained",
+        [
+            ("ticker", "left"),
+            ("status", "left"),
+            ("val loss", "right"),
+            ("rw loss", "right"),
+            ("vs rw", "right"),
+            ("cov 80%", "right"),
+            ("cov 95%", "right"),
+            ("seconds", "right"),
+        ],
+    )
+    for r in rows:
+        v = r.values
+        gap = v["val_loss"] - v["random_walk"] if r.ok else None
+        t.add_row(
+            escape(r.ticker),
+            r.status,
+            _cell(v.get("val_loss"), ".4f"),
+            _cell(v.get("random_walk"), ".4f"),
+            _cell(gap, "+.4f"),
+            _cell(v.get("coverage_80"), ".1%"),
+            _cell(v.get("coverage_95"), ".1%"),
+            f"{r.seconds:.1f}",
+        )
+    out.print(t)
+    err.print(
+        "vs rw: validation loss per day minus a random walk's on the same days (below 0: better); "
+        "cov: day-1 bands' coverage of held-out validation days",
+        style="dim",
+        highlight=False,
+    )
+
+
+def screen_table(rows, days: int) -> None:
+    """predict over many tickers: one line each at the last forecast day, best median first."""
+    t = _rows_table(
+        f"{days}-day screen",
+        [
+            ("ticker", "left"),
+            ("last", "left"),
+            ("close", "right"),
+            ("median", "right"),
+            ("P(up)", "right"),
+            ("80% band", "right"),
+            ("95% band", "right"),
+            ("note", "left"),
+        ],
+    )
+    ok = sorted((r for r in rows if r.ok), key=lambda r: -r.values["median_return"])
+    for r in ok + [r for r in rows if not r.ok]:
+        v = r.values
+        t.add_row(
+            escape(r.ticker),
+            v.get("last_date", "–"),
+            _cell(v.get("last_close"), ",.2f"),
+            _cell(v.get("median_return"), "+.2%"),
+            _cell(v.get("p_up"), ".0%"),
+            _cell(v.get("band_80"), ".1%"),
+            _cell(v.get("band_95"), ".1%"),
+            "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
+        )
+    out.print(t)
+    err.print(
+        f"median: median return to day {days}; P(up): P(close above the last close) there "
+        "(direction models: P(up that day)); band: calibrated band width / last close",
+        style="dim",
+        highlight=False,
+    )
+
+
+def backtest_many_table(rows, horizon: int) -> None:
+    """backtest over many tickers: the RNN's day-1 scores against naive, per ticker."""
+    t = _rows_table(
+        f"walk-forward backtests (h = 1 of {horizon})",
+        [
+            ("ticker", "left"),
+            ("status", "left"),
+            ("origins", "right"),
+            ("rel MAE", "right"),
+            ("DM p", "right"),
+            ("in 80%", "right"),
+            ("in 95%", "right"),
+            ("seconds", "right"),
+        ],
+    )
+    for r in rows:
+        v = r.values
+        t.add_row(
+            escape(r.ticker),
+            r.status,
+            _cell(v.get("origins"), "d"),
+            _cell(v.get("rel_mae"), ".3f"),
+            _cell(v.get("dm_p"), ".3f"),
+            _cell(v.get("coverage_80"), ".1%"),
+            _cell(v.get("coverage_95"), ".1%"),
+            f"{r.seconds:.1f}",
+        )
+    out.print(t)
+    err.print(
+        "rel MAE: RNN's MAE / naive's at 1 day (< 1 beats the random walk); DM p: "
+        "Diebold–Mariano vs naive; --json has every horizon's verdict",
+        style="dim",
+        highlight=False,
+    )
+
+
+def global_summary(report) -> None:
+    """After `train --global NAME`: what the one model saw, and its score vs the random walk."""
+    fit = report.fit
+    p, best = fit.panel, fit.result.best
+    n_train = sum(a for a, _ in p.counts.values())
+    n_val = sum(b for _, b in p.counts.values())
+    t = Table(
+        title=f"{report.name}: global {fit.config.loss} RNN",
+        show_header=False,
+        title_justify="left",
+    )
+    t.add_column("", style="bold")
+    t.add_column("")
+    t.add_row(
+        "series",
+        f"{len(p.tickers)} ({', '.join(p.tickers[:6])}{', …' if len(p.tickers) > 6 else ''})",
+    )
+    t.add_row("cut date", f"{p.cut:%Y-%m-%d}: every series trains before it, validates after")
+    t.add_row("windows", f"train {n_train:,}   validation {n_val:,}")
+    cfg = fit.config
+    t.add_row(
+        "options",
+        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}",
+    )
+    t.add_row(
+        "epochs", f"{len(fit.result.history)} run, best {fit.result.best_epoch} (weights restored)"
+    )
+    t.add_row("loss / step", f"train {best.train_loss:.4f}   validation {best.val_loss:.4f}")
+    gap = best.val_loss - fit.baseline_val_loss
+    verdict = "better than" if gap < 0 else "no better than"
+    t.add_row(
+        "random walk",
+        f"validation {fit.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})",
+    )
+    if report.failed:
+        t.add_row("left out", escape(", ".join(report.failed)))
+    t.add_row("saved", escape(str(report.path)))
+    out.print(t)

@@ -8,11 +8,11 @@ names, dates and sizes.
     <data dir>/models/<TICKER>.json, <TICKER>.<hash>.npz    one ticker's model
 """
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecast import jsonfile
 from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 
@@ -29,6 +29,7 @@ class ModelInfo:
     val_loss: float | None  # validation loss per step of the best epoch
     baseline_val_loss: float | None  # a random walk's on the same windows
     size: int  # bytes on disk: JSON and weights
+    kind: str | None = None  # "global": one model over many tickers (forecast/globalmodel.py)
 
     @property
     def skill(self) -> float | None:
@@ -54,10 +55,8 @@ def models(data_dir: Path) -> list[ModelInfo]:
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
         try:
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError):
+            meta = jsonfile.read_object(json_path)
+        except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
         pattern = _weights_pattern(ticker)
         weights = [p for p in d.iterdir() if pattern.fullmatch(p.name)]
@@ -73,6 +72,7 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 val_loss=_number(losses.get("val")),
                 baseline_val_loss=_number(meta.get("baseline_val_loss")),
                 size=sum(p.stat().st_size for p in [json_path, *weights]),
+                kind=meta.get("kind"),
             )
         )
     return out
@@ -80,7 +80,8 @@ def models(data_dir: Path) -> list[ModelInfo]:
 
 def latest_model(data_dir: Path) -> str:
     """The ticker whose model was saved last, for predict and backtest run without a ticker."""
-    dated = [m for m in models(data_dir) if isinstance(m.saved_at, str)]
+    # a global model is not a ticker: predict without one means the last per-ticker model
+    dated = [m for m in models(data_dir) if isinstance(m.saved_at, str) and m.kind != "global"]
     if not dated:
         raise ForecastError("no trained model yet; run `forecast train TICKER`")
     return max(dated, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns)).ticker

@@ -94,6 +94,8 @@ def test_help_groups_options_lists_choices_and_offers_completion():
         (["predict", "--paths", "5"], "'--paths'"),
         (["fetch", "AAPL", "--start", "2020-02-30"], "'--start'"),
         (["train", "--loss", "hinge"], "'hinge' is not one of 'gaussian', 'mse', 'direction'"),
+        (["train", "--lr", "0"], "'--lr': 0.0 is not in (0, 1)"),
+        (["backtest", "--lr", "nan"], "'--lr'"),
         (["predict", "--plot", "fan.jpg"], ".png, .svg or .pdf"),
     ],
 )
@@ -211,7 +213,7 @@ def test_rm_without_an_answer_deletes_nothing(trained, tmp_path):
     d = copy_of(trained, tmp_path / "d")
     before = tree(d)
     result = run(d, "rm", "AAPL")  # no terminal, no --yes: the question cannot be answered
-    assert result.exit_code == 1 and "aborted" in result.stderr
+    assert result.exit_code == 1 and "error: no answer, nothing deleted" in result.stderr
     assert tree(d) == before
 
 
@@ -284,11 +286,15 @@ def test_predict_plot_in_each_format(trained, tmp_path, suffix):
         assert "2023-09-21" in path.read_text()  # the title names the as-of date
 
 
-def test_backtest_plot(trained, tmp_path):
+def test_backtest_plot(trained, tmp_path, monkeypatch):
+    import forecast.kernels
+
+    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: False)  # as on a first run
     path = tmp_path / "bt.svg"
     fast = [*SMALL, "--paths", "20", "--test-days", "12", "--refit-every", "10", "--horizon", "2"]
     result = run(trained, "backtest", "AAPL", *fast, "--plot", str(path))
     assert result.exit_code == 0, result.output
+    assert "compiling the Numba kernels" in result.stderr  # the notice reaches backtest too
     svg = path.read_text()
     assert svg.startswith("<?xml") and "coverage by horizon" in svg
 
@@ -300,3 +306,17 @@ def test_help_stays_light():
     )
     assert out.returncode == 0
     assert not [line for line in out.stderr.splitlines() if "numpy" in line or "pandas" in line]
+
+
+def test_no_command_shows_help_with_clicks_exit_code():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 2 and "Usage" in result.stdout and "error" not in result.stderr
+
+
+def test_models_lists_a_corrupt_sidecar_by_name(trained, tmp_path):
+    d = copy_of(trained, tmp_path / "d")
+    (models_dir(d) / "BAD.json").write_text("[1, 2")  # cut short
+    result = run(d, "models", terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "BAD" in result.stdout and "AAPL" in result.stdout
+    assert run(d, "predict", "--days", "1", "--paths", "100").exit_code == 0  # AAPL: the latest

@@ -1,0 +1,193 @@
+"""One RNN for many series: fit on a panel, save it under a name, forecast any ticker with it.
+
+A global model's weights are shared; what is per series is data: each ticker is scaled by its
+own statistics from the days before the model's cut date, and its bands are calibrated on its
+own days after the cut (plus the T-day gap), exactly as a per-ticker model's are on its
+validation part. So `for_ticker` works for a ticker the model never saw, as long as that
+ticker has history on both sides of the cut date.
+
+    models/NAME.json   kind "global", config, cut_date, tickers, per-ticker window counts,
+                       pooled losses and the random walk's, versions
+    models/NAME.<sha12>.npz   Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)
+"""
+
+import importlib.metadata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast import checkpoint
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+from forecast.heads import HEADS
+from forecast.kernels.rnn import batch_loss, from_params, to_params
+from forecast.panel import Panel, build_panel, series_dataset
+from forecast.train import Epoch, TrainResult, fit_theta
+
+KIND = "global"
+MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors
+
+
+def _versions() -> dict:
+    names = ["forecast", "numpy", "pandas", "numba", "scipy"]
+    return {n: importlib.metadata.version(n) for n in names}
+
+
+@dataclass
+class GlobalFit:
+    name: str
+    config: TrainConfig
+    panel: Panel
+    result: TrainResult
+    baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
+
+    def params(self) -> dict[str, np.ndarray]:
+        D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss].O
+        return to_params(self.result.theta, D, H, O)
+
+    def meta(self) -> dict:
+        p, best = self.panel, self.result.best
+        return {
+            "kind": KIND,
+            "name": self.name,
+            "config": self.config.to_dict(),
+            "cut_date": f"{p.cut:%Y-%m-%d}",
+            "tickers": p.tickers,
+            "windows": {t: {"train": a, "val": b} for t, (a, b) in p.counts.items()},
+            "last_dates": {t: f"{d:%Y-%m-%d}" for t, d in p.last_dates.items()},
+            "skipped": p.skipped,
+            "best_epoch": self.result.best_epoch,
+            "epochs_run": len(self.result.history),
+            "losses": {"train": best.train_loss, "val": best.val_loss},
+            "baseline_val_loss": self.baseline_val_loss,
+            "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
+            "versions": _versions(),
+            "seed": self.config.seed,
+        }
+
+
+def fit_global(
+    name: str,
+    frames: Iterable[tuple[str, pd.DataFrame]],
+    cfg: TrainConfig,
+    cut: pd.Timestamp | None = None,
+    on_epoch: Callable[[Epoch], None] | None = None,
+) -> GlobalFit:
+    """Train one RNN on the pooled windows of `frames` ((ticker, prices) pairs)."""
+    cfg = cfg.validate()
+    panel = build_panel(frames, cfg.features, cfg.window, cfg.loss, cfg.val_fraction, cut)
+    result = fit_theta(panel.train, panel.val, cfg, on_epoch)
+    return GlobalFit(name, cfg, panel, result, panel.baseline_val_loss)
+
+
+def save_global(data_dir: Path, fit: GlobalFit) -> Path:
+    """models/NAME.json + weights, atomically; refuses to replace a per-ticker model."""
+    existing = checkpoint._json_path(data_dir, fit.name)
+    if existing.is_file():
+        try:
+            kind = checkpoint._read_json(existing, ForecastError).get("kind")
+        except ForecastError:
+            kind = None
+        if kind != KIND:
+            raise ForecastError(
+                f"models/{fit.name}.json is a per-ticker model; choose another --global name"
+            )
+    return checkpoint.save_model(data_dir, fit.name, fit.params(), fit.meta())
+
+
+def is_global(meta: dict) -> bool:
+    return meta.get("kind") == KIND
+
+
+def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
+    """(params, meta) of the global model NAME, or ForecastError saying what to do."""
+    from forecast.prices import validate_symbol
+
+    name = validate_symbol(name)
+    try:
+        params, meta = checkpoint.load_model(data_dir, name)
+    except ForecastError as e:
+        if f"no model for {name}" in str(e):
+            raise ForecastError(
+                f"no model named {name}; train one with `forecast train TICKER ... --global {name}`"
+            ) from None
+        raise
+    if not is_global(meta):
+        raise ForecastError(
+            f"{name} is a per-ticker model; --model takes the NAME a `--global NAME` training saved"
+        )
+    return params, meta
+
+
+def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
+    """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
+    the cut date) and bands calibrated on its own days after the cut."""
+    from forecast.model import CAL_STRIDE, N_QUANTILES, RNNForecaster
+
+    try:
+        cfg = TrainConfig.from_dict(meta["config"])
+        cut = pd.Timestamp(meta["cut_date"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ForecastError(f"the global model file is inconsistent ({e}); retrain it") from None
+    T = cfg.window
+    try:
+        ds = series_dataset(frame, cfg.features, T, cfg.loss, cut)
+    except ForecastError as e:
+        raise ForecastError(
+            f"{ticker} cannot use the global model {meta.get('name')}: {e}"
+        ) from None
+    n_origins = len(range(ds.split.val_first, len(ds.returns) - 1, CAL_STRIDE))
+    if n_origins < MIN_CAL_ORIGINS:  # the bands' calibration needs forecasts it can score
+        raise ForecastError(
+            f"{ticker} has too few days after the global model's cut date {cut:%Y-%m-%d} "
+            f"(plus the {T}-day gap) to calibrate its bands; fetch newer prices"
+        )
+    m = RNNForecaster(cfg)
+    m.theta_, m.D_, _, m.O_ = from_params(params)
+    m.scaler_ = ds.scaler
+    m.history_ = []
+    m.best_epoch_ = int(meta.get("best_epoch", 0))
+    cut_k, vf = ds.split.cut, ds.split.val_first
+    m.dates_ = {
+        "train_first": ds.dates[0],
+        "train_last": ds.dates[cut_k - 1],
+        "val_first": ds.dates[vf],
+        "val_last": ds.dates[-1],
+    }
+    m.last_fit_date_ = frame.index[-1]
+    m.abs_return_quantiles_ = np.quantile(
+        np.abs(ds.returns[:cut_k]), np.linspace(0, 1, N_QUANTILES)
+    )
+    m.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+    head = HEADS[cfg.loss].kernel_id
+    xv, zv = ds.val
+    val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T if len(xv) else np.nan
+    m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation part
+    m.baseline_val_loss_ = m._baseline_val_loss(ds) if len(xv) else np.nan
+    if HEADS[cfg.loss].fixed_sigma and len(xv) == 0:
+        raise ForecastError(
+            f"{ticker} has no full validation window after the global model's cut date "
+            f"{cut:%Y-%m-%d} to measure an mse model's spread on; fetch newer prices"
+        )
+    m.resid_std_ = m._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
+    m.calibration_ = m._calibrate(ds)
+    return m
+
+
+def refit_for_backtest(
+    name: str, others: dict[str, pd.DataFrame], ticker: str, cfg: TrainConfig
+) -> Callable[[pd.DataFrame, pd.Timestamp], object]:
+    """backtest's fit for a global model: at each fold, refit on every series cut at the fold's
+    first origin DATE (others' rows after it are dropped; train ends on it), then view it for `ticker`."""
+
+    def fit(train: pd.DataFrame, origin: pd.Timestamp):
+        frames = [(ticker, train)] + [
+            (t, f.loc[f.index <= origin]) for t, f in others.items() if t != ticker
+        ]
+        g = fit_global(name, frames, cfg)
+        return for_ticker(g.params(), g.meta(), ticker, train)
+
+    return fit

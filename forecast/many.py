@@ -1,0 +1,294 @@
+"""Commands over a universe of tickers: the per-ticker work a worker does, and the row the parent keeps.
+
+Each `*_one` function runs in a worker process (forecast.jobs) on inputs the parent read for
+it (the price frame, the saved model) and returns plain values: the worker never touches the
+data directory, so it needs no shared file system. The parent writes what comes back
+(`save_fit`), keeps one small `Row` per ticker for the summary, and drops the rest, so a
+universe of hundreds of tickers costs the parent little memory.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast.config import TrainConfig
+
+
+@dataclass
+class Row:
+    """One ticker's line in a universe summary."""
+
+    ticker: str
+    status: str  # "ok" or "failed"
+    seconds: float = 0.0
+    error: str | None = None
+    values: dict = field(default_factory=dict)  # what the command measured (see each *_row)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict:
+        clean = {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+            for k, v in self.values.items()
+        }
+        return (
+            {"ticker": self.ticker, "status": self.status, "seconds": round(self.seconds, 3)}
+            | ({"error": self.error} if self.error else {})
+            | clean
+        )
+
+
+def failed(ticker: str, error: str, seconds: float = 0.0) -> Row:
+    return Row(ticker, "failed", seconds, error)
+
+
+# --- train -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fit:
+    """What a training worker returns: the checkpoint's params and meta, and the summary values."""
+
+    params: dict[str, np.ndarray]
+    meta: dict
+    values: dict
+
+
+def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
+    """Train one ticker's RNN on `frame`; everything the parent needs to save it and report it."""
+    from forecast import calendar, prices
+    from forecast.api import package_versions
+    from forecast.features import split_days
+    from forecast.model import RNNForecaster
+
+    split_days(len(frame) - 1, cfg.window, cfg.val_fraction)  # too little history: one line
+    model = RNNForecaster(cfg).fit(frame)
+    params, meta = model.to_checkpoint()
+    meta.update(
+        ticker=ticker,
+        exchange=calendar.exchange_for(ticker),
+        fingerprint=prices.fingerprint(frame),
+        rows=len(frame),
+        versions=package_versions(),
+        seed=cfg.seed,
+    )
+    cov = model.calibration_.coverage
+    values = {
+        "val_loss": float(model.losses_["val"]),
+        "random_walk": float(model.baseline_val_loss_),
+        "coverage_80": float(cov[0, 0]),
+        "coverage_95": float(cov[1, 0]),
+        "epochs": len(model.history_),
+    }
+    return Fit(params, meta, values)
+
+
+def save_fit(data_dir: Path, ticker: str, fit: Fit) -> Path:
+    """Write a worker's model in the parent: weights, then the JSON (the commit point)."""
+    from forecast import checkpoint
+
+    return checkpoint.save_model(data_dir, ticker, fit.params, fit.meta)
+
+
+# --- predict -----------------------------------------------------------------------------------
+
+
+def predict_one(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int,
+    seed: int | None,
+    today: dt.date,
+):
+    """api.Prediction for one ticker from its saved model (params, meta) and prices."""
+    from forecast import api, calendar
+    from forecast.errors import ForecastError
+    from forecast.model import RNNForecaster
+
+    try:
+        model = RNNForecaster.from_checkpoint(params, meta)
+        fingerprint = str(meta["fingerprint"])
+        exchange = str(meta.get("exchange") or calendar.exchange_for(ticker))
+    except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
+        raise ForecastError(
+            f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
+        ) from None
+    warnings = api._freshness_warnings(ticker, frame, model, fingerprint, exchange, today)
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    return api.Prediction(
+        ticker=ticker,
+        last_date=frame.index[-1],
+        last_close=float(frame["Adj Close"].iloc[-1]),
+        loss=model.config.loss,
+        table=table,
+        history=frame["Adj Close"].iloc[-1:],  # a screen draws no fan chart
+        warnings=warnings,
+        trained_through=meta["last_fit_date"],
+        calibrated_days=model.calibration_.horizon,
+    )
+
+
+def screen_values(pred) -> dict:
+    """A screen's columns at the last forecast day: median return, P(up), 80% band width."""
+    last = pred.table.iloc[-1]
+    return {
+        "last_date": f"{pred.last_date:%Y-%m-%d}",
+        "last_close": pred.last_close,
+        "date": f"{pred.table.index[-1]:%Y-%m-%d}",
+        "median_return": float(last["median"] / pred.last_close - 1.0),
+        "p_up": float(last["p_up"]),
+        "band_80": float((last["upper_80"] - last["lower_80"]) / pred.last_close),
+        "band_95": float((last["upper_95"] - last["lower_95"]) / pred.last_close),
+        "coverage_80": float(last["coverage_80"]),
+        "warnings": list(pred.warnings),
+    }
+
+
+# --- backtest ----------------------------------------------------------------------------------
+
+
+def backtest_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: dict, seed: int):
+    """run_backtest's JSON summary for one ticker (the per-case arrays stay in the worker)."""
+    from forecast.backtest import run_backtest
+
+    result = run_backtest(frame, cfg, **options, seed=seed)
+    return result.to_json()
+
+
+def backtest_values(summary: dict) -> dict:
+    """A universe backtest's columns: the RNN's day-1 relative MAE, DM p and interval coverage."""
+    rnn = summary["models"]["rnn"][0]
+    return {
+        "origins": summary["origins"],
+        "rel_mae": rnn.get("rel_mae"),
+        "dm_p": rnn.get("dm_p_value"),
+        "coverage_80": rnn.get("coverage_80"),
+        "coverage_95": rnn.get("coverage_95"),
+        "verdict": summary["verdict"],
+    }
+
+
+# --- global model: the same screen from one shared RNN ------------------------------------------
+
+
+def predict_global_one(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int,
+    seed: int | None,
+    today: dt.date,
+):
+    """api.Prediction for `ticker` from the global model (params, meta), seen by it or not."""
+    from forecast import api, calendar, globalmodel
+
+    model = globalmodel.for_ticker(params, meta, ticker, frame)
+    exchange = calendar.exchange_for(ticker)
+    warnings = []
+    behind = calendar.trading_days_between(frame.index[-1], pd.Timestamp(today), exchange)
+    if behind > api.STALE_SESSIONS:
+        warnings.append(
+            f"cached {ticker} prices end {frame.index[-1]:%Y-%m-%d}, {behind} trading days ago; "
+            f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
+        )
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    return api.Prediction(
+        ticker=ticker,
+        last_date=frame.index[-1],
+        last_close=float(frame["Adj Close"].iloc[-1]),
+        loss=model.config.loss,
+        table=table,
+        history=frame["Adj Close"],
+        warnings=warnings,
+        trained_through=f"{meta['name']} (global, cut {meta['cut_date']})",
+        calibrated_days=model.calibration_.horizon,
+    )
+
+
+# --- the parent's loops: read inputs as jobs are sent, keep one Row per ticker ------------------
+
+
+def _row(outcome, values: dict) -> Row:
+    return Row(str(outcome.key), "ok", outcome.seconds, values=values)
+
+
+def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) -> list[Row]:
+    """Train every ticker's model on the runner's workers; the parent saves each as it arrives."""
+    from forecast import prices
+
+    def args_for(ticker):
+        return (ticker, prices.load_prices(ticker, data_dir), cfg)
+
+    rows = []
+    for o in runner.run(fit_one, tickers, args_for):
+        if o.ok:
+            try:
+                path = save_fit(data_dir, o.key, o.value)
+            except OSError as e:
+                row = failed(o.key, f"cannot save its model ({e.strerror or e})", o.seconds)
+            else:
+                row = _row(o, o.value.values | {"path": str(path)})
+        else:
+            row = failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
+
+
+def predict_universe(
+    tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, model: str | None = None
+) -> list[Row]:
+    """Screen values per ticker, from its own model or from the global model `model`."""
+    from forecast import checkpoint, globalmodel, prices
+
+    if model is not None:
+        g_params, g_meta = globalmodel.load_global(data_dir, model)
+
+        def args_for(ticker):
+            frame = prices.load_prices(ticker, data_dir)
+            return (ticker, frame, g_params, g_meta, days, n_paths, seed, today)
+
+        fn = predict_global_one
+    else:
+
+        def args_for(ticker):
+            frame = prices.load_prices(ticker, data_dir)
+            params, meta = checkpoint.load_model(data_dir, ticker)
+            return (ticker, frame, params, meta, days, n_paths, seed, today)
+
+        fn = predict_one
+    rows = []
+    for o in runner.run(fn, tickers, args_for):
+        row = _row(o, screen_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
+
+
+def backtest_universe(
+    tickers, data_dir: Path, cfg: TrainConfig, options: dict, seed: int, runner, on_row
+) -> list[Row]:
+    """A walk-forward backtest per ticker on the runner's workers; one Row each."""
+    from forecast import prices
+
+    def args_for(ticker):
+        return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed)
+
+    rows = []
+    for o in runner.run(backtest_one, tickers, args_for):
+        row = _row(o, backtest_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows

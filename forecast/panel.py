@@ -1,0 +1,167 @@
+"""The data of one global model over many series: one calendar cut, per-series scalers, pooled windows.
+
+Series share calendar time, not row numbers: a stock listed in 2012 and an index from 1990
+have different row k. So every series is cut at the same calendar DATE c, never at a row
+index; otherwise a model could train on one series' days after c while validating on
+another's (an index and its member, a stock and its twin listing) and look better than it is.
+
+Per series s with feature days d_0 < d_1 < ... (forecast.features: day k's target is r_{k+1}):
+
+    cut_s      = #{k : d_k < c}                          first day on or after the cut date
+    scaler_s   fitted on days 0 .. cut_s - 1             (only days before c)
+    training   windows i with i + T <= cut_s - 1         (every target strictly before c)
+    validation windows from day cut_s + T on             (a gap of T days, as for one series)
+
+The training windows of all series are pooled (B = sum of B_s), and so are the validation
+windows. Training windows are gathered on demand from the series' scaled days (`Windows`), so
+a panel of hundreds of series holds its days once, not T times over.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecast.errors import ForecastError
+from forecast.features import Dataset, Scaler, Split, daily_features, targets, windows
+from forecast.heads import HEADS
+
+
+def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
+    """The calendar date that leaves the last val_fraction of the panel's days (all series'
+    dates together), less a gap of T days, after it: the one-series split, on the calendar."""
+    union = pd.DatetimeIndex(np.unique(np.concatenate([d.values for d in dates])))  # sorted
+    n_val = max(int(round(val_fraction * len(union))), T + 1)
+    k = len(union) - n_val - T
+    if k < 2 * T:
+        raise ForecastError(
+            f"the series span only {len(union)} days together; --window {T} needs more history"
+        )
+    return union[k]
+
+
+def series_dataset(
+    prices: pd.DataFrame, features: tuple[str, ...], T: int, loss: str, cut: pd.Timestamp
+) -> Dataset:
+    """One series' Dataset (forecast.features) split at the calendar date `cut`.
+
+    Raises ForecastError when the series has fewer than 2T days before `cut` (too few to fit
+    its scaler and give training windows); it may have no validation windows.
+    """
+    F = daily_features(prices, features)
+    Fv = F.to_numpy(np.float64)
+    if not np.all(np.isfinite(Fv)):
+        raise ForecastError("prices give non-finite returns (zero or missing prices?)")
+    cut_k = int(F.index.searchsorted(pd.Timestamp(cut), side="left"))  # days strictly before cut
+    if cut_k < 2 * T:
+        raise ForecastError(
+            f"only {cut_k} days before the cut date {pd.Timestamp(cut):%Y-%m-%d}; "
+            f"--window {T} needs at least {2 * T}"
+        )
+    split = Split(cut=cut_k, val_first=cut_k + T, n_days=len(F))
+    r = Fv[:, 0]
+    scaler = Scaler.fit(Fv[:cut_k])  # days before the cut date only
+    X = scaler.transform(Fv)
+    z = targets(r, scaler, loss)
+    train = windows(X, z, T, 0, cut_k - 2)  # the last target of window i is day i + T < cut_k
+    val = windows(X, z, T, split.val_first, len(F) - 2)
+    return Dataset(F.index, r, X, z, scaler, split, train, val)
+
+
+class Windows:
+    """Windows gathered on demand from stacked days: behaves like xs (B, T, D) or zs (B, T) for
+    indexing with an array of window numbers, which is all the training loop does with it."""
+
+    def __init__(self, days: np.ndarray, starts: np.ndarray, T: int):
+        self.days = days  # (N_all, D) or (N_all,): every series' days, one after another
+        self.starts = starts  # (B,) row in `days` of each window's first day
+        self.T = T
+        self.shape = (len(starts), T, *days.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        rows = self.starts[idx][:, None] + np.arange(self.T)[None, :]  # (b, T)
+        return np.ascontiguousarray(self.days[rows])
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[np.arange(len(self.starts))]
+        return a if dtype is None else a.astype(dtype)
+
+
+@dataclass
+class Panel:
+    """Pooled windows of many series cut at one calendar date."""
+
+    cut: pd.Timestamp  # first date NOT in any training part
+    tickers: list[str]  # series that contributed training windows, in the order given
+    scalers: dict[str, Scaler]  # each series' own training-part statistics
+    counts: dict[str, tuple[int, int]]  # ticker -> (training windows, validation windows)
+    skipped: dict[str, str]  # ticker -> why it contributed nothing
+    train: tuple[Windows, Windows]  # xs (B, T, D), zs (B, T), gathered on demand
+    val: tuple[np.ndarray, np.ndarray]  # xs (Bv, T, D), zs (Bv, T), C-contiguous
+    last_dates: dict[str, pd.Timestamp]  # each series' last price date
+    baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
+
+
+def build_panel(
+    frames,
+    features: tuple[str, ...],
+    T: int,
+    loss: str,
+    val_fraction: float,
+    cut: pd.Timestamp | None = None,
+) -> Panel:
+    """Panel of `frames` (an iterable of (ticker, prices)); cut at `cut`, else default_cut.
+
+    frames may be a generator: each series is reduced to its scaled days at once, so only one
+    price frame is in memory at a time when the cut date is given. Without a cut date the
+    frames' dates are needed first, so a generator is read twice only if it is a list.
+    """
+    if cut is None:
+        frames = list(frames)
+        cut = default_cut([f.index[1:] for _, f in frames], T, val_fraction)
+    cut = pd.Timestamp(cut)
+    X_parts, z_parts, starts, xv, zv = [], [], [], [], []
+    scalers, counts, skipped, last_dates, tickers = {}, {}, {}, {}, []
+    offset, rw_total = 0, 0.0
+    head = HEADS[loss]
+    for ticker, prices in frames:
+        try:
+            ds = series_dataset(prices, features, T, loss, cut)
+        except ForecastError as e:
+            skipped[ticker] = str(e)
+            continue
+        n_train = len(ds.train[0])
+        starts.append(offset + np.arange(n_train))
+        X_parts.append(ds.X)
+        z_parts.append(ds.z)
+        offset += len(ds.X)
+        xv.append(ds.val[0])
+        zv.append(ds.val[1])
+        scalers[ticker] = ds.scaler
+        counts[ticker] = (n_train, len(ds.val[0]))
+        last_dates[ticker] = prices.index[-1]
+        tickers.append(ticker)
+        if len(ds.val[1]):  # each series' own random walk (its scaler, its training returns)
+            mean, std = float(ds.scaler.mean[0]), float(ds.scaler.std[0])
+            rw = head.baseline_loss(ds.val[1], ds.returns[: ds.split.cut], mean, std)
+            rw_total += rw * ds.val[1].size
+    if not tickers:
+        reasons = "; ".join(f"{t}: {why}" for t, why in list(skipped.items())[:3])
+        raise ForecastError(f"no series has enough history before {cut:%Y-%m-%d} ({reasons})")
+    X_all, z_all, starts_all = (
+        np.concatenate(X_parts),
+        np.concatenate(z_parts),
+        np.concatenate(starts),
+    )
+    val = (np.ascontiguousarray(np.concatenate(xv)), np.ascontiguousarray(np.concatenate(zv)))
+    if len(val[0]) == 0:
+        raise ForecastError(
+            f"no series has validation days after {cut:%Y-%m-%d} plus the {T}-day gap; "
+            "use an earlier cut or a shorter --window"
+        )
+    train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
+    rw = rw_total / val[1].size
+    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates, rw)

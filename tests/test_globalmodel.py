@@ -1,0 +1,104 @@
+"""One RNN over many series: saved under a name, used for tickers it saw and ones it did not,
+refitted in a backtest on every series cut at the fold's calendar date."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import prices_from_returns, regime_returns
+
+from forecast import checkpoint, globalmodel
+from forecast.backtest import run_backtest
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+
+CFG = TrainConfig(window=10, hidden=4, epochs=2, batch_size=64, seed=1)
+
+
+def series(n, seed, start="2000-01-03"):
+    r, _ = regime_returns(n, seed=seed)
+    return prices_from_returns(r, start=start)
+
+
+@pytest.fixture
+def frames():
+    return {"AAA": series(500, 1), "BBB": series(400, 2, start="2000-05-01"), "CCC": series(520, 3)}
+
+
+def test_fit_save_load_and_forecast_a_seen_and_an_unseen_ticker(frames, data_dir):
+    g = globalmodel.fit_global("WORLD", frames.items(), CFG)
+    assert g.panel.tickers == ["AAA", "BBB", "CCC"] and np.isfinite(g.baseline_val_loss)
+    path = globalmodel.save_global(data_dir, g)
+    assert path.name == "WORLD.json"
+    params, meta = globalmodel.load_global(data_dir, "world")
+    assert globalmodel.is_global(meta) and meta["tickers"] == ["AAA", "BBB", "CCC"]
+    assert meta["cut_date"] == f"{g.panel.cut:%Y-%m-%d}"
+    for ticker, frame in [("AAA", frames["AAA"]), ("NEW", series(480, 9))]:
+        m = globalmodel.for_ticker(params, meta, ticker, frame)
+        r = np.diff(np.log(frame["Adj Close"].to_numpy()))
+        before = r[frame.index[1:] < g.panel.cut]
+        assert m.scaler_.mean[0] == pytest.approx(before.mean(), rel=1e-12)  # its own statistics
+        assert m.dates_["train_last"] < g.panel.cut <= m.dates_["val_first"]
+        table = m.forecast(frame, 5, n_paths=200)
+        assert len(table) == 5 and np.all(table["lower_95"] < table["upper_95"])
+
+
+def test_same_seed_same_weights(frames):
+    a = globalmodel.fit_global("W", frames.items(), CFG).params()
+    b = globalmodel.fit_global("W", frames.items(), CFG).params()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_global_name_never_replaces_a_per_ticker_model(frames, data_dir):
+    g = globalmodel.fit_global("AAA", frames.items(), CFG)
+    meta = {"ticker": "AAA", "kind_of": "per-ticker"}
+    checkpoint.save_model(data_dir, "AAA", g.params(), meta)
+    with pytest.raises(ForecastError, match="per-ticker model; choose another --global name"):
+        globalmodel.save_global(data_dir, g)
+
+
+def test_missing_model_and_a_ticker_without_days_after_the_cut(frames, data_dir):
+    with pytest.raises(ForecastError, match="no model named NOPE; train one with"):
+        globalmodel.load_global(data_dir, "NOPE")
+    g = globalmodel.fit_global("W", frames.items(), CFG)
+    old = frames["AAA"].loc[frames["AAA"].index < g.panel.cut]
+    with pytest.raises(ForecastError, match="too few days after the global model's cut date"):
+        globalmodel.for_ticker(g.params(), g.meta(), "OLD", old)
+
+
+def test_backtest_refits_cut_every_series_at_the_fold_date(frames, monkeypatch):
+    seen = []
+    real = globalmodel.fit_global
+
+    def spy(name, pairs, cfg, cut=None, on_epoch=None):
+        pairs = list(pairs)
+        seen.append({t: f.index[-1] for t, f in pairs})
+        return real(name, pairs, cfg, cut, on_epoch)
+
+    monkeypatch.setattr(globalmodel, "fit_global", spy)
+    fit = globalmodel.refit_for_backtest("W", frames, "AAA", CFG)
+    result = run_backtest(
+        frames["AAA"], CFG, horizon=2, refit_every=20, test_days=40, n_paths=50, fit=fit
+    )
+    assert len(seen) == len(result.folds) == 2
+    for last_dates, fold in zip(seen, result.folds, strict=True):
+        assert set(last_dates) == {"AAA", "BBB", "CCC"}
+        assert all(d < fold.first_origin for d in last_dates.values())
+        assert fold.scaler_last_date < fold.first_origin
+
+
+def test_pooled_baseline_is_each_series_random_walk_weighted_by_its_windows(frames):
+    from forecast.heads import HEADS
+    from forecast.panel import series_dataset
+
+    g = globalmodel.fit_global("W", frames.items(), CFG)
+    total, n = 0.0, 0
+    for prices in frames.values():
+        ds = series_dataset(prices, CFG.features, CFG.window, CFG.loss, g.panel.cut)
+        sc = ds.scaler
+        rw = HEADS[CFG.loss].baseline_loss(
+            ds.val[1], ds.returns[: ds.split.cut], float(sc.mean[0]), float(sc.std[0])
+        )
+        total, n = total + rw * ds.val[1].size, n + ds.val[1].size
+    assert g.baseline_val_loss == pytest.approx(total / n, rel=1e-12)
+    assert isinstance(g.panel.cut, pd.Timestamp)

@@ -1,0 +1,80 @@
+"""The per-ticker work of universe commands: what a worker returns is what the one-ticker
+commands save and print."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import prices_from_returns, regime_returns
+
+from forecast import api, checkpoint, many, prices
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+
+CFG = TrainConfig(window=10, hidden=4, epochs=2, seed=2)
+
+
+@pytest.fixture
+def cached(data_dir, tmp_path):
+    r, _ = regime_returns(400, seed=5)
+    frame = prices_from_returns(r)
+    csv = tmp_path / "SYN.csv"
+    frame.to_csv(csv)
+    prices.import_csv("SYN", csv, data_dir)
+    return data_dir
+
+
+def test_a_worker_fit_saved_by_the_parent_is_the_one_ticker_model(cached):
+    frame = prices.load_prices("SYN", cached)
+    fit = many.fit_one("SYN", frame, CFG)
+    path = many.save_fit(cached, "SYN", fit)
+    params, meta = checkpoint.load_model(cached, "SYN")
+    report = api.train("SYN", cached, CFG)  # the one-ticker command, same data and seed
+    params2, meta2 = checkpoint.load_model(cached, "SYN")
+    assert path == report.path
+    for k in params:
+        np.testing.assert_array_equal(params[k], params2[k])
+    assert meta["fingerprint"] == meta2["fingerprint"] and meta["scaler"] == meta2["scaler"]
+    assert fit.values["val_loss"] == pytest.approx(report.model.losses_["val"])
+    assert fit.values["random_walk"] == pytest.approx(report.baseline_val_loss)
+    assert 0 <= fit.values["coverage_80"] <= 1
+
+
+def test_a_worker_prediction_is_the_one_ticker_prediction(cached):
+    api.train("SYN", cached, CFG)
+    today = dt.date(2001, 8, 1)
+    one = api.predict("SYN", cached, 5, n_paths=300, seed=4, today=today)
+    params, meta = checkpoint.load_model(cached, "SYN")
+    frame = prices.load_prices("SYN", cached)
+    pred = many.predict_one("SYN", frame, params, meta, 5, 300, 4, today)
+    pd.testing.assert_frame_equal(pred.table, one.table)
+    assert pred.warnings == one.warnings
+    v = many.screen_values(pred)
+    last = one.table.iloc[-1]
+    assert v["median_return"] == pytest.approx(last["median"] / one.last_close - 1)
+    assert v["band_80"] == pytest.approx((last["upper_80"] - last["lower_80"]) / one.last_close)
+    assert v["p_up"] == last["p_up"]
+
+
+def test_a_worker_backtest_summary(cached):
+    frame = prices.load_prices("SYN", cached)
+    options = dict(horizon=2, refit_every=30, test_days=40, n_paths=50)
+    summary = many.backtest_one("SYN", frame, CFG, options, 0)
+    v = many.backtest_values(summary)
+    assert (
+        v["origins"] == 40 - 2
+    )  # test_days less the horizon and v["verdict"] == summary["verdict"]
+    assert v["rel_mae"] == summary["models"]["rnn"][0]["rel_mae"]
+
+
+def test_too_little_history_is_one_line(cached):
+    frame = prices.load_prices("SYN", cached).iloc[:50]
+    with pytest.raises(ForecastError, match="needs at least"):
+        many.fit_one("SYN", frame, TrainConfig(window=30, hidden=4, epochs=1))
+
+
+def test_row_json_drops_non_finite_numbers():
+    row = many.Row("X", "ok", 1.23456, values={"a": float("nan"), "b": 0.5})
+    assert row.to_json() == {"ticker": "X", "status": "ok", "seconds": 1.235, "a": None, "b": 0.5}
+    assert many.failed("Y", "boom").to_json()["error"] == "boom"
