@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench bench-universe clean
+.PHONY: demo test test-slow lint bench bench-universe quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test-slow: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check forecast tests benchmarks
 	$(BIN)/ruff format --check forecast tests benchmarks
+
+# Every model against the random walk on the real series of ../shared/data/universe and the
+# samples, by the backtest protocol (benchmarks/quality.py; ~15 min on 2 cores). Subsets:
+# make quality QUALITY_ARGS="--series AAPL,SPY --test-days 100"
+quality: $(VENV)/.installed
+	$(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_train.py

@@ -15,6 +15,7 @@ import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from forecast.features import check_features, split_days
 from forecast.heads import HEADS
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
+
+if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
+    from forecast.backtest import BacktestResult
 
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
@@ -67,9 +71,14 @@ def fetch(
     )
 
 
-def yahoo_client(data_dir: Path) -> prices.Yahoo:
+def yahoo_client() -> prices.Yahoo:
     """The Yahoo client one multi-ticker fetch shares."""
-    return prices.Yahoo(data_dir)
+    return prices.Yahoo()
+
+
+def validate_symbol(ticker: str) -> str:
+    """The symbol upper-cased, or ForecastError saying what is wrong with it."""
+    return prices.validate_symbol(ticker)
 
 
 def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
@@ -275,8 +284,7 @@ def predict(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
     return Prediction(
         ticker=ticker,
         last_date=frame.index[-1],
@@ -289,6 +297,21 @@ def predict(
         currency=_currency(ticker, data_dir),
         calibrated_days=model.calibration_.horizon,
     )
+
+
+def forecast(
+    model: RNNForecaster,
+    frame: pd.DataFrame,
+    days: int,
+    exchange: str = "XNYS",
+    n_paths: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A fitted model's forecast from the last day of one price frame, indexed by the next
+    `days` sessions of `exchange` (a MIC, e.g. calendar.exchange_for(ticker)): median,
+    lower/upper_80/95, p_up, coverage_80/95."""
+    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
 
 
 def _currency(ticker: str, data_dir: Path) -> str | None:
@@ -343,7 +366,7 @@ def _latest_for_backtest(data_dir: Path) -> str:
 @dataclass
 class BacktestReport:
     ticker: str
-    result: object  # forecast.backtest.BacktestResult
+    result: "BacktestResult"
 
     def to_json(self) -> dict:
         return {"ticker": self.ticker, **self.result.to_json()}
@@ -373,6 +396,22 @@ def backtest(
             on_fold(i, n)
 
     return BacktestReport(ticker, run_backtest(frame, config, on_fold=fold, **options))
+
+
+def check_export_path(path: Path) -> Path:
+    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
+    if not path.parent.is_dir():
+        raise ForecastError(f"--export: the folder {path.parent} does not exist; create it first")
+    return path
+
+
+def export_backtest(report: BacktestReport, path: Path) -> int:
+    """Every forecast of a backtest to one CSV (BacktestResult.forecasts), written atomically;
+    returns the number of rows."""
+    return report.result.write_forecasts_csv(path, report.ticker)
 
 
 # --- charts --------------------------------------------------------------------------------------

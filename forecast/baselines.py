@@ -75,3 +75,33 @@ def random_walk_intervals(
         lower[level] = last * np.exp(-half)
         upper[level] = last * np.exp(half)
     return Intervals(median=np.full(horizon, last), lower=lower, upper=upper, sigma=sigma)
+
+
+class RandomWalk:
+    """The random walk as a yardstick with the interface of forecast.volatility's models.
+
+    Fitted on the daily log returns up to a refit, r (n,): σ = std(r, ddof=1), and with
+    drift r̄ = mean r. Forecast at a later origin: the h-day log return is N(h·r̄, hσ²)
+    (r̄ = 0 without drift), whatever happened since the refit.
+    """
+
+    def __init__(self, drift: bool = False):
+        self.drift = drift
+        self.name = "drift" if drift else "naive"
+
+    def fit(self, r) -> "RandomWalk":
+        r = np.asarray(r, dtype=float)
+        if r.size < 2:
+            raise ValueError(f"a random walk needs at least 2 returns, got {r.size}")
+        self.sigma_ = float(np.std(r, ddof=1))  # σ
+        self.r_bar_ = float(np.mean(r)) if self.drift else 0.0  # r̄
+        self.converged_ = True
+        return self
+
+    def forecast(self, r, ends, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """mean (k, H) = h·r̄ and sd (k, H) = σ·√h for each of the k origins in ends."""
+        h = np.arange(1, horizon + 1)
+        k = np.asarray(ends).size
+        mean = np.broadcast_to(h * self.r_bar_, (k, horizon)).copy()
+        sd = np.broadcast_to(self.sigma_ * np.sqrt(h), (k, horizon)).copy()
+        return mean, sd

@@ -6,13 +6,19 @@ and checked on load.
     models/AAPL.json              the caller's meta + format_version, shapes, dtype,
                                   weights_file, weights_sha256 (of the npz bytes), saved_at
 
-A save writes the new npz beside the current one (a new name: it never overwrites the weights
+A save, holding the ticker's lock (.locks/models.AAPL.lock) so that saves of one ticker run one after
+another, writes the new npz beside the current one (a new name: it never overwrites the weights
 the current JSON names), then replaces the JSON atomically (the commit point), then deletes the
-ticker's npz files the JSON no longer names. A kill at any moment leaves a JSON naming a
-complete npz whose hash it holds; at worst an unnamed npz lingers until the next save. Load
-accepts only the name save would derive from the ticker and that hash, so no name read from a
-file ever becomes a path, and a model whose npz was cut short or edited is refused instead of
-half-used. Same weights give the same bytes and so the same name.
+ticker's npz files the committed JSON does not name, and temp files of killed saves. A kill at
+any moment leaves a JSON naming a complete npz whose hash it holds; at worst an unnamed npz
+lingers until the next save. Load accepts only the name save would derive from the ticker and
+that hash, so no name read from a file ever becomes a path, and a model whose npz was cut short
+or edited is refused instead of half-used. Same weights give the same bytes and so the same name.
+
+Load trusts nothing it reads: the JSON is size- and depth-capped and checked against META (types
+and ranges of every field the program uses); the npz is read only if it is a regular file no
+larger than its JSON's shapes imply, and each array's declared shape and dtype (its .npy header)
+are checked before any array is loaded.
 """
 
 import hashlib
@@ -28,7 +34,16 @@ import numpy as np
 from forecast import jsonfile
 from forecast.config import models_dir
 from forecast.errors import ForecastError
-from forecast.files import atomic_write_bytes, atomic_write_json
+from forecast.files import (
+    RefusedFile,
+    atomic_write_bytes,
+    atomic_write_json,
+    lock_path,
+    locked,
+    read_regular,
+    remove_stale_temps,
+)
+from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Dict, Float, Int, Json, List, Str
 
 FORMAT_VERSION = 2  # bump when the files change meaning; load refuses any other version
 # 2: content-addressed weights file (1 kept the weights in <TICKER>.npz)
@@ -40,6 +55,63 @@ _ADDED_FIELDS = ("format_version", "shapes", "dtype", "weights_file", "weights_s
 
 # What np.load raises on a truncated or garbage zip, or an .npy it refuses to unpickle.
 _NPZ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError)
+
+
+_TICKER = Str(15, r"[A-Z0-9^][A-Z0-9.\-^=]*")
+_CONFIG = {  # TrainConfig's fields, as far as they are known here; all optional (renames pass)
+    "window": Int(2, 1000),
+    "hidden": Int(1, 1024),
+    "epochs": Int(1, 1_000_000),
+    "batch_size": Int(1, 1_000_000),
+    "lr": Float(0, 1),
+    "loss": Str(20),
+    "head": Str(20),
+    "seed": Int(0, 2**32 - 1),
+    "patience": Int(1, 1_000_000),
+    "features": List(Str(20), 16, 1),
+    "val_fraction": Float(0, 1),
+    "max_norm": Float(0, 1e6),
+}
+# The model JSON: the checkpoint's own fields are required; the model's (meta) are checked when
+# present, so that a field the model adds or renames does not make old files unreadable.
+META = Dict(
+    {
+        "format_version": Int(0, 1000),
+        "shapes": Dict({"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64)}),
+        "dtype": Str(10),
+        "weights_file": Str(100),
+        "weights_sha256": SHA256,
+        "saved_at": TIMESTAMP,
+        "ticker": _TICKER,
+        "config": Dict(_CONFIG, optional=tuple(_CONFIG), extra=Json()),
+        "features": List(Str(20), 16, 1),
+        "scaler": Dict({"mean": List(Float(), 64), "std": List(Float(0), 64)}, extra=Json()),
+        "dates": Dict(extra=DATE, max_len=20),
+        "last_fit_date": DATE,
+        "best_epoch": Int(0, 1_000_000),
+        "epochs_run": Int(0, 1_000_000),
+        "losses": Dict(extra=Float(finite=False), max_len=20),
+        "baseline_val_loss": Float(finite=False),
+        "resid_std": Float(0),
+        "n_windows": Dict({"train": Int(0, 10**9), "val": Int(0, 10**9)}, extra=Json()),
+        "abs_return_quantiles": List(Float(0), 1000),
+        "calibration": Dict(extra=Json(), max_len=20),
+        "exchange": Str(20),
+        "fingerprint": SHA256,
+        "rows": Int(0, 10**8),
+        "versions": Dict(extra=Str(60), max_len=40),
+        "seed": Int(0, 2**32 - 1),
+    },
+    optional=(
+        *("ticker", "config", "features", "scaler", "dates", "last_fit_date", "best_epoch"),
+        *("epochs_run", "losses", "baseline_val_loss", "resid_std", "n_windows"),
+        *("abs_return_quantiles", "calibration", "exchange", "fingerprint", "rows"),
+        *("versions", "seed"),
+    ),
+    extra=Json(),
+)
+_MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with the horizon
+_NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
 
 
 def PARAM_SHAPES(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
@@ -54,6 +126,10 @@ def _json_path(data_dir: Path, ticker: str) -> Path:
 def _weights_name(ticker: str, sha256: str) -> str:
     """The npz's file name for weights whose bytes hash to `sha256` (64 lowercase hex digits)."""
     return f"{ticker}.{sha256[:12]}.npz"
+
+
+def _lock(data_dir: Path, ticker: str):
+    return locked(lock_path(data_dir, "models", ticker), f"the model of {ticker}")
 
 
 def _remove_unnamed_weights(data_dir: Path, ticker: str, keep: str) -> None:
@@ -136,11 +212,13 @@ def save_model(data_dir: Path, ticker: str, params: dict[str, np.ndarray], meta:
     except (TypeError, ValueError) as e:
         raise ValueError(f"meta is not JSON-serializable: {e}") from e
 
-    # A new name unless these very weights are saved already; then the same bytes replace them.
-    atomic_write_bytes(models_dir(data_dir) / npz_name, data)
     json_path = _json_path(data_dir, ticker)
-    atomic_write_json(json_path, record)  # the commit point: from here this is the model
-    _remove_unnamed_weights(data_dir, ticker, keep=npz_name)
+    with _lock(data_dir, ticker):  # another save of this ticker waits: it cannot delete ours
+        remove_stale_temps(models_dir(data_dir))
+        # A new name unless these very weights are saved already; then the same bytes replace them.
+        atomic_write_bytes(models_dir(data_dir) / npz_name, data)
+        atomic_write_json(json_path, record)  # the commit point: from here this is the model
+        _remove_unnamed_weights(data_dir, ticker, keep=npz_name)  # what the committed JSON names
     return json_path
 
 
@@ -150,7 +228,7 @@ def _one_line(e: BaseException) -> str:
 
 def _read_json(json_path: Path, unusable) -> dict:
     try:
-        return jsonfile.read_object(json_path)
+        return jsonfile.read_object(json_path, max_bytes=_MAX_JSON_BYTES)
     except jsonfile.InvalidJSON as e:
         raise unusable(str(e)) from None
     except OSError as e:
@@ -179,6 +257,29 @@ def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:
     expected = _weights_name(ticker, sha)
     if meta["weights_file"] != expected:
         raise unusable(f"{json_path} names weights {meta['weights_file']!r}, not {expected}")
+
+
+def _declared(data: bytes, max_member: int) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each array's (shape, dtype) from its .npy header, without loading any array.
+
+    Raises ValueError for anything np.load would not read as plain arrays, and for a member
+    whose uncompressed size exceeds max_member (a zip bomb).
+    """
+    declared = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy") or info.file_size > max_member:
+                raise ValueError(f"unexpected member {info.filename[:40]!r}")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"npy format {version}")
+            declared[info.filename[: -len(".npy")]] = (shape, dtype)
+    return declared
 
 
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
@@ -218,26 +319,49 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
             f"the model for {ticker} has format {version!r}, which this forecast does not read "
             f"(it reads {FORMAT_VERSION}); {retrain}"
         )
+    try:
+        jsonfile.check(meta, META, str(json_path))
+    except jsonfile.InvalidJSON as e:
+        raise unusable(str(e)) from None
     _check_fields(meta, json_path, ticker, unusable)
+    if meta.get("ticker", ticker) != ticker:  # a model file copied or planted under another name
+        raise unusable(f"{json_path} is the model of {meta['ticker']}")
     npz_path = models_dir(data_dir) / _weights_name(ticker, meta["weights_sha256"])
+    s = meta["shapes"]
+    expected = PARAM_SHAPES(s["D"], s["H"], s["O"])
+    payload = 8 * sum(int(np.prod(shape)) for shape in expected.values())  # float64 bytes
 
     try:
-        data = npz_path.read_bytes()  # hash and parse the same bytes
+        data = read_regular(npz_path, payload + _NPZ_SLACK)  # hash and parse the same bytes
     except FileNotFoundError:
+        if _read_json(json_path, unusable).get("weights_sha256") != meta["weights_sha256"]:
+            return load_model(data_dir, ticker)  # a save committed meanwhile: read the new one
         raise unusable(f"{npz_path} is missing") from None
+    except RefusedFile as e:
+        raise unusable(f"{e}, more than shapes {s} take") from None
     except OSError as e:
         raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
     if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
         raise unusable(
             f"{npz_path} does not match the checksum in {json_path.name} (cut short or edited)"
         )
+    try:  # the .npy headers first: an array is loaded only if its JSON agrees with its shape
+        declared = _declared(data, payload + _NPZ_SLACK)
+    except (ValueError, SyntaxError, zipfile.BadZipFile, EOFError, OSError) as e:
+        raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
+    if set(declared) != set(expected):
+        raise unusable(f"{npz_path} holds arrays {sorted(declared)}, expected {list(expected)}")
+    for name, shape in expected.items():
+        if declared[name][0] != shape or declared[name][1] != np.float64:
+            raise unusable(
+                f"{name} in {npz_path} is declared {declared[name][1]} {declared[name][0]}, "
+                f"expected {DTYPE} {shape}"
+            )
     try:
         arrays = _read_npz(data)
     except (*_NPZ_ERRORS, TypeError) as e:
         raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
 
-    s = meta["shapes"]
-    expected = PARAM_SHAPES(s["D"], s["H"], s["O"])
     if set(arrays) != set(expected):
         raise unusable(f"{npz_path} holds arrays {sorted(arrays)}, expected {list(expected)}")
     for name, shape in expected.items():

@@ -8,7 +8,6 @@ Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on
 """
 
 import datetime as dt
-import importlib.metadata
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +35,8 @@ class OneLineErrors(TyperGroup):
         except ClickException as e:
             where = f"; see `{e.ctx.command_path} -h`" if getattr(e, "ctx", None) else ""
             message = " ".join(e.format_message().replace("Value error, ", "").split())
-            display.error(message.rstrip(".") + where)
+            if message:  # empty: `forecast` alone, whose help Click has printed already
+                display.error(message.rstrip(".") + where)
             code = e.exit_code
         except typer.Abort:
             display.error("aborted; nothing was changed")
@@ -93,7 +93,9 @@ def user_errors():
 
 def _version(value: bool) -> None:
     if value:
-        display.out.print(f"forecast {importlib.metadata.version('forecast')}", highlight=False)
+        from importlib.metadata import version
+
+        display.out.print(f"forecast {version('forecast')}", highlight=False)
         raise typer.Exit()
 
 
@@ -140,6 +142,12 @@ def _features(text: str) -> str:
             "comma-separated, each once"
         )
     return text
+
+
+def _lr(value: float) -> float:
+    if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
+        raise typer.BadParameter(f"{value} is not in (0, 1)")
+    return value
 
 
 def _plot_path(path: Path | None) -> Path | None:
@@ -215,8 +223,9 @@ def fetch(
             display.fetch_table([result])
             return
         results, failed = [], []
-        client = api.yahoo_client(state.data_dir)  # remembers a network failure for the next ticker
-        symbols = list(dict.fromkeys(t.strip().upper() for t in tickers))
+        client = api.yahoo_client()  # remembers a network failure for the next ticker
+        # all symbols checked before any is fetched: a typo costs one line, not a half-done run
+        symbols = list(dict.fromkeys(api.validate_symbol(t) for t in tickers))
         for ticker in symbols:
             try:
                 with display.status(f"fetching {ticker}") as on_status:
@@ -282,7 +291,8 @@ Features = Annotated[
 ]
 BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
 LearningRate = Annotated[
-    float, typer.Option(help="Adam learning rate, in (0, 1).", rich_help_panel=TRAINING)
+    float,
+    typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
 ]
 Patience = Annotated[
     int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
@@ -584,12 +594,29 @@ def backtest(
             rich_help_panel=WALK,
         ),
     ] = 250,
+    max_train: Annotated[
+        int | None,
+        typer.Option(
+            help="Fit each refit on at most this many last returns [default: all history].",
+            min=2,
+            show_default=False,
+            rich_help_panel=WALK,
+        ),
+    ] = None,
     paths: Annotated[int, ranged("paths", "Sampled paths per origin.", WALK)] = 500,
     seed: Annotated[int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)] = D[
         "seed"
     ],
     json_out: JsonOut = False,
     plot: Plot = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
+            show_default=False,
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     window: Window = D["window"],
     hidden: Hidden = D["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -606,7 +633,7 @@ def backtest(
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
 ) -> None:
-    """Walk-forward test of the RNN against random-walk baselines on the same days."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
         cfg = train_config(
             features,
@@ -623,10 +650,16 @@ def backtest(
 
         if plot is not None:
             api.check_plot_path(plot)
-        options = dict(horizon=horizon, refit_every=refit_every, test_days=test_days)
+        if export is not None:
+            api.check_export_path(export)
+        options = dict(
+            horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
+        )
         if _is_many(tickers, universe_file, jobs, scheduler):
-            if plot is not None or model is not None:
-                raise ForecastError("--plot and --model backtest one ticker; give one ticker")
+            if plot is not None or model is not None or export is not None:
+                raise ForecastError(
+                    "--plot, --export and --model backtest one ticker; give one ticker"
+                )
             api.compile_notice(display.info)
             rows, u = _run_universe(
                 "backtesting",
@@ -681,6 +714,8 @@ def backtest(
                 )
         if plot is not None:
             display.info(f"wrote {api.plot_backtest(report, plot)}")
+        if export is not None:
+            display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
             import json
 
@@ -728,8 +763,16 @@ def rm(
                 f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
             )
         display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
-        if not yes and not typer.confirm("delete these files?", err=True):
-            display.info("nothing deleted")
-            return
+        if not yes:
+            try:
+                answer = typer.confirm("delete these files?", err=True)
+            except typer.Abort:  # no terminal to answer from (or Ctrl-C, Ctrl-D)
+                display.err.print()
+                raise ForecastError(
+                    "no answer, nothing deleted; add --yes to delete without asking"
+                ) from None
+            if not answer:
+                display.info("nothing deleted")
+                return
         api.remove(paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

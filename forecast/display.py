@@ -333,7 +333,8 @@ def backtest_table(ticker: str, result) -> None:
     point = table(
         "point forecasts (median)",
         "rel MAE = MAE / naive MAE, < 1 beats the random walk; DM p: Diebold–Mariano vs naive; "
-        "dir p: binomial vs 50%, too small beyond h = 1 (overlapping cases)",
+        "dir p: binomial vs the better of always-up and always-down, too small beyond h = 1 "
+        "(overlapping cases)",
         ["MAE", "RMSE", "rel MAE", "MASE", "DM p", "dir", "n", "dir p"],
     )
     _backtest_rows(
@@ -352,8 +353,10 @@ def backtest_table(ticker: str, result) -> None:
     )
     bands = table(
         "intervals",
-        "in L%: share of cases inside the band; IS: interval score; CRPS on log prices",
-        ["in 80%", "in 95%", "IS 80%", "IS 95%", "CRPS"],
+        "in L%: share of cases inside the band; IS: interval (Winkler) score; CRPS and NLL of "
+        "the h-day log return; DM p: Diebold–Mariano on CRPS against the best baseline "
+        f"({result.best_baseline}); the verdict gives the CRPS ratios",
+        ["in 80%", "in 95%", "IS 80%", "IS 95%", "CRPS", "NLL", "DM p"],
     )
     _backtest_rows(
         bands,
@@ -364,6 +367,8 @@ def backtest_table(ticker: str, result) -> None:
             _cell(r["interval_score_80"], ",.2f"),
             _cell(r["interval_score"], ",.2f"),
             _cell(r["crps"], ".4f"),
+            _cell(r["nll"], ".3f"),
+            _cell(r["dm_crps_p_value"], ".2f"),
         ],
     )
     out.print(point)

@@ -74,18 +74,18 @@ def fan_chart(
     """Render the fan chart as a rich Text of exactly `height` lines no wider than `width`.
 
     history_dates/closes: (T,) with T ≥ 1 (the last HISTORY_DAYS are shown);
-    forecast_dates, median, lower_80, upper_80, lower_95, upper_95: (H,) with H ≥ 1.
+    forecast_dates, median, lower_80, upper_80, lower_95, upper_95: (Nf,) with Nf ≥ 1 forecast days.
     """
     if height < 6 or width < 30:
         raise ValueError(f"fan chart needs width >= 30 and height >= 6, got {width}x{height}")
     closes = np.asarray(history_closes, float)[-HISTORY_DAYS:]  # (Th,)
     hist_dates = list(history_dates)[-HISTORY_DAYS:]
     bands = [np.asarray(a, float) for a in (median, lower_80, upper_80, lower_95, upper_95)]
-    Th, H = closes.size, bands[0].size
-    if Th < 1 or H < 1:
+    Th, Nf = closes.size, bands[0].size
+    if Th < 1 or Nf < 1:
         raise ValueError("fan chart needs at least one close and one forecast day")
     # Prefix every band with the origin close so the fan opens from the last observed price.
-    series = [closes] + [np.concatenate([[closes[-1]], b]) for b in bands]  # (Th,), 5 × (H+1,)
+    series = [closes] + [np.concatenate([[closes[-1]], b]) for b in bands]  # (Th,), 5 × (Nf+1,)
 
     # y axis: the full range of what is finite; pad a flat series so it has a height.
     finite = np.concatenate([a[np.isfinite(a)] for a in series])
@@ -115,7 +115,7 @@ def fan_chart(
     labels = dict(zip(label_rows, _fmt_labels(values, scale * span_s, room), strict=True))
     lw = max(len(s) for s in labels.values()) + 1
     P = width - lw - 1  # plot columns after the labels and the axis bar: >= MIN_PLOT > 1
-    S = Th + H  # time slots: shown closes then forecast days
+    S = Th + Nf  # time slots: shown closes then forecast days
     origin = Th - 1  # slot of the last close
 
     grid = [[" "] * P for _ in range(rows)]
@@ -135,8 +135,8 @@ def fan_chart(
                 grid[r][c] = CLOSE
             origin_col = c
             continue
-        u = t - origin  # days past the origin, 0 < u ≤ H
-        x = np.arange(H + 1)
+        u = t - origin  # days past the origin, 0 < u ≤ Nf
+        x = np.arange(Nf + 1)
         fill(c, np.interp(u, x, hi95), np.interp(u, x, lo95), BAND_95)
         fill(c, np.interp(u, x, hi80), np.interp(u, x, lo80), BAND_80)
         r = row_of(np.interp(u, x, med))

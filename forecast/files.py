@@ -1,10 +1,17 @@
-"""Atomic file writes: write a temporary file beside the target, fsync, then rename over it."""
+"""Files on disk: atomic writes (temp file, fsync, rename), bounded reads, inter-process locks."""
 
 import json
 import os
 import stat
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import filelock
+
+from forecast.errors import ForecastError
 
 
 def _read_umask() -> int:
@@ -92,3 +99,60 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+STALE_TEMP_SECONDS = 600  # a temp file this old belongs to a save that was killed, not a live one
+
+
+def remove_stale_temps(directory: Path, older_than: float = STALE_TEMP_SECONDS) -> None:
+    """Delete `.*.tmp` files atomic_write_bytes left in `directory` when a process was killed.
+
+    Only files older than `older_than` seconds: a younger one may belong to a save running now.
+    """
+    cutoff = time.time() - older_than
+    try:
+        candidates = list(Path(directory).glob(".*.tmp"))
+    except OSError:
+        return
+    for p in candidates:
+        try:
+            if p.is_file() and not p.is_symlink() and p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete: never fail a save over a leftover
+
+
+def lock_path(data_dir: Path, kind: str, name: str) -> Path:
+    """Where the lock for writing `kind` ("prices", "models") of `name` lives: data_dir/.locks.
+
+    Lock files stay after use (deleting one while another process waits on it would let two
+    holders in), so they live apart from the files users look at.
+    """
+    return Path(data_dir) / ".locks" / f"{kind}.{name}.lock"
+
+
+LOCK_TIMEOUT = 60.0  # seconds to wait for another forecast process to finish its save
+
+
+@contextmanager
+def locked(lock_path: Path, what: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on `lock_path` (created if missing) for a write.
+
+    Saves of one ticker by several processes then happen one after another; each sees the files
+    the previous one committed. The lock is advisory (flock/LockFileEx via filelock) and is
+    released by the OS if the holder is killed, so a kill -9 never leaves it stuck.
+    """
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(lock_path, timeout=timeout, mode=_FILE_MODE)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ForecastError(
+            f"another forecast process has been writing {what} for {timeout:g} s; "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -181,11 +181,11 @@ def refit_for_backtest(
     name: str, others: dict[str, pd.DataFrame], ticker: str, cfg: TrainConfig
 ) -> Callable[[pd.DataFrame, pd.Timestamp], object]:
     """backtest's fit for a global model: at each fold, refit on every series cut at the fold's
-    first origin DATE (others' rows on or after it are dropped), then view it for `ticker`."""
+    first origin DATE (others' rows after it are dropped; train ends on it), then view it for `ticker`."""
 
     def fit(train: pd.DataFrame, origin: pd.Timestamp):
         frames = [(ticker, train)] + [
-            (t, f.loc[f.index < origin]) for t, f in others.items() if t != ticker
+            (t, f.loc[f.index <= origin]) for t, f in others.items() if t != ticker
         ]
         g = fit_global(name, frames, cfg)
         return for_ticker(g.params(), g.meta(), ticker, train)

@@ -3,7 +3,7 @@
 A JSON file on disk is input like any other: it may be truncated, edited, hostile or not a file
 at all. read_object refuses, with a one-line reason, what json.loads would choke on or turn
 into an exception elsewhere (non-regular files, more than `max_bytes`, deeper nesting than
-MAX_DEPTH, integers longer than MAX_INT_DIGITS, NaN/Infinity, invalid UTF-8); check() then
+MAX_DEPTH, integers longer than MAX_INT_DIGITS, invalid UTF-8); check() then
 holds the object against a schema: types, ranges, lengths.
 
 A schema is a plain value:
@@ -47,10 +47,6 @@ def _int(digits: str) -> int:
     return int(digits)
 
 
-def _no_constant(name: str):
-    raise InvalidJSON(f"{name} is not a JSON number")
-
-
 def parse(data: bytes, where: str) -> object:
     """JSON bytes -> Python value, or InvalidJSON naming `where` and the problem."""
     try:
@@ -60,7 +56,7 @@ def parse(data: bytes, where: str) -> object:
     if _depth(text) > MAX_DEPTH:
         raise InvalidJSON(f"{where} nests deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, parse_int=_int, parse_constant=_no_constant)
+        return json.loads(text, parse_int=_int)  # NaN/Infinity pass: json.dumps writes them
     except InvalidJSON as e:
         raise InvalidJSON(f"{where} holds {e}") from None
     except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
@@ -99,6 +95,7 @@ class Int:
 class Float:  # accepts ints too (JSON writes 1.0 as 1.0, but hand edits write 1)
     lo: float = -math.inf
     hi: float = math.inf
+    finite: bool = True  # False: NaN and +-Infinity pass too (json.dumps writes them)
 
 
 @dataclass(frozen=True)
@@ -177,8 +174,10 @@ def _problem(value, schema, path: str) -> tuple[str, str] | None:
             return path, f"is {value}, outside [{schema.lo}, {schema.hi}]"
         return None
     if isinstance(schema, Float):
-        if type(value) not in (int, float) or not math.isfinite(value):
-            return path, f"is {_show(value)}, not a finite number"
+        if type(value) not in (int, float):
+            return path, f"is {_show(value)}, not a number"
+        if not math.isfinite(value):
+            return None if not schema.finite else (path, f"is {value}, not a finite number")
         if not schema.lo <= value <= schema.hi:
             return path, f"is {value:g}, outside [{schema.lo:g}, {schema.hi:g}]"
         return None

@@ -10,8 +10,11 @@ lower/upper/q/mu/sigma the predictive summaries — and returns a mean over the 
     coverage       = mean 1[l ≤ y ≤ u]
     interval score = mean (u − l) + 2/α·(l − y)·1[y < l] + 2/α·(y − u)·1[y > u]
     CRPS (normal)  = mean σ·[z(2Φ(z) − 1) + 2φ(z) − 1/√π],  z = (y − μ)/σ
+    NLL (normal)   = mean ½·log(2πσ²) + (y − μ)²/(2σ²)
 
-Callers drop cases with missing values first; nothing here skips NaN.
+The `_cases` variants return the per-case scores (N,) that the means average, for tests of
+equal accuracy (Diebold–Mariano on CRPS). Callers drop cases with missing values first;
+nothing here skips NaN.
 """
 
 import math
@@ -85,6 +88,28 @@ def direction_accuracy(y, yhat, y_ref) -> tuple[float, int, float]:
     return k / n, n, float(p_value)
 
 
+def direction_vs_base_rate(y, yhat, y_ref) -> tuple[float, int, float, float]:
+    """Hit rate of the up/down calls against the better constant call on the same cases.
+
+    Cases are counted as in direction_accuracy. The base rate is the share of up moves among
+    them, q; always calling "up" scores q and always calling "down" 1 − q, so a forecaster has
+    directional skill only above b = max(q, 1 − q). p-value: one-sided exact binomial test of
+    k hits in n against b (small when the calls beat the better constant call).
+    Returns (accuracy, n, q, p_value); (nan, 0, nan, nan) when no case qualifies.
+    """
+    y, yhat, y_ref = (np.asarray(a, float) for a in (y, yhat, y_ref))
+    called, moved = np.sign(yhat - y_ref), np.sign(y - y_ref)
+    counted = (called != 0) & (moved != 0)
+    n = int(counted.sum())
+    if n == 0:
+        return math.nan, 0, math.nan, math.nan
+    k = int((called[counted] == moved[counted]).sum())
+    q = float(np.mean(moved[counted] > 0))  # share of up moves
+    b = max(q, 1.0 - q)  # the better constant call's hit rate
+    p_value = 1.0 if b >= 1.0 else stats.binomtest(k, n, b, alternative="greater").pvalue
+    return k / n, n, q, float(p_value)
+
+
 def coverage(y, lower, upper) -> float:
     """Fraction of cases inside the closed interval: mean 1[l ≤ y ≤ u]."""
     y, lower, upper = (np.asarray(a, float) for a in (y, lower, upper))
@@ -103,17 +128,35 @@ def interval_score(y, lower, upper, alpha: float) -> float:
     return float(np.mean((upper - lower) + below + above))
 
 
-def crps_gaussian(y, mu, sigma) -> float:
-    """Mean CRPS of N(μ, σ²) forecasts in closed form; lower is better.
+def crps_gaussian_cases(y, mu, sigma) -> np.ndarray:
+    """CRPS of each N(μ, σ²) forecast in closed form, shape (N,); lower is better.
 
     CRPS = σ·[z(2Φ(z) − 1) + 2φ(z) − 1/√π], z = (y − μ)/σ (Gneiting & Raftery 2007).
     """
     y, mu, sigma = (np.asarray(a, float) for a in (y, mu, sigma))
     z = (y - mu) / sigma
-    crps = sigma * (
+    return sigma * (
         z * (2.0 * stats.norm.cdf(z) - 1.0) + 2.0 * stats.norm.pdf(z) - 1.0 / np.sqrt(np.pi)
     )
-    return float(np.mean(crps))
+
+
+def crps_gaussian(y, mu, sigma) -> float:
+    """Mean CRPS of N(μ, σ²) forecasts: the mean of crps_gaussian_cases."""
+    return float(np.mean(crps_gaussian_cases(y, mu, sigma)))
+
+
+def nll_gaussian_cases(y, mu, sigma) -> np.ndarray:
+    """Negative log-likelihood of each outcome under N(μ, σ²), shape (N,); lower is better.
+
+    NLL = ½·log(2πσ²) + (y − μ)²/(2σ²), in nats.
+    """
+    y, mu, sigma = (np.asarray(a, float) for a in (y, mu, sigma))
+    return 0.5 * np.log(2.0 * np.pi * sigma**2) + (y - mu) ** 2 / (2.0 * sigma**2)
+
+
+def nll_gaussian(y, mu, sigma) -> float:
+    """Mean Gaussian negative log-likelihood: the mean of nll_gaussian_cases."""
+    return float(np.mean(nll_gaussian_cases(y, mu, sigma)))
 
 
 def diebold_mariano(e_model, e_naive, h: int) -> tuple[float, float]:
@@ -139,9 +182,24 @@ def diebold_mariano(e_model, e_naive, h: int) -> tuple[float, float]:
         raise ValueError(
             f"errors must be two 1-D arrays of one shape, got {e1.shape} and {e2.shape}"
         )
+    return diebold_mariano_losses(np.abs(e1), np.abs(e2), h)
+
+
+def diebold_mariano_losses(loss_model, loss_ref, h: int) -> tuple[float, float]:
+    """Diebold–Mariano test (HLN-corrected) of equal expected loss, for any per-case losses.
+
+    loss_model, loss_ref: (N,) losses of two forecasts of the same N cases at horizon h, e.g.
+    absolute errors or CRPS; d_t = loss_model,t − loss_ref,t, and the test is the one
+    diebold_mariano describes. DM* < 0: the model's losses are smaller.
+    """
+    l1, l2 = np.asarray(loss_model, float), np.asarray(loss_ref, float)
+    if l1.shape != l2.shape or l1.ndim != 1:
+        raise ValueError(
+            f"losses must be two 1-D arrays of one shape, got {l1.shape} and {l2.shape}"
+        )
     if h < 1:
         raise ValueError(f"horizon must be >= 1, got {h}")
-    d = np.abs(e1) - np.abs(e2)  # loss differential d_t
+    d = l1 - l2  # loss differential d_t
     N = d.size
     if N < 2:
         return math.nan, math.nan

@@ -57,7 +57,7 @@ class RNNForecaster:
     """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
 
     def __init__(self, config: TrainConfig | None = None):
-        self.config = (config or TrainConfig()).validate()
+        self.config = config or TrainConfig()  # checked when it was made
 
     # --- fitting ---------------------------------------------------------------------------
 

@@ -130,6 +130,7 @@ def write_backtest(
         top.plot(x, realised[:n], color="black", linewidth=1.0, label="what happened")
         top.legend(loc="best", framealpha=0.9)
     top.set_title(title)
+    top.set_xlabel("the day forecast")
     top.set_ylabel(f"close {h} days after the origin" + (f" ({currency})" if currency else ""))
     top.grid(True, alpha=0.3)
 
@@ -146,7 +147,9 @@ def write_backtest(
     bottom.set_xlabel("horizon (trading days)")
     bottom.set_ylabel("share inside the band")
     bottom.set_xticks(hs)
-    bottom.set_ylim(0, 1.02)
+    lowest = min(float(np.nanmin(c)) for levels in coverage.values() for c in levels.values())
+    bottom.set_ylim(max(0.0, min(0.6, lowest - 0.05)), 1.01)
+    bottom.set_title("coverage by horizon (dotted: nominal)", fontsize="medium")
     bottom.grid(True, alpha=0.3)
     bottom.legend(loc="lower left", ncols=3, framealpha=0.9)
     return _save(fig, path)

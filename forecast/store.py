@@ -8,12 +8,13 @@ names, dates and sizes.
     <data dir>/models/<TICKER>.json, <TICKER>.<hash>.npz    one ticker's model
 """
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecast.config import models_dir, prices_dir
+from forecast import jsonfile
+from forecast.config import models_dir
+from forecast.prices import cache
 from forecast.errors import ForecastError
 
 
@@ -55,10 +56,8 @@ def models(data_dir: Path) -> list[ModelInfo]:
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
         try:
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError):
+            meta = jsonfile.read_object(json_path)
+        except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
         pattern = _weights_pattern(ticker)
         weights = [p for p in d.iterdir() if pattern.fullmatch(p.name)]
@@ -93,7 +92,7 @@ def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> 
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
     out = []
     if prices:
-        out += [p for p in (prices_dir(data_dir) / f"{ticker}{s}" for s in (".csv", ".json"))]
+        out += cache.files(ticker, data_dir)
     if models:
         d = models_dir(data_dir)
         out.append(d / f"{ticker}.json")
@@ -104,14 +103,12 @@ def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> 
 
 
 def remove(paths: list[Path]) -> None:
-    """Delete the files in an order that never leaves a half: a model's JSON before the weights
-    it names, a price CSV before the sidecar that verifies it. Interrupted, what is left reads
-    as "not there" rather than as corrupt."""
+    """Delete the files in an order that never leaves a half: each JSON (the commit point of a
+    model or of cached prices) before the weights or CSV it names. Interrupted, what is left
+    reads as "not there" rather than as corrupt."""
 
     def order(p: Path) -> int:
-        if p.parent.name == "models":
-            return 0 if p.suffix == ".json" else 1
-        return 2 if p.suffix == ".csv" else 3
+        return 0 if p.suffix == ".json" else 1
 
     for p in sorted(paths, key=order):
         p.unlink(missing_ok=True)

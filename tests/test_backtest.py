@@ -16,7 +16,7 @@ from forecast.backtest import run_backtest, verdict
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.model import RNNForecaster
-from forecast.prices.csvfile import parse_csv
+from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
 SMALL = TrainConfig(window=10, hidden=4, epochs=2)  # seconds, not minutes
@@ -35,6 +35,12 @@ KEYS = {
     "interval_score",
     "interval_score_80",
     "crps",
+    "nll",
+    "n",
+    "direction_up_share",
+    "crps_vs_best",
+    "dm_crps_stat",
+    "dm_crps_p_value",
 }
 
 
@@ -50,7 +56,7 @@ def frame(closes) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def aapl() -> pd.DataFrame:
-    return parse_csv(SAMPLE.read_bytes(), "sample", min_rows=1).iloc[-300:]
+    return read_price_csv(SAMPLE, "AAPL").iloc[-300:]
 
 
 class FakeCalibration:
@@ -86,7 +92,9 @@ def oracle_rnn(full: pd.DataFrame):
             cum, ps = super().forecast_paths(prices, days, n_paths, seed)
             i = full.index.get_loc(prices.index[-1])
             adj = full["Adj Close"].to_numpy()
-            truth = np.log(adj[i + 1 : i + 1 + days] / adj[i])
+            truth = np.zeros(days)  # the future, where the data has it
+            ahead = np.log(adj[i + 1 : i + 1 + days] / adj[i])
+            truth[: ahead.size] = ahead
             return cum + truth, ps
 
     return Oracle
@@ -95,7 +103,7 @@ def oracle_rnn(full: pd.DataFrame):
 # --- leakage ---------------------------------------------------------------------------------
 
 
-def test_every_fold_is_fitted_strictly_before_its_first_origin(aapl, monkeypatch):
+def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monkeypatch):
     fitted_on, forecast_from = [], []
     real_fit, real_paths = RNNForecaster.fit, RNNForecaster.forecast_paths
 
@@ -111,21 +119,69 @@ def test_every_fold_is_fitted_strictly_before_its_first_origin(aapl, monkeypatch
     monkeypatch.setattr(RNNForecaster, "forecast_paths", recording_paths)
     r = run_backtest(aapl, SMALL, horizon=3, test_days=30, refit_every=10, n_paths=50)
 
-    n = 30 - 3  # origins with 3 realised days after them
+    n = 30  # the last 30 closes are the targets of the 1-day forecasts
     assert len(r.origins) == n and len(r.folds) == math.ceil(n / 10) == len(fitted_on)
-    assert r.origins[-1] == aapl.index[-4]  # the last origin still has 3 days to score
+    assert r.origins[-1] == aapl.index[-2]  # the last origin still has its next day
+    assert r.origins[0] == aapl.index[-31]
     assert sum(f.n_origins for f in r.folds) == n
     for fold, seen in zip(r.folds, fitted_on, strict=True):
-        assert seen < fold.first_origin  # what fit() was actually handed
+        assert seen == fold.first_origin  # what fit() was handed: up to the origin's close
         assert fold.fit_last_date == seen  # what the fitted model reports
         assert fold.scaler_last_date < fold.first_origin
-        assert aapl.index.get_loc(fold.first_origin) == fold.train_days  # prices[:o], no more
+        assert aapl.index.get_loc(fold.first_origin) + 1 == fold.train_days  # prices[:o + 1]
     # each forecast reads up to and including its origin, never a day after
     assert list(forecast_from) == list(r.origins)
     adj = aapl["Adj Close"].to_numpy()
     i = aapl.index.get_indexer(r.origins)
     np.testing.assert_array_equal(r.cases.last, adj[i])
-    np.testing.assert_array_equal(r.cases.y[:, 2], adj[i + 3])
+    np.testing.assert_array_equal(r.cases.y[:-2, 2], adj[i[:-2] + 3])
+    assert np.isnan(r.cases.y[-2:, 2]).all()  # targets past the data: not scored
+    assert [row["n"] for row in r.metrics["naive"]] == [30, 29, 28]
+
+
+def poisoned(prices: pd.DataFrame, after: int, seed: int = 1) -> pd.DataFrame:
+    """The same frame with every price and volume after row `after` scrambled (still valid)."""
+    out = prices.astype({"Volume": np.float64})
+    rng = np.random.default_rng(seed)
+    k = len(out) - after - 1
+    factor = np.exp(rng.normal(0.0, 0.2, k))
+    for col in ("Open", "High", "Low", "Close", "Adj Close", "Volume"):
+        out.iloc[after + 1 :, out.columns.get_loc(col)] *= factor
+    return out
+
+
+def test_no_forecast_reads_a_price_after_its_origin(aapl):
+    """Scramble every price after origin T: every model's forecasts up to T stay bit-identical
+    (the real RNN included), and those after T change."""
+    options = dict(horizon=3, test_days=30, refit_every=10, max_train=200, n_paths=50)
+    clean = run_backtest(aapl, SMALL, **options)
+    T = 14  # the 5th origin of the second fold: later origins of that fold share its fit
+    t = aapl.index.get_loc(clean.origins[T])
+    dirty = run_backtest(poisoned(aapl, t), SMALL, **options)
+    c, d = clean.cases, dirty.cases
+    for model in backtest.MODELS:
+        stores = [c.point, c.mean, c.sd, c.p_up], [d.point, d.mean, d.sd, d.p_up]
+        for a, b in zip(*stores, strict=True):
+            np.testing.assert_array_equal(a[model][: T + 1], b[model][: T + 1], err_msg=model)
+        assert not np.array_equal(c.point[model][T + 1 :], d.point[model][T + 1 :]), model
+        for level in (0.8, 0.95):
+            np.testing.assert_array_equal(
+                c.lower[model, level][: T + 1], d.lower[model, level][: T + 1]
+            )
+    assert [f.to_json() for f in clean.folds[:2]] == [f.to_json() for f in dirty.folds[:2]]
+
+
+def test_max_train_caps_every_fit_to_the_last_returns(aapl, monkeypatch):
+    monkeypatch.setattr(backtest, "RNNForecaster", NaiveRNN)
+    r = run_backtest(
+        aapl, SMALL, horizon=2, test_days=20, refit_every=10, max_train=100, n_paths=51
+    )
+    for fold in r.folds:
+        o = aapl.index.get_loc(fold.first_origin)
+        assert fold.train_days == 101  # 100 returns
+        assert fold.fit_first_date == aapl.index[o - 100]
+    with pytest.raises(ForecastError, match="--max-train 5 returns are too few"):
+        run_backtest(aapl, SMALL, horizon=2, test_days=20, max_train=5)
 
 
 def test_a_fit_that_leaks_is_caught(aapl, monkeypatch):
@@ -143,31 +199,32 @@ def test_a_fit_that_leaks_is_caught(aapl, monkeypatch):
 # --- baselines by hand -----------------------------------------------------------------------
 
 CLOSES = [100, 102, 101, 103, 102, 104, 103, 105, 104, 106, 105, 107, 104, 108]
-# test_days 4, horizon 2: origins are days 10 (close 105) and 11 (close 107)
-# day 11 = 107, 12 = 104, 13 = 108
+# test_days 3, horizon 2: origins are days 10 (close 105), 11 (close 107) and 12 (close 104);
+# day 11 = 107, 12 = 104, 13 = 108: h = 1 is scored on all three, h = 2 on days 10 and 11
 
 
 @pytest.fixture
 def tiny(monkeypatch):
     monkeypatch.setattr(backtest, "RNNForecaster", NaiveRNN)
     cfg = TrainConfig(window=2, hidden=2, epochs=1)  # 10 prices are enough for window 2
-    return run_backtest(frame(CLOSES), cfg, horizon=2, test_days=4, refit_every=1, n_paths=51)
+    return run_backtest(frame(CLOSES), cfg, horizon=2, test_days=3, refit_every=1, n_paths=51)
 
 
 def test_origins_and_folds_on_the_tiny_series(tiny):
-    assert list(tiny.origins) == list(frame(CLOSES).index[[10, 11]])
-    assert [f.train_days for f in tiny.folds] == [10, 11]  # refit every origin
+    assert list(tiny.origins) == list(frame(CLOSES).index[[10, 11, 12]])
+    assert [f.train_days for f in tiny.folds] == [11, 12, 13]  # refit every origin, through it
+    assert [r["n"] for r in tiny.metrics["naive"]] == [3, 2]
 
 
 def test_naive_scores_by_hand(tiny):
     h1, h2 = tiny.metrics["naive"]
-    # h = 1: errors 107 − 105 = 2 and 104 − 107 = −3;  h = 2: 104 − 105 = −1, 108 − 107 = 1
-    assert h1["mae"] == pytest.approx(2.5) and h2["mae"] == pytest.approx(1.0)
-    assert h1["rmse"] == pytest.approx(math.sqrt((4 + 9) / 2))
+    # h = 1: errors 107 − 105 = 2, 104 − 107 = −3, 108 − 104 = 4;  h = 2: −1, 1
+    assert h1["mae"] == pytest.approx(3.0) and h2["mae"] == pytest.approx(1.0)
+    assert h1["rmse"] == pytest.approx(math.sqrt((4 + 9 + 16) / 3))
     assert h1["rel_mae"] == 1.0 and h2["rel_mae"] == 1.0  # exactly
     # MASE scales: |diffs| of days 0..10 are 2,1,2,1,... summing to 15 over 10 steps → 1.5;
-    # up to day 11 one more step of 2 → 17/11
-    assert h1["mase"] == pytest.approx((2 / 1.5 + 3 / (17 / 11)) / 2)
+    # up to day 11 one more step of 2 → 17/11; up to day 12 one of 3 → 20/12
+    assert h1["mase"] == pytest.approx((2 / 1.5 + 3 / (17 / 11) + 4 / (20 / 12)) / 3)
     assert h2["mase"] == pytest.approx((1 / 1.5 + 1 / (17 / 11)) / 2)
     assert h1["direction_n"] == 0 and math.isnan(h1["direction_accuracy"])
     assert math.isnan(h1["dm_stat"])  # naive is not tested against itself
@@ -178,44 +235,51 @@ def test_random_walk_bands_by_hand(tiny):
         r = [math.log(CLOSES[t] / CLOSES[t - 1]) for t in range(1, upto + 1)]
         return statistics.stdev(r)  # ddof = 1
 
-    s10, s11 = sigma(10), sigma(11)
-    y = {1: [107, 104], 2: [104, 108]}
-    last = [105, 107]
+    sig = [sigma(10), sigma(11), sigma(12)]  # each fit sees the returns through its origin
+    y = {1: [107, 104, 108], 2: [104, 108]}
+    last = [105, 107, 104]
     for h, row in zip((1, 2), tiny.metrics["naive"], strict=True):
+        m = len(y[h])
         for level, z, alpha in ((0.8, Z80, 0.2), (0.95, Z95, 0.05)):
-            lo = [
-                p * math.exp(-z * s * math.sqrt(h)) for p, s in zip(last, (s10, s11), strict=True)
-            ]
-            up = [p * math.exp(z * s * math.sqrt(h)) for p, s in zip(last, (s10, s11), strict=True)]
-            inside = [a <= v <= b for a, v, b in zip(lo, y[h], up, strict=True)]
+            lo = [p * math.exp(-z * s * math.sqrt(h)) for p, s in zip(last, sig, strict=False)]
+            up = [p * math.exp(z * s * math.sqrt(h)) for p, s in zip(last, sig, strict=False)]
+            inside = [a <= v <= b for a, v, b in zip(lo, y[h], up, strict=False)]
             key = "interval_score" if level == 0.95 else "interval_score_80"
             score = [
                 (b - a) + 2 / alpha * (max(a - v, 0) + max(v - b, 0))
-                for a, v, b in zip(lo, y[h], up, strict=True)
+                for a, v, b in zip(lo, y[h], up, strict=False)
             ]
-            assert row[f"coverage_{round(level * 100)}"] == pytest.approx(sum(inside) / 2)
-            assert row[key] == pytest.approx(sum(score) / 2)
+            assert row[f"coverage_{round(level * 100)}"] == pytest.approx(sum(inside) / m)
+            assert row[key] == pytest.approx(sum(score) / m)
         crps = [
             stats.norm(math.log(p), s * math.sqrt(h)).expect(lambda x, v=v: abs(x - math.log(v)))
             - s * math.sqrt(h) / math.sqrt(math.pi)  # E|X − y| − ½E|X − X'|
-            for p, s, v in zip(last, (s10, s11), y[h], strict=True)
+            for p, s, v in zip(last, sig, y[h], strict=False)
         ]
-        assert row["crps"] == pytest.approx(sum(crps) / 2, rel=1e-4)  # quadrature over a kink
+        assert row["crps"] == pytest.approx(sum(crps) / m, rel=1e-4)  # quadrature over a kink
+        nll = [
+            -stats.norm(0.0, s * math.sqrt(h)).logpdf(math.log(v / p))
+            for p, s, v in zip(last, sig, y[h], strict=False)
+        ]
+        assert row["nll"] == pytest.approx(sum(nll) / m)
 
 
 def test_drift_scores_by_hand(tiny):
     # r̄ = log(p_o / p_0) / o; ŷ = p_o · exp(h·r̄)
     f10 = [105 * (105 / 100) ** (h / 10) for h in (1, 2)]
     f11 = [107 * (107 / 100) ** (h / 11) for h in (1, 2)]
+    f12 = [104 * (104 / 100) ** (h / 12) for h in (1, 2)]
     h1, h2 = tiny.metrics["drift"]
-    mae1 = (abs(107 - f10[0]) + abs(104 - f11[0])) / 2
+    mae1 = (abs(107 - f10[0]) + abs(104 - f11[0]) + abs(108 - f12[0])) / 3
     mae2 = (abs(104 - f10[1]) + abs(108 - f11[1])) / 2
     assert h1["mae"] == pytest.approx(mae1) and h2["mae"] == pytest.approx(mae2)
-    assert h1["rel_mae"] == pytest.approx(mae1 / 2.5)
+    assert h1["rel_mae"] == pytest.approx(mae1 / 3.0)
     assert h2["rel_mae"] == pytest.approx(mae2 / 1.0)
-    # drift calls "up" both times; at h = 1 the price went up, then down: 1 hit of 2
-    assert (h1["direction_accuracy"], h1["direction_n"]) == (0.5, 2)
-    assert h1["direction_p_value"] == pytest.approx(1.0)
+    # drift calls "up" every time; at h = 1 the price went up, down, up: 2 hits of 3, which is
+    # what always calling "up" scores: P(X ≥ 2), X ~ Binomial(3, 2/3) = 20/27
+    assert (h1["direction_accuracy"], h1["direction_n"]) == (pytest.approx(2 / 3), 3)
+    assert h1["direction_up_share"] == pytest.approx(2 / 3)
+    assert h1["direction_p_value"] == pytest.approx(20 / 27)
 
 
 def test_drift_bands_are_the_random_walk_bands_moved_to_its_median(tiny):
@@ -260,6 +324,7 @@ def rows(rel, p, H=3, stat=None):
             "dm_drift_p_value": math.nan,
             "direction_accuracy": 0.52,
             "direction_n": 100,
+            "direction_up_share": 0.53,
             "direction_p_value": 0.7,
             "coverage_80": 0.8,
             "coverage_95": 0.95,
@@ -332,11 +397,101 @@ def test_window_too_long_for_the_first_fold(aapl):
 
 def test_to_json_is_strict_json_with_every_key(tiny):
     data = json.loads(json.dumps(tiny.to_json(), allow_nan=False))
-    assert data["origins"] == 2 and data["options"]["horizon"] == 2
+    assert data["origins"] == 3 and data["options"]["horizon"] == 2
     assert data["verdict"] == tiny.verdict
+    assert data["best_baseline"] in backtest.BASELINES
     assert set(data["folds"][0]) >= {"fit_last_date", "scaler_last_date", "first_origin"}
-    for model in ("rnn", "naive", "drift"):
+    for model in backtest.MODELS:
         rows_ = data["models"][model]
         assert [r["horizon"] for r in rows_] == [1, 2]
         assert all(KEYS <= set(r) for r in rows_)
     assert data["models"]["naive"][0]["direction_accuracy"] is None  # NaN → null
+
+
+# --- the best baseline and the export --------------------------------------------------------
+
+
+def test_verdict_names_the_best_baseline_and_tests_the_rnn_against_it():
+    def with_crps(rows_, ratio, stat, p):
+        for r in rows_:
+            r.update(crps_vs_best=ratio, dm_crps_stat=stat, dm_crps_p_value=p)
+        return rows_
+
+    scores = {
+        "rnn": with_crps(rows(1.0, 1.0), 0.97, -3.0, 0.004),
+        "naive": rows(1.0, 1.0),
+        "drift": rows(1.0, 1.0),
+    }
+    scores["rnn"][2].update(crps_vs_best=1.01, dm_crps_stat=0.8, dm_crps_p_value=0.4)
+    text = verdict(scores, "egarch")
+    assert (
+        "best baseline by CRPS: egarch; the RNN beats it at 1–2 days (CRPS ×0.970/0.970, DM p=0.00/0.00), does not beat it at 3 days (CRPS ×1.010, DM p=0.40)"
+        in text
+    )
+    scores["rnn"] = with_crps(scores["rnn"], 1.05, 4.0, 0.001)
+    assert "the RNN is worse at 1–3 days" in verdict(scores, "egarch")
+
+
+def test_the_best_baseline_has_the_lowest_crps(tiny):
+    rel = {
+        b: np.mean(
+            [
+                r["crps"] / q["crps"]
+                for r, q in zip(tiny.metrics[b], tiny.metrics["naive"], strict=True)
+            ]
+        )
+        for b in backtest.BASELINES
+    }
+    assert tiny.best_baseline == min(rel, key=rel.get)
+    for row in tiny.metrics[tiny.best_baseline]:
+        assert row["crps_vs_best"] == 1.0 and (row["dm_crps_stat"], row["dm_crps_p_value"]) == (
+            0.0,
+            1.0,
+        )
+    assert f"best baseline by CRPS: {tiny.best_baseline}" in tiny.verdict
+
+
+def test_forecasts_table_has_one_row_per_model_origin_and_scored_horizon(tiny, tmp_path):
+    table = tiny.forecasts("TINY")
+    assert tuple(table.columns) == backtest.EXPORT_COLUMNS
+    assert len(table) == len(backtest.MODELS) * (3 + 2)  # h = 1 on 3 origins, h = 2 on 2
+    assert list(table["model"].unique()) == list(backtest.MODELS)
+    naive = table[table["model"] == "naive"]
+    dates = frame(CLOSES).index.strftime("%Y-%m-%d")
+    assert list(naive["origin"]) == [dates[10], dates[10], dates[11], dates[11], dates[12]]
+    assert list(naive["h"]) == [1, 2, 1, 2, 1]
+    assert list(naive["target_date"]) == [dates[11], dates[12], dates[12], dates[13], dates[13]]
+    assert list(naive["price_target"]) == [107, 104, 104, 108, 108]
+    assert list(naive["price_origin"]) == [105, 105, 107, 107, 104]
+    assert (naive["mean"] == 0).all() and (naive["median"] == naive["price_origin"]).all()
+    assert (naive["p_up"] == 0.5).all()
+    gauss = table[table["model"] != "rnn"]  # bands: price_origin · exp(mean ± z·sd)
+    np.testing.assert_allclose(
+        gauss["upper_95"], gauss["price_origin"] * np.exp(gauss["mean"] + Z95 * gauss["sd"])
+    )
+    np.testing.assert_allclose(
+        gauss["lower_80"], gauss["price_origin"] * np.exp(gauss["mean"] - Z80 * gauss["sd"])
+    )
+    assert table["ticker"].eq("TINY").all()
+    path = tmp_path / "out" / "bt.csv"
+    assert tiny.write_forecasts_csv(path, "TINY") == len(table)
+    back = pd.read_csv(path)
+    assert list(back.columns) == list(backtest.EXPORT_COLUMNS)
+    np.testing.assert_allclose(back["sd"], table["sd"], rtol=1e-15)
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+
+
+def test_rnn_rows_read_mean_and_sd_from_the_calibrated_bands(aapl, monkeypatch):
+    monkeypatch.setattr(backtest, "RNNForecaster", NaiveRNN)
+    r = run_backtest(aapl, SMALL, horizon=2, test_days=5, refit_every=5, n_paths=51)
+    t = r.forecasts()
+    rnn = t[t["model"] == "rnn"]
+    np.testing.assert_allclose(rnn["mean"], np.log(rnn["median"] / rnn["price_origin"]), atol=1e-15)
+    half = (np.log(rnn["upper_95"]) - np.log(rnn["lower_95"])) / 2
+    np.testing.assert_allclose(rnn["sd"], half / Z95)
+
+
+def test_an_unwritable_export_says_so(tiny, tmp_path):
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(ForecastError, match="cannot write"):
+        tiny.write_forecasts_csv(tmp_path / "dir.csv")

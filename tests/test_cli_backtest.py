@@ -41,28 +41,50 @@ def fetched(data_dir):
     return data_dir
 
 
-def test_json_parses_and_has_every_key(fetched):
-    result = run("backtest", "AAPL", *FAST, "--json")
+def test_json_parses_and_has_every_key(fetched, tmp_path):
+    out = tmp_path / "forecasts.csv"
+    result = run("backtest", "AAPL", *FAST, "--max-train", "500", "--json", "--export", str(out))
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)  # stdout holds the JSON and nothing else
-    assert data["ticker"] == "AAPL" and data["origins"] == 27
-    assert data["options"]["config"]["window"] == 10
-    assert {"verdict", "folds", "models", "options", "wall_time_s"} <= set(data)
-    for model in ("rnn", "naive", "drift"):
+    assert data["ticker"] == "AAPL" and data["origins"] == 30
+    assert data["options"]["config"]["window"] == 10 and data["options"]["max_train"] == 500
+    assert {"verdict", "folds", "models", "options", "wall_time_s", "best_baseline"} <= set(data)
+    for model in ("rnn", "naive", "drift", "ewma", "garch", "egarch"):
         assert [r["horizon"] for r in data["models"][model]] == [1, 2, 3]
+        assert [r["n"] for r in data["models"][model]] == [30, 29, 28]
         assert all(KEYS <= set(r) for r in data["models"][model])
     assert data["models"]["naive"][0]["rel_mae"] == 1.0
     assert data["models"]["naive"][0]["direction_accuracy"] is None  # NaN → null
     for fold in data["folds"]:
-        assert fold["fit_last_date"] < fold["first_origin"]
+        assert fold["fit_last_date"] == fold["first_origin"]  # through the origin, no further
+        assert fold["train_days"] == 501
+    # --export: one row per model, origin and scored horizon
+    assert f"wrote {6 * (30 + 29 + 28)} forecasts to {out}" in result.stderr
+    header, *rows = out.read_text().splitlines()
+    assert header.split(",")[:6] == [
+        "model",
+        "ticker",
+        "origin",
+        "h",
+        "target_date",
+        "price_origin",
+    ]
+    assert len(rows) == 6 * 87 and rows[0].startswith("rnn,AAPL,")
+
+
+def test_export_to_a_missing_folder_fails_before_any_work(fetched, tmp_path):
+    assert_fails(
+        run("backtest", "AAPL", *FAST, "--export", str(tmp_path / "nope" / "x.csv")),
+        "does not exist; create it first",
+    )
 
 
 def test_tables_and_verdict_default_to_the_latest_ticker(fetched):
     result = run("backtest", *FAST)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "AAPL: walk-forward backtest, 27 origins" in out
-    for text in ("point forecasts", "intervals", "rnn", "naive", "drift", "rel MAE", "CRPS"):
+    assert "AAPL: walk-forward backtest, 30 origins" in out
+    for text in ("point forecasts", "intervals", "egarch", "naive", "drift", "NLL", "CRPS"):
         assert text in out
     assert out.rstrip().splitlines()[-1].startswith("RNN: ")
 
@@ -96,7 +118,14 @@ def test_no_cached_prices_fail_in_one_line(data_dir):
 def test_help_names_every_option():
     result = run("backtest", "--help")
     assert result.exit_code == 0
-    for option in ("--horizon", "--refit-every", "--test-days", "--paths", "--seed", "--json"):
+    for option in (
+        "--horizon",
+        "--refit-every",
+        "--test-days",
+        "--max-train",
+        "--export",
+        "--json",
+    ):
         assert option in result.stdout
     assert "lower than train's 30" in result.stdout
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from forecast.cli import app
 from forecast.config import models_dir, prices_dir
+from forecast.prices import load_prices
 
 runner = CliRunner()
 SMALL = ["--window", "10", "--hidden", "4", "--epochs", "1"]
@@ -94,6 +95,8 @@ def test_help_groups_options_lists_choices_and_offers_completion():
         (["predict", "--paths", "5"], "'--paths'"),
         (["fetch", "AAPL", "--start", "2020-02-30"], "'--start'"),
         (["train", "--loss", "hinge"], "'hinge' is not one of 'gaussian', 'mse', 'direction'"),
+        (["train", "--lr", "0"], "'--lr': 0.0 is not in (0, 1)"),
+        (["backtest", "--lr", "nan"], "'--lr'"),
         (["predict", "--plot", "fan.jpg"], ".png, .svg or .pdf"),
     ],
 )
@@ -125,7 +128,7 @@ def test_the_default_data_dir_is_per_user_not_the_cwd(home, monkeypatch):
     result = runner.invoke(app, ["fetch", "AAPL", "--offline"])
     assert result.exit_code == 0, result.output
     per_user = home / "xdg" / "forecast"
-    assert (prices_dir(per_user) / "AAPL.csv").is_file()
+    assert (prices_dir(per_user) / "AAPL.json").is_file()
     assert list((home / "work").iterdir()) == []
     elsewhere = home / "other"
     elsewhere.mkdir()
@@ -144,18 +147,18 @@ def test_env_then_option_override_the_default(home, monkeypatch):
     env_dir, opt_dir = home / "env", home / "opt"
     monkeypatch.setenv("FORECAST_DATA_DIR", str(env_dir))
     assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
-    assert (prices_dir(env_dir) / "AAPL.csv").is_file()
+    assert (prices_dir(env_dir) / "AAPL.json").is_file()
     args = ["--data-dir", str(opt_dir), "fetch", "^GSPC", "--offline"]
     assert runner.invoke(app, args).exit_code == 0
-    assert (prices_dir(opt_dir) / "^GSPC.csv").is_file()
-    assert not (prices_dir(env_dir) / "^GSPC.csv").exists()
+    assert (prices_dir(opt_dir) / "^GSPC.json").is_file()
+    assert not (prices_dir(env_dir) / "^GSPC.json").exists()
     assert not (home / "xdg").exists()
 
 
 def test_an_empty_env_var_means_unset(home, monkeypatch):
     monkeypatch.setenv("FORECAST_DATA_DIR", "")
     assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
-    assert (prices_dir(home / "xdg" / "forecast") / "AAPL.csv").is_file()
+    assert (prices_dir(home / "xdg" / "forecast") / "AAPL.json").is_file()
     assert list((home / "work").iterdir()) == []
 
 
@@ -199,11 +202,12 @@ def test_rm_says_what_it_deletes_and_asks(trained, tmp_path):
     d = copy_of(trained, tmp_path / "d")
     before = tree(d)
     no = run(d, "rm", "AAPL", input="n\n")
-    assert no.exit_code == 0 and "AAPL.csv" in no.stderr and "AAPL.json" in no.stderr
+    assert no.exit_code == 0 and ".csv" in no.stderr and "AAPL.json" in no.stderr
     assert tree(d) == before
     yes = run(d, "rm", "AAPL", input="y\n")
     assert yes.exit_code == 0 and "deleted 4 files" in yes.stderr
-    assert [p.name for p in tree(d)] == [".latest"]  # only the marker of the last fetch
+    left = [p.name for p in tree(d) if p.suffix != ".lock"]  # lock files stay, empty, by design
+    assert left == [".latest"]  # only the marker of the last fetch
     one_line(run(d, "rm", "AAPL", "--yes"), 1, "nothing to delete")
 
 
@@ -211,7 +215,7 @@ def test_rm_without_an_answer_deletes_nothing(trained, tmp_path):
     d = copy_of(trained, tmp_path / "d")
     before = tree(d)
     result = run(d, "rm", "AAPL")  # no terminal, no --yes: the question cannot be answered
-    assert result.exit_code == 1 and "aborted" in result.stderr
+    assert result.exit_code == 1 and "error: no answer, nothing deleted" in result.stderr
     assert tree(d) == before
 
 
@@ -219,7 +223,7 @@ def test_rm_without_an_answer_deletes_nothing(trained, tmp_path):
 def test_rm_only_prices_or_only_models(trained, tmp_path, flag, kept):
     d = copy_of(trained, tmp_path / "d")
     assert run(d, "rm", "AAPL", flag, "--yes").exit_code == 0
-    left = {p.parent.name for p in tree(d) if p.name != ".latest"}
+    left = {p.parent.name for p in tree(d) if p.name != ".latest" and p.suffix != ".lock"}
     assert left == {kept}
 
 
@@ -256,7 +260,7 @@ def test_predict_and_backtest_default_to_the_latest_trained_model(trained, tmp_p
 
 
 def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
-    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date")
+    frame = load_prices("AAPL", trained)  # the cache names its CSV by hash
     csv = tmp_path / "close.csv"
     frame[["Close"]].iloc[-600:].to_csv(csv)  # a Date,Close file
     d = tmp_path / "d"
@@ -284,11 +288,15 @@ def test_predict_plot_in_each_format(trained, tmp_path, suffix):
         assert "2023-09-21" in path.read_text()  # the title names the as-of date
 
 
-def test_backtest_plot(trained, tmp_path):
+def test_backtest_plot(trained, tmp_path, monkeypatch):
+    import forecast.kernels
+
+    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: False)  # as on a first run
     path = tmp_path / "bt.svg"
     fast = [*SMALL, "--paths", "20", "--test-days", "12", "--refit-every", "10", "--horizon", "2"]
     result = run(trained, "backtest", "AAPL", *fast, "--plot", str(path))
     assert result.exit_code == 0, result.output
+    assert "compiling the Numba kernels" in result.stderr  # the notice reaches backtest too
     svg = path.read_text()
     assert svg.startswith("<?xml") and "coverage by horizon" in svg
 
@@ -300,3 +308,17 @@ def test_help_stays_light():
     )
     assert out.returncode == 0
     assert not [line for line in out.stderr.splitlines() if "numpy" in line or "pandas" in line]
+
+
+def test_no_command_shows_help_with_clicks_exit_code():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 2 and "Usage" in result.stdout and "error" not in result.stderr
+
+
+def test_models_lists_a_corrupt_sidecar_by_name(trained, tmp_path):
+    d = copy_of(trained, tmp_path / "d")
+    (models_dir(d) / "BAD.json").write_text("[1, 2")  # cut short
+    result = run(d, "models", terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "BAD" in result.stdout and "AAPL" in result.stdout
+    assert run(d, "predict", "--days", "1", "--paths", "100").exit_code == 0  # AAPL: the latest

@@ -97,7 +97,7 @@ def test_offline_fetch_uses_packaged_sample_from_any_directory(data_dir, tmp_pat
     assert "warning: offline; using the shipped sample of AAPL through 2023-09-21" in result.stderr
     assert "2,699" in result.stdout and "2023-09-21" in result.stdout
     assert "sample" in result.stdout
-    assert (prices_dir(data_dir) / "AAPL.csv").exists()
+    assert (prices_dir(data_dir) / "AAPL.json").exists()
     assert list(elsewhere.iterdir()) == []
     assert hashlib.sha256(SAMPLE.read_bytes()).hexdigest() == sample_hash
 
@@ -197,17 +197,23 @@ def test_bad_dates(cached, data_dir, yahoo, args, message, code):
 
 def test_several_tickers_fetch_what_succeeds_and_exit_1(data_dir, yahoo):
     fake = yahoo(history_frame(aapl(0, 60)), pd.DataFrame(), history_frame(aapl(0, 50)))
-    result = run("fetch", "AAPL", "NOPE", "MSFT", "A B")
+    result = run("fetch", "AAPL", "NOPE", "MSFT")
     assert result.exit_code == 1
     assert [symbol for symbol, _ in fake.calls] == ["AAPL", "NOPE", "MSFT"]
     assert "AAPL" in result.stdout and "MSFT" in result.stdout
     assert "error: no price data for NOPE" in result.stderr
-    assert "error: 2 of 4 tickers failed: NOPE, A B" in result.stderr
+    assert "error: 1 of 3 tickers failed: NOPE" in result.stderr
     assert "Traceback" not in result.output
-    assert sorted(p.name for p in prices_dir(data_dir).iterdir()) == [
-        ".latest", "AAPL.csv", "AAPL.json", "MSFT.csv", "MSFT.json",
-    ]  # fmt: skip
+    assert sorted(p.name for p in prices_dir(data_dir).glob("*.json")) == ["AAPL.json", "MSFT.json"]
     assert prices.latest_ticker(data_dir) == "MSFT"
+
+
+@pytest.mark.parametrize("bad", ["", "A B", "../x"])
+def test_an_invalid_symbol_among_several_is_one_message_and_fetches_nothing(data_dir, bad):
+    result = run("fetch", "--offline", "AAPL", bad)
+    assert_fails(result, "ticker")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(data_dir.iterdir()) == []
 
 
 def test_list(data_dir, yahoo):

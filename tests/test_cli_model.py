@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import forecast.train as train_mod
 from forecast.cli import app
-from forecast.config import models_dir, prices_dir
+from forecast.config import models_dir
+from forecast.prices import load_prices
 
 runner = CliRunner()
 SMALL = ["--window", "20", "--hidden", "8", "--epochs", "2"]
@@ -110,7 +110,7 @@ def test_predict_table_and_fan_chart(trained):
 
 def test_predict_json_has_the_documented_keys_and_skips_holidays(trained, tmp_path):
     # cut the cache to end on 2023-09-01 (Fri): Monday 2023-09-04 is Labor Day
-    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    frame = load_prices("AAPL", trained)  # the cache CSV is named by its hash
     d = tmp_path / "d"
     d.mkdir()
     csv = tmp_path / "cut.csv"
@@ -160,7 +160,7 @@ def test_predict_refuses_a_tampered_model(trained, tmp_path):
 
 
 def test_predict_warns_when_prices_changed_since_training(trained, tmp_path):
-    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    frame = load_prices("AAPL", trained)  # the cache CSV is named by its hash
     d = tmp_path / "d"
     d.mkdir()
     csv = tmp_path / "a.csv"
@@ -262,7 +262,7 @@ def test_predict_plot_into_a_missing_or_unwritable_folder(trained, tmp_path):
 def test_predict_with_a_cache_that_starts_after_training(trained, tmp_path):
     """Train on all of it, then replace the cache by a later range: warn, don't crash."""
     d = copy_of(trained, tmp_path)
-    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date", parse_dates=True)
+    frame = load_prices("AAPL", trained)  # the cache CSV is named by its hash
     csv = tmp_path / "later.csv"
     frame.loc["2023-01-01":].to_csv(csv)  # the model was trained through 2023-09-21
     meta = json.loads((models_dir(d) / "AAPL.json").read_text())

@@ -83,7 +83,7 @@ def test_backtest_refits_cut_every_series_at_the_fold_date(frames, monkeypatch):
     assert len(seen) == len(result.folds) == 2
     for last_dates, fold in zip(seen, result.folds, strict=True):
         assert set(last_dates) == {"AAA", "BBB", "CCC"}
-        assert all(d < fold.first_origin for d in last_dates.values())
+        assert all(d <= fold.first_origin for d in last_dates.values())
         assert fold.scaler_last_date < fold.first_origin
 
 

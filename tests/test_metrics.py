@@ -9,12 +9,17 @@ from scipy import integrate, stats
 from forecast.metrics import (
     coverage,
     crps_gaussian,
+    crps_gaussian_cases,
     diebold_mariano,
+    diebold_mariano_losses,
     direction_accuracy,
+    direction_vs_base_rate,
     interval_score,
     mae,
     mase,
     naive_scale,
+    nll_gaussian,
+    nll_gaussian_cases,
     relative_mae,
     rmse,
 )
@@ -141,3 +146,63 @@ def test_diebold_mariano_is_symmetric_and_flat_for_identical_forecasts(rng):
     s21, p21 = diebold_mariano(e2, e1, h=3)
     assert s12 == pytest.approx(-s21) and p12 == pytest.approx(p21)
     assert diebold_mariano(e1, e1.copy(), h=3) == (0.0, 1.0)
+
+
+# --- added with the volatility yardsticks ------------------------------------------------------
+
+
+def test_crps_cases_by_numerical_integration():
+    """CRPS(F, y) = ∫ (F(x) − 1[x ≥ y])² dx for each case, against the closed form."""
+    y, mu, sigma = (
+        np.array([0.01, -0.03, 0.0]),
+        np.array([0.0, 0.01, 0.002]),
+        np.array([0.02, 0.015, 0.01]),
+    )
+    want = [
+        integrate.quad(
+            lambda x, v=v, m=m, s=s: (stats.norm.cdf(x, m, s) - (x >= v)) ** 2,
+            m - 12 * s,
+            m + 12 * s,
+            points=[v],
+        )[0]
+        for v, m, s in zip(y, mu, sigma, strict=True)
+    ]
+    np.testing.assert_allclose(crps_gaussian_cases(y, mu, sigma), want, rtol=1e-6)
+    assert crps_gaussian(y, mu, sigma) == pytest.approx(np.mean(want), rel=1e-6)
+
+
+def test_nll_is_scipy_s_negative_logpdf():
+    y, mu, sigma = np.array([0.01, -0.03]), np.array([0.0, 0.01]), np.array([0.02, 0.015])
+    want = -stats.norm.logpdf(y, mu, sigma)
+    np.testing.assert_allclose(nll_gaussian_cases(y, mu, sigma), want)
+    assert nll_gaussian(y, mu, sigma) == pytest.approx(want.mean())
+    # by hand for one case: ½ log(2π·0.02²) + 0.01²/(2·0.02²)
+    assert nll_gaussian_cases([0.01], [0.0], [0.02])[0] == pytest.approx(
+        0.5 * math.log(2 * math.pi * 0.0004) + 0.0001 / 0.0008
+    )
+
+
+def test_direction_against_the_better_constant_call():
+    y_ref = np.full(8, 10.0)
+    y = np.array([11, 12, 9, 11, 12, 13, 8, 11.0])  # 6 up, 2 down: always "up" scores 75%
+    yhat = np.array([11, 11, 9, 11, 11, 11, 11, 9.0])  # hits: 1,1,1,1,1,1,0,0 → 6 of 8
+    acc, n, q, p = direction_vs_base_rate(y, yhat, y_ref)
+    assert (acc, n, q) == (0.75, 8, 0.75)
+    assert p == pytest.approx(stats.binomtest(6, 8, 0.75, alternative="greater").pvalue)
+    # mostly down days: the better constant call is "down", at 1 − q
+    acc, n, q, p = direction_vs_base_rate(20 - y, 20 - yhat, y_ref)
+    assert q == 0.25 and p == pytest.approx(
+        stats.binomtest(6, 8, 0.75, alternative="greater").pvalue
+    )
+    assert direction_vs_base_rate(y, y_ref, y_ref)[1] == 0  # no calls
+
+
+def test_diebold_mariano_on_losses_matches_the_error_version(rng):
+    e1, e2 = rng.normal(size=80), rng.normal(size=80) * 1.3
+    assert diebold_mariano_losses(np.abs(e1), np.abs(e2), 3) == diebold_mariano(e1, e2, 3)
+    # on CRPS: a sharper correct forecast beats a vague one
+    y = rng.normal(size=300)
+    sharp = crps_gaussian_cases(y, np.zeros(300), np.ones(300))
+    vague = crps_gaussian_cases(y, np.zeros(300), np.full(300, 3.0))
+    stat, p = diebold_mariano_losses(sharp, vague, 1)
+    assert stat < 0 and p < 1e-6

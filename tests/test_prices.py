@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecast import prices
-from forecast.config import prices_dir, yfinance_cache_dir
+from forecast.config import prices_dir
 from forecast.errors import ForecastError
 from forecast.prices import COLUMNS, MIN_ROWS, PRICES
 from forecast.prices import yahoo as yahoo_client
@@ -91,6 +91,7 @@ def no_sleep_no_history(monkeypatch):
     """Backoff sleeps are recorded, not slept; every test starts as a fresh process would."""
     slept: list[float] = []
     monkeypatch.setattr(yahoo_client, "_sleep", slept.append)
+    monkeypatch.setattr(yahoo_client, "_cache_location", None)  # yfinance's caches: unbound
     return slept
 
 
@@ -111,6 +112,12 @@ def snapshot(directory: Path) -> dict[str, str]:
         for p in sorted(Path(directory).rglob("*"))
         if p.is_file()
     }
+
+
+def cache_csv(data_dir: Path, ticker: str) -> Path:
+    """The CSV the ticker's sidecar commits: prices/<TICKER>.<sha256[:12]>.csv."""
+    meta = json.loads((prices_dir(data_dir) / f"{ticker}.json").read_text())
+    return prices_dir(data_dir) / f"{ticker}.{meta['sha256'][:12]}.csv"
 
 
 def assert_schema(frame: pd.DataFrame) -> None:
@@ -271,7 +278,7 @@ def test_a_fetch_with_a_zero_open_row_can_be_loaded(data_dir, yahoo):
 # --- fetch from Yahoo ----------------------------------------------------------------------------
 
 
-def test_fetch_writes_cache_and_sidecar(data_dir, yahoo):
+def test_fetch_writes_cache_and_sidecar(data_dir, yahoo, user_cache):
     fake = yahoo(history_frame(aapl(0, 100)))
     result = prices.fetch("aapl", data_dir)
 
@@ -286,8 +293,8 @@ def test_fetch_writes_cache_and_sidecar(data_dir, yahoo):
         "AAPL", "yahoo", None, 100,
     )  # fmt: skip
     assert_schema(result.frame)
-    assert result.path == prices_dir(data_dir) / "AAPL.csv"
     meta = json.loads((prices_dir(data_dir) / "AAPL.json").read_text())
+    assert result.path == prices_dir(data_dir) / f"AAPL.{meta['sha256'][:12]}.csv"
     assert meta["sha256"] == hashlib.sha256(result.path.read_bytes()).hexdigest()
     assert meta | {"fetched_at": None, "sha256": None} == {
         "ticker": "AAPL", "source": "yahoo", "fetched_at": None, "first": "2013-01-02",
@@ -296,10 +303,10 @@ def test_fetch_writes_cache_and_sidecar(data_dir, yahoo):
     }  # fmt: skip
     fetched = dt.datetime.fromisoformat(meta["fetched_at"])
     assert fetched.utcoffset() == dt.timedelta(0)
-    # yfinance's SQLite caches were pointed under the data directory before first use
-    assert yfinance.cache._TzDBManager.get_location() == str(yfinance_cache_dir(data_dir))
-    assert yfinance.cache._CookieDBManager.get_location() == str(yfinance_cache_dir(data_dir))
-    assert yfinance_cache_dir(data_dir).is_dir()
+    # yfinance's SQLite caches were pointed at the private per-user folder before first use
+    assert yfinance.cache._TzDBManager.get_location() == str(user_cache)
+    assert (user_cache.stat().st_mode & 0o777) == 0o700
+    assert sorted(p.name for p in data_dir.iterdir()) == [".locks", "prices"]  # no yfinance/
 
 
 def test_load_prices_round_trips_exactly(data_dir, yahoo):
@@ -461,7 +468,7 @@ def test_offline_without_cache_uses_the_shipped_sample(data_dir, yahoo):
 def test_gspc_sample_maps_caret_symbol(data_dir):
     result = prices.fetch("^gspc", data_dir, offline=True)
     assert (result.source, len(result.frame)) == ("sample", 5031)
-    assert result.path == prices_dir(data_dir) / "^GSPC.csv"
+    assert result.path == cache_csv(data_dir, "^GSPC")
     np.testing.assert_array_equal(result.frame["Adj Close"], result.frame["Close"])
 
 
@@ -495,7 +502,7 @@ def test_empty_frame_with_stale_cache_is_treated_as_unreachable(data_dir, yahoo)
 
 def test_empty_frames_after_a_dns_failure_mean_offline_not_unknown(data_dir, yahoo):
     yahoo(OSError("DNS"), pd.DataFrame())  # what yfinance does after repeated DNS failures
-    client = prices.Yahoo(data_dir)  # one per command: it remembers the failure
+    client = prices.Yahoo()  # one per command: it remembers the failure
     with pytest.raises(ForecastError, match="cannot reach Yahoo"):
         prices.fetch("MSFT", data_dir, client=client)
     with pytest.raises(ForecastError, match="cannot reach Yahoo and no cached copy of IBM"):
@@ -811,7 +818,7 @@ def test_load_prices_errors(data_dir, yahoo):
         prices.load_prices("AAPL", data_dir)
     yahoo(history_frame(aapl(0, 40)))
     prices.fetch("AAPL", data_dir)
-    (prices_dir(data_dir) / "AAPL.csv").write_text("Date,Close\n2020-01-02,oops\n")
+    cache_csv(data_dir, "AAPL").write_text("Date,Close\n2020-01-02,oops\n")
     with pytest.raises(ForecastError, match="corrupt.*re-fetch with `forecast fetch AAPL`"):
         prices.load_prices("AAPL", data_dir)
     with pytest.raises(ForecastError, match="invalid ticker"):
@@ -821,19 +828,19 @@ def test_load_prices_errors(data_dir, yahoo):
 def test_load_prices_refuses_a_cache_truncated_at_a_line_boundary(data_dir, yahoo):
     yahoo(history_frame(aapl(0, 40)))
     prices.fetch("AAPL", data_dir)
-    path = prices_dir(data_dir) / "AAPL.csv"
+    path = cache_csv(data_dir, "AAPL")
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:-3]))  # still valid CSV
     with pytest.raises(ForecastError) as e:
         prices.load_prices("AAPL", data_dir)
     assert str(e.value) == (
-        "cached prices for AAPL are corrupt (AAPL.csv does not match the sha256 in AAPL.json; "
-        "was it edited, or a write interrupted?); re-fetch with `forecast fetch AAPL`"
+        f"cached prices for AAPL are corrupt ({path.name} does not match the sha256 in "
+        "AAPL.json; was it edited, or a write interrupted?); re-fetch with `forecast fetch AAPL`"
     )
 
 
-def test_a_crash_between_csv_and_sidecar_is_caught_and_repaired(data_dir, yahoo, monkeypatch):
+def test_a_crash_between_csv_and_sidecar_keeps_the_old_cache(data_dir, yahoo, monkeypatch):
     yahoo(history_frame(aapl(0, 40)))
-    prices.fetch("AAPL", data_dir)
+    old = prices.fetch("AAPL", data_dir).frame
 
     def crash(path, obj):
         raise KeyboardInterrupt  # the process dies after the CSV, before its sidecar
@@ -843,30 +850,43 @@ def test_a_crash_between_csv_and_sidecar_is_caught_and_repaired(data_dir, yahoo,
     with pytest.raises(KeyboardInterrupt):
         prices.fetch("AAPL", data_dir)
     monkeypatch.undo()
-    with pytest.raises(ForecastError, match="does not match the sha256 in AAPL.json"):
-        prices.load_prices("AAPL", data_dir)
+    # the JSON is the commit point: the old cache is still the cache, beside an orphan CSV
+    pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), old)
+    assert len(list(prices_dir(data_dir).glob("AAPL.*.csv"))) == 2
 
-    fake = yahoo(history_frame(aapl(0, 45)))
+    fake = yahoo(history_frame(aapl(40, 45)))
     result = prices.fetch("AAPL", data_dir)
-    assert fake.calls[0][1]["period"] == "max"  # the cache is not trusted to extend
+    assert "period" not in fake.calls[0][1]  # the old cache is extended, not refetched
     pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), result.frame)
+    assert list(prices_dir(data_dir).glob("AAPL.*.csv")) == [result.path]  # orphan removed
 
 
-def test_load_prices_refuses_a_csv_without_its_sidecar(data_dir, yahoo):
+def test_a_csv_without_its_sidecar_is_not_a_cache(data_dir, yahoo):
     yahoo(history_frame(aapl(0, 40)))
     prices.fetch("AAPL", data_dir)
     (prices_dir(data_dir) / "AAPL.json").unlink()
-    with pytest.raises(ForecastError, match=r"AAPL.json is missing.*re-fetch with `forecast fetch"):
+    with pytest.raises(ForecastError, match=r"no cached prices for AAPL; run `forecast fetch"):
         prices.load_prices("AAPL", data_dir)
     (prices_dir(data_dir) / "AAPL.json").write_text('{"ticker": "AAPL"}')
-    with pytest.raises(ForecastError, match=r"AAPL.json .*sha256.*re-fetch with `forecast fetch"):
+    with pytest.raises(ForecastError, match=r"AAPL.json: the top level lacks source, .*re-fetch"):
+        prices.load_prices("AAPL", data_dir)
+
+
+def test_a_cache_in_the_layout_before_content_addressing_still_loads(data_dir, yahoo):
+    yahoo(history_frame(aapl(0, 40)))
+    result = prices.fetch("AAPL", data_dir)
+    legacy = prices_dir(data_dir) / "AAPL.csv"
+    result.path.rename(legacy)
+    pd.testing.assert_frame_equal(prices.load_prices("AAPL", data_dir), result.frame)
+    (prices_dir(data_dir) / "AAPL.json").unlink()
+    with pytest.raises(ForecastError, match=r"AAPL.json is missing, so AAPL.csv cannot be verif"):
         prices.load_prices("AAPL", data_dir)
 
 
 def test_corrupt_cache_is_repaired_by_a_fetch(data_dir, yahoo):
     yahoo(history_frame(aapl(0, 40)))
     prices.fetch("AAPL", data_dir)
-    (prices_dir(data_dir) / "AAPL.csv").write_text("garbage")
+    cache_csv(data_dir, "AAPL").write_text("garbage")
     fake = yahoo(history_frame(aapl(0, 45)))
     result = prices.fetch("AAPL", data_dir)
     assert fake.calls[0][1]["period"] == "max" and len(result.frame) == 45

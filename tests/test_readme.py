@@ -35,7 +35,7 @@ def split_command(args: list[str]) -> tuple[str, list[str]]:
 
 def test_readme_shows_commands():
     names = {split_command(c)[0] for c in readme_commands()}
-    assert {"fetch", "list", "train", "predict", "backtest"} <= names
+    assert {"fetch", "list", "train", "predict", "backtest", "models", "rm"} <= names
 
 
 @pytest.mark.parametrize("args", readme_commands(), ids=" ".join)
@@ -50,3 +50,12 @@ def test_readme_command_exists_with_its_options(args):
 def test_readme_starts_with_the_two_commands():
     head = README.read_text().split("\n## ")[0]
     assert "make demo" in head and "make test" in head
+
+
+def test_every_command_is_in_the_readme():
+    """The other direction: no command the CLI has is missing from the README."""
+    import typer
+
+    commands = set(typer.main.get_command(app).commands)
+    shown = {split_command(c)[0] for c in readme_commands()}
+    assert commands <= shown, commands - shown

@@ -24,7 +24,6 @@ from test_prices import _day, aapl, assert_schema
 from yfinance.data import YfData
 
 from forecast import prices
-from forecast.config import prices_dir, yfinance_cache_dir
 from forecast.errors import ForecastError
 
 NY = "America/New_York"
@@ -248,14 +247,14 @@ def with_events(stub: YahooStub) -> YahooStub:
     return stub
 
 
-def cached_tz(data_dir) -> dict[str, str]:
-    path = yfinance_cache_dir(data_dir) / "tkr-tz.db"
+def cached_tz(user_cache) -> dict[str, str]:
+    path = user_cache / "tkr-tz.db"
     with sqlite3.connect(path) as db:
         return dict(db.execute("select key, value from _tz_kv").fetchall())
 
 
 @pytest.mark.parametrize("stamp", ["midnight", "open"])
-def test_fetch_parses_a_v8_chart_into_the_schema(data_dir, yahoo_http, stamp):
+def test_fetch_parses_a_v8_chart_into_the_schema(data_dir, yahoo_http, stamp, user_cache):
     rows = aapl(0, 40)
     stub = with_events(yahoo_http("AAPL", rows, stamp=stamp))
     before = time.time()
@@ -289,8 +288,9 @@ def test_fetch_parses_a_v8_chart_into_the_schema(data_dir, yahoo_http, stamp):
     assert yfinance.__version__.startswith("1.7.")
     assert (meta["first"], meta["last"], meta["rows"]) == ("2013-01-02", _day(rows.index[-1]), 40)
     assert (meta["start"], meta["end"]) == (None, None)
-    # yfinance's own time zone cache went to the data directory, not ~/.cache
-    assert cached_tz(data_dir) == {"AAPL": NY}
+    # yfinance's own time zone cache went to the private per-user folder, not the data dir
+    assert cached_tz(user_cache) == {"AAPL": NY}
+    assert sorted(p.name for p in data_dir.iterdir()) == [".locks", "prices"]  # no yfinance/
 
 
 def test_incremental_fetch_asks_after_the_cached_last_date_and_merges(data_dir, yahoo_http):
@@ -346,7 +346,7 @@ def test_a_new_dividend_in_the_later_rows_refetches_everything(data_dir, yahoo_h
     ids=["unknown-symbol", "delisted-tz-known", "delisted-tz-known-raising"],
 )
 def test_chart_404_is_unknown_ticker_and_writes_nothing(
-    data_dir, yahoo_http, monkeypatch, missing, hide_exceptions
+    data_dir, yahoo_http, monkeypatch, missing, hide_exceptions, user_cache
 ):
     stub = yahoo_http("ZZZZ", aapl(0, 40))
     stub.missing = missing
@@ -356,11 +356,11 @@ def test_chart_404_is_unknown_ticker_and_writes_nothing(
     assert str(e.value) == (
         "no price data for ZZZZ: unknown or delisted ticker? check the symbol on finance.yahoo.com"
     )
-    assert not prices_dir(data_dir).exists()
+    assert list(data_dir.iterdir()) == []  # a failed fetch leaves nothing in the data dir
     assert stub.charts("tz"), "yfinance never asked the stub"
     if missing == {"history"}:
         assert len(stub.charts("history")) == 1
     else:  # no time zone: yfinance gives up before asking for prices
         assert stub.charts("history") == []
         assert any(url.startswith(QUOTE_SUMMARY) for url, _ in stub.requests)
-        assert "ZZZZ" not in cached_tz(data_dir)
+        assert "ZZZZ" not in cached_tz(user_cache)

@@ -183,7 +183,8 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def chunks_grad(theta, D, H, O, head, xs, zs, first, last, parts, losses):
-    """Chunks first..last-1 of a batch cut into CHUNK windows (forecast/train.py runs them on threads): parts[c] = chunk c's share of the mean-loss gradient."""
+    """Chunks first..last-1 of a batch cut into CHUNK windows: parts[c] = chunk c's share of the
+    mean-loss gradient, losses[c] its loss. forecast/train.py runs runs of chunks on threads."""
     B = xs.shape[0]
     for c in range(first, last):
         lo, hi = c * CHUNK, min(B, (c + 1) * CHUNK)

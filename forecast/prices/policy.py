@@ -29,23 +29,26 @@ class FetchResult:
     ticker: str
     frame: pd.DataFrame  # the whole cached history in the schema, not just the new rows
     source: str  # "yahoo" | "csv" | "sample" | "cache"
-    path: Path  # the cache CSV
+    path: Path | None  # the cache CSV; None when it could not be written (read-only data dir)
     warning: str | None = None  # set when falling back to the cache or the shipped sample
     new_rows: int = 0  # trading days not in the cache before this call
 
 
 def _fallback(ticker: str, data_dir: Path, cached, reason: str, offline: bool) -> FetchResult:
     """No fresh data: the cache as it is, else the shipped sample, else a ForecastError."""
-    csv_path, _ = cache.paths(ticker, data_dir)
     if cached is not None:
-        frame = cached[0]
+        frame, meta = cached
         warning = f"{reason}; using cached {ticker} through {day(frame.index[-1])}"
-        return FetchResult(ticker, frame, "cache", csv_path, warning, 0)
+        return FetchResult(ticker, frame, "cache", cache.csv_path(ticker, data_dir, meta), warning)
     sample = cache.sample(ticker)
     if sample is not None:
-        cache.write(ticker, data_dir, sample, "sample")
         warning = f"{reason}; using the shipped sample of {ticker} through {day(sample.index[-1])}"
-        return FetchResult(ticker, sample, "sample", csv_path, warning, len(sample))
+        try:
+            path = cache.write(ticker, data_dir, sample, "sample")
+        except OSError as e:  # a read-only data dir: the sample is still good for this command
+            path = None
+            warning += f" (not cached: {e.strerror or e})"
+        return FetchResult(ticker, sample, "sample", path, warning, len(sample))
     head = "offline" if offline else "cannot reach Yahoo"
     raise ForecastError(
         f"{head} and no cached copy of {ticker}; "
@@ -124,9 +127,8 @@ def _fetch(
     cached = cache.cached(ticker, data_dir)
     if offline:  # never imports yfinance
         return _fallback(ticker, data_dir, cached, "offline", offline=True)
-    yahoo = client if client is not None else Yahoo(data_dir)
+    yahoo = client if client is not None else Yahoo()
 
-    csv_path, _ = cache.paths(ticker, data_dir)
     until = end_day + dt.timedelta(days=1) if end_day else None  # yfinance's end is exclusive
     # Only extend our own Yahoo history: a CSV or sample may be on another adjustment basis.
     incremental = (
@@ -142,8 +144,9 @@ def _fetch(
         # (+1 day covers exchanges ahead of UTC, whose trading day starts on the UTC day before.)
         partial = _fetched_on(meta) <= last + dt.timedelta(days=1)
         since = last if partial else last + dt.timedelta(days=1)
+        here = cache.csv_path(ticker, data_dir, meta)
         if since > dt.date.today():
-            return FetchResult(ticker, old, "cache", csv_path, None, 0)
+            return FetchResult(ticker, old, "cache", here, None, 0)
         status(f"fetching {ticker} from Yahoo after {day(old.index[-1])}")
     else:
         since = start_day
@@ -161,7 +164,7 @@ def _fetch(
         if new is None:
             failed = yahoo.network_failed
             if incremental and not failed and not is_stale(old.index[-1].date()):
-                return FetchResult(ticker, old, "cache", csv_path, None, 0)  # already up to date
+                return FetchResult(ticker, old, "cache", here, None, 0)  # already up to date
             # after DNS failures yfinance returns empty frames: with a copy at hand, assume offline
             if cached is None and ticker not in cache.SAMPLES and not failed:
                 raise no_data(ticker)
@@ -183,8 +186,8 @@ def _fetch(
         return _fallback(ticker, data_dir, cached, str(e), offline=False)
 
     new_rows = len(frame) if cached is None else len(frame.index.difference(cached[0].index))
-    cache.write(ticker, data_dir, frame, "yahoo", yfinance_version=yahoo.version, **record)
-    return FetchResult(ticker, frame, "yahoo", csv_path, None, new_rows)
+    path = cache.write(ticker, data_dir, frame, "yahoo", yfinance_version=yahoo.version, **record)
+    return FetchResult(ticker, frame, "yahoo", path, None, new_rows)
 
 
 def import_csv(ticker: str, csv_path: str | Path, data_dir: Path) -> FetchResult:

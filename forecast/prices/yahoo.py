@@ -1,15 +1,28 @@
 """The Yahoo Finance client: the only module of forecast that touches the network.
 
-One `Yahoo` object per command: it imports yfinance on first use, points yfinance's caches
-away from ~, puts an overall deadline and bounded, backed-off retries around each download, and
-remembers what yfinance itself remembers for the rest of the process — after a DNS failure it
-answers with empty frames instead of errors, so offline can look like an unknown ticker.
+One `Yahoo` object per command: it imports yfinance on first use, makes its caches safe (below),
+puts an overall deadline and bounded, backed-off retries around each download, and remembers
+what yfinance itself remembers for the rest of the process — after a DNS failure it answers with
+empty frames instead of errors, so offline can look like an unknown ticker.
+
+yfinance keeps its Yahoo cookie as a *pickle* in an SQLite file and unpickles it on the next
+run: whoever can write that file runs code as the user. So its cookie cache is switched off
+(a cookie costs one extra request per command), and its other caches (time zones, ISINs: plain
+strings) live in a private per-user folder, platformdirs' user cache dir + forecast/yfinance,
+created 0700; one that is a symlink, not ours, or writable by group or others is not used (a
+temporary private folder, removed at exit, takes its place). Nothing goes in the data directory,
+which may be shared.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import os
+import shutil
+import stat
+import tempfile
 import threading
 import time
 import warnings
@@ -18,12 +31,49 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.config import yfinance_cache_dir
-
 BACKOFF = 1.0  # seconds before the first retry after a rate limit; doubles on each retry
 
 _sleep = time.sleep  # replaced in tests so backoff never really sleeps
 _cache_location: str | None = None  # yfinance's caches are process-wide: where we pointed them
+
+
+def _is_private(path: Path) -> bool:
+    """A real directory (no symlink) owned by this user that no one else can write to."""
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return False
+    if os.name != "posix":  # no owner/mode bits to check; the profile folder is per user
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def private_cache_dir() -> Path:
+    """yfinance's cache folder: per user, 0700; a temporary private one if that is unsafe."""
+    import platformdirs
+
+    location = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "yfinance"
+    try:
+        location.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        location.mkdir(mode=0o700, exist_ok=True)
+        # the parent too: whoever can write there can swap our folder for theirs
+        if _is_private(location.parent) and _is_private(location):
+            return location
+    except OSError:
+        pass  # unwritable home, read-only file system: fall through
+    temporary = Path(tempfile.mkdtemp(prefix="forecast-yfinance-"))  # 0700 by mkdtemp
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    return temporary
+
+
+def _switch_off_cookie_cache(yf) -> None:
+    """Make yfinance keep its cookie in memory only: its on-disk form is a pickle."""
+    caches = yf.cache
+    try:
+        with caches._cache_init_lock:
+            caches._CookieCacheManager._Cookie_cache = caches._CookieCacheDummy()
+    except AttributeError:  # a yfinance that reorganised its caches: the private folder remains
+        pass
+
 
 Status = Callable[[str], None]
 
@@ -59,21 +109,20 @@ class Yahoo:
     process with empty frames, so an empty answer no longer means "unknown ticker".
     """
 
-    def __init__(self, data_dir: Path):
-        self.data_dir = Path(data_dir)
+    def __init__(self):
         self.network_failed = False
         self._yf = None
 
     def _yfinance(self):
-        """Import yfinance, keep its SQLite caches under the data dir and its chatter off stderr."""
+        """Import yfinance with its caches made safe (module docstring) and its chatter off."""
         global _cache_location
         if self._yf is not None:
             return self._yf
         import yfinance as yf
 
-        location = yfinance_cache_dir(self.data_dir)
-        location.mkdir(parents=True, exist_ok=True)
-        if _cache_location != str(location):
+        _switch_off_cookie_cache(yf)
+        if _cache_location is None:
+            location = private_cache_dir()
             yf.set_tz_cache_location(str(location))  # before first use, else it writes to ~/.cache
             _cache_location = str(location)
         log = logging.getLogger("yfinance")

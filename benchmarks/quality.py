@@ -1,0 +1,224 @@
+"""make quality: the backtest protocol over many real series, every model against the random walk.
+
+    .venv/bin/python benchmarks/quality.py                       # the universe + samples (make quality)
+    .venv/bin/python benchmarks/quality.py --series AAPL,SPY --test-days 100    # a quick subset
+
+Protocol (forecast.backtest.run_backtest, the same as `forecast backtest TICKER --test-days 500
+--refit-every 20 --horizon 5 --max-train 2500`): the last 500 closes of each series are the
+1-day targets; every model is refitted every 20 origins on at most the last 2,500 returns up to
+and including the origin's close; horizons 1..5 are scored on every origin whose target exists.
+Series: every CSV in ../shared/data/universe/ (read with forecast.prices.read_price_csv, so a
+missing Adj Close is the Close) and the shipped samples data/samples/AAPL.csv and GSPC.csv.
+
+Per series, scores are divided by the constant-volatility random walk's (`naive`) on the same
+cases; the table shows, per model and horizon, medians across series with inter-quartile
+ranges [Q1, Q3] in brackets (coverage as it is), and on how many series the model's CRPS beats
+the random walk's and the best baseline's (the baseline with the lowest CRPS on that series,
+as `forecast backtest` picks it; "–" for the baselines themselves). Lower is better for
+Winkler 95, CRPS and price MAE. Per-series rows go to --out (CSV).
+
+The series run in parallel processes (--jobs, default one per core), each single-threaded
+(BLAS, Numba and the BPTT threads) so that the processes do not fight over cores.
+"""
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy loads: every process single-threaded
+
+import argparse  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
+SAMPLES = [ROOT / "data" / "samples" / "AAPL.csv", ROOT / "data" / "samples" / "GSPC.csv"]
+OUT = ROOT / "bench_out" / "quality_series.csv"
+SCORES = ("coverage_80", "coverage_95", "interval_score", "crps", "mae", "nll")
+RELATIVE = ("interval_score", "crps", "mae")  # ÷ naive's on the same series and horizon
+
+
+def series_paths(universe: Path, names: list[str] | None) -> list[Path]:
+    """Every CSV of the universe plus the samples, or those whose stem is in names."""
+    paths = sorted(universe.glob("*.csv")) + SAMPLES
+    if names:
+        paths = [p for p in paths if p.stem in names]
+        missing = set(names) - {p.stem for p in paths}
+        if missing:
+            sys.exit(
+                f"error: no series named {', '.join(sorted(missing))} in {universe} or samples"
+            )
+    return paths
+
+
+def run_series(job: dict) -> dict:
+    """One series through run_backtest (in a worker process): rows per model and horizon."""
+    from forecast.backtest import BASELINES, run_backtest
+    from forecast.config import TrainConfig
+    from forecast.prices import read_price_csv
+    from forecast.train import set_num_threads
+
+    set_num_threads(1)
+    path = Path(job["path"])
+    t0 = time.perf_counter()
+    try:
+        prices = read_price_csv(path, path.stem)
+        cfg = TrainConfig(**job["config"])
+        result = run_backtest(prices, cfg, **job["options"], ticker=path.stem)
+    except Exception as e:  # one bad series must not end the benchmark
+        return {
+            "series": path.stem,
+            "error": f"{type(e).__name__}: {e}",
+            "tb": traceback.format_exc(),
+        }
+    m = result.metrics
+    best = result.best_baseline
+    rows = []
+    for model, per_h in m.items():
+        for k, r in enumerate(per_h):
+            rw, ref = m["naive"][k], m[best][k]
+            row = {"series": path.stem, "model": model, "h": r["horizon"], "n": r["n"]}
+            row.update({s: r[s] for s in SCORES})
+            row.update({f"{s}_rel": r[s] / rw[s] for s in RELATIVE})
+            row["best_baseline"] = best
+            row["beats_rw"] = r["crps"] < rw["crps"]
+            row["beats_best"] = r["crps"] < ref["crps"] if model not in BASELINES else None
+            row["unconverged_fits"] = sum(model in f.unconverged for f in result.folds)
+            rows.append(row)
+    return {"series": path.stem, "rows": rows, "seconds": time.perf_counter() - t0}
+
+
+def _quartiles(values) -> tuple[float, float, float]:
+    import numpy as np
+
+    q1, q2, q3 = np.nanpercentile(np.asarray(values, float), [25, 50, 75])
+    return q1, q2, q3
+
+
+def table(frame, horizons: list[int], models: list[str]) -> str:
+    """The markdown summary: medians [IQR] across series, per model and horizon."""
+    n_series = frame["series"].nunique()
+    lines = [
+        "| model | h | coverage 80 | coverage 95 | Winkler 95 | CRPS | price MAE "
+        "| beats RW (CRPS) | beats best baseline (CRPS) |",
+        "|---|---:|---|---|---|---|---|---:|---:|",
+    ]
+
+    def cell(values, fmt):
+        q1, q2, q3 = _quartiles(values)
+        return f"{q2:{fmt}} [{q1:{fmt}}, {q3:{fmt}}]"
+
+    for model in models:
+        for h in horizons:
+            f = frame[(frame["model"] == model) & (frame["h"] == h)]
+            if f.empty:
+                continue
+            rw = "–" if model == "naive" else f"{int(f['beats_rw'].sum())}/{n_series}"
+            best = (
+                "–"
+                if f["beats_best"].isna().all()
+                else f"{int(f['beats_best'].fillna(False).astype(bool).sum())}/{n_series}"
+            )
+            lines.append(
+                f"| {model} | {h} | {cell(f['coverage_80'], '.3f')} | {cell(f['coverage_95'], '.3f')} "
+                f"| {cell(f['interval_score_rel'], '.3f')} | {cell(f['crps_rel'], '.4f')} "
+                f"| {cell(f['mae_rel'], '.4f')} | {rw} | {best} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--series", help="comma-separated stems to run (e.g. AAPL,SPY); default all")
+    ap.add_argument("--universe", type=Path, default=UNIVERSE, help="folder of CSVs")
+    ap.add_argument("--test-days", type=int, default=500)
+    ap.add_argument("--refit-every", type=int, default=20)
+    ap.add_argument("--horizon", type=int, default=5)
+    ap.add_argument("--max-train", type=int, default=2500)
+    ap.add_argument("--paths", type=int, default=500, help="sampled RNN paths per origin")
+    ap.add_argument("--epochs", type=int, default=15, help="as `forecast backtest`'s default")
+    ap.add_argument("--window", type=int, default=None)
+    ap.add_argument("--hidden", type=int, default=None)
+    ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument(
+        "--show-h", default=None, help="horizons in the table (default: 1 and the last)"
+    )
+    ap.add_argument("--out", type=Path, default=OUT, help="per-series CSV")
+    args = ap.parse_args(argv)
+
+    import pandas as pd
+
+    from forecast.backtest import MODELS
+    from forecast.files import atomic_write_bytes
+
+    names = [s.strip() for s in args.series.split(",")] if args.series else None
+    paths = series_paths(args.universe, names)
+    config = {"epochs": args.epochs}
+    config.update({k: v for k, v in (("window", args.window), ("hidden", args.hidden)) if v})
+    options = {
+        "horizon": args.horizon,
+        "refit_every": args.refit_every,
+        "test_days": args.test_days,
+        "max_train": args.max_train,
+        "n_paths": args.paths,
+    }
+    jobs = [{"path": str(p), "config": config, "options": options} for p in paths]
+    print(
+        f"quality: {len(jobs)} series, --test-days {args.test_days} --refit-every "
+        f"{args.refit_every} --horizon {args.horizon} --max-train {args.max_train}, "
+        f"RNN {config}, {args.jobs} processes",
+        file=sys.stderr,
+    )
+    t0 = time.perf_counter()
+    rows, failed = [], []
+    # spawn: fresh interpreters that read the thread settings above before numpy loads
+    if args.jobs > 1:
+        pool = mp.get_context("spawn").Pool(processes=min(args.jobs, len(jobs)))
+        results = pool.imap_unordered(run_series, jobs)
+    else:  # in this process: for debugging and profiling
+        pool, results = None, map(run_series, jobs)
+    try:
+        for done, res in enumerate(results, start=1):
+            status = f"FAILED {res['error']}" if "error" in res else f"{res['seconds']:.0f} s"
+            print(f"  [{done}/{len(jobs)}] {res['series']}: {status}", file=sys.stderr)
+            if "error" in res:
+                failed.append(res)
+            else:
+                rows.extend(res["rows"])
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    wall = time.perf_counter() - t0
+    if not rows:
+        print("error: every series failed", file=sys.stderr)
+        return 1
+    frame = pd.DataFrame(rows).sort_values(["series", "model", "h"], kind="stable")
+    atomic_write_bytes(args.out, frame.to_csv(index=False, lineterminator="\n").encode())
+    horizons = (
+        [int(h) for h in args.show_h.split(",")] if args.show_h else sorted({1, args.horizon})
+    )
+    n = frame["series"].nunique()
+    print(
+        f"Medians across {n} series [inter-quartile range]; Winkler 95, CRPS and price MAE "
+        "divided by the constant-volatility random walk's (naive) on the same series; lower "
+        "is better.\n"
+    )
+    print(table(frame, horizons, list(MODELS)))
+    best = frame.drop_duplicates("series")["best_baseline"].value_counts()
+    print(
+        "\nbest baseline per series (lowest CRPS): "
+        + ", ".join(f"{b} {c}" for b, c in best.items())
+    )
+    print(f"per-series rows: {args.out}")
+    print(f"run time: {wall:.0f} s ({wall / 60:.1f} min) on {args.jobs} processes")
+    for f in failed:
+        print(f"failed: {f['series']}: {f['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
