@@ -556,6 +556,10 @@ def train_global(
     from forecast.panel import default_cut
 
     name = prices.validate_symbol(name)
+    if not tickers:
+        raise ForecastError(
+            f"--global {name} trains on many tickers; give them, or --universe FILE"
+        )
     failed, dates = {}, []
     for t in tickers:
         try:

@@ -374,6 +374,10 @@ def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
     u = api.universe(tickers, universe_file)
     for problem in u.problems:
         display.error(problem)
+    if not u.tickers:
+        raise ForecastError(
+            "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
+        )
     try:
         with api.runner(jobs, scheduler) as runner:
             with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:

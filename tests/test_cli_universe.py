@@ -220,3 +220,19 @@ def test_ctrl_c_stops_the_workers_and_leaves_every_file_whole(cached, tmp_path):
     for json_path in models_dir(cached).glob("*.json"):  # every model on disk loads whole
         checkpoint.load_model(cached, json_path.stem)
     assert not [p for p in cached.rglob("*") if p.name.startswith(".") and "tmp" in p.name]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--global", "X"], "--global X trains on many tickers"),
+        (["train", "--jobs", "2"], "give the tickers to run"),
+        (["predict", "--model", "X"], "--model needs the TICKER"),
+        (["predict", "SPY", "GLD", "--plot", "a.png"], "--plot draws one ticker's fan chart"),
+    ],
+)
+def test_universe_options_without_what_they_need(cached, args, message):
+    r = run(cached, *args)
+    assert r.exit_code == 1 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
