@@ -80,6 +80,7 @@ class Loss(StrEnum):
     gaussian = "gaussian"
     mse = "mse"
     direction = "direction"
+    vol = "vol"
 
 
 LOSSES = tuple(Loss)
