@@ -768,7 +768,9 @@ def rm(
             raise ForecastError(
                 f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
             )
-        display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
+        display.info("will delete:")
+        for p in paths:  # one line each: info() escapes control characters, newlines too
+            display.info(f"  {p}")
         if not yes:
             try:
                 answer = typer.confirm("delete these files?", err=True)
