@@ -44,7 +44,7 @@ HEAD_IDS = {"mse": MSE, "gaussian": GAUSSIAN, "direction": DIRECTION, "vol": VOL
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 CHUNK = 16  # windows per chunk: small enough that a chunk's saved states stay in cache
 
-jit = njit(cache=True, error_model="numpy")
+jit = njit(cache=True, error_model="numpy", nogil=True)  # nogil: ensemble members run on threads
 
 
 # --- the cell: forward and backward side by side -----------------------------------------------
