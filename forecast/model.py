@@ -218,7 +218,7 @@ class RNNForecaster:
         features, note = usable_features(prices, self.config.features, "vol")
         cfg = self.config = replace(self.config, features=features)  # what the model reads
         self.notes_ = [note] if note else []
-        T, burn = cfg.window, cfg.burn_in
+        T, burn = cfg.window, cfg.burn
         ds = vol_dataset(prices, features, T, burn, cfg.val_fraction)
         results = fit_ensemble(ds.train, ds.val, cfg, on_epoch, steps=T - burn)
         self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
