@@ -99,11 +99,12 @@ def _quartiles(values) -> tuple[float, float, float]:
 
 
 def table(frame, horizons: list[int], models: list[str]) -> str:
-    """The markdown summary: medians [IQR] across series, per model and horizon."""
+    """The markdown summary: medians [IQR] across series, per model and horizon, and counts of
+    series where the model beats the random walk (Winkler 95, CRPS) and the best baseline (CRPS)."""
     n_series = frame["series"].nunique()
     lines = [
         "| model | h | coverage 80 | coverage 95 | Winkler 95 | CRPS | price MAE "
-        "| beats RW (CRPS) | beats best baseline (CRPS) |",
+        "| beats RW: W95 / CRPS | beats best: CRPS |",
         "|---|---:|---|---|---|---|---|---:|---:|",
     ]
 
@@ -116,11 +117,12 @@ def table(frame, horizons: list[int], models: list[str]) -> str:
             f = frame[(frame["model"] == model) & (frame["h"] == h)]
             if f.empty:
                 continue
-            rw = "–" if model == "naive" else f"{int(f['beats_rw'].sum())}/{n_series}"
+            w95 = int((f["interval_score_rel"] < 1).sum())
+            crps = int((f["crps_rel"] < 1).sum())
+            rw = "–" if model == "naive" else f"{w95} / {crps} of {n_series}"
+            beats_best = f["beats_best"].dropna()
             best = (
-                "–"
-                if f["beats_best"].isna().all()
-                else f"{int(f['beats_best'].fillna(False).astype(bool).sum())}/{n_series}"
+                "–" if beats_best.empty else f"{int(beats_best.astype(bool).sum())} of {n_series}"
             )
             lines.append(
                 f"| {model} | {h} | {cell(f['coverage_80'], '.3f')} | {cell(f['coverage_95'], '.3f')} "
@@ -128,6 +130,26 @@ def table(frame, horizons: list[int], models: list[str]) -> str:
                 f"| {cell(f['mae_rel'], '.4f')} | {rw} | {best} |"
             )
     return "\n".join(lines)
+
+
+def summary(frame, horizons: list[int]) -> str:
+    """What make quality prints: the heading, the table, and which baseline was best where."""
+    from forecast.backtest import MODELS
+
+    n = frame["series"].nunique()
+    best = frame.drop_duplicates("series")["best_baseline"].value_counts()
+    return "\n".join(
+        [
+            f"Medians across {n} series [inter-quartile range]; Winkler 95, CRPS and price MAE "
+            "divided by the constant-volatility random walk's (naive) on the same series; "
+            "lower is better.",
+            "",
+            table(frame, horizons, list(MODELS)),
+            "",
+            "best baseline per series (lowest CRPS): "
+            + ", ".join(f"{b} {c}" for b, c in best.items()),
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -147,11 +169,17 @@ def main(argv=None) -> int:
         "--show-h", default=None, help="horizons in the table (default: 1 and the last)"
     )
     ap.add_argument("--out", type=Path, default=OUT, help="per-series CSV")
+    ap.add_argument("--table", type=Path, help="only print the table of an earlier run's CSV")
     args = ap.parse_args(argv)
 
     import pandas as pd
 
-    from forecast.backtest import MODELS
+    if args.table is not None:
+        frame = pd.read_csv(args.table)
+        shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, frame["h"].max()]
+        print(summary(frame, sorted(set(shown))))
+        return 0
+
     from forecast.files import atomic_write_bytes
 
     names = [s.strip() for s in args.series.split(",")] if args.series else None
@@ -201,18 +229,7 @@ def main(argv=None) -> int:
     horizons = (
         [int(h) for h in args.show_h.split(",")] if args.show_h else sorted({1, args.horizon})
     )
-    n = frame["series"].nunique()
-    print(
-        f"Medians across {n} series [inter-quartile range]; Winkler 95, CRPS and price MAE "
-        "divided by the constant-volatility random walk's (naive) on the same series; lower "
-        "is better.\n"
-    )
-    print(table(frame, horizons, list(MODELS)))
-    best = frame.drop_duplicates("series")["best_baseline"].value_counts()
-    print(
-        "\nbest baseline per series (lowest CRPS): "
-        + ", ".join(f"{b} {c}" for b, c in best.items())
-    )
+    print(summary(frame, horizons))
     print(f"per-series rows: {args.out}")
     print(f"run time: {wall:.0f} s ({wall / 60:.1f} min) on {args.jobs} processes")
     for f in failed:

@@ -47,8 +47,11 @@ def test_the_harness_runs_two_series_in_parallel(universe, tmp_path, capsys):
     rnn1 = rows[(rows["model"] == "rnn") & (rows["h"] == 1)]
     line = next(s for s in text.splitlines() if s.startswith("| rnn | 1 |"))
     assert f"{rnn1['crps_rel'].median():.4f} [" in line
-    beats = int(rnn1["beats_rw"].sum())
-    assert f"| {beats}/2 |" in line
+    w95, crps = int((rnn1["interval_score_rel"] < 1).sum()), int(rnn1["beats_rw"].sum())
+    assert f"| {w95} / {crps} of 2 |" in line
+    # the table of a saved run, without running it again
+    assert quality.main(["--table", str(out)]) == 0
+    assert line in capsys.readouterr().out
 
 
 def test_an_unknown_series_is_refused(universe):
