@@ -83,7 +83,9 @@ def test_backtest_refits_cut_every_series_at_the_fold_date(frames, monkeypatch):
     assert len(seen) == len(result.folds) == 2
     for last_dates, fold in zip(seen, result.folds, strict=True):
         assert set(last_dates) == {"AAA", "BBB", "CCC"}
+        # every series cut at the fold's first origin: its close is the last one seen
         assert all(d <= fold.first_origin for d in last_dates.values())
+        assert last_dates["AAA"] == fold.first_origin
         assert fold.scaler_last_date < fold.first_origin
 
 

@@ -62,11 +62,9 @@ def test_a_worker_backtest_summary(cached):
     options = dict(horizon=2, refit_every=30, test_days=40, n_paths=50)
     summary = many.backtest_one("SYN", frame, CFG, options, 0)
     v = many.backtest_values(summary)
-    assert v["origins"] == 40  # every test day is an origin (h = 1 has a target for each)
+    assert v["origins"] == 40  # every test day's close is a 1-day target
     assert v["verdict"] == summary["verdict"]
-    day1 = summary["models"]["rnn"][0]
-    assert v["rel_mae"] == day1["rel_mae"] and v["dm_p"] == day1["dm_p_value"]
-    assert v["coverage_80"] == day1["coverage_80"] is not None
+    assert v["rel_mae"] == summary["models"]["rnn"][0]["rel_mae"]
 
 
 def test_too_little_history_is_one_line(cached):
