@@ -92,6 +92,18 @@ def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
     return last * np.exp(m), bands, s
 
 
+def paths_predictive(cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool):
+    """The calibrated forecast from sampled paths, as RNNForecaster.predictive returns it:
+    (median, bands, mean, sd, p_up, cum) with mean the paths' median log return (the bands'
+    centre) and sd the 95% band's half-width in log space / z_0.975 (the Gaussian it implies);
+    p_up the paths' share above 0, or the mean step P(up) ps of a direction head."""
+    median, bands, _ = calibrated_bands(cum, last, calibration)
+    mean = np.log(median / last)
+    sd = (np.log(bands[0.95][1]) - np.log(bands[0.95][0])) / (2.0 * gaussian_factor(0.95))
+    p_up = ps.mean(axis=0) if direction else (cum > 0).mean(axis=0)
+    return median, bands, mean, sd, p_up, cum
+
+
 def conformal_bands(center: np.ndarray, spread: np.ndarray, last: float, calibration: Calibration):
     """{level: (lower, upper)} prices last * exp(center_h +- c_{L,h} spread_h), all (days,).
 
@@ -417,10 +429,8 @@ class RNNForecaster:
             return self._vol_predictive(prices, days, n_paths, seed)
         cum, ps = self.forecast_paths(prices, days, n_paths, seed)
         last = float(prices["Adj Close"].iloc[-1])
-        median, bands, _ = calibrated_bands(cum, last, self.calibration_)
-        mean = np.log(median / last)
-        sd = (np.log(bands[0.95][1]) - np.log(bands[0.95][0])) / (2.0 * gaussian_factor(0.95))
-        return median, bands, mean, sd, HEADS[self.config.loss].p_up(ps, cum), cum
+        direction = self.config.loss == "direction"
+        return paths_predictive(cum, ps, last, self.calibration_, direction)
 
     def forecast(
         self,
