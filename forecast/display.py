@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from forecast.config import DEFAULT_FEATURES
 from forecast.text import printable
 
 out = Console()  # stdout: tables, JSON, charts
@@ -214,7 +215,9 @@ def models_table(infos, data_dir) -> None:
     for m in infos:
         cfg = m.config
         options = f"{cfg.get('loss', '?')} T={cfg.get('window', '?')} H={cfg.get('hidden', '?')}"
-        extra = [str(f) for f in (cfg.get("features") or [])[1:]]
+        feats = tuple(cfg.get("features") or [])
+        default = DEFAULT_FEATURES["vol" if cfg.get("loss") == "vol" else "other"]
+        extra = [] if feats == default else [str(f) for f in feats[1:]]  # only what differs
         if extra:
             options += " +" + "+".join(extra)
         gap = m.skill

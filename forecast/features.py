@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast.config import DEFAULT_FEATURES
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
 from forecast.kernels import rnn
@@ -75,10 +76,11 @@ def usable_features(
 ) -> tuple[tuple[str, ...], str | None]:
     """(features the vol head can read from these prices, a note or None).
 
-    The vol head drops its range inputs on close-only prices, with a note, instead of failing:
-    its default set includes them, and close-only data is common. Other heads keep features.
+    The vol head's default set drops its range inputs on close-only prices, with a note,
+    instead of failing: close-only data is common. A set the user chose is kept (and
+    check_features refuses range inputs the prices cannot give); other heads keep theirs.
     """
-    if loss != "vol" or has_range(prices):
+    if loss != "vol" or has_range(prices) or features != DEFAULT_FEATURES["vol"]:
         return features, None
     dropped = [f for f in features if f in RANGE_FEATURES]
     if not dropped:
@@ -98,11 +100,12 @@ def check_features(prices: pd.DataFrame, features: tuple[str, ...], loss: str = 
     The vol head instead drops its range inputs (usable_features).
     """
     features, _ = usable_features(prices, features, loss)
-    if "range" in features and not has_range(prices):
-        raise ForecastError(
-            "--features range needs daily High and Low prices, and these prices have none "
-            "(High equals Low on every day); drop range from --features"
-        )
+    for name in RANGE_FEATURES:
+        if name in features and not has_range(prices):
+            raise ForecastError(
+                f"--features {name} needs daily High and Low prices, and these prices have "
+                f"none (High equals Low on every day); drop {name} from --features"
+            )
     if "volume" in features and (
         "Volume" not in prices.columns or bool((prices["Volume"] == 0).all())
     ):

@@ -185,7 +185,7 @@ def test_models_lists_what_was_trained(trained):
     result = run(trained, "models", terminal_width=200)
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "AAPL" in line)
-    assert "2023-09-21" in row and "gaussian" in row and "KiB" in row
+    assert "2023-09-21" in row and "vol" in row and "KiB" in row
     meta = json.loads((models_dir(trained) / "AAPL.json").read_text())
     assert f"{meta['losses']['val']:.4f}" in row and f"{meta['baseline_val_loss']:.4f}" in row
     assert str(trained) in result.stdout
@@ -286,10 +286,25 @@ def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
     assert run(d, "fetch", "CLOSE", "--csv", str(csv)).exit_code == 0
     before = tree(d)
     for command in ("train", "backtest"):
-        for feature in ("range", "volume"):
-            result = run(d, command, "CLOSE", *SMALL, "--features", f"return,{feature}")
-            one_line(result, 1, f"--features {feature} needs")
+        for loss, feature in (("vol", "range"), ("gaussian", "range"), ("gaussian", "volume")):
+            args = (*SMALL, "--loss", loss, "--features", f"return,{feature}")
+            one_line(run(d, command, "CLOSE", *args), 1, f"--features {feature} needs")
     assert tree(d) == before
+
+
+def test_the_default_vol_model_drops_range_inputs_on_close_only_data_with_a_note(trained, tmp_path):
+    from forecast.api import load_prices
+
+    frame = load_prices("AAPL", trained)
+    csv = tmp_path / "close.csv"
+    frame[["Close"]].iloc[-600:].to_csv(csv)  # a Date,Close file
+    d = tmp_path / "d"
+    assert run(d, "fetch", "CLOSE", "--csv", str(csv)).exit_code == 0
+    result = run(d, "train", "CLOSE", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "no daily High and Low: the model reads return,abs,ewma" in result.stderr
+    meta = json.loads((models_dir(d) / "CLOSE.json").read_text())
+    assert meta["features"] == ["return", "abs", "ewma"]
 
 
 # --- plots --------------------------------------------------------------------------------------

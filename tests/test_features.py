@@ -149,5 +149,7 @@ def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
     kept, note = usable_features(prices, feats, "vol")
     assert kept == ("return", "abs", "ewma") and "range,parkinson" in note
     check_features(prices, feats, "vol")  # no error: dropped
+    with pytest.raises(ForecastError, match="--features parkinson needs daily High and Low"):
+        check_features(prices, ("return", "parkinson"), "vol")  # chosen, not the default
     with pytest.raises(ForecastError, match="High and Low"):
         check_features(prices, ("return", "range"), "gaussian")
