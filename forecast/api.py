@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import calendar, checkpoint, kernels, prices, store
-from forecast.config import CAL_HORIZON, PLOT_HISTORY_DAYS, TrainConfig, check_range
+from forecast.config import CAL_HORIZON, TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
 from forecast.features import check_features, split_days
 from forecast.heads import HEADS
@@ -126,9 +126,9 @@ def files_of(
     return store.ticker_files(symbol, data_dir, prices=price_files, models=model_files)
 
 
-def remove(paths: list[Path]) -> None:
-    """Delete files listed by files_of."""
-    store.remove(paths)
+def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
+    """Delete one ticker's files listed by files_of, under the locks its saves take."""
+    store.remove(prices.validate_symbol(ticker), data_dir, paths)
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -355,9 +355,10 @@ def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> l
 def _latest_for_backtest(data_dir: Path) -> str:
     """The latest trained model's ticker; with no model yet, the latest fetched (a backtest
     trains its own models, so it needs only prices)."""
-    if any(m.saved_at for m in store.models(data_dir)):
+    try:
         return latest_trained(data_dir)
-    return latest_fetched(data_dir)
+    except ForecastError:  # no model yet
+        return latest_fetched(data_dir)
 
 
 # --- backtest ------------------------------------------------------------------------------------
@@ -395,7 +396,13 @@ def backtest(
         if on_fold is not None:
             on_fold(i, n)
 
-    return BacktestReport(ticker, run_backtest(frame, config, on_fold=fold, **options))
+    import warnings
+
+    with warnings.catch_warnings():
+        # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = run_backtest(frame, config, on_fold=fold, **options)
+    return BacktestReport(ticker, result)
 
 
 def check_export_path(path: Path) -> Path:
@@ -428,7 +435,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
     from forecast import plot
 
-    days = history_days or PLOT_HISTORY_DAYS
+    days = history_days or plot_history_days(len(pred.table))
     title = (
         f"{pred.ticker}: {len(pred.table)}-day forecast from the close of {pred.last_date:%Y-%m-%d}"
     )
@@ -449,7 +456,15 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     from forecast.model import LEVELS
 
     result, cases = report.result, report.result.cases
-    h = cases.y.shape[1]
+    n, h = cases.y.shape
+    dates = getattr(cases, "target_dates", None)
+    if dates is not None:
+        target = pd.DatetimeIndex(np.asarray(dates)[:, h - 1])
+    else:  # origins are consecutive sessions: origin j's day h is origin j + h
+        origins = pd.DatetimeIndex(result.origins)
+        target = origins[h:].append(pd.DatetimeIndex([pd.NaT] * min(h, n)))[:n]
+    y = cases.y[:, h - 1]
+    ok = np.isfinite(y) & ~target.isna()
     coverage = {
         model: {L: np.array([r[f"coverage_{round(L * 100)}"] for r in rows], float) for L in LEVELS}
         for model, rows in result.metrics.items()
@@ -457,11 +472,11 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     first, last = result.origins[0], result.origins[-1]
     return plot.write_backtest(
         path,
-        result.origins,
-        realised=cases.y[:, h - 1],
-        median=cases.point["rnn"][:, h - 1],
+        target[ok],
+        realised=y[ok],
+        median=cases.point["rnn"][ok, h - 1],
         bands={
-            L: (cases.lower["rnn", L][:, h - 1], cases.upper["rnn", L][:, h - 1]) for L in LEVELS
+            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1]) for L in LEVELS
         },
         coverage=coverage,
         title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
@@ -541,6 +556,10 @@ def train_global(
     from forecast.panel import default_cut
 
     name = prices.validate_symbol(name)
+    if not tickers:
+        raise ForecastError(
+            f"--global {name} trains on many tickers; give them, or --universe FILE"
+        )
     failed, dates = {}, []
     for t in tickers:
         try:

@@ -48,7 +48,7 @@ from forecast import metrics
 from forecast.baselines import RandomWalk
 from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
-from forecast.features import split_days
+from forecast.features import min_prices
 from forecast.files import atomic_write_bytes
 from forecast.model import LEVELS, RNNForecaster, calibrated_bands
 from forecast.volatility import EGARCH, EWMA, GARCH
@@ -243,13 +243,7 @@ def _clean(obj):
 
 def _min_fit_prices(cfg: TrainConfig) -> int:
     """Fewest prices RNNForecaster.fit accepts for cfg.window (the chronological split's need)."""
-    n = 2
-    while True:
-        try:
-            split_days(n - 1, cfg.window, cfg.val_fraction)  # n prices → n − 1 feature days
-            return n
-        except ForecastError:
-            n += 1
+    return min_prices(cfg.window, cfg.val_fraction)
 
 
 def _validate(

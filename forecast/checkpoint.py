@@ -303,7 +303,7 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
     def unusable(detail: str) -> ForecastError:
         return ForecastError(f"the model for {ticker} is unusable: {detail}; {retrain}")
 
-    if not json_path.is_file():
+    if not (json_path.exists() or json_path.is_symlink()):  # a link to /dev/zero: refused below
         raise ForecastError(f"no model for {ticker}; run `forecast train {ticker}`")
     meta = _read_json(json_path, unusable)
     if "format_version" not in meta:
@@ -338,7 +338,7 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
             return load_model(data_dir, ticker)  # a save committed meanwhile: read the new one
         raise unusable(f"{npz_path} is missing") from None
     except RefusedFile as e:
-        raise unusable(f"{e}, more than shapes {s} take") from None
+        raise unusable(f"{e} (what shapes {s} need, and headers)") from None
     except OSError as e:
         raise unusable(f"{npz_path} cannot be read ({_one_line(e)})") from None
     if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:

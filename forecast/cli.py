@@ -165,7 +165,7 @@ def fetch(
         list[str],
         typer.Argument(
             help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
-            metavar="TICKER...",
+            metavar="TICKER",
             show_default=False,
         ),
     ],
@@ -374,6 +374,10 @@ def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
     u = api.universe(tickers, universe_file)
     for problem in u.problems:
         display.error(problem)
+    if not u.tickers:
+        raise ForecastError(
+            "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
+        )
     try:
         with api.runner(jobs, scheduler) as runner:
             with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
@@ -510,9 +514,15 @@ def predict(
     json_out: JsonOut = False,
     plot: Plot = None,
     history: Annotated[
-        int,
-        ranged("history", "Trading days of closes drawn before the forecast in --plot.", OUTPUT),
-    ] = config.PLOT_HISTORY_DAYS,
+        int | None,
+        ranged(
+            "history",
+            "Trading days of closes drawn before the forecast in --plot "
+            "(default: 4 per forecast day, 40 to 120).",
+            OUTPUT,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():
@@ -738,7 +748,7 @@ def models() -> None:
 
 @app.command()
 def rm(
-    ticker: Annotated[str, typer.Argument(help="Symbol whose files to delete.")],
+    ticker: Annotated[str, typer.Argument(metavar="TICKER", help="Symbol whose files to delete.")],
     prices: Annotated[
         bool, typer.Option("--prices", help="Delete only its cached prices.")
     ] = False,
@@ -758,7 +768,9 @@ def rm(
             raise ForecastError(
                 f"no {what} for {ticker.upper()} in {state.data_dir}; nothing to delete"
             )
-        display.info("will delete:\n" + "\n".join(f"  {p}" for p in paths))
+        display.info("will delete:")
+        for p in paths:  # one line each: info() escapes control characters, newlines too
+            display.info(f"  {p}")
         if not yes:
             try:
                 answer = typer.confirm("delete these files?", err=True)
@@ -770,5 +782,5 @@ def rm(
             if not answer:
                 display.info("nothing deleted")
                 return
-        api.remove(paths)
+        api.remove(ticker, state.data_dir, paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

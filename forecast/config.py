@@ -58,7 +58,19 @@ def yfinance_cache_dir(data_dir: Path) -> Path:
 
 MAX_HORIZON = 60  # trading days predict and backtest forecast ahead, at most
 CAL_HORIZON = 20  # horizons calibrated one by one; longer ones reuse day 20's factor
-PLOT_HISTORY_DAYS = 120  # closes before the fan in a --plot: context, and the fan keeps its width
+PLOT_HISTORY_DAYS = (
+    40,
+    120,
+)  # closes before the fan in a --plot: 4 per forecast day, in this range
+
+
+def plot_history_days(days: int) -> int:
+    """Closes drawn before a `days`-day fan: enough for context (40 at least), few enough that
+    the fan keeps a fifth of the width (a ninth for 5 days) instead of a thin strip at the edge."""
+    lo, hi = PLOT_HISTORY_DAYS
+    return min(max(4 * days, lo), hi)
+
+
 FEATURES = ("return", "range", "volume")  # per-day inputs; "return" is always first
 
 

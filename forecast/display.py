@@ -12,21 +12,28 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from forecast.text import printable
+
 out = Console()  # stdout: tables, JSON, charts
 err = Console(stderr=True)  # stderr: progress, warnings, errors
 
 
 def error(message: str) -> None:
-    """One line on stderr, no traceback (markup off: messages may contain [brackets])."""
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    """One line on stderr, no traceback (markup off: messages may contain [brackets]).
+
+    Messages may quote file names and cells from files: printable() shows their control
+    characters as escapes instead of letting them drive the terminal.
+    """
+    err.print(f"error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True, style="yellow")
+    text = f"warning: {printable(message)}"
+    err.print(text, markup=False, highlight=False, soft_wrap=True, style="yellow")
 
 
 def info(message: str) -> None:
-    err.print(message, markup=False, highlight=False, soft_wrap=True, style="dim")
+    err.print(printable(message), markup=False, highlight=False, soft_wrap=True, style="dim")
 
 
 # --- fetch / list -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from forecast.files import RefusedFile, read_regular
 
 MAX_BYTES = 4 << 20  # a model sidecar is ~30 kB; a price sidecar and .latest under 1 kB
-MAX_DEPTH = 16  # our files nest 3 levels; json's C parser overflows the stack near 1,000+
+MAX_DEPTH = 16  # our files nest 4 levels; json's parser raises RecursionError near 1,000
 MAX_INT_DIGITS = 20  # int64 has 19 digits; CPython refuses >4,300 with a ValueError of its own
 
 
@@ -31,13 +31,17 @@ class InvalidJSON(ValueError):
     """A JSON file that is unreadable as what it should be; str() is one line naming the problem."""
 
 
-def _depth(text: str) -> int:
-    """Deepest nesting of [ and { outside strings, without recursing."""
-    skeleton = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)  # strings may hold brackets
-    deepest = level = 0
-    for c in re.sub(r"[^\[\]{}]", "", skeleton):
-        level += 1 if c in "[{" else -1
-        deepest = max(deepest, level)
+def _depth(value) -> int:
+    """Deepest nesting of lists and objects in a parsed value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                break
+            items = v.values() if isinstance(v, dict) else v
+            stack.extend((x, d + 1) for x in items if x.__class__ in (dict, list))
     return deepest
 
 
@@ -53,15 +57,19 @@ def parse(data: bytes, where: str) -> object:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidJSON(f"{where} is not readable JSON (not UTF-8 text)") from None
-    if _depth(text) > MAX_DEPTH:
-        raise InvalidJSON(f"{where} nests deeper than {MAX_DEPTH} levels")
+    too_deep = InvalidJSON(f"{where} nests deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, parse_int=_int)  # NaN/Infinity pass: json.dumps writes them
+        value = json.loads(text, parse_int=_int)  # NaN/Infinity pass: json.dumps writes them
     except InvalidJSON as e:
         raise InvalidJSON(f"{where} holds {e}") from None
-    except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+    except RecursionError:  # the C parser checks its depth against the recursion limit
+        raise too_deep from None
+    except ValueError as e:  # JSONDecodeError is a ValueError
         reason = " ".join(str(e).split())[:80]
         raise InvalidJSON(f"{where} is not readable JSON ({reason})") from None
+    if _depth(value) > MAX_DEPTH:
+        raise too_deep
+    return value
 
 
 def read_object(path: Path, schema: Dict | None = None, *, max_bytes: int = MAX_BYTES) -> dict:

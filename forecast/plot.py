@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.config import PLOT_HISTORY_DAYS
 from forecast.errors import ForecastError
 from forecast.files import atomic_write_bytes
 
@@ -64,17 +63,18 @@ def write_fan(
     lower_95,
     upper_95,
     title: str,
-    history_days: int = PLOT_HISTORY_DAYS,
+    history_days: int | None = None,
     currency: str | None = None,
 ) -> Path:
     """Draw the fan chart and write it to `path` atomically; returns the path.
 
-    history_dates/closes: (N,) of which the last history_days are drawn; forecast_dates,
+    history_dates/closes: (N,) of which the last history_days (default: all) are drawn; forecast_dates,
     median and the four band edges: (days,).
     """
     fig, (ax,) = _figure()
-    hist_x = pd.DatetimeIndex(history_dates)[-history_days:]
-    hist_y = np.asarray(history_closes, float)[-history_days:]
+    keep = slice(-history_days if history_days else None, None)
+    hist_x = pd.DatetimeIndex(history_dates)[keep]
+    hist_y = np.asarray(history_closes, float)[keep]
     # Start every forecast series at the origin close so the fan opens from the last price.
     fx = pd.DatetimeIndex([hist_x[-1]]).append(pd.DatetimeIndex(forecast_dates))
     med, lo80, hi80, lo95, hi95 = (
@@ -99,7 +99,7 @@ def write_fan(
 
 def write_backtest(
     path,
-    origins,
+    target_dates,
     realised,
     median,
     bands: dict[float, tuple[np.ndarray, np.ndarray]],
@@ -107,27 +107,25 @@ def write_backtest(
     title: str,
     currency: str | None = None,
 ) -> Path:
-    """Two panels: the RNN's day-h forecasts against what happened, and coverage by horizon.
+    """Two panels: the RNN's h-day forecasts against what happened, and coverage by horizon.
 
-    origins (n,) consecutive trading days; realised, median and each band edge (n,) are the
-    close h days after each origin and its forecast, h = the backtest's horizon. coverage:
-    model -> {level: (horizons,)} share of cases inside the band.
+    target_dates, realised, median and each band edge: (m,), one per origin whose target day
+    h sessions later is in the data (h = the backtest's longest horizon): the day forecast,
+    the close on it, and the RNN's median and bands for it. coverage: model -> {level: (h,)}
+    share of cases inside that model's band at horizons 1..h.
     """
     fig, (top, bottom) = _figure(height=8.0, rows=2)
-    origins = pd.DatetimeIndex(origins)
-    h = int(next(iter(next(iter(coverage.values())).values())).size)
-    # the day each forecast was for: origins are consecutive sessions, so origin j + h
-    n = len(origins) - h
-    x = origins[h:]
-    if n > 0:
+    x = pd.DatetimeIndex(target_dates)
+    h = len(next(iter(next(iter(coverage.values())).values())))
+    if len(x):
         for k, level in enumerate(sorted(bands, reverse=True)):  # widest first, underneath
             lo, hi = bands[level]
             alpha = 0.18 if k == 0 else 0.35
             top.fill_between(
-                x, lo[:n], hi[:n], color="tab:blue", alpha=alpha, lw=0, label=f"{level:.0%} band"
+                x, lo, hi, color="tab:blue", alpha=alpha, lw=0, label=f"{level:.0%} band"
             )
-        top.plot(x, median[:n], color="tab:orange", linewidth=1.2, label="median forecast")
-        top.plot(x, realised[:n], color="black", linewidth=1.0, label="what happened")
+        top.plot(x, median, color="tab:orange", linewidth=1.2, label="median forecast")
+        top.plot(x, realised, color="black", linewidth=1.0, label="what happened")
         top.legend(loc="best", framealpha=0.9)
     top.set_title(title)
     top.set_xlabel("the day forecast")
@@ -135,21 +133,27 @@ def write_backtest(
     top.grid(True, alpha=0.3)
 
     hs = np.arange(1, h + 1)
-    styles = {"rnn": "tab:orange", "naive": "tab:grey", "drift": "tab:green"}
+    # one colour per model, both its levels: solid the wider band, dashed the narrower
+    fixed = {"rnn": "tab:orange", "naive": "tab:grey", "drift": "tab:green"}
+    spare = iter(["tab:blue", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive"])
+    colours = {m: fixed.get(m) or next(spare, None) for m in coverage}
     for model, levels in coverage.items():
         for level, cov in levels.items():
             line = "-" if level == max(levels) else "--"
             bottom.plot(
-                hs, cov, line, marker="o", color=styles.get(model), label=f"{model} {level:.0%}"
+                hs, cov, line, marker="o", color=colours[model], label=f"{model} {level:.0%}"
             )
     for level in {lv for levels in coverage.values() for lv in levels}:
         bottom.axhline(level, color="black", linewidth=0.8, linestyle=":")
+    finite = [
+        float(np.nanmin(c)) for lv in coverage.values() for c in lv.values() if np.isfinite(c).any()
+    ]
+    lowest = min(finite, default=0.0)
+    bottom.set_ylim(max(0.0, min(0.6, lowest - 0.05)), 1.01)
+    bottom.set_title("coverage by horizon (dotted: nominal)", fontsize="medium")
     bottom.set_xlabel("horizon (trading days)")
     bottom.set_ylabel("share inside the band")
     bottom.set_xticks(hs)
-    lowest = min(float(np.nanmin(c)) for levels in coverage.values() for c in levels.values())
-    bottom.set_ylim(max(0.0, min(0.6, lowest - 0.05)), 1.01)
-    bottom.set_title("coverage by horizon (dotted: nominal)", fontsize="medium")
     bottom.grid(True, alpha=0.3)
     bottom.legend(loc="lower left", ncols=3, framealpha=0.9)
     return _save(fig, path)

@@ -4,17 +4,21 @@ Reads the JSON sidecars that forecast.prices and forecast.checkpoint write, with
 prices or weights: `forecast models`, `forecast rm` and the "latest model" default need only
 names, dates and sizes.
 
-    <data dir>/prices/<TICKER>.csv, <TICKER>.json          one ticker's cached prices
+    <data dir>/prices/<TICKER>.json, <TICKER>.<hash>.csv   one ticker's cached prices
     <data dir>/models/<TICKER>.json, <TICKER>.<hash>.npz    one ticker's model
 """
 
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import jsonfile
-from forecast.config import models_dir, prices_dir
+from forecast.config import models_dir
 from forecast.errors import ForecastError
+from forecast.files import lock_path, locked
+from forecast.prices import cache
+from forecast.text import printable
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,9 @@ class ModelInfo:
         return self.val_loss - self.baseline_val_loss
 
 
-def _weights_pattern(ticker: str) -> re.Pattern:
-    # exact: "BRK" must not match BRK.B's files, so no glob on "BRK.*"
-    return re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.npz")
+def _text(x) -> str | None:
+    """A string from a sidecar, safe to print (control characters escaped); else None."""
+    return printable(x)[:40] if isinstance(x, str) else None
 
 
 def _number(x) -> float | None:
@@ -58,16 +62,15 @@ def models(data_dir: Path) -> list[ModelInfo]:
             meta = jsonfile.read_object(json_path)
         except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
-        pattern = _weights_pattern(ticker)
-        weights = [p for p in d.iterdir() if pattern.fullmatch(p.name)]
+        weights = [p for p in _files(d, ticker, "npz") if p.suffix == ".npz"]
         losses = meta.get("losses") if isinstance(meta.get("losses"), dict) else {}
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         out.append(
             ModelInfo(
-                ticker=ticker,
+                ticker=printable(ticker),  # a file name: may hold control characters
                 path=json_path,
-                trained_through=meta.get("last_fit_date"),
-                saved_at=meta.get("saved_at"),
+                trained_through=_text(meta.get("last_fit_date")),
+                saved_at=_text(meta.get("saved_at")),
                 config=config,
                 val_loss=_number(losses.get("val")),
                 baseline_val_loss=_number(meta.get("baseline_val_loss")),
@@ -81,35 +84,56 @@ def models(data_dir: Path) -> list[ModelInfo]:
 def latest_model(data_dir: Path) -> str:
     """The ticker whose model was saved last, for predict and backtest run without a ticker."""
     # a global model is not a ticker: predict without one means the last per-ticker model
-    dated = [m for m in models(data_dir) if isinstance(m.saved_at, str) and m.kind != "global"]
+    dated = [
+        m
+        for m in models(data_dir)
+        if isinstance(m.saved_at, str) and m.kind != "global" and _is_symbol(m.ticker)
+    ]  # a name read from the disk is validated like one typed: never "../x"
     if not dated:
         raise ForecastError("no trained model yet; run `forecast train TICKER`")
     return max(dated, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns)).ticker
+
+
+def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
+    """`ticker`'s files in `directory`: its JSON, then its data files <T>.<hash12>.<suffix> (and
+    <T>.<suffix> of older layouts), matched exactly: "BRK" never takes BRK.B's files.
+    (forecast.prices.cache.files does the same for the price cache.)"""
+    if not directory.is_dir():
+        return []
+    pattern = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\." + re.escape(data_suffix))
+    data = sorted(p for p in directory.iterdir() if pattern.fullmatch(p.name))
+    return [p for p in [directory / f"{ticker}.json", *data] if p.is_file()]
+
+
+def _is_symbol(name: str) -> bool:
+    from forecast.prices import validate_symbol
+
+    try:
+        return validate_symbol(name) == name
+    except ForecastError:
+        return False
 
 
 def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> list[Path]:
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
     out = []
     if prices:
-        out += [p for p in (prices_dir(data_dir) / f"{ticker}{s}" for s in (".csv", ".json"))]
+        out += cache.files(ticker, data_dir)  # the cache knows its own file names
     if models:
-        d = models_dir(data_dir)
-        out.append(d / f"{ticker}.json")
-        if d.is_dir():
-            pattern = _weights_pattern(ticker)
-            out += sorted(p for p in d.iterdir() if pattern.fullmatch(p.name))
-    return [p for p in out if p.is_file()]
+        out += _files(models_dir(data_dir), ticker, "npz")
+    return out
 
 
-def remove(paths: list[Path]) -> None:
-    """Delete the files in an order that never leaves a half: a model's JSON before the weights
-    it names, a price CSV before the sidecar that verifies it. Interrupted, what is left reads
-    as "not there" rather than as corrupt."""
-
-    def order(p: Path) -> int:
-        if p.parent.name == "models":
-            return 0 if p.suffix == ".json" else 1
-        return 2 if p.suffix == ".csv" else 3
-
-    for p in sorted(paths, key=order):
-        p.unlink(missing_ok=True)
+def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
+    """Delete `ticker`'s files (from ticker_files), holding the locks its saves take, so no
+    fetch or train of it is half-way through meanwhile. Each JSON goes before the data files
+    it names: it is the commit point, so an interrupted remove leaves files that read as
+    "not cached" / "no model", never as corrupt."""
+    kinds = [kind for kind in ("prices", "models") if any(p.parent.name == kind for p in paths)]
+    with ExitStack() as stack:
+        for kind in kinds:
+            stack.enter_context(
+                locked(lock_path(data_dir, kind, ticker), f"the {kind} of {ticker}")
+            )
+        for p in sorted(paths, key=lambda p: p.suffix != ".json"):
+            p.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecast.errors import ForecastError
+from forecast.files import RefusedFile, read_regular
 from forecast.prices import validate_symbol
 
 
@@ -34,11 +35,20 @@ def parse_universe(text: str, source: str) -> Universe:
     return Universe(list(dict.fromkeys(tickers)), problems)
 
 
+MAX_UNIVERSE_BYTES = 1 << 20  # 60,000 tickers of 15 characters; more is not a universe file
+
+
 def read_universe(path: Path) -> Universe:
     """parse_universe of a file; a missing, unreadable or empty one is a ForecastError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a regular file of bounded size only: never /dev/zero or a FIFO
+        text = read_regular(path, MAX_UNIVERSE_BYTES).decode("utf-8")
+    except RefusedFile as e:
+        if path.is_dir():
+            raise ForecastError(
+                f"--universe: {path} is a folder; give a file with one ticker per line"
+            ) from None
+        raise ForecastError(f"--universe: {e}; give a file with one ticker per line") from None
     except FileNotFoundError:
         raise ForecastError(
             f"--universe: no file {path}; give a file with one ticker per line"

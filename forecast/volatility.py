@@ -38,6 +38,9 @@ PERCENT = 100.0  # arch sees returns in percent
 LAMBDA = 0.94  # RiskMetrics (1996) decay for daily data
 
 
+_TINY = 1e-300  # floor under a variance before its log: constant prices have none
+
+
 def backcast(r: np.ndarray) -> float:
     """arch's start value for a variance recursion: an EWMA (0.94) of the first 75 r², (n,) → σ²_0."""
     tau = min(75, r.size)
@@ -141,7 +144,7 @@ def egarch_log_variance(y, omega: float, alpha: float, gamma: float, beta: float
     """
     y = np.asarray(y, dtype=np.float64)
     l = np.empty(y.size + 1)
-    l[0] = omega + beta * math.log(backcast(y))
+    l[0] = omega + beta * math.log(max(backcast(y), _TINY))  # flat prices: r² all 0
     for t in range(1, y.size + 1):
         z = y[t - 1] / math.exp(0.5 * l[t - 1])  # standardised shock z_t
         l[t] = omega + alpha * (abs(z) - SQRT_2_OVER_PI) + gamma * z + beta * l[t - 1]
@@ -223,7 +226,7 @@ class EGARCH(_ArchModel):
 
     @staticmethod
     def _constant(y):
-        return np.array([math.log(float(np.mean(y**2))), 0.0, 0.0, 0.0])
+        return np.array([math.log(max(float(np.mean(y**2)), _TINY)), 0.0, 0.0, 0.0])
 
     def _step_variances(self, y, ends, horizon):
         omega, alpha, gamma, beta = self.params_

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -127,7 +126,7 @@ def test_the_default_data_dir_is_per_user_not_the_cwd(home, monkeypatch):
     result = runner.invoke(app, ["fetch", "AAPL", "--offline"])
     assert result.exit_code == 0, result.output
     per_user = home / "xdg" / "forecast"
-    assert (prices_dir(per_user) / "AAPL.csv").is_file()
+    assert (prices_dir(per_user) / "AAPL.json").is_file()
     assert list((home / "work").iterdir()) == []
     elsewhere = home / "other"
     elsewhere.mkdir()
@@ -146,18 +145,18 @@ def test_env_then_option_override_the_default(home, monkeypatch):
     env_dir, opt_dir = home / "env", home / "opt"
     monkeypatch.setenv("FORECAST_DATA_DIR", str(env_dir))
     assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
-    assert (prices_dir(env_dir) / "AAPL.csv").is_file()
+    assert (prices_dir(env_dir) / "AAPL.json").is_file()
     args = ["--data-dir", str(opt_dir), "fetch", "^GSPC", "--offline"]
     assert runner.invoke(app, args).exit_code == 0
-    assert (prices_dir(opt_dir) / "^GSPC.csv").is_file()
-    assert not (prices_dir(env_dir) / "^GSPC.csv").exists()
+    assert (prices_dir(opt_dir) / "^GSPC.json").is_file()
+    assert not (prices_dir(env_dir) / "^GSPC.json").exists()
     assert not (home / "xdg").exists()
 
 
 def test_an_empty_env_var_means_unset(home, monkeypatch):
     monkeypatch.setenv("FORECAST_DATA_DIR", "")
     assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
-    assert (prices_dir(home / "xdg" / "forecast") / "AAPL.csv").is_file()
+    assert (prices_dir(home / "xdg" / "forecast") / "AAPL.json").is_file()
     assert list((home / "work").iterdir()) == []
 
 
@@ -201,11 +200,15 @@ def test_rm_says_what_it_deletes_and_asks(trained, tmp_path):
     d = copy_of(trained, tmp_path / "d")
     before = tree(d)
     no = run(d, "rm", "AAPL", input="n\n")
-    assert no.exit_code == 0 and "AAPL.csv" in no.stderr and "AAPL.json" in no.stderr
+    listed = {Path(line.strip()) for line in no.stderr.splitlines() if line.startswith("  ")}
+    files = {p for p in before if p.parent.name in ("prices", "models") and p.name != ".latest"}
+    assert no.exit_code == 0 and listed == files
+    assert {p.suffix for p in listed} == {".json", ".csv", ".npz"}
     assert tree(d) == before
     yes = run(d, "rm", "AAPL", input="y\n")
     assert yes.exit_code == 0 and "deleted 4 files" in yes.stderr
-    assert [p.name for p in tree(d)] == [".latest"]  # only the marker of the last fetch
+    left = [p.name for p in tree(d) if p.parent.name in ("prices", "models")]
+    assert left == [".latest"]  # only the marker of the last fetch (and .locks/ outside)
     one_line(run(d, "rm", "AAPL", "--yes"), 1, "nothing to delete")
 
 
@@ -221,19 +224,35 @@ def test_rm_without_an_answer_deletes_nothing(trained, tmp_path):
 def test_rm_only_prices_or_only_models(trained, tmp_path, flag, kept):
     d = copy_of(trained, tmp_path / "d")
     assert run(d, "rm", "AAPL", flag, "--yes").exit_code == 0
-    left = {p.parent.name for p in tree(d) if p.name != ".latest"}
+    left = {p.parent.name for p in tree(d) if p.name != ".latest" and p.suffix != ".lock"}
     assert left == {kept}
 
 
 def test_rm_matches_the_ticker_exactly(tmp_path):
     from forecast.store import ticker_files
 
-    m = models_dir(tmp_path)
+    m, p = models_dir(tmp_path), prices_dir(tmp_path)
     m.mkdir(parents=True)
+    p.mkdir(parents=True)
     for name in ("X.json", "X.0123456789ab.npz", "X.L.json", "X.L.abcdefabcdef.npz", "XY.json"):
         (m / name).write_text("{}")
-    got = {p.name for p in ticker_files("X", tmp_path, prices=True, models=True)}
-    assert got == {"X.json", "X.0123456789ab.npz"}
+    for name in (
+        "X.json",
+        "X.0123456789ab.csv",
+        "X.csv",
+        "X.L.json",
+        "X.L.csv",
+        "XY.0123456789ab.csv",
+    ):
+        (p / name).write_text("{}")
+    got = {q.relative_to(tmp_path) for q in ticker_files("X", tmp_path, prices=True, models=True)}
+    assert got == {
+        Path("models/X.json"),
+        Path("models/X.0123456789ab.npz"),
+        Path("prices/X.json"),
+        Path("prices/X.0123456789ab.csv"),
+        Path("prices/X.csv"),  # an older cache layout
+    }
 
 
 # --- defaults: the most recently trained model --------------------------------------------------
@@ -258,7 +277,9 @@ def test_predict_and_backtest_default_to_the_latest_trained_model(trained, tmp_p
 
 
 def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
-    frame = pd.read_csv(prices_dir(trained) / "AAPL.csv", index_col="Date")
+    from forecast.api import load_prices
+
+    frame = load_prices("AAPL", trained)
     csv = tmp_path / "close.csv"
     frame[["Close"]].iloc[-600:].to_csv(csv)  # a Date,Close file
     d = tmp_path / "d"
@@ -320,3 +341,58 @@ def test_models_lists_a_corrupt_sidecar_by_name(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert "BAD" in result.stdout and "AAPL" in result.stdout
     assert run(d, "predict", "--days", "1", "--paths", "100").exit_code == 0  # AAPL: the latest
+
+
+def test_backtest_chart_pairs_each_forecast_with_the_close_it_was_for(trained, monkeypatch):
+    from forecast import api, plot
+    from forecast.config import TrainConfig
+
+    cfg = TrainConfig(window=10, hidden=4, epochs=1)
+    report = api.backtest(
+        "AAPL", trained, cfg, horizon=3, test_days=12, refit_every=10, n_paths=20, seed=0
+    )
+    seen = {}
+    monkeypatch.setattr(plot, "write_backtest", lambda path, *a, **k: seen.update(a=a, k=k))
+    api.plot_backtest(report, Path("x.png"))
+    (target,) = seen["a"]
+    closes = api.load_prices("AAPL", trained)["Adj Close"]
+    assert len(target) >= 5 and target.is_monotonic_increasing
+    for day, realised in zip(target, seen["k"]["realised"], strict=True):
+        assert realised == closes.loc[day]  # the close on the day the forecast was for
+        assert closes.index.get_loc(day) - 3 == closes.index.get_loc(
+            report.result.origins[list(target).index(day)]
+        )  # three sessions after its origin
+    lo95, hi95 = seen["k"]["bands"][0.95]
+    lo80, hi80 = seen["k"]["bands"][0.8]
+    assert (lo95 <= lo80).all() and (hi80 <= hi95).all()
+
+
+@pytest.mark.parametrize("days, history", [(5, 40), (20, 80), (60, 120)])
+def test_the_fan_is_not_a_thin_strip_by_default(trained, monkeypatch, days, history):
+    from forecast import plot
+
+    seen = {}
+    monkeypatch.setattr(plot, "write_fan", lambda path, **k: seen.update(k) or Path(path))
+    args = ["predict", "--days", str(days), "--paths", "100", "--plot", "f.png"]
+    assert run(trained, *args).exit_code == 0
+    assert seen["history_days"] == history == len(seen["history_closes"])
+    assert days / (days + history) >= 0.11
+    run(trained, *args, "--history", "250")
+    assert len(seen["history_closes"]) == 250
+
+
+@pytest.mark.parametrize(
+    "words, cword, expected",
+    [
+        ("forecast pre", 1, {"predict"}),
+        ("forecast train --loss ", 3, {"gaussian", "mse", "direction"}),
+    ],
+)
+def test_shell_completion_completes_commands_and_choices(words, cword, expected):
+    env = dict(
+        os.environ, COMP_WORDS=words, COMP_CWORD=str(cword), _FORECAST_COMPLETE="complete_bash"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and expected <= set(out.stdout.split()), out

@@ -202,7 +202,7 @@ def test_history_days_sets_how_much_past_is_drawn(tmp_path):
 
 def test_backtest_chart_in_every_format(tmp_path):
     n = 40
-    origins = pd.bdate_range("2024-01-01", periods=n)
+    targets = pd.bdate_range("2024-01-04", periods=n)
     rng = np.random.default_rng(0)
     realised = 100 + rng.normal(0, 1, n).cumsum()
     med = realised + rng.normal(0, 1, n)
@@ -213,6 +213,6 @@ def test_backtest_chart_in_every_format(tmp_path):
     }
     for suffix in MAGIC:
         path = write_backtest(
-            tmp_path / f"bt{suffix}", origins, realised, med, bands, cov, title="X", currency=None
+            tmp_path / f"bt{suffix}", targets, realised, med, bands, cov, title="X", currency=None
         )
         assert path.read_bytes().startswith(MAGIC[suffix])

@@ -291,3 +291,11 @@ def test_step_distribution_matches_the_plain_formulas(head, rng):
         for m, s in zip(mu, sigma, strict=True)
     ]
     np.testing.assert_allclose(p_up, want_p, rtol=1e-13)
+
+
+def test_the_model_file_uses_the_kernels_layout():
+    """checkpoint.PARAM_SHAPES (disk's) must say what kernels.rnn.param_shapes says, in order."""
+    from forecast.checkpoint import PARAM_SHAPES
+
+    for D, H, O in [(1, 32, 2), (3, 4, 1)]:
+        assert list(PARAM_SHAPES(D, H, O).items()) == list(param_shapes(D, H, O).items())

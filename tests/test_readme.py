@@ -13,15 +13,26 @@ runner = CliRunner()
 
 
 def readme_commands() -> list[list[str]]:
-    """`forecast ...` lines inside fenced code blocks, as argument lists (comments dropped)."""
-    commands, fenced = [], False
+    """`forecast ...` lines inside fenced code blocks, as argument lists (comments dropped).
+
+    In a block that shows a session (`$ ` prompts), only the prompted lines are commands: the
+    others are their output (`forecast 0.1.0` is what `forecast --version` prints).
+    """
+    commands, block = [], None
     for line in README.read_text().splitlines():
         if line.strip().startswith("```"):
-            fenced = not fenced
+            if block is not None:
+                session = any(b.startswith("$ ") for b in block)
+                for text in block:
+                    if session and not text.startswith("$ "):
+                        continue
+                    text = text.removeprefix("$ ")
+                    if text.startswith("forecast ") and not text.startswith("forecast/"):
+                        commands.append(shlex.split(text.split(" #")[0])[1:])
+            block = [] if block is None else None
             continue
-        text = line.strip().removeprefix("$ ")
-        if fenced and text.startswith("forecast ") and not text.startswith("forecast/"):
-            commands.append(shlex.split(text.split(" #")[0])[1:])
+        if block is not None:
+            block.append(line.strip())
     return commands
 
 
@@ -30,6 +41,8 @@ def split_command(args: list[str]) -> tuple[str, list[str]]:
     rest = list(args)
     if rest[:1] == ["--data-dir"]:
         rest = rest[2:]
+    if rest[0].startswith("-"):  # forecast --version, forecast -h: options of the program
+        return "", [rest[0]]
     return rest[0], [a.split("=")[0] for a in rest[1:] if a.startswith("--")]
 
 
@@ -41,7 +54,7 @@ def test_readme_shows_commands():
 @pytest.mark.parametrize("args", readme_commands(), ids=" ".join)
 def test_readme_command_exists_with_its_options(args):
     name, options = split_command(args)
-    result = runner.invoke(app, [name, "--help"], terminal_width=200)
+    result = runner.invoke(app, [name, "--help"] if name else ["--help"], terminal_width=200)
     assert result.exit_code == 0, f"`forecast {name}` is not a command: {result.output}"
     for option in options:
         assert option in result.stdout, f"`forecast {name}` has no option {option}"

@@ -84,9 +84,21 @@ def _lock(ticker: str, data_dir: Path):
     return locked(lock_path(data_dir, "prices", ticker), f"the cached prices of {ticker}")
 
 
+def _csv_pattern(ticker: str) -> re.Pattern:
+    return re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.csv")
+
+
+def files(ticker: str, data_dir: Path) -> list[Path]:
+    """Every file of the ticker's cache: its sidecar (the commit point) first, then its CSVs."""
+    d = prices_dir(data_dir)
+    ours = _csv_pattern(ticker)
+    csvs = sorted(p for p in d.iterdir() if ours.fullmatch(p.name)) if d.is_dir() else []
+    return [p for p in [json_path(ticker, data_dir), *csvs] if p.is_file()]
+
+
 def _remove_unnamed_csvs(ticker: str, data_dir: Path, keep: str) -> None:
     """Delete the ticker's CSVs other than `keep`: older caches and orphans of a killed write."""
-    ours = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\.csv")
+    ours = _csv_pattern(ticker)
     for p in prices_dir(data_dir).iterdir():
         if p.name != keep and ours.fullmatch(p.name):
             try:
