@@ -23,7 +23,7 @@ import pandas as pd
 from forecast import calendar, checkpoint, kernels, prices, store
 from forecast.config import CAL_HORIZON, TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
-from forecast.features import check_features, split_days
+from forecast.features import check_features, split_days, usable_features
 from forecast.heads import HEADS
 from forecast.model import RNNForecaster
 from forecast.train import Epoch
@@ -158,7 +158,10 @@ def fit(
     on_notice: Notice = None,
 ) -> RNNForecaster:
     """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
-    check_features(frame, config.features)
+    check_features(frame, config.features, config.loss)
+    _, note = usable_features(frame, config.features, config.loss)
+    if note and on_notice is not None:
+        on_notice(note)
     split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window
     compile_notice(on_notice)
     return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
@@ -409,7 +412,7 @@ def backtest(
 
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
-    check_features(frame, config.features)
+    check_features(frame, config.features, config.loss)
 
     def fold(i: int, n: int) -> None:
         if i == 0:  # the options are checked: the first fit comes next

@@ -50,7 +50,7 @@ from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
 from forecast.features import min_prices
 from forecast.files import atomic_write_bytes
-from forecast.model import LEVELS, RNNForecaster, calibrated_bands
+from forecast.model import LEVELS, RNNForecaster
 from forecast.volatility import EGARCH, EWMA, GARCH
 
 BASELINES = ("naive", "drift", "ewma", "garch", "egarch")
@@ -285,18 +285,9 @@ def _validate(
 
 
 def _rnn_forecast(model: RNNForecaster, history: pd.DataFrame, H: int, n_paths: int, seed: int):
-    """The RNN's forecast from history's last close, as _store takes it.
-
-    Bands exactly as RNNForecaster.forecast builds them; mean = the paths' median log return
-    (the center of the bands); sd = the calibrated 95% band's half-width in log space ÷ z.
-    """
-    cum, ps = model.forecast_paths(history, days=H, n_paths=n_paths, seed=seed)  # (P, H)
-    last = float(history["Adj Close"].iloc[-1])
-    median, bands, _ = calibrated_bands(cum, last, model.calibration_)
-    mean = np.log(median / last)  # m_h
-    sd = (np.log(bands[0.95][1]) - np.log(bands[0.95][0])) / (2.0 * Z[0.95])  # c_95·s / z
-    p_up = ps.mean(axis=0) if model.config.loss == "direction" else (cum > 0).mean(axis=0)
-    return median, bands, mean, sd, p_up
+    """The RNN's calibrated forecast from history's last close, as _store takes it
+    (RNNForecaster.predictive: median, bands, mean and sd of the log return, p_up)."""
+    return model.predictive(history, days=H, n_paths=n_paths, seed=seed)[:5]
 
 
 def _gaussian_forecast(last: np.ndarray, mean: np.ndarray, sd: np.ndarray):
@@ -375,7 +366,6 @@ def run_backtest(
 
     starts = list(range(0, n, refit_every))  # fold j covers origins starts[j] .. + refit_every − 1
     folds = []
-    T = cfg.window
     if on_fold:
         on_fold(0, len(starts))
     for f, j0 in enumerate(starts):
@@ -412,7 +402,7 @@ def run_backtest(
         folds.append(fold)
         for j in range(j0, j1):
             i = int(idx[j])
-            history = prices.iloc[max(0, i - T) : i + 1]  # the window the RNN reads, to o
+            history = prices.iloc[max(0, i - model.reads) : i + 1]  # what the RNN reads, to o
             _store(cases, j, "rnn", *_rnn_forecast(model, history, H, n_paths, seed + i))
         if on_fold:
             on_fold(f + 1, len(starts))

@@ -2,7 +2,8 @@
 and checked on load.
 
     models/AAPL.3f2a9c01b7de.npz  Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,); float64,
-                                  no pickle; named by the first 12 hex digits of its sha256
+                                  no pickle; named by the first 12 hex digits of its sha256;
+                                  an ensemble of M members stacks them: Wxh (M, H, D), ...
     models/AAPL.json              the caller's meta + format_version, shapes, dtype,
                                   weights_file, weights_sha256 (of the npz bytes), saved_at
 
@@ -77,7 +78,10 @@ _CONFIG = {  # TrainConfig's fields, as far as they are known here; all optional
 META = Dict(
     {
         "format_version": Int(0, 1000),
-        "shapes": Dict({"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64)}),
+        "shapes": Dict(
+            {"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64), "M": Int(1, 64)},
+            optional=("M",),  # M: ensemble members (absent: one model, no member axis)
+        ),
         "dtype": Str(10),
         "weights_file": Str(100),
         "weights_sha256": SHA256,
@@ -96,6 +100,16 @@ META = Dict(
         "n_windows": Dict({"train": Int(0, 10**9), "val": Int(0, 10**9)}, extra=Json()),
         "abs_return_quantiles": List(Float(0), 1000),
         "calibration": Dict(extra=Json(), max_len=20),
+        "vol": Dict(  # the vol head's statistics and calibration scale
+            {
+                "sd": Float(0),
+                "m_hl": Float(0),
+                "kp": Float(0),
+                "scale": Float(0),
+                "member_epochs": List(List(Int(0, 1_000_000), 2, 2), 64, 1),
+            },
+            extra=Json(),
+        ),
         "exchange": Str(20),
         "fingerprint": SHA256,
         "rows": Int(0, 10**8),
@@ -106,7 +120,7 @@ META = Dict(
         *("ticker", "config", "features", "scaler", "dates", "last_fit_date", "best_epoch"),
         *("epochs_run", "losses", "baseline_val_loss", "resid_std", "n_windows"),
         *("abs_return_quantiles", "calibration", "exchange", "fingerprint", "rows"),
-        *("versions", "seed"),
+        *("versions", "seed", "vol"),
     ),
     extra=Json(),
 )
@@ -114,9 +128,11 @@ _MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with 
 _NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
 
 
-def PARAM_SHAPES(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
-    """Each parameter's shape for D inputs, H hidden units, O outputs; this order is canonical."""
-    return {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+def PARAM_SHAPES(D: int, H: int, O: int, M: int | None = None) -> dict[str, tuple[int, ...]]:
+    """Each parameter's shape for D inputs, H hidden units, O outputs; this order is canonical.
+    M: an ensemble's members, a leading axis on every array (None: one model)."""
+    shapes = {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+    return shapes if M is None else {k: (M, *v) for k, v in shapes.items()}
 
 
 def _json_path(data_dir: Path, ticker: str) -> Path:
@@ -146,7 +162,8 @@ def _remove_unnamed_weights(data_dir: Path, ticker: str, keep: str) -> None:
 
 
 def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
-    """Return {"D", "H", "O"} for a complete, finite, float64 parameter set; else ValueError."""
+    """Return {"D", "H", "O"} (and "M" for an ensemble: Wxh 3-D) for a complete, finite,
+    float64 parameter set; else ValueError."""
     names = list(PARAM_SHAPES(0, 0, 0))
     if not isinstance(params, dict) or set(params) != set(names):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
@@ -159,16 +176,18 @@ def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
             )
         if not np.isfinite(a).all():
             raise ValueError(f"{name} has non-finite values")
-    if params["Wxh"].ndim != 2 or params["Why"].ndim != 2:
-        raise ValueError("Wxh and Why must be 2-D")
-    H, D = params["Wxh"].shape  # hidden, input features
-    O = params["Why"].shape[0]  # outputs
-    if min(D, H, O) < 1:
-        raise ValueError(f"D, H, O must be positive, got D={D} H={H} O={O}")
-    for name, shape in PARAM_SHAPES(D, H, O).items():
+    ndim = params["Wxh"].ndim
+    if ndim not in (2, 3) or params["Why"].ndim != ndim:
+        raise ValueError("Wxh and Why must be 2-D (or 3-D with a leading member axis)")
+    M = params["Wxh"].shape[0] if ndim == 3 else None
+    H, D = params["Wxh"].shape[-2:]  # hidden, input features
+    O = params["Why"].shape[-2]  # outputs
+    if min(D, H, O, M or 1) < 1:
+        raise ValueError(f"D, H, O, M must be positive, got D={D} H={H} O={O} M={M}")
+    for name, shape in PARAM_SHAPES(D, H, O, M).items():
         if params[name].shape != shape:
             raise ValueError(f"{name} has shape {params[name].shape}, expected {shape}")
-    return {"D": D, "H": H, "O": O}
+    return {"D": D, "H": H, "O": O} | ({"M": M} if M is not None else {})
 
 
 def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
@@ -243,7 +262,7 @@ def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:
     shapes = meta["shapes"]
     if not (
         isinstance(shapes, dict)
-        and set(shapes) == {"D", "H", "O"}
+        and set(shapes) in ({"D", "H", "O"}, {"D", "H", "O", "M"})
         and all(type(v) is int and v >= 1 for v in shapes.values())
     ):
         raise unusable(f"{json_path} has invalid shapes {shapes!r}")
@@ -328,7 +347,7 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
         raise unusable(f"{json_path} is the model of {meta['ticker']}")
     npz_path = models_dir(data_dir) / _weights_name(ticker, meta["weights_sha256"])
     s = meta["shapes"]
-    expected = PARAM_SHAPES(s["D"], s["H"], s["O"])
+    expected = PARAM_SHAPES(s["D"], s["H"], s["O"], s.get("M"))
     payload = 8 * sum(int(np.prod(shape)) for shape in expected.values())  # float64 bytes
 
     try:

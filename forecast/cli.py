@@ -60,7 +60,7 @@ app = typer.Typer(
 # CLI defaults are TrainConfig's
 D = {
     name: TrainConfig.default(name)
-    for name in ("window", "hidden", "epochs", "batch_size", "lr", "patience", "seed")
+    for name in ("window", "hidden", "epochs", "batch_size", "lr", "patience", "seed", "ensemble")
 }
 LOSS_DEFAULT = Loss(TrainConfig.default("loss"))
 FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
@@ -290,6 +290,10 @@ Features = Annotated[
     ),
 ]
 BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
+Ensemble = Annotated[
+    int,
+    ranged("ensemble", "vol head: RNNs trained from seeds seed, seed+1, ...; averaged.", TRAINING),
+]
 LearningRate = Annotated[
     float,
     typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
@@ -435,6 +439,7 @@ def train(
     batch_size: BatchSize = D["batch_size"],
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
+    ensemble: Ensemble = D["ensemble"],
     seed: Annotated[
         int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
     ] = D["seed"],
@@ -451,6 +456,7 @@ def train(
             loss=loss,
             seed=seed,
             patience=patience,
+            ensemble=ensemble,
         )
         from forecast import api
 
@@ -631,13 +637,14 @@ def backtest(
         int,
         ranged(
             "epochs",
-            f"Maximum epochs per refit (lower than train's {D['epochs']}: one fit per refit).",
+            "Maximum epochs per refit (early stopping may end sooner).",
             TRAINING,
         ),
-    ] = 15,
+    ] = D["epochs"],
     batch_size: BatchSize = D["batch_size"],
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
+    ensemble: Ensemble = D["ensemble"],
 ) -> None:
     """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
@@ -651,6 +658,7 @@ def backtest(
             loss=loss,
             seed=seed,
             patience=patience,
+            ensemble=ensemble,
         )
         from forecast import api
 

@@ -149,3 +149,43 @@ def calibrate(scores, levels=(0.8, 0.95)) -> Calibration:
             factors[i, j], fallback[i, j] = _conformal_factor(col, level)
             coverage[i, j] = coverage_of(col, factors[i, j])
     return Calibration(tuple(float(L) for L in levels), factors, coverage, n, fallback)
+
+
+def crps_gaussian0(y: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """CRPS of N(0, sd^2) forecasts at outcomes y (Gneiting & Raftery 2007), elementwise."""
+    from scipy.special import ndtr  # here, not at import: `forecast --help` stays light
+
+    z = y / sd
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return sd * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * pdf - 1.0 / math.sqrt(math.pi))
+
+
+def min_crps_scale(y, sd, grid=None) -> float:
+    """The variance scale f in grid (default e^linspace(log 0.4, log 2, 81)) whose forecasts
+    N(0, f sd^2) have the least mean CRPS at outcomes y (NaN cases ignored); the first on ties."""
+    y, sd = np.asarray(y, float), np.asarray(sd, float)
+    ok = np.isfinite(y) & np.isfinite(sd) & (sd > 0)
+    if grid is None:
+        grid = np.exp(np.linspace(math.log(0.4), math.log(2.0), 81))
+    if not ok.any():
+        return 1.0
+    crps = [float(np.mean(crps_gaussian0(y[ok], math.sqrt(f) * sd[ok]))) for f in grid]
+    return float(grid[int(np.argmin(crps))])
+
+
+def cross_coverage(scores, levels=(0.8, 0.95)) -> np.ndarray:
+    """(L, H) held-out coverage of split-conformal factors, two-fold: the factors of the first
+    half of the cases (rows, in time order) scored on the second half and vice versa, averaged.
+    No coverage is measured on the cases that set its factor; NaN where a half has no case."""
+    e = np.asarray(scores, float)
+    if e.ndim == 1:
+        e = e[:, None]
+    half = e.shape[0] // 2
+    a, b = e[:half], e[half:]
+    fa, fb = calibrate(a, levels).factors, calibrate(b, levels).factors
+    out = np.empty((len(levels), e.shape[1]))
+    for i in range(len(levels)):
+        for j in range(e.shape[1]):
+            cb, ca = coverage_of(b[:, j], fa[i, j]), coverage_of(a[:, j], fb[i, j])
+            out[i, j] = np.nanmean([cb, ca]) if np.isfinite([ca, cb]).any() else math.nan
+    return out

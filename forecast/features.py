@@ -7,6 +7,20 @@ reads days i .. i+T-1 and is trained on the targets r_{i+1} .. r_{i+T} (one per 
 Chronological split (N days):   [ train: 0 .. cut-1 | gap: T days | validation: cut+T .. N-1 ]
 Training windows use no target on or after `cut`; the scaler sees only days before `cut`.
 The gap keeps validation inputs clear of every day whose return was a training target.
+
+The vol head (the default) reads its own inputs, all in units of sd, the std of the training
+part's returns (VolScaler; kernel codes and formulas in forecast/kernels/rnn.py):
+
+    return     r/sd clipped to +-8                  abs        min(|r|/sd, 8) - 0.8
+    ewma       e = 0.5 log v, v = EWMA(0.94) of (r/sd)^2, v = 1 before the first day
+    range      log((hl/m_hl + 0.1)/1.1), hl = log(High/Low), m_hl its training mean
+    parkinson  0.5 log(vp + 1e-4), vp = EWMA(0.94) of hl^2/(4 ln 2)/sd^2, started at its
+               training mean kp
+
+and is trained on windows with a burn-in (vol_dataset): each window's first steps only warm
+up the state, its last T - burn steps are scored, and consecutive windows' scored steps tile
+the days, so each target is scored once. Its split has no gap: validation windows may read
+training-period inputs but score only targets on or after the cut.
 """
 
 import math
@@ -17,6 +31,17 @@ import pandas as pd
 
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
+from forecast.kernels import rnn
+
+VOL_FEATURES = ("return", "abs", "ewma", "range", "parkinson")  # the vol head's inputs
+VOL_CODES = {
+    "return": rnn.RET,
+    "abs": rnn.ABS,
+    "ewma": rnn.EWMA,
+    "range": rnn.RANGE,
+    "parkinson": rnn.PARK,
+}
+RANGE_FEATURES = ("range", "parkinson")  # need daily High and Low
 
 
 def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
@@ -38,15 +63,42 @@ def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFr
     return pd.DataFrame({f: columns[f] for f in features}, index=prices.index[1:])
 
 
-def check_features(prices: pd.DataFrame, features: tuple[str, ...]) -> None:
+def has_range(prices: pd.DataFrame) -> bool:
+    """Whether prices carry daily High and Low (a Date,Close import fills High = Low = Close)."""
+    return {"High", "Low"} <= set(prices.columns) and not bool(
+        (prices["High"] == prices["Low"]).all()
+    )
+
+
+def usable_features(
+    prices: pd.DataFrame, features: tuple[str, ...], loss: str
+) -> tuple[tuple[str, ...], str | None]:
+    """(features the vol head can read from these prices, a note or None).
+
+    The vol head drops its range inputs on close-only prices, with a note, instead of failing:
+    its default set includes them, and close-only data is common. Other heads keep features.
+    """
+    if loss != "vol" or has_range(prices):
+        return features, None
+    dropped = [f for f in features if f in RANGE_FEATURES]
+    if not dropped:
+        return features, None
+    kept = tuple(f for f in features if f not in RANGE_FEATURES)
+    return kept, (
+        f"these prices have no daily High and Low: the model reads {','.join(kept)} "
+        f"without {','.join(dropped)}"
+    )
+
+
+def check_features(prices: pd.DataFrame, features: tuple[str, ...], loss: str = "") -> None:
     """Refuse features the data cannot give: "range" without High/Low, "volume" without Volume.
 
     A CSV import without those columns fills High = Low = Close and Volume = 0, which would
     feed the model a constant input while the user believes it reads the range or volume.
+    The vol head instead drops its range inputs (usable_features).
     """
-    if "range" in features and (
-        not {"High", "Low"} <= set(prices.columns) or bool((prices["High"] == prices["Low"]).all())
-    ):
+    features, _ = usable_features(prices, features, loss)
+    if "range" in features and not has_range(prices):
         raise ForecastError(
             "--features range needs daily High and Low prices, and these prices have none "
             "(High equals Low on every day); drop range from --features"
@@ -179,3 +231,136 @@ def build_dataset(
     train = windows(X, z, T, 0, split.cut - 2)
     val = windows(X, z, T, split.val_first, len(F) - 2)
     return Dataset(F.index, r, X, z, scaler, split, train, val)
+
+
+# --- the vol head's inputs and windows -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolScaler:
+    """The vol head's training statistics (days before the cut only)."""
+
+    sd: float  # std of the training returns: the unit of every input
+    m_hl: float  # mean log(High/Low); 1.0 without High/Low (then unused)
+    kp: float  # mean Parkinson variance hl^2/(4 ln 2)/sd^2; 1.0 without High/Low
+
+    @classmethod
+    def fit(cls, r: np.ndarray, hl: np.ndarray | None) -> "VolScaler":
+        """r (n,) and hl (n,) or None: the training part's returns and log ranges."""
+        sd = float(r.std())
+        sd = sd if sd > 0 else 1.0  # flat prices: returns stay 0 in any unit
+        if hl is None:
+            return cls(sd, 1.0, 1.0)
+        m_hl = max(float(hl.mean()), 1e-8)
+        kp = float(np.mean(hl**2 / (4 * math.log(2)) / sd**2))
+        return cls(sd, m_hl, kp if kp > 0 else 1.0)
+
+    def to_dict(self) -> dict:
+        return {"sd": self.sd, "m_hl": self.m_hl, "kp": self.kp}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VolScaler":
+        return cls(float(d["sd"]), float(d["m_hl"]), float(d["kp"]))
+
+
+def ewma(x2: np.ndarray, v0: float) -> np.ndarray:
+    """v (N,): v_k = LAM v_{k-1} + (1 - LAM) x2_k with v_{-1} = v0: the forecast for day k+1."""
+    v = np.empty(len(x2))
+    prev = v0
+    for k in range(len(x2)):
+        prev = rnn.LAM * prev + (1.0 - rnn.LAM) * x2[k]
+        v[k] = prev
+    return v
+
+
+def log_range(prices: pd.DataFrame) -> np.ndarray | None:
+    """log(High/Low) (N,) per feature day (the first price day dropped), or None without them."""
+    if not has_range(prices):
+        return None
+    return np.log(prices["High"].to_numpy(np.float64) / prices["Low"].to_numpy(np.float64))[1:]
+
+
+@dataclass(frozen=True)
+class VolInputs:
+    """The vol head's inputs over a run of days, and the recursions' states sampling continues."""
+
+    X: np.ndarray  # (N, D) inputs, in the order of the features
+    e: np.ndarray  # (N,) EWMA log-sd offset: 0.5 log v
+    v: np.ndarray  # (N,) EWMA variance (units of sd^2) after each day
+    vp: np.ndarray  # (N,) Parkinson EWMA variance after each day (kp where there is no range)
+
+
+def vol_inputs(
+    r: np.ndarray, hl: np.ndarray | None, sc: VolScaler, features: tuple[str, ...]
+) -> VolInputs:
+    """Inputs for days of returns r (N,) and log ranges hl (N,) (None: no range features)."""
+    z = r / sc.sd
+    v = ewma(z * z, 1.0)
+    e = 0.5 * np.log(v)
+    vp = np.full(len(r), sc.kp)
+    if hl is not None:
+        vp = ewma(hl**2 / (4 * math.log(2)) / sc.sd**2, sc.kp)
+    cols = {
+        "return": lambda: np.clip(z, -rnn.CLIP, rnn.CLIP),
+        "abs": lambda: np.minimum(np.abs(z), rnn.CLIP) - rnn.ABS_CENTER,
+        "ewma": lambda: e,
+        "range": lambda: np.log((hl / sc.m_hl + rnn.RANGE_FLOOR) / (1.0 + rnn.RANGE_FLOOR)),
+        "parkinson": lambda: 0.5 * np.log(vp + rnn.PARK_FLOOR),
+    }
+    X = np.stack([cols[f]() for f in features], axis=1) if features else np.zeros((len(r), 0))
+    return VolInputs(np.ascontiguousarray(X), e, v, vp)
+
+
+def burn_windows(
+    X: np.ndarray, z: np.ndarray, T: int, burn: int, first: int, last: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows whose scored steps (the last T - burn) tile days first..last, newest kept whole.
+
+    X (N, D), z (N,) -> xs (B, T, D), zs (B, T) with zs NaN on each window's first `burn`
+    steps (no loss there). A window may start before `first` (it reads earlier inputs) but
+    not before day 0; the stride between windows is T - burn.
+    """
+    stride = T - burn
+    ends = np.arange(last, first + stride - 2, -stride)[::-1]  # last day of each window
+    ends = ends[ends - T + 1 >= 0]
+    idx = ends[:, None] - T + 1 + np.arange(T)[None, :]  # (B, T)
+    zs = np.array(z[idx])
+    zs[:, :burn] = np.nan
+    return np.ascontiguousarray(X[idx]), np.ascontiguousarray(zs)
+
+
+@dataclass(frozen=True)
+class VolDataset:
+    """Everything the vol head's training and calibration need, nothing after the cut in the
+    statistics: day k's target is z'_k = (r_{k+1}/sd) e^(-e_k), NaN for the last day."""
+
+    dates: pd.DatetimeIndex  # (N,)
+    returns: np.ndarray  # (N,) raw log returns
+    hl: np.ndarray | None  # (N,) log(High/Low) or None
+    scaler: VolScaler
+    inputs: VolInputs
+    z: np.ndarray  # (N,) targets z'
+    split: Split  # cut: first day whose return is not a training target; val_first = cut - 1
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+
+
+def vol_dataset(
+    prices: pd.DataFrame, features: tuple[str, ...], T: int, burn: int, val_fraction: float
+) -> VolDataset:
+    F = daily_features(prices, ("return",))
+    r = F["return"].to_numpy(np.float64)
+    hl = log_range(prices) if any(f in RANGE_FEATURES for f in features) else None
+    if not np.all(np.isfinite(r)) or (hl is not None and not np.all(np.isfinite(hl))):
+        raise ForecastError(
+            "prices give non-finite returns (zero or missing prices?); re-fetch the data"
+        )
+    N = len(r)
+    split_days(N, T, val_fraction)  # the same "enough days" rule (and message) as every head
+    cut = N - max(int(round(val_fraction * N)), T - burn + 1)  # returns r_cut.. are validation
+    sc = VolScaler.fit(r[:cut], None if hl is None else hl[:cut])
+    inputs = vol_inputs(r, hl, sc, features)
+    z = np.append(r[1:] / sc.sd * np.exp(-inputs.e[:-1]), np.nan)  # z'_k for r_{k+1}
+    train = burn_windows(inputs.X, z, T, burn, burn, cut - 2)  # targets r_{k+1}, k + 1 < cut
+    val = burn_windows(inputs.X, z, T, burn, cut - 1, N - 2)
+    return VolDataset(F.index, r, hl, sc, inputs, z, Split(cut, cut - 1, N), train, val)

@@ -13,14 +13,14 @@ ticker has history on both sides of the cut date.
 
 import importlib.metadata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecast import checkpoint
-from forecast.config import TrainConfig
+from forecast.config import DEFAULT_FEATURES, HEAD_FEATURES, TrainConfig
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
 from forecast.kernels.rnn import batch_loss, from_params, to_params
@@ -69,6 +69,26 @@ class GlobalFit:
         }
 
 
+GAUSSIAN_SETTINGS = dict(hidden=32, batch_size=64, lr=2e-3, epochs=30, patience=5)
+
+
+def global_config(cfg: TrainConfig) -> TrainConfig:
+    """A global model keeps the gaussian head: the vol head (the per-ticker default: an
+    ensemble over EWMA-offset inputs, forecast/model.py) is not ported to pooled series yet.
+    --loss vol becomes gaussian, reading the features the gaussian head knows (returns only
+    for the default set), with the
+    settings the global model was built with wherever the options are the vol defaults."""
+    if cfg.loss != "vol":
+        return cfg
+    known = tuple(f for f in cfg.features if f in HEAD_FEATURES["other"])
+    if cfg.features == DEFAULT_FEATURES["vol"]:
+        known = DEFAULT_FEATURES["other"]  # the gaussian default: returns (any series has them)
+    settings = {
+        k: v for k, v in GAUSSIAN_SETTINGS.items() if getattr(cfg, k) == TrainConfig.default(k)
+    }
+    return replace(cfg, loss="gaussian", features=known, **settings)
+
+
 def fit_global(
     name: str,
     frames: Iterable[tuple[str, pd.DataFrame]],
@@ -77,7 +97,7 @@ def fit_global(
     on_epoch: Callable[[Epoch], None] | None = None,
 ) -> GlobalFit:
     """Train one RNN on the pooled windows of `frames` ((ticker, prices) pairs)."""
-    cfg = cfg.validate()
+    cfg = global_config(cfg)
     panel = build_panel(frames, cfg.features, cfg.window, cfg.loss, cfg.val_fraction, cut)
     result = fit_theta(panel.train, panel.val, cfg, on_epoch)
     return GlobalFit(name, cfg, panel, result, panel.baseline_val_loss)

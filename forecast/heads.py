@@ -8,9 +8,14 @@ its gradient and the per-step distribution (forecast/kernels/rnn.py) are reached
     gaussian   O=2  y = (mu, log sigma) of the scaled return      trained on the Gaussian NLL
     mse        O=1  y = mu; sigma = the validation residual std   trained on squared error
     direction  O=2  y = logits of (down, up)                      trained on cross-entropy
+    vol        O=1  y = s: log sigma = EWMA log-sd + s; mean 0     trained on the Gaussian NLL
 
 Units: z = (r - mean) / std, the next log return r scaled with the training part's "return"
 statistics (forecast.features.Scaler); the direction head's target is 1.0 if r > 0 else 0.0.
+The vol head's target is z' = (r / sd) e^(-e): the return in units of the EWMA sd forecast
+e^e made the day before (forecast.features.vol_dataset). Its NLL in s equals the NLL of r/sd
+under N(0, e^(2(e + s))) up to the constant e, with the same gradient, so the kernel needs no
+offset input: the RNN learns a correction to EWMA, and starts from EWMA (small Why, by = 0).
 """
 
 from dataclasses import dataclass
@@ -75,6 +80,16 @@ class Mse(Head):
     pass
 
 
+class Vol(Head):
+    def target(self, r_next, mean, std):
+        raise TypeError(
+            "the vol head's target needs the EWMA offset: forecast.features.vol_dataset"
+        )
+
+    def baseline_loss(self, zv, r_train, mean, std):
+        raise TypeError("the vol head's baseline needs the EWMA offset: RNNForecaster computes it")
+
+
 class Direction(Head):
     def target(self, r_next, mean, std):
         return np.where(np.isnan(r_next), np.nan, (r_next > 0).astype(np.float64))
@@ -103,5 +118,6 @@ HEADS: dict[str, Head] = {
         Gaussian("gaussian", 2, "mean and volatility (mu, sigma)"),
         Mse("mse", 1, "point forecast", fixed_sigma=True),
         Direction("direction", 2, "P(up)", p_up_label="P(up)", p_up_meaning="P(up that day)"),
+        Vol("vol", 1, "volatility (sigma, mean 0)"),
     )
 }

@@ -5,8 +5,23 @@ sets learned attributes ending in `_`, and forecasting before fitting says what 
 Multi-step forecasts are ancestral samples: each sampled return is fed back as the next
 day's input, many seeded paths at once; bands come from the paths, widened or narrowed by
 conformal factors measured on the model's own out-of-sample (validation) errors.
+
+The vol head (the default) is an ensemble of cfg.ensemble RNNs, theta_ (M, n_params), each
+predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day forecast:
+
+    cumvar_h = mean over paths and members of sum_{k<=h} sigma_k^2   (sample_vol: every
+               input fed from the sampled return; units of sd^2)
+    sd_h     = sd * sqrt(f * cumvar_h),  f = the scale with the least mean CRPS of the
+               day-1 validation errors (a grid 0.4..2)
+    median   = the last price (mean 0);  P(up) = 1/2 (a symmetric distribution)
+    band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every second
+               validation origin (forecast/conformal.py)
+
+The coverage stored with the factors is held out: each half of the validation origins is
+scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -14,23 +29,47 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import CAL_HORIZON, TrainConfig
-from forecast.conformal import Calibration, calibrate, coverage_of, normalised_scores
+from forecast.conformal import (
+    Calibration,
+    calibrate,
+    coverage_of,
+    cross_coverage,
+    gaussian_factor,
+    min_crps_scale,
+    normalised_scores,
+)
 from forecast.errors import ForecastError
-from forecast.features import Scaler, build_dataset, daily_features
-from forecast.heads import HEADS
+from forecast.features import (
+    RANGE_FEATURES,
+    VOL_CODES,
+    Scaler,
+    VolScaler,
+    build_dataset,
+    burn_windows,
+    daily_features,
+    log_range,
+    usable_features,
+    vol_dataset,
+    vol_inputs,
+)
+from forecast.heads import HALF_LOG_2PI, HEADS
 from forecast.kernels.rnn import (
     from_params,
     last_outputs,
     sample_returns,
+    sample_vol,
     single_threaded_blas,
     to_params,
 )
-from forecast.train import Epoch, fit_theta
+from forecast.train import Epoch, fit_ensemble, fit_theta
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
 CAL_STRIDE = 2  # every 2nd validation day is an origin
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
+VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
+VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
+SCALE_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))  # variance scales f tried
 
 
 def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
@@ -53,6 +92,48 @@ def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
     return last * np.exp(m), bands, s
 
 
+def paths_predictive(cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool):
+    """The calibrated forecast from sampled paths, as RNNForecaster.predictive returns it:
+    (median, bands, mean, sd, p_up, cum) with mean the paths' median log return (the bands'
+    centre) and sd the 95% band's half-width in log space / z_0.975 (the Gaussian it implies);
+    p_up the paths' share above 0, or the mean step P(up) ps of a direction head."""
+    median, bands, _ = calibrated_bands(cum, last, calibration)
+    mean = np.log(median / last)
+    sd = (np.log(bands[0.95][1]) - np.log(bands[0.95][0])) / (2.0 * gaussian_factor(0.95))
+    p_up = ps.mean(axis=0) if direction else (cum > 0).mean(axis=0)
+    return median, bands, mean, sd, p_up, cum
+
+
+def conformal_bands(center: np.ndarray, spread: np.ndarray, last: float, calibration: Calibration):
+    """{level: (lower, upper)} prices last * exp(center_h +- c_{L,h} spread_h), all (days,).
+
+    Beyond the calibrated horizons the last calibrated factor is reused. A wider level's
+    factor is at least the narrower level's, so its band contains the narrower band by
+    construction (two conformal quantiles of few cases can come out in the wrong order).
+    """
+    days = len(center)
+    hs = np.minimum(np.arange(1, days + 1), calibration.horizon)
+    bands = {}
+    c = np.zeros(days)
+    for level in LEVELS:  # narrowest first
+        c = np.maximum(c, [calibration.factor(level, int(k)) for k in hs])
+        bands[level] = (last * np.exp(center - c * spread), last * np.exp(center + c * spread))
+    return bands
+
+
+def realised_sums(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, horizon): r_{k+1} + ... + r_{k+h} for origins k (n,), NaN past the last return."""
+    N = len(returns)
+    csum = np.concatenate([[0.0], np.cumsum(returns)])
+    h = np.arange(1, horizon + 1)
+    end = origins[:, None] + h[None, :]  # last day of each horizon
+    out = np.full(end.shape, np.nan)
+    ok = end <= N - 1
+    start = np.broadcast_to(origins[:, None] + 1, end.shape)
+    out[ok] = csum[end[ok] + 1] - csum[start[ok]]
+    return out
+
+
 class RNNForecaster:
     """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
 
@@ -69,7 +150,10 @@ class RNNForecaster:
             return self._fit(prices, on_epoch)
 
     def _fit(self, prices, on_epoch):
+        if self.config.loss == "vol":
+            return self._fit_vol(prices, on_epoch)
         cfg = self.config
+        self.notes_ = []
         ds = build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
         result = fit_theta(ds.train, ds.val, cfg, on_epoch)
         self.theta_ = result.theta
@@ -140,6 +224,128 @@ class RNNForecaster:
         )
         return replace(fitted, coverage=held_out)
 
+    # --- the vol head ------------------------------------------------------------------------
+
+    def _fit_vol(self, prices, on_epoch):
+        features, note = usable_features(prices, self.config.features, "vol")
+        cfg = self.config = replace(self.config, features=features)  # what the model reads
+        self.notes_ = [note] if note else []
+        T, burn = cfg.window, cfg.burn
+        ds = vol_dataset(prices, features, T, burn, cfg.val_fraction)
+        results = fit_ensemble(ds.train, ds.val, cfg, on_epoch, steps=T - burn)
+        self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
+        self.D_, self.O_ = len(features), 1
+        self.vol_scaler_ = ds.scaler
+        D, sd = self.D_, ds.scaler.sd
+        self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
+        self.history_ = results[0].history
+        self.best_epoch_ = results[0].best_epoch
+        self.member_epochs_ = [(r.best_epoch, len(r.history)) for r in results]
+        self.losses_ = {  # per scored step, averaged over members
+            "train": float(np.mean([r.best.train_loss for r in results])),
+            "val": float(np.mean([r.best.val_loss for r in results])),
+        }
+        cut = ds.split.cut
+        self.dates_ = {
+            "train_first": ds.dates[0],
+            "train_last": ds.dates[cut - 1],
+            "val_first": ds.dates[cut],
+            "val_last": ds.dates[-1],
+        }
+        self.last_fit_date_ = prices.index[-1]
+        self.abs_return_quantiles_ = np.quantile(
+            np.abs(ds.returns[:cut]), np.linspace(0, 1, N_QUANTILES)
+        )
+        self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+        # the random walk N(0, sd^2) in the same units: NLL(z | sigma = 1) - e per scored step
+        ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
+        e = ew[:, :, 0]
+        self.baseline_val_loss_ = float(
+            np.nanmean(HALF_LOG_2PI + 0.5 * (zv * np.exp(e)) ** 2 - e)  # NaN: burn-in
+        )
+        self.resid_std_ = 1.0
+        self.calibration_, self.scale_ = self._calibrate_vol(ds)
+        return self
+
+    def _vol_cumvar(self, inputs, origins, days, n_paths, seed):
+        """cumvar (n, days): mean over members and n_paths paths each of sum_{k<=h} sigma_k^2,
+        for forecasts made at the close of days `origins` (n,) of `inputs` (units of sd^2);
+        and the paths' cumulative r/sd (n, M * n_paths, days), members one after another."""
+        T, H, D = self.config.window, self.config.hidden, self.D_
+        n, M = len(origins), self.theta_.shape[0]
+        idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
+        xs = np.ascontiguousarray(inputs.X[idx])
+        rng = np.random.default_rng([seed, 2])
+        noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)  # day by day
+        codes = np.array([VOL_CODES[f] for f in self.config.features], dtype=np.int64)
+        kp = self.vol_scaler_.kp
+        cumvar = np.zeros((n, days))
+        paths = np.empty((n, M, n_paths, days))
+        with single_threaded_blas():
+            for m in range(M):  # members in order: a fixed summation order
+                hT, yT = last_outputs(self.theta_[m], D, H, 1, xs)
+                s0 = inputs.e[origins] + yT[:, 0]  # day 1's log sigma
+                zs, var = sample_vol(
+                    self.theta_[m],
+                    D,
+                    H,
+                    codes,
+                    np.repeat(hT, n_paths, axis=0),
+                    np.repeat(s0, n_paths),
+                    np.repeat(inputs.v[origins], n_paths),
+                    np.repeat(inputs.vp[origins], n_paths),
+                    noise,
+                    kp,
+                )
+                cumvar += np.cumsum(var, axis=1).reshape(n, n_paths, days).mean(axis=1)
+                paths[:, m] = np.cumsum(zs, axis=1).reshape(n, n_paths, days)
+        return cumvar / M, paths.reshape(n, M * n_paths, days)
+
+    def _calibrate_vol(self, ds):
+        """(Calibration, f) from forecasts at every CAL_STRIDE-th validation origin.
+
+        f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
+        split conformal on |y| / sd_h over all those origins. Coverage: two-fold cross-conformal
+        (each half scored with the factors of the other half), so no number is measured on
+        the cases that set it.
+        """
+        N = len(ds.returns)
+        origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
+        cumvar, _ = self._vol_cumvar(
+            ds.inputs, origins, CAL_HORIZON, VOL_CAL_PATHS, self.config.seed
+        )
+        sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
+        realised = realised_sums(ds.returns, origins, CAL_HORIZON)
+        f = min_crps_scale(realised[:, 0], sd_h[:, 0])
+        scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
+        fitted = calibrate(scores, LEVELS)
+        return replace(fitted, coverage=cross_coverage(scores)), f
+
+    def _vol_predictive(self, prices, days, n_paths, seed):
+        """(median, bands, mean, sd, p_up, cum) for the next `days` after prices' last day."""
+        r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
+        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
+        hl = log_range(prices) if needs_range else None
+        if needs_range and hl is None:
+            raise ForecastError(
+                "this model reads daily High and Low, and these prices have none; "
+                "retrain on these prices (the model then reads returns only)"
+            )
+        T = self.config.window
+        if len(r) < T:
+            raise ForecastError(
+                f"the model reads {T} days but only {len(r)} days of prices are cached"
+            )
+        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        cumvar, paths = self._vol_cumvar(inputs, np.array([len(r) - 1]), days, n_paths, seed)
+        sd_unit = self.vol_scaler_.sd
+        sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
+        last = float(prices["Adj Close"].iloc[-1])
+        mean = np.zeros(days)
+        bands = conformal_bands(mean, sd, last, self.calibration_)
+        cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
+        return np.full(days, last), bands, mean, sd, np.full(days, 0.5), cum
+
     # --- sampling --------------------------------------------------------------------------
 
     def _check_fitted(self):
@@ -183,21 +389,48 @@ class RNNForecaster:
         F = daily_features(prices, self.config.features)
         return self.scaler_.transform(F.to_numpy(np.float64))
 
+    @property
+    def reads(self) -> int:
+        """Price days a forecast needs before its origin: the window, and for the vol head the
+        days its EWMA inputs need to forget their starting value (VOL_WARMUP)."""
+        return self.config.window + (VOL_WARMUP if self.config.loss == "vol" else 0)
+
     def forecast_paths(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
     ):
         """Sampled cumulative log returns (P, days) and per-step P(up) (P, days) after prices' last day."""
         self._check_fitted()
+        seed = self.config.seed if seed is None else seed
+        if self.config.loss == "vol":
+            cum = self._vol_predictive(prices, days, n_paths, seed)[-1]
+            return cum, np.full(cum.shape, 0.5)
         T = self.config.window
         X = self.scaled_features(prices)
         if len(X) < T:
             raise ForecastError(
                 f"the model reads {T} days but only {len(X)} days of prices are cached"
             )
-        rs, ps = self._sample(
-            X[None, -T:], days, n_paths, self.config.seed if seed is None else seed
-        )
+        rs, ps = self._sample(X[None, -T:], days, n_paths, seed)
         return np.cumsum(rs[0], axis=1), ps[0]
+
+    def predictive(
+        self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
+    ):
+        """The calibrated forecast after prices' last day, each (days,) unless said:
+        (median price, {level: (lower, upper)} prices, mean and sd of log(p_{o+h} / p_o),
+        p_up, sampled cumulative log returns (P, days)).
+
+        vol head: mean 0, sd = sd_h, bands +- c sd_h. Other heads: the paths' median, bands
+        median +- c s, and sd = the 95% band's half-width / z_0.975 (the Gaussian it implies).
+        """
+        self._check_fitted()
+        seed = self.config.seed if seed is None else seed
+        if self.config.loss == "vol":
+            return self._vol_predictive(prices, days, n_paths, seed)
+        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+        last = float(prices["Adj Close"].iloc[-1])
+        direction = self.config.loss == "direction"
+        return paths_predictive(cum, ps, last, self.calibration_, direction)
 
     def forecast(
         self,
@@ -212,13 +445,11 @@ class RNNForecaster:
         Columns: median, lower_80, upper_80, lower_95, upper_95, p_up, coverage_80, coverage_95
         (the coverage the calibrated band achieved on held-out validation origins at that
         horizon; NaN beyond the calibrated horizons, whose factor is the last one reused).
-        p_up is P(close above the last close) for the gaussian and mse heads, and the model's
-        P(up that day) for the direction head.
+        p_up is P(close above the last close) for the vol, gaussian and mse heads (1/2 for the
+        vol head: mean 0), and the model's P(up that day) for the direction head.
         """
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: checked below
-            cum, ps = self.forecast_paths(prices, days, n_paths, seed)
-            last = float(prices["Adj Close"].iloc[-1])
-            median, bands, _ = calibrated_bands(cum, last, self.calibration_)
+            median, bands, _, _, p_up, _ = self.predictive(prices, days, n_paths, seed)
         if not all(np.all(np.isfinite(a)) for band in bands.values() for a in band):
             raise ForecastError(
                 "this model's forecasts are not finite (training diverged?); "
@@ -228,7 +459,7 @@ class RNNForecaster:
         for level, (lower, upper) in bands.items():
             out[f"lower_{int(round(level * 100))}"] = lower
             out[f"upper_{int(round(level * 100))}"] = upper
-        out["p_up"] = HEADS[self.config.loss].p_up(ps, cum)
+        out["p_up"] = p_up
         cal = self.calibration_
         h = np.arange(1, days + 1)
         for level in LEVELS:
@@ -250,7 +481,12 @@ class RNNForecaster:
     def to_checkpoint(self) -> tuple[dict, dict]:
         """(params, meta) for forecast.checkpoint.save_model: named weights and JSON-safe facts."""
         self._check_fitted()
-        params = to_params(self.theta_, self.D_, self.config.hidden, self.O_)
+        D, H, O = self.D_, self.config.hidden, self.O_
+        if self.theta_.ndim == 2:  # an ensemble: each array gets a leading member axis (M, ...)
+            members = [to_params(t, D, H, O) for t in self.theta_]
+            params = {k: np.stack([p[k] for p in members]) for k in members[0]}
+        else:
+            params = to_params(self.theta_, D, H, O)
         meta = {
             "config": self.config.to_dict(),
             "features": list(self.config.features),
@@ -266,12 +502,32 @@ class RNNForecaster:
             "abs_return_quantiles": self.abs_return_quantiles_.tolist(),
             "calibration": self.calibration_.to_dict(),
         }
+        if self.config.loss == "vol":
+            meta["vol"] = {
+                **self.vol_scaler_.to_dict(),
+                "scale": self.scale_,
+                "member_epochs": [list(e) for e in self.member_epochs_],
+            }
         return params, meta
 
     @classmethod
     def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
         model = cls(TrainConfig.from_dict(meta["config"]))
-        model.theta_, model.D_, _, model.O_ = from_params(params)
+        if params["Wxh"].ndim == 3:  # an ensemble (M, ...): one theta row per member
+            M = params["Wxh"].shape[0]
+            rows = [from_params({k: a[m] for k, a in params.items()}) for m in range(M)]
+            model.theta_ = np.stack([r[0] for r in rows])
+            _, model.D_, _, model.O_ = rows[0]
+        else:
+            model.theta_, model.D_, _, model.O_ = from_params(params)
+        model.notes_ = []
+        if model.config.loss == "vol":
+            if "vol" not in meta:
+                raise ValueError("vol (the vol head's statistics) missing")
+            vol = meta["vol"]
+            model.vol_scaler_ = VolScaler.from_dict(vol)
+            model.scale_ = float(vol["scale"])
+            model.member_epochs_ = [tuple(e) for e in vol["member_epochs"]]
         model.scaler_ = Scaler.from_dict(meta["scaler"])
         model.dates_ = {k: pd.Timestamp(v) for k, v in meta["dates"].items()}
         model.last_fit_date_ = pd.Timestamp(meta["last_fit_date"])
@@ -294,8 +550,11 @@ class RNNForecaster:
         def finite(a):
             return bool(np.all(np.isfinite(a)))
 
+        vol = self.config.loss == "vol"
+        M = self.theta_.shape[0] if self.theta_.ndim == 2 else None
         checks = {
-            "config.hidden": params["Whh"].shape == (H, H),
+            "config.hidden": params["Whh"].shape[-2:] == (H, H),
+            "config.ensemble": (M == self.config.ensemble) if vol else M is None,
             "features": len(self.config.features) == D,
             "loss": HEADS[self.config.loss].O == O,
             "scaler": sc.mean.shape == sc.std.shape == (D,)
@@ -312,6 +571,12 @@ class RNNForecaster:
             "abs_return_quantiles": q.shape == (N_QUANTILES,) and finite(q),
             "resid_std": np.isfinite(self.resid_std_) and self.resid_std_ > 0,
         }
+        if vol:
+            vs = self.vol_scaler_
+            checks["vol"] = (
+                all(math.isfinite(x) and x > 0 for x in (vs.sd, vs.m_hl, vs.kp, self.scale_))
+                and len(self.member_epochs_) == M
+            )
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"{', '.join(bad)} invalid or inconsistent with the weights")

@@ -8,7 +8,7 @@ arithmetic is compiled: `loss_and_grad` (forward + BPTT on threads) then `adam_s
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,7 +16,14 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
 from forecast.kernels.adam import adam_step
-from forecast.kernels.rnn import CHUNK, batch_loss, chunks_grad, init_theta, single_threaded_blas
+from forecast.kernels.rnn import (
+    CHUNK,
+    batch_loss,
+    chunks_grad,
+    init_theta,
+    single_threaded_blas,
+    unpack,
+)
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # Adam's published defaults
 
@@ -48,22 +55,58 @@ def fit_theta(
     val: tuple[np.ndarray, np.ndarray],
     cfg: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
+    steps: int | None = None,
 ) -> TrainResult:
     """Train on windows train = (xs (B, T, D), zs (B, T)); stop early on the validation loss.
 
+    steps: scored steps per window (T - burn-in; default T), for losses per step.
     Returns the weights of the best validation epoch. A non-finite loss raises ForecastError.
     """
     with single_threaded_blas():
-        return _fit_theta(train, val, cfg, on_epoch)
+        return _fit_theta(train, val, cfg, on_epoch, steps or train[0].shape[1])
 
 
-def _fit_theta(train, val, cfg, on_epoch):
+def fit_ensemble(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    steps: int | None = None,
+) -> list[TrainResult]:
+    """cfg.ensemble members, member m trained by fit_theta with seed cfg.seed + m.
+
+    Members run on up to set_num_threads() threads, each alone on its data: a member's
+    weights do not depend on the thread count or on the other members (bit-identical).
+    on_epoch hears member 0 only (one progress bar).
+    """
+    configs = [replace(cfg, seed=cfg.seed + m) for m in range(cfg.ensemble)]
+
+    def member(m: int) -> TrainResult:
+        return fit_theta(train, val, configs[m], on_epoch if m == 0 else None, steps)
+
+    workers = min(_threads[0], cfg.ensemble)
+    if workers == 1:
+        return [member(m) for m in range(cfg.ensemble)]
+    with single_threaded_blas(), ThreadPoolExecutor(workers, "forecast-member") as pool:
+        return list(pool.map(member, range(cfg.ensemble)))
+
+
+def init_member(D: int, H: int, O: int, seed: int, head: str) -> np.ndarray:
+    """Initial weights; the vol head starts at EWMA: output weights Why ~ N(0, 0.1^2/H)."""
+    theta = init_theta(D, H, O, seed)
+    if head == "vol":
+        _, _, _, Why, _ = unpack(theta, D, H, O)
+        Why *= 0.1  # drawn N(0, 1/H) by init_theta: the correction starts near 0
+    return theta
+
+
+def _fit_theta(train, val, cfg, on_epoch, steps):
     xs, zs = train
     xv, zv = val
     n, T, D = xs.shape
     H = cfg.hidden
     head, O = HEADS[cfg.loss].kernel_id, HEADS[cfg.loss].O
-    theta = init_theta(D, H, O, cfg.seed)
+    theta = init_member(D, H, O, cfg.seed, cfg.loss)
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
     rng = np.random.default_rng([cfg.seed, 1])  # shuffling stream, separate from the init stream
     best_theta, best_val, best_epoch, bad_epochs = theta.copy(), np.inf, 0, 0
@@ -83,8 +126,8 @@ def _fit_theta(train, val, cfg, on_epoch):
             step += 1
             adam_step(theta, grad, m, v, step, cfg.lr, BETA1, BETA2, EPS, cfg.max_norm)
             total += loss * len(idx)
-        train_loss = total / n / T
-        val_loss = batch_loss(theta, D, H, O, head, xv, zv) / T
+        train_loss = total / n / steps
+        val_loss = batch_loss(theta, D, H, O, head, xv, zv) / steps
         if not np.isfinite(val_loss):
             raise ForecastError(
                 f"validation loss is {val_loss} in epoch {epoch}; nothing was saved; try a smaller --lr"

@@ -17,11 +17,14 @@ batch loss is the MEAN over the B windows. Gradients are of the batch loss.
                      l_t = 0.5 log(2 pi) + s_t + 0.5 (z_t - mu_t)^2 exp(-2 s_t)
     "direction" O=2  y_t are logits, c_t = int(z_t) with z_t in {0.0, 1.0} (1 = up)
                      l_t = -log softmax(y_t)[c_t]
+    "vol"       O=1  y_t = s_t, log sigma; mean 0
+                     l_t = 0.5 log(2 pi) + s_t + 0.5 z_t^2 exp(-2 s_t)
+A NaN target z_t (a burn-in step) has l_t = 0 and no gradient.
 """
 
 import numpy as np
 
-HEAD_OUTPUTS = {"mse": 1, "gaussian": 2, "direction": 2}  # head -> O
+HEAD_OUTPUTS = {"mse": 1, "gaussian": 2, "direction": 2, "vol": 1}  # head -> O
 PARAM_NAMES = ("Wxh", "Whh", "bh", "Why", "by")
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -82,6 +85,8 @@ def head_loss_and_dys(ys, zs, head):
     ys (B,T,O), zs (B,T) -> (loss: float, dys (B,T,O)); dys already carries the 1/B of the mean.
     """
     B = ys.shape[0]
+    burn = np.isnan(zs)  # burn-in steps: no loss
+    zs = np.where(burn, 0.0, zs)
     if head == "mse":
         y = ys[..., 0]  # (B,T)
         loss = 0.5 * (y - zs) ** 2  # l_t
@@ -100,8 +105,15 @@ def head_loss_and_dys(ys, zs, head):
         onehot = np.eye(ys.shape[-1])[c]  # (B,T,O)
         loss = -(logp * onehot).sum(axis=-1)  # l_t = -log p[c_t]
         dys = np.exp(logp) - onehot  # d l_t / d y_t = p - onehot(c_t)
+    elif head == "vol":
+        s = ys[..., 0]  # (B,T) log sigma, mean 0
+        u = zs**2 * np.exp(-2.0 * s)
+        loss = 0.5 * LOG_2PI + s + 0.5 * u  # l_t
+        dys = (1.0 - u)[..., None]  # d l_t / d s_t
     else:
         raise ValueError(f"unknown head {head!r}; expected one of {sorted(HEAD_OUTPUTS)}")
+    loss = np.where(burn, 0.0, loss)
+    dys = np.where(burn[..., None], 0.0, dys)
     return float(loss.sum() / B), dys / B  # sum over t, mean over windows
 
 

@@ -15,7 +15,7 @@ from forecast import backtest
 from forecast.backtest import run_backtest, verdict
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.model import RNNForecaster
+from forecast.model import RNNForecaster, paths_predictive
 from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
@@ -78,10 +78,17 @@ class NaiveRNN:
         self.dates_ = {"train_last": prices.index[-1]}
         return self
 
+    reads = 60  # price days a forecast is handed before its origin
+
     def forecast_paths(self, prices, days, n_paths=100, seed=None):
         a = np.linspace(0.001, 0.02, n_paths // 2)[:, None] * np.sqrt(np.arange(1, days + 1))
         cum = np.concatenate([-a, np.zeros((1, days)), a])  # median exactly 0
         return cum, np.full_like(cum, 0.5)
+
+    def predictive(self, prices, days, n_paths=100, seed=None):
+        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+        last = float(prices["Adj Close"].iloc[-1])
+        return paths_predictive(cum, ps, last, self.calibration_, direction=False)
 
 
 def oracle_rnn(full: pd.DataFrame):
@@ -105,7 +112,7 @@ def oracle_rnn(full: pd.DataFrame):
 
 def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monkeypatch):
     fitted_on, forecast_from = [], []
-    real_fit, real_paths = RNNForecaster.fit, RNNForecaster.forecast_paths
+    real_fit, real_paths = RNNForecaster.fit, RNNForecaster.predictive
 
     def recording_fit(self, prices, *args, **kwargs):
         fitted_on.append(prices.index.max())
@@ -116,7 +123,7 @@ def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monk
         return real_paths(self, prices, *args, **kwargs)
 
     monkeypatch.setattr(RNNForecaster, "fit", recording_fit)
-    monkeypatch.setattr(RNNForecaster, "forecast_paths", recording_paths)
+    monkeypatch.setattr(RNNForecaster, "predictive", recording_paths)
     r = run_backtest(aapl, SMALL, horizon=3, test_days=30, refit_every=10, n_paths=50)
 
     n = 30  # the last 30 closes are the targets of the 1-day forecasts

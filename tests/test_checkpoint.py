@@ -499,3 +499,22 @@ def test_non_finite_weights(data_dir, params, saved, bad):
     Why[1, 2] = bad
     replace_npz(saved, npz_bytes({**params, "Why": Why}), rehash=True)
     refused(data_dir, "Why", "non-finite")
+
+
+def test_an_ensemble_round_trips_with_a_member_axis_and_its_shapes_are_checked(data_dir, rng):
+    """M members stacked on a leading axis: shapes carry M; a file whose JSON says another M
+    than its arrays is refused like any other shape mismatch."""
+    M = 3
+    params = {k: rng.standard_normal(s) for k, s in PARAM_SHAPES(D, H, O, M).items()}
+    json_path = save_model(data_dir, TICKER, params, META)
+    meta = json.loads(json_path.read_text())
+    assert meta["shapes"] == {"D": D, "H": H, "O": O, "M": M}
+    got, _ = load_model(data_dir, TICKER)
+    for k in params:
+        np.testing.assert_array_equal(got[k], params[k])
+    meta["shapes"]["M"] = 2
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(ForecastError, match="unusable"):
+        load_model(data_dir, TICKER)
+    with pytest.raises(ValueError, match="shape"):
+        save_model(data_dir, TICKER, {**params, "bh": params["bh"][:2]}, META)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import forecast.train as train_mod
 from forecast.cli import app
-from forecast.config import models_dir
+from forecast.config import TrainConfig, models_dir
 from forecast.prices import load_prices
 
 runner = CliRunner()
@@ -190,7 +190,8 @@ def test_training_is_bit_identical_across_processes(tmp_path):
             )
         blobs += [p.read_bytes() for p in models_dir(d).glob("AAPL.*.npz")]
     assert len(blobs) == 2 and blobs[0] == blobs[1]
-    assert np.load(io.BytesIO(blobs[0]), allow_pickle=False)["Whh"].shape == (8, 8)
+    whh = np.load(io.BytesIO(blobs[0]), allow_pickle=False)["Whh"]
+    assert whh.shape == (TrainConfig().ensemble, 8, 8)  # the vol ensemble: a member axis
 
 
 @pytest.mark.parametrize("cached", [False, True])

@@ -162,3 +162,33 @@ def test_empty_horizon_is_json_safe():
     d = calibrate(scores, LEVELS).to_dict()
     json.dumps(d, allow_nan=False)
     assert d["coverage"][0][1] is None and d["n"] == [5, 0]
+
+
+def test_cross_coverage_is_measured_on_the_half_that_did_not_set_the_factor():
+    """Calm first half, wild second half: each half's factor misjudges the other, and the
+    cross-fitted coverage shows it, while in-sample coverage would read nominal."""
+    from forecast.conformal import calibrate, cross_coverage
+
+    rng = np.random.default_rng(0)
+    e = np.abs(np.concatenate([rng.normal(0, 1, 400), rng.normal(0, 2, 400)]))[:, None]
+    cov = cross_coverage(e, (0.8,))
+    in_sample = calibrate(e, (0.8,)).coverage
+    assert in_sample[0, 0] == pytest.approx(0.8, abs=0.01)
+    fa = calibrate(e[:400], (0.8,)).factors[0, 0]
+    fb = calibrate(e[400:], (0.8,)).factors[0, 0]
+    want = 0.5 * (np.mean(e[400:, 0] <= fa) + np.mean(e[:400, 0] <= fb))
+    assert cov[0, 0] == pytest.approx(want)
+    assert abs(cov[0, 0] - 0.8) > 0.05  # the regime change is visible
+
+
+def test_min_crps_scale_recovers_the_true_variance_ratio():
+    from forecast.conformal import crps_gaussian0, min_crps_scale
+
+    rng = np.random.default_rng(1)
+    sd = rng.uniform(0.5, 2.0, 20000)
+    y = rng.normal(0, 1, 20000) * sd * np.sqrt(1.5)  # true variance 1.5 sd^2
+    assert min_crps_scale(y, sd) == pytest.approx(1.5, rel=0.05)
+    # CRPS formula: at y = 0 it is sd (2 phi(0) - 1/sqrt(pi)) = sd (sqrt(2) - 1) / sqrt(pi)
+    assert crps_gaussian0(np.array([0.0]), np.array([2.0]))[0] == pytest.approx(
+        2 * (np.sqrt(2) - 1) / np.sqrt(np.pi)
+    )

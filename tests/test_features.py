@@ -85,3 +85,69 @@ def test_range_and_volume_need_the_columns_they_read():
     with pytest.raises(ForecastError, match="--features volume needs traded volumes"):
         daily_features(prices.assign(Volume=0.0), ("return", "volume"))
     daily_features(flat.assign(Volume=0.0), ("return",))  # return alone needs neither
+
+
+def test_vol_inputs_match_their_formulas():
+    from forecast.features import VolScaler, vol_inputs
+
+    r = np.array([0.01, -0.03, 0.0, 0.5])
+    hl = np.array([0.02, 0.04, 0.0, 0.1])
+    sc = VolScaler(sd=0.02, m_hl=0.03, kp=0.7)
+    inp = vol_inputs(r, hl, sc, ("return", "abs", "ewma", "range", "parkinson"))
+    z = r / 0.02
+    v, vp, pk = [], [], hl**2 / (4 * np.log(2)) / 0.02**2
+    a, b = 1.0, 0.7
+    for k in range(4):
+        a, b = 0.94 * a + 0.06 * z[k] ** 2, 0.94 * b + 0.06 * pk[k]
+        v.append(a)
+        vp.append(b)
+    np.testing.assert_allclose(inp.X[:, 0], np.clip(z, -8, 8))  # 0.5/0.02 = 25 is clipped
+    np.testing.assert_allclose(inp.X[:, 1], np.minimum(np.abs(z), 8) - 0.8)
+    np.testing.assert_allclose(inp.X[:, 2], 0.5 * np.log(v), rtol=1e-14)
+    np.testing.assert_allclose(inp.X[:, 3], np.log((hl / 0.03 + 0.1) / 1.1))
+    np.testing.assert_allclose(inp.X[:, 4], 0.5 * np.log(np.array(vp) + 1e-4), rtol=1e-14)
+    np.testing.assert_allclose(inp.e, 0.5 * np.log(v), rtol=1e-14)
+
+
+def test_burn_windows_score_each_target_once_and_never_before_first():
+    from forecast.features import burn_windows
+
+    X = np.arange(100.0)[:, None]
+    z = np.arange(100.0) + 1000
+    xs, zs = burn_windows(X, z, T=10, burn=4, first=30, last=97)
+    scored = np.sort(xs[:, :, 0][~np.isnan(zs)])
+    np.testing.assert_array_equal(scored, np.arange(98 - 6 * len(xs), 98))  # tiles to `last`
+    assert scored.min() >= 30 and xs[:, 0, 0].min() >= 0
+    assert np.isnan(zs[:, :4]).all() and not np.isnan(zs[:, 4:]).any()
+    np.testing.assert_array_equal(zs[:, 4:], xs[:, 4:, 0] + 1000)  # day k's target is z_k
+
+
+def test_vol_dataset_uses_nothing_after_the_cut():
+    """Changing returns after the cut leaves the statistics and the training windows alone;
+    validation windows score only targets from the cut on."""
+    from forecast.features import vol_dataset
+
+    rng = np.random.default_rng(0)
+    r = rng.normal(0, 0.01, 800)
+    a = vol_dataset(prices_from_returns(r), ("return", "abs", "ewma"), 30, 10, 0.2)
+    r2 = r.copy()
+    r2[a.split.cut :] *= 5
+    b = vol_dataset(prices_from_returns(r2), ("return", "abs", "ewma"), 30, 10, 0.2)
+    assert a.scaler == b.scaler
+    for x, y in zip(a.train, b.train, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.val[1], b.val[1], equal_nan=True)
+
+
+def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
+    from forecast.errors import ForecastError
+    from forecast.features import check_features, usable_features
+
+    prices = prices_from_returns(np.array([0.01, -0.02, 0.03]))
+    prices["High"] = prices["Low"] = prices["Close"]
+    feats = ("return", "abs", "ewma", "range", "parkinson")
+    kept, note = usable_features(prices, feats, "vol")
+    assert kept == ("return", "abs", "ewma") and "range,parkinson" in note
+    check_features(prices, feats, "vol")  # no error: dropped
+    with pytest.raises(ForecastError, match="High and Low"):
+        check_features(prices, ("return", "range"), "gaussian")

@@ -11,7 +11,7 @@ from forecast.backtest import run_backtest
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 
-CFG = TrainConfig(window=10, hidden=4, epochs=2, batch_size=64, seed=1)
+CFG = TrainConfig(window=10, hidden=4, epochs=2, batch_size=64, seed=1, loss="gaussian")
 
 
 def series(n, seed, start="2000-01-03"):
@@ -104,3 +104,12 @@ def test_pooled_baseline_is_each_series_random_walk_weighted_by_its_windows(fram
         total, n = total + rw * ds.val[1].size, n + ds.val[1].size
     assert g.baseline_val_loss == pytest.approx(total / n, rel=1e-12)
     assert isinstance(g.panel.cut, pd.Timestamp)
+
+
+def test_a_global_model_keeps_the_gaussian_head_when_asked_for_vol(frames):
+    """The vol head is per-ticker only: a global fit of the default config trains gaussian on
+    returns (the gaussian default), with the global model's own settings."""
+    cfg = TrainConfig(window=10, epochs=1, seed=1)  # the defaults: loss vol
+    g = globalmodel.fit_global("W", frames.items(), cfg)
+    assert g.config.loss == "gaussian" and g.config.features == ("return",)
+    assert g.config.hidden == globalmodel.GAUSSIAN_SETTINGS["hidden"] and g.config.epochs == 1

@@ -12,7 +12,7 @@ from forecast.kernels.rnn import HEAD_IDS
 def test_every_loss_choice_has_exactly_one_head():
     assert set(HEADS) == set(LOSSES) == {m.value for m in Loss} == set(HEAD_IDS)
     assert len({h.kernel_id for h in HEADS.values()}) == len(HEADS)
-    assert {n: h.O for n, h in HEADS.items()} == {"gaussian": 2, "mse": 1, "direction": 2}
+    assert {n: h.O for n, h in HEADS.items()} == {"gaussian": 2, "mse": 1, "direction": 2, "vol": 1}
 
 
 def test_targets_are_the_heads():

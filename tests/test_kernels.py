@@ -225,7 +225,7 @@ def reference_sample(params, h0, y0, noise, mags, head, r_mean, r_std, resid_std
     return rs, ps
 
 
-@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("head", [h for h in sorted(HEADS) if h != "vol"])  # vol: sample_vol
 def test_sampling_matches_a_plain_loop(head, rng):
     D, H = 2, 5
     head_id, O = ids(head)
@@ -283,8 +283,12 @@ def test_step_distribution_matches_the_plain_formulas(head, rng):
         np.testing.assert_allclose(p_up, np.exp(ys[:, 1]) / np.exp(ys).sum(axis=1), rtol=1e-13)
         assert np.isnan(mu).all() and np.isnan(sigma).all()
         return
-    want_sigma = np.exp(ys[:, 1]) if head == "gaussian" else np.full(9, resid_std)
-    np.testing.assert_allclose(mu, ys[:, 0], rtol=0)
+    if head == "vol":  # mean 0, sigma = e^s relative to the EWMA sd
+        want_mu, want_sigma = np.zeros(9), np.exp(ys[:, 0])
+    else:
+        want_mu = ys[:, 0]
+        want_sigma = np.exp(ys[:, 1]) if head == "gaussian" else np.full(9, resid_std)
+    np.testing.assert_allclose(mu, want_mu, rtol=0)
     np.testing.assert_allclose(sigma, want_sigma, rtol=1e-15)
     want_p = [
         0.5 * (1 + math.erf((m - z_up) / (s * math.sqrt(2))))
@@ -299,3 +303,66 @@ def test_the_model_file_uses_the_kernels_layout():
 
     for D, H, O in [(1, 32, 2), (3, 4, 1)]:
         assert list(PARAM_SHAPES(D, H, O).items()) == list(param_shapes(D, H, O).items())
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_burn_in_steps_give_no_loss_and_match_reference(head):
+    """NaN targets on the first steps (the burn-in): the kernel skips them like the reference,
+    the finite-difference gradient agrees, and changing a burn-in target changes nothing."""
+    B, T, D, H = 3, 7, 2, 4
+    params, xs, zs = make_batch(head, B, T, D, H, seed=2)
+    zs[:, :3] = np.nan
+    head_id, O = ids(head)
+    theta = flatten_params(params)
+    grad = np.zeros_like(theta)
+    loss = loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
+    loss_ref, grads_ref = reference_loss_and_grads(params, xs, zs, head)
+    assert np.isfinite(loss) and loss == pytest.approx(loss_ref, rel=1e-12)
+    got = unflatten_params(grad, D, H, O)
+    for k in PARAM_NAMES:
+        np.testing.assert_allclose(got[k], grads_ref["d" + k], rtol=1e-10, atol=1e-14, err_msg=k)
+    numeric = numerical_gradient(lambda: batch_loss(theta, D, H, O, head_id, xs, zs), theta)
+    analytic, numeric = unflatten_params(grad, D, H, O), unflatten_params(numeric, D, H, O)
+    for k in PARAM_NAMES:
+        assert_close(analytic[k], numeric[k], f"{head} burn-in d{k}", rtol=1e-6)
+    full = zs.copy()
+    full[:, :3] = 0.5  # a target on a burn-in step would change the loss
+    assert batch_loss(theta, D, H, O, head_id, xs, full) != loss
+
+
+def test_vol_sampling_matches_a_plain_loop(rng):
+    """sample_vol against a per-path NumPy loop of the same recursion (every input updated)."""
+    from forecast.kernels.rnn import LAM, sample_vol
+
+    D, H, P, N = 5, 4, 3, 4
+    params = init_params(D, H, 1, rng)
+    theta = flatten_params(params)
+    codes = np.arange(5, dtype=np.int64)
+    h0 = rng.normal(0, 0.5, (P, H))
+    s0 = rng.normal(0, 0.2, P)
+    v0 = rng.uniform(0.5, 2.0, P)
+    vp0 = rng.uniform(0.5, 2.0, P)
+    noise = rng.standard_normal((P, N))
+    kp = 0.9
+    zs, var = sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp)
+    W = {k: params[k] for k in PARAM_NAMES}
+    for p in range(P):
+        h, s, v, vp = h0[p].copy(), s0[p], v0[p], vp0[p]
+        for n in range(N):
+            sig = math.exp(s)
+            z = sig * noise[p, n]
+            assert zs[p, n] == pytest.approx(z, rel=1e-12)
+            assert var[p, n] == pytest.approx(sig * sig, rel=1e-12)
+            v = LAM * v + (1 - LAM) * z * z
+            vp = LAM * vp + (1 - LAM) * kp * sig * sig
+            x = np.array(
+                [
+                    np.clip(z, -8, 8),
+                    min(abs(z), 8) - 0.8,
+                    0.5 * np.log(v),
+                    np.log((sig + 0.1) / 1.1),
+                    0.5 * np.log(vp + 1e-4),
+                ]
+            )
+            h = np.tanh(W["Wxh"] @ x + W["Whh"] @ h + W["bh"])
+            s = 0.5 * np.log(v) + (W["Why"] @ h + W["by"])[0]

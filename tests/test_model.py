@@ -83,7 +83,7 @@ def test_non_finite_forecasts_are_refused():
         model.forecast(prices, 3, n_paths=200)
 
 
-@pytest.mark.parametrize("loss", ["gaussian", "mse", "direction"])
+@pytest.mark.parametrize("loss", ["vol", "gaussian", "mse", "direction"])
 def test_same_seed_same_weights_and_forecast(loss):
     prices = prices_from_returns(ar1_returns(700, 0.3, 0.01, seed=4))
     cfg = TrainConfig(loss=loss, window=10, hidden=6, epochs=3, batch_size=16)
@@ -177,3 +177,89 @@ def test_the_95_band_contains_the_80_band_by_construction():
     assert np.all(lo95 <= lo80) and np.all(hi80 <= hi95)
     assert np.all(lo80 < hi80)
     assert lo95[1] < lo80[1] and hi80[1] < hi95[1]  # where the factors were in order: wider
+
+
+VOL_FAST = dict(window=30, hidden=8, epochs=20, burn_in=10, ensemble=2, patience=4)
+
+
+def vol_one_step(model, prices: pd.DataFrame, n_test: int):
+    """The vol model's day-1 sd of the log return made at each of the last n_test days but the
+    final one (its target is not known), and the realised next-day returns."""
+    from forecast.features import log_range, vol_inputs
+
+    r = np.diff(np.log(prices["Adj Close"].to_numpy()))
+    inputs = vol_inputs(r, log_range(prices), model.vol_scaler_, model.config.features)
+    origins = np.arange(len(r) - n_test - 1, len(r) - 1)
+    cumvar, _ = model._vol_cumvar(inputs, origins, 1, 1, seed=0)
+    sd = model.vol_scaler_.sd * np.sqrt(model.scale_ * cumvar[:, 0])
+    return sd, r[origins + 1], inputs
+
+
+def test_vol_head_learns_volatility_regimes_on_held_back_days():
+    """Held-back Gaussian NLL (mean 0) better than the constant-volatility random walk's, and
+    within 1% of EWMA's (the offset it starts from): the correction does not ruin it."""
+    r, _ = regime_returns(2600, seed=2)
+    prices = prices_from_returns(r)
+    n_test = 500
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices.iloc[:-n_test])
+    sd, truth, inputs = vol_one_step(model, prices, n_test)
+
+    def nll(s):
+        return np.mean(0.5 * np.log(2 * np.pi) + np.log(s) + 0.5 * (truth / s) ** 2)
+
+    ewma_sd = model.vol_scaler_.sd * np.exp(inputs.e[len(r) - n_test - 1 : len(r) - 1])
+    assert nll(sd) < nll(np.full_like(sd, np.std(r[:-n_test]))) - 0.1
+    assert nll(sd) < nll(ewma_sd) + 0.01, (nll(sd), nll(ewma_sd))
+
+
+def test_vol_forecast_is_centred_with_bands_from_the_sampled_variance():
+    """Median = last price, P(up) = 1/2, bands last * exp(+-c sd_h) with sd_h growing in h."""
+    r, _ = regime_returns(1200, seed=3)
+    prices = prices_from_returns(r)
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices)
+    median, bands, mean, sd, p_up, cum = model.predictive(prices, 5, n_paths=200, seed=1)
+    last = prices["Adj Close"].iloc[-1]
+    np.testing.assert_array_equal(median, last)
+    np.testing.assert_array_equal(p_up, 0.5)
+    np.testing.assert_array_equal(mean, 0.0)
+    assert np.all(np.diff(sd) > 0)
+    c95 = model.calibration_.factors[1, :5]
+    np.testing.assert_allclose(np.log(bands[0.95][1] / last), c95 * sd, rtol=1e-12)
+    assert cum.shape == (model.config.ensemble * 200, 5)
+    # the paths' spread agrees with sd_h (cumvar averages their variances)
+    assert np.std(cum[:, -1]) == pytest.approx(sd[-1], rel=0.15)
+
+
+def test_vol_coverage_shown_is_held_out_and_close_to_nominal():
+    """The stored coverage is cross-fitted (conformal.cross_coverage): within a few points of
+    80% and 95% on regime data, and the factors come from all validation origins."""
+    r, _ = regime_returns(2600, seed=4)
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices_from_returns(r))
+    cov = model.calibration_.coverage
+    assert np.all(np.abs(cov[0, :5] - 0.8) < 0.06) and np.all(np.abs(cov[1, :5] - 0.95) < 0.04)
+    assert model.calibration_.n[0] >= 200  # every second of ~520 validation days
+
+
+def test_vol_ensemble_is_bit_identical_for_any_thread_count():
+    import forecast.train as train_mod
+
+    prices = prices_from_returns(regime_returns(900, seed=5)[0])
+    cfg = TrainConfig(**{**VOL_FAST, "ensemble": 3, "epochs": 3})
+    train_mod.set_num_threads(1)
+    try:
+        a = RNNForecaster(cfg).fit(prices)
+    finally:
+        train_mod.set_num_threads(2)
+    b = RNNForecaster(cfg).fit(prices)
+    assert a.theta_.shape[0] == 3 and a.theta_.tobytes() == b.theta_.tobytes()
+    assert a.calibration_.factors.tobytes() == b.calibration_.factors.tobytes()
+    assert len({t.tobytes() for t in a.theta_}) == 3  # members differ (seeds seed..seed+2)
+
+
+def test_vol_on_close_only_prices_drops_the_range_inputs_with_a_note():
+    prices = prices_from_returns(regime_returns(900, seed=6)[0])
+    prices["High"] = prices["Low"] = prices["Close"]  # a Date,Close import
+    model = RNNForecaster(TrainConfig(**{**VOL_FAST, "epochs": 2})).fit(prices)
+    assert model.config.features == ("return", "abs", "ewma")
+    assert model.notes_ and "no daily High and Low" in model.notes_[0]
+    assert np.all(np.isfinite(model.forecast(prices, 3)["upper_95"]))

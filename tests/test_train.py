@@ -19,7 +19,9 @@ def dataset(cfg):
 
 
 def test_early_stopping_restores_the_best_epoch():
-    cfg = TrainConfig(window=10, hidden=6, epochs=40, lr=0.05, patience=2)  # big lr: overfits fast
+    cfg = TrainConfig(
+        window=10, hidden=6, epochs=40, lr=0.05, patience=2, loss="gaussian"
+    )  # big lr: overfits fast
     ds = dataset(cfg)
     result = fit_theta(ds.train, ds.val, cfg)
     assert len(result.history) < cfg.epochs  # stopped early
@@ -30,7 +32,7 @@ def test_early_stopping_restores_the_best_epoch():
 
 
 def test_progress_callback_sees_every_epoch():
-    cfg = TrainConfig(window=10, hidden=4, epochs=3, patience=10)
+    cfg = TrainConfig(window=10, hidden=4, epochs=3, patience=10, loss="gaussian")
     ds = dataset(cfg)
     seen = []
     fit_theta(ds.train, ds.val, cfg, on_epoch=seen.append)
@@ -39,7 +41,7 @@ def test_progress_callback_sees_every_epoch():
 
 
 def test_non_finite_loss_stops_with_a_clear_error(monkeypatch):
-    cfg = TrainConfig(window=10, hidden=4, epochs=3)
+    cfg = TrainConfig(window=10, hidden=4, epochs=3, loss="gaussian")
     ds = dataset(cfg)
     monkeypatch.setattr(train_mod, "loss_and_grad", lambda *a: np.nan)
     with pytest.raises(ForecastError, match="diverged.*smaller --lr"):

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def adam_step(theta, grad, m, v, step, lr, beta1, beta2, eps, max_norm):
     """Update theta, m, v in place (all shape (P,)); step k is 1-based. Returns ||g|| before clipping."""
     norm = np.sqrt(np.sum(grad * grad))

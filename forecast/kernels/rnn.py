@@ -12,6 +12,11 @@ Heads (O outputs per step, z_t the target; forecast/heads.py says what each one 
     mse        O=1  loss = 0.5 (y - z)^2
     gaussian   O=2  y = (mu, s), s = log sigma;  loss = 0.5 log(2 pi) + s + 0.5 (z - mu)^2 e^(-2s)
     direction  O=2  logits; p = softmax(y);  loss = -log p[c],  c = z in {0, 1} (1 = up)
+    vol        O=1  y = s, the log-sigma correction; mu = 0;  loss = 0.5 log(2 pi) + s + 0.5 z^2 e^(-2s)
+               (z is the return divided by the EWMA sd, so sigma = EWMA sd * e^s: see sample_vol)
+
+A NaN target means "no loss at this step": burn-in steps at the start of a window, which have
+seen too little history, contribute neither loss nor gradient (their outputs still feed h).
 
 The head arrives as a small integer (HEAD_IDS); only the kernels and forecast/heads.py see it.
 A batch's loss is the mean over its B windows of the window losses.
@@ -34,12 +39,12 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  the BLAS Numba's np.dot calls; loaded now so callers can pin its threads
 from numba import njit
 
-MSE, GAUSSIAN, DIRECTION = 0, 1, 2
-HEAD_IDS = {"mse": MSE, "gaussian": GAUSSIAN, "direction": DIRECTION}  # --loss name -> kernel id
+MSE, GAUSSIAN, DIRECTION, VOL = 0, 1, 2, 3
+HEAD_IDS = {"mse": MSE, "gaussian": GAUSSIAN, "direction": DIRECTION, "vol": VOL}  # --loss -> id
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 CHUNK = 16  # windows per chunk: small enough that a chunk's saved states stay in cache
 
-jit = njit(cache=True, error_model="numpy")
+jit = njit(cache=True, error_model="numpy", nogil=True)  # nogil: ensemble members run on threads
 
 
 # --- the cell: forward and backward side by side -----------------------------------------------
@@ -112,7 +117,10 @@ def head_loss(head, ys, zs):
     for t in range(T):
         for b in range(B):
             z = zs[t, b]
-            if head == MSE:
+            if z != z:  # NaN: a burn-in step, no loss
+                for o in range(O):
+                    dys[t, b, o] = 0.0
+            elif head == MSE:
                 e = ys[t, b, 0] - z
                 E += 0.5 * e * e
                 dys[t, b, 0] = e
@@ -124,6 +132,11 @@ def head_loss(head, ys, zs):
                 E += HALF_LOG_2PI + s + 0.5 * e * e * inv_var
                 dys[t, b, 0] = -e * inv_var  # dE/dmu
                 dys[t, b, 1] = 1.0 - e * e * inv_var  # dE/ds
+            elif head == VOL:
+                s = ys[t, b, 0]  # log sigma correction; mu = 0
+                u = z * z * np.exp(-2.0 * s)
+                E += HALF_LOG_2PI + s + 0.5 * u
+                dys[t, b, 0] = 1.0 - u  # dE/ds
             else:
                 y0 = ys[t, b, 0]
                 y1 = ys[t, b, 1]
@@ -147,6 +160,8 @@ def step_distribution(head, y0, y1, resid_std, z_up):
     """
     if head == DIRECTION:
         return np.nan, np.nan, 1.0 / (1.0 + np.exp(y0 - y1))  # softmax over {down, up}
+    if head == VOL:  # mu = 0; sigma relative to the EWMA sd (the caller multiplies it in)
+        return 0.0, np.exp(y0), 0.5 * (1.0 + math.erf(-z_up / (np.exp(y0) * np.sqrt(2.0))))
     sigma = np.exp(y1) if head == GAUSSIAN else resid_std
     return y0, sigma, 0.5 * (1.0 + math.erf((y0 - z_up) / (sigma * np.sqrt(2.0))))
 
@@ -255,6 +270,76 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
             for o in range(O):
                 y[p, o] += by[o]  # y_t
     return rs, ps
+
+
+# --- the vol head's inputs, and its forecasts by sampling ----------------------------------------
+#
+# The vol head reads inputs in units of sd, the training part's return std (forecast/features.py
+# builds them from prices; the codes below are their kernel ids):
+#     RET    r/sd clipped to +-8                 ABS   min(|r|/sd, 8) - 0.8
+#     EWMA   e = 0.5 log v,  v <- LAM v + (1 - LAM) (r/sd)^2       the EWMA log-sd forecast
+#     RANGE  log((hl/m_hl + 0.1) / 1.1),  hl = log(High/Low), m_hl its training mean
+#     PARK   0.5 log(vp + 1e-4),  vp <- LAM vp + (1 - LAM) hl^2 / (4 ln 2) / sd^2   (Parkinson)
+# and predicts log sigma of the next r/sd as e + s, s the head output: the RNN corrects EWMA.
+
+RET, ABS, EWMA, RANGE, PARK = 0, 1, 2, 3, 4
+LAM = 0.94  # RiskMetrics' daily EWMA decay
+CLIP = 8.0  # |r|/sd beyond this is clipped: one crash day must not saturate every unit
+ABS_CENTER = 0.8  # E|z| for z ~ N(0, 1) is 0.798: |r|/sd - 0.8 is centred
+RANGE_FLOOR = 0.1  # log((hl/m + 0.1)/1.1): finite on days with High = Low
+PARK_FLOOR = 1e-4
+
+
+@jit
+def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
+    """Sample P paths of N future returns from the vol head, every input fed from the sample.
+
+    h0 (P, H) state after the history, s0 (P,) day 1's log sigma (EWMA offset + correction),
+    v0 (P,) and vp0 (P,) the EWMA and Parkinson variances at the origin; noise (P, N) standard
+    normals; kp the training mean of the Parkinson variance (units of sd^2); codes (D,) the
+    input ids above. Future ranges are unknown: they enter at their expected value given
+    sigma (range log((sigma + 0.1)/1.1), Parkinson variance kp sigma^2).
+    Returns zs (P, N) sampled r/sd and var (P, N) sigma_k^2, the model's variance of each day.
+    """
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, 1)
+    P, N = noise.shape
+    zs = np.empty((P, N))
+    var = np.empty((P, N))
+    h = h0.copy()
+    s = s0.copy()
+    v = v0.copy()
+    vp = vp0.copy()
+    x = np.empty((P, D))
+    a = np.empty((P, H))
+    for n in range(N):
+        for p in range(P):
+            sig = np.exp(s[p])
+            z = sig * noise[p, n]  # r/sd ~ N(0, sigma^2)
+            zs[p, n] = z
+            var[p, n] = sig * sig
+            v[p] = LAM * v[p] + (1.0 - LAM) * z * z
+            vp[p] = LAM * vp[p] + (1.0 - LAM) * kp * sig * sig
+            for d in range(D):
+                c = codes[d]
+                if c == RET:
+                    x[p, d] = min(max(z, -CLIP), CLIP)
+                elif c == ABS:
+                    x[p, d] = min(abs(z), CLIP) - ABS_CENTER
+                elif c == EWMA:
+                    x[p, d] = 0.5 * np.log(v[p])
+                elif c == RANGE:
+                    x[p, d] = np.log((sig + RANGE_FLOOR) / (1.0 + RANGE_FLOOR))
+                else:
+                    x[p, d] = 0.5 * np.log(vp[p] + PARK_FLOOR)
+        np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
+        xproj = np.dot(x, Wxh.T)  # Wxh x_t
+        for p in range(P):
+            y = by[0]
+            for j in range(H):
+                h[p, j] = tanh(a[p, j] + xproj[p, j] + bh[j])  # h_t
+                y += Why[0, j] * h[p, j]
+            s[p] = 0.5 * np.log(v[p]) + y  # next day's log sigma: EWMA offset + correction
+    return zs, var
 
 
 # --- the nonlinearity -------------------------------------------------------------------------
