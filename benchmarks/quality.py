@@ -161,7 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--max-train", type=int, default=2500)
     ap.add_argument("--paths", type=int, default=500, help="sampled RNN paths per origin")
-    ap.add_argument("--epochs", type=int, default=15, help="as `forecast backtest`'s default")
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="maximum epochs per refit [default: train's]"
+    )
     ap.add_argument("--window", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
@@ -184,8 +186,8 @@ def main(argv=None) -> int:
 
     names = [s.strip() for s in args.series.split(",")] if args.series else None
     paths = series_paths(args.universe, names)
-    config = {"epochs": args.epochs}
-    config.update({k: v for k, v in (("window", args.window), ("hidden", args.hidden)) if v})
+    given = (("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden))
+    config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
     options = {
         "horizon": args.horizon,
         "refit_every": args.refit_every,

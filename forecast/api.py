@@ -167,6 +167,18 @@ def fit(
     return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
 
 
+def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
+    """What a model file records besides its weights: where its prices came from and with what."""
+    return {
+        "ticker": ticker,
+        "exchange": calendar.exchange_for(ticker),
+        "fingerprint": prices.fingerprint(frame),
+        "rows": len(frame),
+        "versions": package_versions(),
+        "seed": config.seed,
+    }
+
+
 def train(
     ticker: str | None,
     data_dir: Path,
@@ -179,14 +191,7 @@ def train(
     frame = prices.load_prices(ticker, data_dir)
     model = fit(frame, config, on_epoch, on_notice)
     params, meta = model.to_checkpoint()
-    meta.update(
-        ticker=ticker,
-        exchange=calendar.exchange_for(ticker),
-        fingerprint=prices.fingerprint(frame),
-        rows=len(frame),
-        versions=package_versions(),
-        seed=config.seed,
-    )
+    meta.update(provenance(ticker, frame, config))
     path = checkpoint.save_model(data_dir, ticker, params, meta)
     return TrainReport(
         ticker,
@@ -275,6 +280,24 @@ def predict(
         check_range("seed", seed)
     ticker = _symbol(ticker, latest_trained, data_dir)
     params, meta = checkpoint.load_model(data_dir, ticker)
+    frame = prices.load_prices(ticker, data_dir)
+    pred = predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred.currency = _currency(ticker, data_dir)
+    return pred
+
+
+def predict_frame(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict() for a saved model (params, meta) and prices already in memory: what a worker
+    with no access to the data directory runs."""
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
@@ -283,7 +306,6 @@ def predict(
         raise ForecastError(
             f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
         ) from None
-    frame = prices.load_prices(ticker, data_dir)
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
@@ -297,7 +319,6 @@ def predict(
         history=frame["Adj Close"],
         warnings=warnings,
         trained_through=meta["last_fit_date"],
-        currency=_currency(ticker, data_dir),
         calibrated_days=model.calibration_.horizon,
     )
 

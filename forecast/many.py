@@ -8,7 +8,7 @@ universe of hundreds of tickers costs the parent little memory.
 """
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +61,14 @@ class Fit:
 
 def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
     """Train one ticker's RNN on `frame`; everything the parent needs to save it and report it."""
-    from forecast import calendar, prices
-    from forecast.api import package_versions
+    from forecast.api import provenance
     from forecast.features import split_days
     from forecast.model import RNNForecaster
 
     split_days(len(frame) - 1, cfg.window, cfg.val_fraction)  # too little history: one line
     model = RNNForecaster(cfg).fit(frame)
     params, meta = model.to_checkpoint()
-    meta.update(
-        ticker=ticker,
-        exchange=calendar.exchange_for(ticker),
-        fingerprint=prices.fingerprint(frame),
-        rows=len(frame),
-        versions=package_versions(),
-        seed=cfg.seed,
-    )
+    meta.update(provenance(ticker, frame, cfg))
     cov = model.calibration_.coverage
     values = {
         "val_loss": float(model.losses_["val"]),
@@ -109,32 +101,10 @@ def predict_one(
     today: dt.date,
 ):
     """api.Prediction for one ticker from its saved model (params, meta) and prices."""
-    from forecast import api, calendar
-    from forecast.errors import ForecastError
-    from forecast.model import RNNForecaster
+    from forecast import api
 
-    try:
-        model = RNNForecaster.from_checkpoint(params, meta)
-        fingerprint = str(meta["fingerprint"])
-        exchange = str(meta.get("exchange") or calendar.exchange_for(ticker))
-    except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
-        raise ForecastError(
-            f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
-        ) from None
-    warnings = api._freshness_warnings(ticker, frame, model, fingerprint, exchange, today)
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
-    return api.Prediction(
-        ticker=ticker,
-        last_date=frame.index[-1],
-        last_close=float(frame["Adj Close"].iloc[-1]),
-        loss=model.config.loss,
-        table=table,
-        history=frame["Adj Close"].iloc[-1:],  # a screen draws no fan chart
-        warnings=warnings,
-        trained_through=meta["last_fit_date"],
-        calibrated_days=model.calibration_.horizon,
-    )
+    pred = api.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
 
 
 def screen_values(pred) -> dict:
