@@ -22,6 +22,7 @@ from statistics import NormalDist  # not scipy.stats: a second of import time fo
 import numpy as np
 
 MIN_CASES = 20  # below this an empirical quantile is too noisy to trust over the Gaussian z
+MIN_FACTOR = 1e-6  # the smallest factor: a band has a width
 
 
 def normalised_scores(r, median, scale) -> np.ndarray:
@@ -43,7 +44,9 @@ def _conformal_factor(scores: np.ndarray, level: float) -> tuple[float, bool]:
     k = math.ceil((n + 1) * level - 1e-9)  # k = ⌈(n + 1)L⌉
     if n < MIN_CASES or k > n:
         return gaussian_factor(level), True
-    return float(np.sort(scores)[k - 1]), False  # k-th smallest score
+    # k-th smallest score; floored so that cases all exactly at the centre (a periodic toy
+    # series) give a thin band instead of a factor 0 the model file would refuse
+    return max(float(np.sort(scores)[k - 1]), MIN_FACTOR), False
 
 
 def conformal_factors(scores, levels=(0.8, 0.95)) -> dict[float, float]:

@@ -296,18 +296,24 @@ class VolInputs:
 def vol_inputs(
     r: np.ndarray, hl: np.ndarray | None, sc: VolScaler, features: tuple[str, ...]
 ) -> VolInputs:
-    """Inputs for days of returns r (N,) and log ranges hl (N,) (None: no range features)."""
+    """Inputs for days of returns r (N,) and log ranges hl (N,), or None when the prices have
+    no High/Low: then `range` and `parkinson`, if asked for, use the EWMA sigma instead."""
     z = r / sc.sd
     v = ewma(z * z, 1.0)
     e = 0.5 * np.log(v)
-    vp = np.full(len(r), sc.kp)
     if hl is not None:
         vp = ewma(hl**2 / (4 * math.log(2)) / sc.sd**2, sc.kp)
+        rel_range = hl / sc.m_hl
+    else:  # no High/Low (prices replaced by a close-only import): the range inputs enter at
+        # their expected value given the EWMA sigma of the day before, as future days do
+        sig = np.exp(np.append(0.0, e[:-1]))  # units of sd
+        vp = ewma(sc.kp * sig * sig, sc.kp) if len(r) else np.zeros(0)
+        rel_range = sig
     cols = {
         "return": lambda: np.clip(z, -rnn.CLIP, rnn.CLIP),
         "abs": lambda: np.minimum(np.abs(z), rnn.CLIP) - rnn.ABS_CENTER,
         "ewma": lambda: e,
-        "range": lambda: np.log((hl / sc.m_hl + rnn.RANGE_FLOOR) / (1.0 + rnn.RANGE_FLOOR)),
+        "range": lambda: np.log((rel_range + rnn.RANGE_FLOOR) / (1.0 + rnn.RANGE_FLOOR)),
         "parkinson": lambda: 0.5 * np.log(vp + rnn.PARK_FLOOR),
     }
     X = np.stack([cols[f]() for f in features], axis=1) if features else np.zeros((len(r), 0))

@@ -325,12 +325,7 @@ class RNNForecaster:
         """(median, bands, mean, sd, p_up, cum) for the next `days` after prices' last day."""
         r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
         needs_range = any(f in RANGE_FEATURES for f in self.config.features)
-        hl = log_range(prices) if needs_range else None
-        if needs_range and hl is None:
-            raise ForecastError(
-                "this model reads daily High and Low, and these prices have none; "
-                "retrain on these prices (the model then reads returns only)"
-            )
+        hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
         T = self.config.window
         if len(r) < T:
             raise ForecastError(

@@ -192,3 +192,10 @@ def test_min_crps_scale_recovers_the_true_variance_ratio():
     assert crps_gaussian0(np.array([0.0]), np.array([2.0]))[0] == pytest.approx(
         2 * (np.sqrt(2) - 1) / np.sqrt(np.pi)
     )
+
+
+def test_scores_all_zero_give_the_smallest_positive_factor():
+    from forecast.conformal import MIN_FACTOR, calibrate
+
+    cal = calibrate(np.zeros((50, 2)))
+    assert np.all(cal.factors == MIN_FACTOR) and not cal.fallback.any()

@@ -153,3 +153,20 @@ def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
         check_features(prices, ("return", "parkinson"), "vol")  # chosen, not the default
     with pytest.raises(ForecastError, match="High and Low"):
         check_features(prices, ("return", "range"), "gaussian")
+
+
+def test_vol_range_inputs_without_high_low_are_their_expectation_given_ewma_sigma():
+    """A model that reads range inputs, handed close-only prices (a replaced cache), uses
+    what sampling uses for future days: range at sigma = the EWMA sd of the day before."""
+    from forecast.features import VolScaler, vol_inputs
+
+    r = np.array([0.01, -0.03, 0.02])
+    sc = VolScaler(sd=0.02, m_hl=0.03, kp=0.7)
+    inp = vol_inputs(r, None, sc, ("return", "range", "parkinson"))
+    sig = np.exp(np.append(0.0, inp.e[:-1]))
+    np.testing.assert_allclose(inp.X[:, 1], np.log((sig + 0.1) / 1.1))
+    vp, b = [], 0.7
+    for s in sig:
+        b = 0.94 * b + 0.06 * 0.7 * s * s
+        vp.append(b)
+    np.testing.assert_allclose(inp.X[:, 2], 0.5 * np.log(np.array(vp) + 1e-4), rtol=1e-14)
