@@ -149,7 +149,6 @@ class EpochProgress:
 def train_summary(report) -> None:
     """The summary table after training, with the random walk's loss beside the model's."""
     m = report.model
-    best = m.history_[m.best_epoch_ - 1]
     d = m.dates_
     t = Table(
         title=f"{report.ticker}: trained {m.config.loss} RNN",
@@ -172,9 +171,15 @@ def train_summary(report) -> None:
         "options",
         f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}",
     )
-    t.add_row("epochs", f"{len(m.history_)} run, best {m.best_epoch_} (weights restored)")
-    t.add_row("loss / step", f"train {best.train_loss:.4f}   validation {best.val_loss:.4f}")
-    gap = best.val_loss - report.baseline_val_loss
+    members = getattr(m, "member_epochs_", None)
+    if members and len(members) > 1:  # an ensemble: each member stopped on its own
+        best_epochs = ", ".join(str(b) for b, _ in members)
+        t.add_row("epochs", f"best {best_epochs} of {len(members)} members (weights restored)")
+    else:
+        t.add_row("epochs", f"{len(m.history_)} run, best {m.best_epoch_} (weights restored)")
+    train_loss, val_loss = m.losses_["train"], m.losses_["val"]  # an ensemble: members' mean
+    t.add_row("loss / step", f"train {train_loss:.4f}   validation {val_loss:.4f}")
+    gap = val_loss - report.baseline_val_loss
     verdict = "better than" if gap < 0 else "no better than"
     t.add_row(
         "random walk",
