@@ -309,6 +309,32 @@ def predict_frame(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
+    return _prediction(
+        ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"]
+    )
+
+
+def predict_global_frame(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
+    from forecast import globalmodel
+
+    model = globalmodel.for_ticker(params, meta, ticker, frame)
+    exchange = calendar.exchange_for(ticker)
+    warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
+    trained = f"{meta['name']} (global, cut {meta['cut_date']})"
+    return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
+
+
+def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained_through):
     table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
     return Prediction(
         ticker=ticker,
@@ -318,7 +344,7 @@ def predict_frame(
         table=table,
         history=frame["Adj Close"],
         warnings=warnings,
-        trained_through=meta["last_fit_date"],
+        trained_through=trained_through,
         calibrated_days=model.calibration_.horizon,
     )
 
@@ -347,16 +373,21 @@ def _currency(ticker: str, data_dir: Path) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
-    """Say when the cache is old, or no longer the data the model was trained on."""
-    out = []
+def _stale_warnings(ticker, frame, exchange, today) -> list[str]:
+    """Say when the cached prices end more than STALE_SESSIONS sessions before today."""
     last = frame.index[-1]
     behind = calendar.trading_days_between(last, pd.Timestamp(today), exchange)
-    if behind > STALE_SESSIONS:
-        out.append(
-            f"cached {ticker} prices end {last:%Y-%m-%d}, {behind} trading days ago; "
-            f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
-        )
+    if behind <= STALE_SESSIONS:
+        return []
+    return [
+        f"cached {ticker} prices end {last:%Y-%m-%d}, {behind} trading days ago; "
+        f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
+    ]
+
+
+def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
+    """Say when the cache is old, or no longer the data the model was trained on."""
+    out = _stale_warnings(ticker, frame, exchange, today)
     trained = frame.loc[: model.last_fit_date_]
     if (
         trained.empty
@@ -613,16 +644,14 @@ def predict_global(
 ) -> Prediction:
     """predict() with the global model `model`, for any ticker with prices on both sides of
     its cut date."""
-    from forecast import globalmodel, many
+    from forecast import globalmodel
 
     check_range("days", days)
     check_range("paths", n_paths)
     ticker = prices.validate_symbol(ticker)
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
-    pred = many.predict_global_one(
-        ticker, frame, params, meta, days, n_paths, seed, today or dt.date.today()
-    )
+    pred = predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
     pred.currency = _currency(ticker, data_dir)
     return pred
 

@@ -161,30 +161,10 @@ def predict_global_one(
     today: dt.date,
 ):
     """api.Prediction for `ticker` from the global model (params, meta), seen by it or not."""
-    from forecast import api, calendar, globalmodel
+    from forecast import api
 
-    model = globalmodel.for_ticker(params, meta, ticker, frame)
-    exchange = calendar.exchange_for(ticker)
-    warnings = []
-    behind = calendar.trading_days_between(frame.index[-1], pd.Timestamp(today), exchange)
-    if behind > api.STALE_SESSIONS:
-        warnings.append(
-            f"cached {ticker} prices end {frame.index[-1]:%Y-%m-%d}, {behind} trading days ago; "
-            f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
-        )
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
-    table = model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
-    return api.Prediction(
-        ticker=ticker,
-        last_date=frame.index[-1],
-        last_close=float(frame["Adj Close"].iloc[-1]),
-        loss=model.config.loss,
-        table=table,
-        history=frame["Adj Close"],
-        warnings=warnings,
-        trained_through=f"{meta['name']} (global, cut {meta['cut_date']})",
-        calibrated_days=model.calibration_.horizon,
-    )
+    pred = api.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
 
 
 # --- the parent's loops: read inputs as jobs are sent, keep one Row per ticker ------------------
