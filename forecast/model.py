@@ -61,7 +61,7 @@ from forecast.kernels.rnn import (
     single_threaded_blas,
     to_params,
 )
-from forecast.train import Epoch, fit_ensemble, fit_theta
+from forecast.train import Epoch, fit_ensemble, fit_theta, map_members
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
@@ -281,24 +281,28 @@ class RNNForecaster:
         kp = self.vol_scaler_.kp
         cumvar = np.zeros((n, days))
         paths = np.empty((n, M, n_paths, days))
+
+        def member(m: int):  # (zs, var), each (n * n_paths, days); nogil kernels only
+            hT, yT = last_outputs(self.theta_[m], D, H, 1, xs)
+            s0 = inputs.e[origins] + yT[:, 0]  # day 1's log sigma
+            return sample_vol(
+                self.theta_[m],
+                D,
+                H,
+                codes,
+                np.repeat(hT, n_paths, axis=0),
+                np.repeat(s0, n_paths),
+                np.repeat(inputs.v[origins], n_paths),
+                np.repeat(inputs.vp[origins], n_paths),
+                noise,
+                kp,
+            )
+
         with single_threaded_blas():
-            for m in range(M):  # members in order: a fixed summation order
-                hT, yT = last_outputs(self.theta_[m], D, H, 1, xs)
-                s0 = inputs.e[origins] + yT[:, 0]  # day 1's log sigma
-                zs, var = sample_vol(
-                    self.theta_[m],
-                    D,
-                    H,
-                    codes,
-                    np.repeat(hT, n_paths, axis=0),
-                    np.repeat(s0, n_paths),
-                    np.repeat(inputs.v[origins], n_paths),
-                    np.repeat(inputs.vp[origins], n_paths),
-                    noise,
-                    kp,
-                )
-                cumvar += np.cumsum(var, axis=1).reshape(n, n_paths, days).mean(axis=1)
-                paths[:, m] = np.cumsum(zs, axis=1).reshape(n, n_paths, days)
+            draws = map_members(member, M)  # members on threads, like their training
+        for m, (zs, var) in enumerate(draws):  # members in order: a fixed summation order
+            cumvar += np.cumsum(var, axis=1).reshape(n, n_paths, days).mean(axis=1)
+            paths[:, m] = np.cumsum(zs, axis=1).reshape(n, n_paths, days)
         return cumvar / M, paths.reshape(n, M * n_paths, days)
 
     def _calibrate_vol(self, ds):

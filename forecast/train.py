@@ -84,11 +84,21 @@ def fit_ensemble(
     def member(m: int) -> TrainResult:
         return fit_theta(train, val, configs[m], on_epoch if m == 0 else None, steps)
 
-    workers = min(_threads[0], cfg.ensemble)
+    with single_threaded_blas():
+        return map_members(member, cfg.ensemble)
+
+
+def map_members(fn: Callable[[int], object], n: int) -> list:
+    """[fn(0), ..., fn(n - 1)] on up to set_num_threads() threads, in member order.
+
+    fn must call only nogil kernels for the threads to overlap; each member's result is its
+    own, so the thread count never changes a bit of it.
+    """
+    workers = min(_threads[0], n)
     if workers == 1:
-        return [member(m) for m in range(cfg.ensemble)]
-    with single_threaded_blas(), ThreadPoolExecutor(workers, "forecast-member") as pool:
-        return list(pool.map(member, range(cfg.ensemble)))
+        return [fn(m) for m in range(n)]
+    with ThreadPoolExecutor(workers, "forecast-member") as pool:
+        return list(pool.map(fn, range(n)))
 
 
 def init_member(D: int, H: int, O: int, seed: int, head: str) -> np.ndarray:
