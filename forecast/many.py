@@ -99,11 +99,14 @@ def predict_one(
     n_paths: int,
     seed: int | None,
     today: dt.date,
+    is_global: bool = False,
 ):
-    """api.Prediction for one ticker from its saved model (params, meta) and prices."""
+    """api.Prediction for one ticker from a saved model (params, meta) and its prices: the
+    ticker's own model, or a global model (`is_global`) that may not have seen it."""
     from forecast import api
 
-    pred = api.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    predict = api.predict_global_frame if is_global else api.predict_frame
+    pred = predict(ticker, frame, params, meta, days, n_paths, seed, today)
     return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
 
 
@@ -147,26 +150,6 @@ def backtest_values(summary: dict) -> dict:
     }
 
 
-# --- global model: the same screen from one shared RNN ------------------------------------------
-
-
-def predict_global_one(
-    ticker: str,
-    frame: pd.DataFrame,
-    params: dict,
-    meta: dict,
-    days: int,
-    n_paths: int,
-    seed: int | None,
-    today: dt.date,
-):
-    """api.Prediction for `ticker` from the global model (params, meta), seen by it or not."""
-    from forecast import api
-
-    pred = api.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
-    return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
-
-
 # --- the parent's loops: read inputs as jobs are sent, keep one Row per ticker ------------------
 
 
@@ -208,9 +191,8 @@ def predict_universe(
 
         def args_for(ticker):
             frame = prices.load_prices(ticker, data_dir)
-            return (ticker, frame, g_params, g_meta, days, n_paths, seed, today)
+            return (ticker, frame, g_params, g_meta, days, n_paths, seed, today, True)
 
-        fn = predict_global_one
     else:
 
         def args_for(ticker):
@@ -218,9 +200,8 @@ def predict_universe(
             params, meta = checkpoint.load_model(data_dir, ticker)
             return (ticker, frame, params, meta, days, n_paths, seed, today)
 
-        fn = predict_one
     rows = []
-    for o in runner.run(fn, tickers, args_for):
+    for o in runner.run(predict_one, tickers, args_for):
         row = _row(o, screen_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
         on_row(row)
         rows.append(row)
