@@ -145,7 +145,7 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
-    from forecast.model import CAL_STRIDE, N_QUANTILES, RNNForecaster
+    from forecast.model import CAL_STRIDE, RNNForecaster
 
     try:
         cfg = TrainConfig.from_dict(meta["config"])
@@ -170,18 +170,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     m.scaler_ = ds.scaler
     m.history_ = []
     m.best_epoch_ = int(meta.get("best_epoch", 0))
-    cut_k, vf = ds.split.cut, ds.split.val_first
-    m.dates_ = {
-        "train_first": ds.dates[0],
-        "train_last": ds.dates[cut_k - 1],
-        "val_first": ds.dates[vf],
-        "val_last": ds.dates[-1],
-    }
-    m.last_fit_date_ = frame.index[-1]
-    m.abs_return_quantiles_ = np.quantile(
-        np.abs(ds.returns[:cut_k]), np.linspace(0, 1, N_QUANTILES)
-    )
-    m.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+    m._set_split_facts(ds, frame, ds.split.val_first)
     head = HEADS[cfg.loss].kernel_id
     xv, zv = ds.val
     val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T if len(xv) else np.nan

@@ -163,21 +163,27 @@ class RNNForecaster:
         self.best_epoch_ = result.best_epoch
         best = result.best
         self.losses_ = {"train": best.train_loss, "val": best.val_loss}
-        cut, vf = ds.split.cut, ds.split.val_first
-        self.dates_ = {  # the cut dates, stored in the model file
-            "train_first": ds.dates[0],
-            "train_last": ds.dates[cut - 1],
-            "val_first": ds.dates[vf],
-            "val_last": ds.dates[-1],
-        }
-        self.last_fit_date_ = prices.index[-1]
-        train_r = ds.returns[:cut]
-        self.abs_return_quantiles_ = np.quantile(np.abs(train_r), np.linspace(0, 1, N_QUANTILES))
-        self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+        self._set_split_facts(ds, prices, ds.split.val_first)
         self.baseline_val_loss_ = self._baseline_val_loss(ds)
         self.resid_std_ = self._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
         self.calibration_ = self._calibrate(ds)
         return self
+
+    def _set_split_facts(self, ds, prices: pd.DataFrame, val_first: int) -> None:
+        """What every fit records of its split: the cut dates (stored in the model file), the
+        last price day, the training part's |return| quantiles and the window counts."""
+        cut = ds.split.cut
+        self.dates_ = {
+            "train_first": ds.dates[0],
+            "train_last": ds.dates[cut - 1],
+            "val_first": ds.dates[val_first],
+            "val_last": ds.dates[-1],
+        }
+        self.last_fit_date_ = prices.index[-1]
+        self.abs_return_quantiles_ = np.quantile(
+            np.abs(ds.returns[:cut]), np.linspace(0, 1, N_QUANTILES)
+        )
+        self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
 
     def _baseline_val_loss(self, ds) -> float:
         """The random walk's loss per step on the same validation windows, in the model's units.
@@ -246,17 +252,7 @@ class RNNForecaster:
             "val": float(np.mean([r.best.val_loss for r in results])),
         }
         cut = ds.split.cut
-        self.dates_ = {
-            "train_first": ds.dates[0],
-            "train_last": ds.dates[cut - 1],
-            "val_first": ds.dates[cut],
-            "val_last": ds.dates[-1],
-        }
-        self.last_fit_date_ = prices.index[-1]
-        self.abs_return_quantiles_ = np.quantile(
-            np.abs(ds.returns[:cut]), np.linspace(0, 1, N_QUANTILES)
-        )
-        self.n_windows_ = (len(ds.train[0]), len(ds.val[0]))
+        self._set_split_facts(ds, prices, cut)  # vol: validation scores from the cut on
         # the random walk N(0, sd^2) in the same units: NLL(z | sigma = 1) - e per scored step
         ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
         e = ew[:, :, 0]
