@@ -6,6 +6,7 @@ arithmetic is compiled: `loss_and_grad` (forward + BPTT on threads) then `adam_s
 """
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -75,8 +76,10 @@ def fit_ensemble(
 ) -> list[TrainResult]:
     """cfg.ensemble members, member m trained by fit_theta with seed cfg.seed + m.
 
-    Members run on up to set_num_threads() threads, each alone on its data: a member's
-    weights do not depend on the thread count or on the other members (bit-identical).
+    The threads go where the work is: to the members side by side (up to set_num_threads()
+    at once) when there are at least as many members as threads or a batch is too small to
+    split, else to the chunks of each batch, members one after another (a global model's
+    large batches on many cores). A member's weights depend on neither (bit-identical).
     on_epoch hears member 0 only (one progress bar).
     """
     configs = [replace(cfg, seed=cfg.seed + m) for m in range(cfg.ensemble)]
@@ -84,8 +87,11 @@ def fit_ensemble(
     def member(m: int) -> TrainResult:
         return fit_theta(train, val, configs[m], on_epoch if m == 0 else None, steps)
 
+    chunks = -(-min(cfg.batch_size, len(train[0])) // CHUNK)  # chunks in a full batch
     with single_threaded_blas():
-        return map_members(member, cfg.ensemble)
+        if cfg.ensemble >= _threads[0] or chunks < _threads[0]:
+            return map_members(member, cfg.ensemble)
+        return [member(m) for m in range(cfg.ensemble)]
 
 
 def map_members(fn: Callable[[int], object], n: int) -> list:
@@ -97,8 +103,16 @@ def map_members(fn: Callable[[int], object], n: int) -> list:
     workers = min(_threads[0], n)
     if workers == 1:
         return [fn(m) for m in range(n)]
+
+    def member(m: int):
+        _local.inside_member = True  # its batches stay on this one thread
+        try:
+            return fn(m)
+        finally:
+            _local.inside_member = False
+
     with ThreadPoolExecutor(workers, "forecast-member") as pool:
-        return list(pool.map(fn, range(n)))
+        return list(pool.map(member, range(n)))
 
 
 def init_member(D: int, H: int, O: int, seed: int, head: str) -> np.ndarray:
@@ -170,8 +184,8 @@ def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
     n = (B + CHUNK - 1) // CHUNK
     parts = np.zeros((n, theta.shape[0]))  # one gradient per chunk
     losses = np.zeros(n)
-    workers = min(_threads[0], n)
-    bounds = [n * w // workers for w in range(workers + 1)]
+    workers = min(_chunk_threads(), n)
+    bounds = [n * w // workers for w in range(workers + 1)]  # runs of chunks differ by <= 1
     jobs = [
         _pool().submit(
             chunks_grad, theta, D, H, O, head, xs, zs, bounds[w], bounds[w + 1], parts, losses
@@ -185,19 +199,31 @@ def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
     return losses.sum()
 
 
-_threads = [min(2, len(os.sched_getaffinity(0)))]  # more threads than chunks never help
-_executor = []
+_threads = [min(2, len(os.sched_getaffinity(0)))]  # this machine: 2 cores
+_executor: list[ThreadPoolExecutor] = []
+_local = threading.local()  # .inside_member: this thread trains one ensemble member
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for loss_and_grad (default: up to 2, this machine's core count)."""
+    """Threads for training (default: up to 2, this machine's core count): chunks of a
+    batch in loss_and_grad, or ensemble members in map_members."""
     _threads[0] = max(1, int(n))
+
+
+def _chunk_threads() -> int:
+    """A member already running on a thread of map_members takes no more threads: members
+    side by side are the parallel layer then, and nested threads would oversubscribe."""
+    return 1 if getattr(_local, "inside_member", False) else _threads[0]
 
 
 def _pool() -> ThreadPoolExecutor:
     """Plain threads, not Numba's parallel=True: the kernel releases the GIL (nogil), compiles
     in a few seconds instead of ~18, and waiting threads sleep instead of spinning, which under
-    load from other processes made OpenMP's barrier 30x slower (measured)."""
-    if not _executor:
-        _executor.append(ThreadPoolExecutor(max_workers=4, thread_name_prefix="forecast-bptt"))
+    load from other processes made OpenMP's barrier 30x slower (measured). The pool grows with
+    set_num_threads (a fixed size of 4 once capped training at 5 threads on a 16-core machine)."""
+    need = _threads[0] - 1  # the calling thread takes the first run of chunks itself
+    if not _executor or _executor[0]._max_workers < need:
+        if _executor:
+            _executor.pop().shutdown(wait=True)
+        _executor.append(ThreadPoolExecutor(max(1, need), thread_name_prefix="forecast-bptt"))
     return _executor[0]

@@ -1,5 +1,7 @@
 """The training loop: early stopping restores the best weights; a non-finite loss stops it."""
 
+import threading
+
 import numpy as np
 import pytest
 from synthetic import ar1_returns, prices_from_returns
@@ -63,3 +65,39 @@ def test_non_finite_loss_stops_with_a_clear_error(monkeypatch):
 def test_bad_options_are_refused_where_the_config_is_made(option, match):
     with pytest.raises(ForecastError, match=match):
         TrainConfig(**option)
+
+
+def test_every_thread_asked_for_runs_a_run_of_chunks_at_once(monkeypatch):
+    """n threads -> n runs of chunks in flight together (the pool once capped them at 5)."""
+    from forecast.kernels.rnn import CHUNK
+
+    n = 7
+    barrier = threading.Barrier(n, timeout=10)  # breaks unless all n runs overlap
+    real = train_mod.chunks_grad
+
+    def meeting(*args):
+        barrier.wait()
+        return real(*args)
+
+    monkeypatch.setattr(train_mod, "chunks_grad", meeting)
+    rng = np.random.default_rng(0)
+    D, H, O = 1, 4, 2
+    theta = rng.normal(0, 0.3, (H * D + H * H + H + O * H + O,))
+    xs, zs = rng.normal(size=(n * CHUNK, 6, D)), rng.normal(size=(n * CHUNK, 6))
+    grad = np.zeros_like(theta)
+    train_mod.set_num_threads(n)
+    try:
+        loss = train_mod.loss_and_grad(theta, D, H, O, HEADS["gaussian"].kernel_id, xs, zs, grad)
+    finally:
+        train_mod.set_num_threads(2)
+    assert np.isfinite(loss) and np.any(grad != 0)
+
+
+def test_a_member_on_a_thread_takes_no_more_threads_for_its_chunks():
+    train_mod.set_num_threads(3)
+    try:
+        inside = train_mod.map_members(lambda m: train_mod._chunk_threads(), 3)
+        outside = train_mod._chunk_threads()
+    finally:
+        train_mod.set_num_threads(2)
+    assert inside == [1, 1, 1] and outside == 3
