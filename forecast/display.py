@@ -561,7 +561,7 @@ def backtest_many_table(rows, horizon: int) -> None:
 def global_summary(report) -> None:
     """After `train --global NAME`: what the one model saw, and its score vs the random walk."""
     fit = report.fit
-    p, best = fit.panel, fit.result.best
+    p = fit.panel
     n_train = sum(a for a, _ in p.counts.values())
     n_val = sum(b for _, b in p.counts.values())
     t = Table(
@@ -578,15 +578,17 @@ def global_summary(report) -> None:
     t.add_row("cut date", f"{p.cut:%Y-%m-%d}: every series trains before it, validates after")
     t.add_row("windows", f"train {n_train:,}   validation {n_val:,}")
     cfg = fit.config
+    members = f", {len(fit.results)} members" if len(fit.results) > 1 else ""
     t.add_row(
         "options",
-        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}",
+        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, "
+        f"seed {cfg.seed}{members}",
     )
-    t.add_row(
-        "epochs", f"{len(fit.result.history)} run, best {fit.result.best_epoch} (weights restored)"
-    )
-    t.add_row("loss / step", f"train {best.train_loss:.4f}   validation {best.val_loss:.4f}")
-    gap = best.val_loss - fit.baseline_val_loss
+    runs = ", ".join(f"{r.best_epoch}/{len(r.history)}" for r in fit.results)
+    t.add_row("epochs", f"best/run {runs}")
+    losses = fit.meta()["losses"]  # averaged over the members
+    t.add_row("loss / step", f"train {losses['train']:.4f}   validation {losses['val']:.4f}")
+    gap = losses["val"] - fit.baseline_val_loss
     verdict = "better than" if gap < 0 else "no better than"
     t.add_row(
         "random walk",

@@ -367,9 +367,34 @@ def vol_dataset(
     N = len(r)
     split_days(N, T, val_fraction)  # the same "enough days" rule (and message) as every head
     cut = N - max(int(round(val_fraction * N)), T - burn + 1)  # returns r_cut.. are validation
+    return vol_dataset_at(F.index, r, hl, features, T, burn, cut)
+
+
+def vol_dataset_at(
+    dates: pd.DatetimeIndex,
+    r: np.ndarray,
+    hl: np.ndarray | None,
+    features: tuple[str, ...],
+    T: int,
+    burn: int,
+    cut: int,
+) -> VolDataset:
+    """The VolDataset of returns r (N,) and log ranges hl (N,) or None, split at day `cut`
+    (the first return that is not a training target): vol_dataset's split by val_fraction,
+    forecast/panel.py's at a calendar date shared by many series."""
+    N = len(r)
     sc = VolScaler.fit(r[:cut], None if hl is None else hl[:cut])
     inputs = vol_inputs(r, hl, sc, features)
     z = np.append(r[1:] / sc.sd * np.exp(-inputs.e[:-1]), np.nan)  # z'_k for r_{k+1}
     train = burn_windows(inputs.X, z, T, burn, burn, cut - 2)  # targets r_{k+1}, k + 1 < cut
     val = burn_windows(inputs.X, z, T, burn, cut - 1, N - 2)
-    return VolDataset(F.index, r, hl, sc, inputs, z, Split(cut, cut - 1, N), train, val)
+    return VolDataset(dates, r, hl, sc, inputs, z, Split(cut, cut - 1, N), train, val)
+
+
+def vol_baseline_terms(ds: VolDataset, T: int, burn: int) -> tuple[float, int]:
+    """(sum, count) over the scored validation steps of the random walk N(0, sd^2)'s loss in
+    the vol head's units: NLL(z' | sigma = 1) - e per step (every vol model's random walk)."""
+    cut = ds.split.cut
+    ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
+    terms = rnn.HALF_LOG_2PI + 0.5 * (zv * np.exp(ew[:, :, 0])) ** 2 - ew[:, :, 0]  # NaN: burn-in
+    return float(np.nansum(terms)), int(np.count_nonzero(~np.isnan(terms)))

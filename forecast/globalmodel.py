@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from forecast import checkpoint
-from forecast.config import DEFAULT_FEATURES, HEAD_FEATURES, TrainConfig
+from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
 from forecast.kernels.rnn import batch_loss, from_params, to_params
-from forecast.panel import Panel, build_panel, series_dataset
-from forecast.train import Epoch, TrainResult, fit_theta
+from forecast.panel import Panel, build_panel, series_dataset, series_vol_dataset
+from forecast.train import Epoch, TrainResult, fit_ensemble, fit_theta
 
 KIND = "global"
 MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors
@@ -41,15 +41,24 @@ class GlobalFit:
     name: str
     config: TrainConfig
     panel: Panel
-    result: TrainResult
+    results: list[TrainResult]  # one per ensemble member (one for heads without an ensemble)
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
 
+    @property
+    def result(self) -> TrainResult:
+        return self.results[0]
+
     def params(self) -> dict[str, np.ndarray]:
+        """Named weights; an ensemble's carry a leading member axis (M, ...), as a per-ticker
+        vol model's do (RNNForecaster.to_checkpoint)."""
         D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss].O
-        return to_params(self.result.theta, D, H, O)
+        members = [to_params(r.theta, D, H, O) for r in self.results]
+        if self.config.loss != "vol":
+            return members[0]
+        return {k: np.stack([p[k] for p in members]) for k in members[0]}
 
     def meta(self) -> dict:
-        p, best = self.panel, self.result.best
+        p = self.panel
         return {
             "kind": KIND,
             "name": self.name,
@@ -61,7 +70,11 @@ class GlobalFit:
             "skipped": p.skipped,
             "best_epoch": self.result.best_epoch,
             "epochs_run": len(self.result.history),
-            "losses": {"train": best.train_loss, "val": best.val_loss},
+            "member_epochs": [[r.best_epoch, len(r.history)] for r in self.results],
+            "losses": {  # per scored step, averaged over members
+                "train": float(np.mean([r.best.train_loss for r in self.results])),
+                "val": float(np.mean([r.best.val_loss for r in self.results])),
+            },
             "baseline_val_loss": self.baseline_val_loss,
             "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
             "versions": _versions(),
@@ -69,24 +82,19 @@ class GlobalFit:
         }
 
 
-GAUSSIAN_SETTINGS = dict(hidden=32, batch_size=64, lr=2e-3, epochs=30, patience=5)
+GLOBAL_SETTINGS = {
+    "vol": dict(batch_size=64),
+    "other": dict(hidden=32, batch_size=64, lr=2e-3, epochs=30, patience=5),
+}
 
 
 def global_config(cfg: TrainConfig) -> TrainConfig:
-    """A global model keeps the gaussian head: the vol head (the per-ticker default: an
-    ensemble over EWMA-offset inputs, forecast/model.py) is not ported to pooled series yet.
-    --loss vol becomes gaussian, reading the features the gaussian head knows (returns only
-    for the default set), with the
-    settings the global model was built with wherever the options are the vol defaults."""
-    if cfg.loss != "vol":
-        return cfg
-    known = tuple(f for f in cfg.features if f in HEAD_FEATURES["other"])
-    if cfg.features == DEFAULT_FEATURES["vol"]:
-        known = DEFAULT_FEATURES["other"]  # the gaussian default: returns (any series has them)
-    settings = {
-        k: v for k, v in GAUSSIAN_SETTINGS.items() if getattr(cfg, k) == TrainConfig.default(k)
-    }
-    return replace(cfg, loss="gaussian", features=known, **settings)
+    """The options a global model trains with: the user's, except that options left at their
+    per-ticker defaults take the global model's (GLOBAL_SETTINGS): pooled series give many
+    more windows an epoch, so larger batches (measured: benchmarks/quality.py --global)."""
+    settings = GLOBAL_SETTINGS["vol" if cfg.loss == "vol" else "other"]
+    changed = {k: v for k, v in settings.items() if getattr(cfg, k) == TrainConfig.default(k)}
+    return replace(cfg, **changed)
 
 
 def fit_global(
@@ -96,11 +104,16 @@ def fit_global(
     cut: pd.Timestamp | None = None,
     on_epoch: Callable[[Epoch], None] | None = None,
 ) -> GlobalFit:
-    """Train one RNN on the pooled windows of `frames` ((ticker, prices) pairs)."""
+    """Train one RNN (for the vol head, an ensemble of them) on the pooled windows of
+    `frames` ((ticker, prices) pairs), early-stopped on the pooled validation windows."""
     cfg = global_config(cfg)
-    panel = build_panel(frames, cfg.features, cfg.window, cfg.loss, cfg.val_fraction, cut)
-    result = fit_theta(panel.train, panel.val, cfg, on_epoch)
-    return GlobalFit(name, cfg, panel, result, panel.baseline_val_loss)
+    T = cfg.window
+    panel = build_panel(frames, cfg.features, T, cfg.loss, cfg.val_fraction, cut, cfg.burn)
+    if cfg.loss == "vol":
+        results = fit_ensemble(panel.train, panel.val, cfg, on_epoch, steps=T - cfg.burn)
+    else:
+        results = [fit_theta(panel.train, panel.val, cfg, on_epoch)]
+    return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
 
 
 def save_global(data_dir: Path, fit: GlobalFit) -> Path:
@@ -152,27 +165,43 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
         raise ForecastError(f"the global model file is inconsistent ({e}); retrain it") from None
-    T = cfg.window
+    T, vol = cfg.window, cfg.loss == "vol"
     try:
-        ds = series_dataset(frame, cfg.features, T, cfg.loss, cut)
+        if vol:
+            ds = series_vol_dataset(frame, cfg.features, T, cfg.burn, cut)
+        else:
+            ds = series_dataset(frame, cfg.features, T, cfg.loss, cut)
     except ForecastError as e:
         raise ForecastError(
             f"{ticker} cannot use the global model {meta.get('name')}: {e}"
         ) from None
     n_origins = len(range(ds.split.val_first, len(ds.returns) - 1, CAL_STRIDE))
     if n_origins < MIN_CAL_ORIGINS:  # the bands' calibration needs forecasts it can score
+        gap = "" if vol else f" (plus the {T}-day gap)"
         raise ForecastError(
-            f"{ticker} has too few days after the global model's cut date {cut:%Y-%m-%d} "
-            f"(plus the {T}-day gap) to calibrate its bands; fetch newer prices"
+            f"{ticker} has too few days after the global model's cut date {cut:%Y-%m-%d}"
+            f"{gap} to calibrate its bands; fetch newer prices"
         )
     m = RNNForecaster(cfg)
-    m.theta_, m.D_, _, m.O_ = from_params(params)
-    m.scaler_ = ds.scaler
     m.history_ = []
     m.best_epoch_ = int(meta.get("best_epoch", 0))
-    m._set_split_facts(ds, frame, ds.split.val_first)
     head = HEADS[cfg.loss].kernel_id
     xv, zv = ds.val
+    if vol:  # an ensemble (M, ...) like a per-ticker vol model's
+        M = params["Wxh"].shape[0]
+        m.theta_ = np.stack(
+            [from_params({k: a[i] for k, a in params.items()})[0] for i in range(M)]
+        )
+        m.member_epochs_ = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
+        steps = T - cfg.burn
+        H, D = cfg.hidden, len(cfg.features)
+        val_loss = np.mean([batch_loss(t, D, H, 1, head, xv, zv) for t in m.theta_]) / steps
+        m.adopt_vol_data(ds, frame)
+        m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation
+        return m
+    m.theta_, m.D_, _, m.O_ = from_params(params)
+    m.scaler_ = ds.scaler
+    m._set_split_facts(ds, frame, ds.split.val_first)
     val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T if len(xv) else np.nan
     m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation part
     m.baseline_val_loss_ = m._baseline_val_loss(ds) if len(xv) else np.nan

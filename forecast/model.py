@@ -45,14 +45,14 @@ from forecast.features import (
     Scaler,
     VolScaler,
     build_dataset,
-    burn_windows,
     daily_features,
     log_range,
     usable_features,
+    vol_baseline_terms,
     vol_dataset,
     vol_inputs,
 )
-from forecast.heads import HALF_LOG_2PI, HEADS
+from forecast.heads import HEADS
 from forecast.kernels.rnn import (
     from_params,
     last_outputs,
@@ -240,10 +240,6 @@ class RNNForecaster:
         ds = vol_dataset(prices, features, T, burn, cfg.val_fraction)
         results = fit_ensemble(ds.train, ds.val, cfg, on_epoch, steps=T - burn)
         self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
-        self.D_, self.O_ = len(features), 1
-        self.vol_scaler_ = ds.scaler
-        D, sd = self.D_, ds.scaler.sd
-        self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
         self.history_ = results[0].history
         self.best_epoch_ = results[0].best_epoch
         self.member_epochs_ = [(r.best_epoch, len(r.history)) for r in results]
@@ -251,14 +247,19 @@ class RNNForecaster:
             "train": float(np.mean([r.best.train_loss for r in results])),
             "val": float(np.mean([r.best.val_loss for r in results])),
         }
-        cut = ds.split.cut
-        self._set_split_facts(ds, prices, cut)  # vol: validation scores from the cut on
-        # the random walk N(0, sd^2) in the same units: NLL(z | sigma = 1) - e per scored step
-        ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
-        e = ew[:, :, 0]
-        self.baseline_val_loss_ = float(
-            np.nanmean(HALF_LOG_2PI + 0.5 * (zv * np.exp(e)) ** 2 - e)  # NaN: burn-in
-        )
+        return self.adopt_vol_data(ds, prices)
+
+    def adopt_vol_data(self, ds, prices: pd.DataFrame) -> "RNNForecaster":
+        """Everything a vol model takes from its series besides the weights theta_ (M, P):
+        scalers, split facts, the random walk's validation loss and the calibration. A fit
+        calls it after training; a global model (forecast/globalmodel.py) for each ticker."""
+        self.D_, self.O_ = len(self.config.features), 1
+        self.vol_scaler_ = ds.scaler
+        D, sd = self.D_, ds.scaler.sd
+        self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
+        self._set_split_facts(ds, prices, ds.split.cut)  # vol: validation scores from the cut on
+        total, count = vol_baseline_terms(ds, self.config.window, self.config.burn)
+        self.baseline_val_loss_ = total / count if count else float("nan")
         self.resid_std_ = 1.0
         self.calibration_, self.scale_ = self._calibrate_vol(ds)
         return self

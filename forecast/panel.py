@@ -23,7 +23,20 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
-from forecast.features import Dataset, Scaler, Split, daily_features, targets, windows
+from forecast.features import (
+    RANGE_FEATURES,
+    Dataset,
+    Scaler,
+    Split,
+    VolDataset,
+    VolScaler,
+    daily_features,
+    log_range,
+    targets,
+    vol_baseline_terms,
+    vol_dataset_at,
+    windows,
+)
 from forecast.heads import HEADS
 
 
@@ -68,6 +81,30 @@ def series_dataset(
     return Dataset(F.index, r, X, z, scaler, split, train, val)
 
 
+def series_vol_dataset(
+    prices: pd.DataFrame, features: tuple[str, ...], T: int, burn: int, cut: pd.Timestamp
+) -> VolDataset:
+    """One series' VolDataset (the vol head's, forecast.features) split at the calendar date
+    `cut`: its scaler and training targets are the returns dated before `cut`.
+
+    Prices without daily High and Low feed the range inputs their proxies (vol_inputs), so
+    every series reads the same features. Raises ForecastError when the series has fewer
+    than 2T returns before `cut`; it may have no validation windows.
+    """
+    F = daily_features(prices, ("return",))
+    r = F["return"].to_numpy(np.float64)
+    hl = log_range(prices) if any(f in RANGE_FEATURES for f in features) else None
+    if not np.all(np.isfinite(r)) or (hl is not None and not np.all(np.isfinite(hl))):
+        raise ForecastError("prices give non-finite returns (zero or missing prices?)")
+    cut_k = int(F.index.searchsorted(pd.Timestamp(cut), side="left"))  # returns before cut
+    if cut_k < 2 * T:
+        raise ForecastError(
+            f"only {cut_k} days before the cut date {pd.Timestamp(cut):%Y-%m-%d}; "
+            f"--window {T} needs at least {2 * T}"
+        )
+    return vol_dataset_at(F.index, r, hl, features, T, burn, cut_k)
+
+
 class Windows:
     """Windows gathered on demand from stacked days: behaves like xs (B, T, D) or zs (B, T) for
     indexing with an array of window numbers, which is all the training loop does with it."""
@@ -96,10 +133,12 @@ class Panel:
 
     cut: pd.Timestamp  # first date NOT in any training part
     tickers: list[str]  # series that contributed training windows, in the order given
-    scalers: dict[str, Scaler]  # each series' own training-part statistics
+    scalers: dict[str, Scaler | VolScaler]  # each series' own training-part statistics
     counts: dict[str, tuple[int, int]]  # ticker -> (training windows, validation windows)
     skipped: dict[str, str]  # ticker -> why it contributed nothing
-    train: tuple[Windows, Windows]  # xs (B, T, D), zs (B, T), gathered on demand
+    # xs (B, T, D), zs (B, T): gathered on demand (Windows), or arrays for the vol head, whose
+    # windows overlap by only the burn-in (stride T - burn) so hold each day ~1.5 times
+    train: tuple[Windows, Windows] | tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray]  # xs (Bv, T, D), zs (Bv, T), C-contiguous
     last_dates: dict[str, pd.Timestamp]  # each series' last price date
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
@@ -112,8 +151,10 @@ def build_panel(
     loss: str,
     val_fraction: float,
     cut: pd.Timestamp | None = None,
+    burn: int = 0,
 ) -> Panel:
     """Panel of `frames` (an iterable of (ticker, prices)); cut at `cut`, else default_cut.
+    burn: the vol head's unscored first steps of a window (TrainConfig.burn).
 
     frames may be a generator: each series is reduced to its scaled days at once, so only one
     price frame is in memory at a time when the cut date is given. Without a cut date the
@@ -123,45 +164,60 @@ def build_panel(
         frames = list(frames)
         cut = default_cut([f.index[1:] for _, f in frames], T, val_fraction)
     cut = pd.Timestamp(cut)
+    vol = loss == "vol"
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers = {}, {}, {}, {}, []
-    offset, rw_total = 0, 0.0
+    offset, rw_total, rw_count = 0, 0.0, 0
     head = HEADS[loss]
     for ticker, prices in frames:
         try:
-            ds = series_dataset(prices, features, T, loss, cut)
+            if vol:
+                ds = series_vol_dataset(prices, features, T, burn, cut)
+            else:
+                ds = series_dataset(prices, features, T, loss, cut)
         except ForecastError as e:
             skipped[ticker] = str(e)
             continue
         n_train = len(ds.train[0])
-        starts.append(offset + np.arange(n_train))
-        X_parts.append(ds.X)
-        z_parts.append(ds.z)
-        offset += len(ds.X)
+        if vol:  # the windows themselves (they barely overlap)
+            X_parts.append(ds.train[0])
+            z_parts.append(ds.train[1])
+        else:  # the days, and where each window starts in them
+            starts.append(offset + np.arange(n_train))
+            X_parts.append(ds.X)
+            z_parts.append(ds.z)
+            offset += len(ds.X)
         xv.append(ds.val[0])
         zv.append(ds.val[1])
         scalers[ticker] = ds.scaler
         counts[ticker] = (n_train, len(ds.val[0]))
         last_dates[ticker] = prices.index[-1]
         tickers.append(ticker)
-        if len(ds.val[1]):  # each series' own random walk (its scaler, its training returns)
+        # each series' own random walk (its scaler, its training returns), summed over steps
+        if vol:
+            total, count = vol_baseline_terms(ds, T, burn)
+        elif len(ds.val[1]):
             mean, std = float(ds.scaler.mean[0]), float(ds.scaler.std[0])
             rw = head.baseline_loss(ds.val[1], ds.returns[: ds.split.cut], mean, std)
-            rw_total += rw * ds.val[1].size
+            total, count = rw * ds.val[1].size, ds.val[1].size
+        else:
+            total, count = 0.0, 0
+        rw_total, rw_count = rw_total + total, rw_count + count
     if not tickers:
         reasons = "; ".join(f"{t}: {why}" for t, why in list(skipped.items())[:3])
         raise ForecastError(f"no series has enough history before {cut:%Y-%m-%d} ({reasons})")
-    X_all, z_all, starts_all = (
-        np.concatenate(X_parts),
-        np.concatenate(z_parts),
-        np.concatenate(starts),
-    )
     val = (np.ascontiguousarray(np.concatenate(xv)), np.ascontiguousarray(np.concatenate(zv)))
     if len(val[0]) == 0:
         raise ForecastError(
             f"no series has validation days after {cut:%Y-%m-%d} plus the {T}-day gap; "
             "use an earlier cut or a shorter --window"
         )
-    train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
-    rw = rw_total / val[1].size
-    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates, rw)
+    X_all, z_all = np.concatenate(X_parts), np.concatenate(z_parts)
+    if vol:
+        train = (X_all, z_all)
+    else:
+        starts_all = np.concatenate(starts)
+        train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
+    return Panel(
+        cut, tickers, scalers, counts, skipped, train, val, last_dates, rw_total / rw_count
+    )

@@ -146,7 +146,7 @@ def test_global_model_trains_once_and_serves_seen_and_unseen_tickers(cached):
     # INTC (2012-14) only trains: the calendar cut falls in 2019, when SPY and GLD validate
     r = run(cached, "train", "SPY", "INTC", "--global", "PAIR", *SMALL)
     assert r.exit_code == 0, r.output
-    assert "PAIR: global gaussian RNN" in r.stdout and "cut date" in r.stdout
+    assert "PAIR: global vol RNN" in r.stdout and "cut date" in r.stdout
     params, meta = checkpoint.load_model(cached, "PAIR")
     assert meta["kind"] == "global" and meta["tickers"] == ["SPY", "INTC"]
     assert meta["windows"]["INTC"]["val"] == 0 and meta["windows"]["SPY"]["val"] > 0

@@ -106,10 +106,56 @@ def test_pooled_baseline_is_each_series_random_walk_weighted_by_its_windows(fram
     assert isinstance(g.panel.cut, pd.Timestamp)
 
 
-def test_a_global_model_keeps_the_gaussian_head_when_asked_for_vol(frames):
-    """The vol head is per-ticker only: a global fit of the default config trains gaussian on
-    returns (the gaussian default), with the global model's own settings."""
-    cfg = TrainConfig(window=10, epochs=1, seed=1)  # the defaults: loss vol
-    g = globalmodel.fit_global("W", frames.items(), cfg)
-    assert g.config.loss == "gaussian" and g.config.features == ("return",)
-    assert g.config.hidden == globalmodel.GAUSSIAN_SETTINGS["hidden"] and g.config.epochs == 1
+VOL = TrainConfig(window=30, burn_in=10, hidden=4, epochs=2, ensemble=2, seed=1)
+
+
+def test_the_vol_head_pooled_an_ensemble_with_each_series_own_scales(frames, data_dir):
+    """The default head over many series: members saved with a member axis, each ticker (seen
+    or not, with High/Low or close-only) scaled by its own returns before the cut date."""
+    g = globalmodel.fit_global("VOLS", frames.items(), VOL)
+    assert g.config.loss == "vol" and g.config.batch_size == 64  # the global default batch
+    assert len(g.results) == 2 and g.params()["Whh"].shape == (2, 4, 4)
+    globalmodel.save_global(data_dir, g)
+    params, meta = globalmodel.load_global(data_dir, "VOLS")
+    close_only = series(700, 9).assign(High=lambda f: f["Close"], Low=lambda f: f["Close"])
+    for ticker, frame in [("AAA", frames["AAA"]), ("NEW", close_only)]:
+        m = globalmodel.for_ticker(params, meta, ticker, frame)
+        r = np.diff(np.log(frame["Adj Close"].to_numpy()))
+        assert m.vol_scaler_.sd == pytest.approx(r[frame.index[1:] < g.panel.cut].std(), rel=1e-12)
+        assert m.theta_.shape[0] == 2 and m.dates_["train_last"] < g.panel.cut
+        assert np.isfinite(m.losses_["val"]) and 0.4 <= m.scale_ <= 2.0
+        table = m.forecast(frame, 5, n_paths=100)
+        assert np.all(table["lower_95"] < table["lower_80"]) and np.all(table["p_up"] == 0.5)
+
+
+def test_a_global_vol_model_of_one_series_is_that_series_own_model():
+    """Cut where a per-ticker fit cuts, a one-series global model trains on the same windows
+    in the same order: the same weights to the bit, and the same calibration."""
+    from forecast.features import vol_dataset
+    from forecast.model import RNNForecaster
+
+    prices = series(700, 4)
+    cfg = TrainConfig(window=30, burn_in=10, hidden=4, epochs=3, ensemble=2, batch_size=32)
+    own = RNNForecaster(cfg).fit(prices)
+    ds = vol_dataset(prices, own.config.features, 30, 10, cfg.val_fraction)
+    g = globalmodel.fit_global("ONE", [("AAA", prices)], own.config, cut=ds.dates[ds.split.cut])
+    assert g.config == own.config  # batch size chosen: no global default applied
+    view = globalmodel.for_ticker(g.params(), g.meta(), "AAA", prices)
+    assert view.theta_.tobytes() == own.theta_.tobytes()
+    assert view.scale_ == own.scale_ and view.baseline_val_loss_ == own.baseline_val_loss_
+    np.testing.assert_array_equal(view.calibration_.factors, own.calibration_.factors)
+    assert view.losses_["val"] == pytest.approx(own.losses_["val"], rel=1e-12)
+
+
+def test_pooled_vol_baseline_is_each_series_random_walk_weighted_by_scored_steps(frames):
+    from forecast.features import vol_baseline_terms
+    from forecast.panel import series_vol_dataset
+
+    g = globalmodel.fit_global("W", frames.items(), VOL)
+    parts = [
+        vol_baseline_terms(series_vol_dataset(f, VOL.features, 30, 10, g.panel.cut), 30, 10)
+        for f in frames.values()
+    ]
+    total, n = map(sum, zip(*parts, strict=True))
+    assert n > 0 and g.baseline_val_loss == pytest.approx(total / n, rel=1e-12)
+    assert sum(b for _, b in g.panel.counts.values()) == len(g.panel.val[0])
