@@ -67,7 +67,8 @@ def run_series(job: dict) -> dict:
     try:
         prices = read_price_csv(path, path.stem)
         cfg = TrainConfig(**job["config"])
-        result = run_backtest(prices, cfg, **job["options"], ticker=path.stem)
+        fit = global_fit(job["global"], path.stem) if job.get("global") else None
+        result = run_backtest(prices, cfg, **job["options"], ticker=path.stem, fit=fit)
     except Exception as e:  # one bad series must not end the benchmark
         return {
             "series": path.stem,
@@ -77,10 +78,12 @@ def run_series(job: dict) -> dict:
     m = result.metrics
     best = result.best_baseline
     rows = []
+    rnn = "global" if job.get("global") else "rnn"  # the name of this run's RNN in the rows
     for model, per_h in m.items():
         for k, r in enumerate(per_h):
             rw, ref = m["naive"][k], m[best][k]
-            row = {"series": path.stem, "model": model, "h": r["horizon"], "n": r["n"]}
+            name = rnn if model == "rnn" else model
+            row = {"series": path.stem, "model": name, "h": r["horizon"], "n": r["n"]}
             row.update({s: r[s] for s in SCORES})
             row.update({f"{s}_rel": r[s] / rw[s] for s in RELATIVE})
             row["best_baseline"] = best
@@ -89,6 +92,72 @@ def run_series(job: dict) -> dict:
             row["unconverged_fits"] = sum(model in f.unconverged for f in result.folds)
             rows.append(row)
     return {"series": path.stem, "rows": rows, "seconds": time.perf_counter() - t0}
+
+
+# --- --global: one RNN over all the series, refitted on a shared calendar ---------------------
+
+
+def fold_dates(paths: list[Path], options: dict, cfg) -> list:
+    """The dates the global model is refitted at: every series' fold starts (its first origin
+    of each run of refit_every origins, as run_backtest cuts them), thinned so that two refits
+    are at least 4 weeks apart. A series' fold then uses the newest global fit on or before
+    its first origin: all series cut at that calendar date, never later than the origin."""
+    import numpy as np
+    import pandas as pd
+
+    from forecast.backtest import _validate
+    from forecast.prices import read_price_csv
+
+    starts = []
+    for path in paths:
+        index = read_price_csv(path, path.stem).index
+        o = options
+        first = _validate(
+            len(index),
+            cfg,
+            o["horizon"],
+            o["refit_every"],
+            o["test_days"],
+            o["n_paths"],
+            o["max_train"],
+        )
+        idx = np.arange(first, len(index) - 1)
+        starts.extend(index[idx[:: o["refit_every"]]])
+    kept = []
+    for d in sorted(set(starts)):
+        if not kept or d - kept[-1] >= pd.Timedelta(days=28):
+            kept.append(d)
+    return kept
+
+
+def fit_global_at(job: dict) -> dict:
+    """One global model (in a worker process) on every series cut at job["date"], each to
+    its last max_train returns as the per-ticker refits are: {date, params, meta}."""
+    from forecast import globalmodel
+    from forecast.config import TrainConfig
+    from forecast.prices import read_price_csv
+    from forecast.train import set_num_threads
+
+    set_num_threads(1)
+    date, cap = job["date"], job["max_train"] + 1
+    frames = []
+    for p in map(Path, job["paths"]):
+        f = read_price_csv(p, p.stem)
+        frames.append((p.stem, f.loc[f.index <= date].iloc[-cap:]))
+    g = globalmodel.fit_global("QUALITY", frames, TrainConfig(**job["config"]))
+    return {"date": date, "params": g.params(), "meta": g.meta()}
+
+
+def global_fit(models: list[dict], ticker: str):
+    """run_backtest's fit: the newest global model fitted on or before the fold's origin,
+    calibrated on this ticker's own days after its cut (forecast.globalmodel.for_ticker)."""
+    from forecast import globalmodel
+
+    def fit(train, origin):
+        g = [m for m in models if m["date"] <= origin][-1]
+        return globalmodel.for_ticker(g["params"], g["meta"], ticker, train)
+
+    return fit
 
 
 def _quartiles(values) -> tuple[float, float, float]:
@@ -144,7 +213,7 @@ def summary(frame, horizons: list[int]) -> str:
             "divided by the constant-volatility random walk's (naive) on the same series; "
             "lower is better.",
             "",
-            table(frame, horizons, list(MODELS)),
+            table(frame, horizons, [m for m in (*MODELS, "global") if m in set(frame["model"])]),
             "",
             "best baseline per series (lowest CRPS): "
             + ", ".join(f"{b} {c}" for b, c in best.items()),
@@ -170,14 +239,29 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--show-h", default=None, help="horizons in the table (default: 1 and the last)"
     )
-    ap.add_argument("--out", type=Path, default=OUT, help="per-series CSV")
-    ap.add_argument("--table", type=Path, help="only print the table of an earlier run's CSV")
+    ap.add_argument(
+        "--global",
+        dest="global_model",
+        action="store_true",
+        help="one global RNN over all the series (refitted on a shared calendar) instead of "
+        "one per series; its rows are named 'global'",
+    )
+    ap.add_argument("--out", type=Path, default=None, help=f"per-series CSV [{OUT}]")
+    ap.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        help="only print the table of earlier runs' CSVs (several: their rows together, e.g. a "
+        "per-ticker run and a --global run)",
+    )
     args = ap.parse_args(argv)
 
     import pandas as pd
 
     if args.table is not None:
-        frame = pd.read_csv(args.table)
+        frame = pd.concat([pd.read_csv(t) for t in args.table]).drop_duplicates(
+            ["series", "model", "h"]
+        )
         shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, frame["h"].max()]
         print(summary(frame, sorted(set(shown))))
         return 0
@@ -195,21 +279,41 @@ def main(argv=None) -> int:
         "max_train": args.max_train,
         "n_paths": args.paths,
     }
+    out = args.out or (OUT.with_name("quality_global.csv") if args.global_model else OUT)
     jobs = [{"path": str(p), "config": config, "options": options} for p in paths]
     print(
         f"quality: {len(jobs)} series, --test-days {args.test_days} --refit-every "
         f"{args.refit_every} --horizon {args.horizon} --max-train {args.max_train}, "
-        f"RNN {config}, {args.jobs} processes",
+        f"RNN {config}{' global' if args.global_model else ''}, {args.jobs} processes",
         file=sys.stderr,
     )
     t0 = time.perf_counter()
     rows, failed = [], []
     # spawn: fresh interpreters that read the thread settings above before numpy loads
-    if args.jobs > 1:
-        pool = mp.get_context("spawn").Pool(processes=min(args.jobs, len(jobs)))
-        results = pool.imap_unordered(run_series, jobs)
-    else:  # in this process: for debugging and profiling
-        pool, results = None, map(run_series, jobs)
+    pool = mp.get_context("spawn").Pool(processes=args.jobs) if args.jobs > 1 else None
+    imap = pool.imap_unordered if pool is not None else map  # map: in this process, to debug
+    if args.global_model:
+        from forecast.config import TrainConfig
+
+        dates = fold_dates(paths, options, TrainConfig(**config))
+        fits = [
+            {
+                "date": d,
+                "paths": [str(p) for p in paths],
+                "config": config,
+                "max_train": args.max_train,
+            }
+            for d in dates
+        ]
+        models = []
+        for done, g in enumerate(imap(fit_global_at, fits), start=1):
+            models.append(g)
+            if done % 10 == 0 or done == len(fits):
+                print(f"  global fits: {done}/{len(fits)}", file=sys.stderr)
+        models.sort(key=lambda g: g["date"])
+        for job in jobs:
+            job["global"] = models
+    results = imap(run_series, jobs)
     try:
         for done, res in enumerate(results, start=1):
             status = f"FAILED {res['error']}" if "error" in res else f"{res['seconds']:.0f} s"
@@ -227,12 +331,12 @@ def main(argv=None) -> int:
         print("error: every series failed", file=sys.stderr)
         return 1
     frame = pd.DataFrame(rows).sort_values(["series", "model", "h"], kind="stable")
-    atomic_write_bytes(args.out, frame.to_csv(index=False, lineterminator="\n").encode())
+    atomic_write_bytes(out, frame.to_csv(index=False, lineterminator="\n").encode())
     horizons = (
         [int(h) for h in args.show_h.split(",")] if args.show_h else sorted({1, args.horizon})
     )
     print(summary(frame, horizons))
-    print(f"per-series rows: {args.out}")
+    print(f"per-series rows: {out}")
     print(f"run time: {wall:.0f} s ({wall / 60:.1f} min) on {args.jobs} processes")
     for f in failed:
         print(f"failed: {f['series']}: {f['error']}", file=sys.stderr)
