@@ -41,16 +41,21 @@ from forecast.heads import HEADS
 
 
 def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
-    """The calendar date that leaves the last val_fraction of the panel's days (all series'
-    dates together), less a gap of T days, after it: the one-series split, on the calendar."""
-    union = pd.DatetimeIndex(np.unique(np.concatenate([d.values for d in dates])))  # sorted
-    n_val = max(int(round(val_fraction * len(union))), T + 1)
-    k = len(union) - n_val - T
+    """The calendar date that leaves the last val_fraction of the panel's observations (every
+    series' days together) after it, less a gap of T trading days: the one-series split, on
+    the calendar. Counting observations, not distinct dates, keeps a series that ended years
+    ago (a delisted stock, an old index file) from pulling the cut back to its own time,
+    which would leave the newest series too few days before the cut."""
+    every = np.sort(np.concatenate([d.values for d in dates]))  # (sum of N_s,) with repeats
+    union = np.unique(every)
+    n_val = max(int(round(val_fraction * len(every))), T + 1)
+    first_val = every[len(every) - n_val]  # the n_val-th newest observation's date
+    k = int(np.searchsorted(union, first_val)) - T
     if k < 2 * T:
         raise ForecastError(
             f"the series span only {len(union)} days together; --window {T} needs more history"
         )
-    return union[k]
+    return pd.Timestamp(union[k])
 
 
 def series_dataset(

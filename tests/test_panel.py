@@ -111,12 +111,26 @@ def test_one_series_default_cut_is_the_one_series_split(calendars):
     np.testing.assert_array_equal(panel.scalers["US"].mean, ds.scaler.mean)
 
 
-def test_default_cut_uses_the_union_of_calendars(calendars):
+def test_default_cut_leaves_val_fraction_of_the_observations_after_it(calendars):
     dates = [f.index[1:] for f in calendars.values()]
     cut = default_cut(dates, T, 0.2)
-    union = np.unique(np.concatenate([d.values for d in dates]))
-    after = (union >= cut.to_datetime64()).sum()
-    assert after == round(0.2 * len(union)) + T
+    every = np.concatenate([d.values for d in dates])
+    union = np.unique(every)
+    k = int(np.searchsorted(union, cut.to_datetime64()))
+    first_val = union[k + T]  # validation starts T trading days after the cut
+    after = (every >= first_val).sum()
+    assert after >= round(0.2 * len(every)) > (every >= union[k + T + 1]).sum()
+
+
+def test_a_series_that_ended_long_ago_does_not_pull_the_cut_back(calendars):
+    """An old series (a delisted stock) holds no observations near the end: the cut stays
+    where the live series alone put it, up to the old series' share of the observations."""
+    live = [f.index[1:] for f in calendars.values()]
+    old = pd.bdate_range("1980-01-01", periods=900)
+    alone, with_old = default_cut(live, T, 0.2), default_cut([*live, old], T, 0.2)
+    assert with_old < alone and (alone - with_old).days < 120  # ~a quarter of 20% of 900 days
+    union_cut = np.unique(np.concatenate([d.values for d in [*live, old]]))
+    assert with_old > pd.Timestamp(union_cut[int(0.8 * len(union_cut)) - T])  # the old rule
 
 
 def test_series_short_before_the_cut_are_skipped_and_reported(calendars):
