@@ -16,9 +16,10 @@ models with forecast.jobs.Runner(jobs=j) and forecast.many.train_universe — ex
 / wall time), tickers/minute, and parallel efficiency = speed-up over j = 1 divided by j.
 Each model also pays its calibration (sampled paths) and its save, as in real use.
 
-Global part: one panel of the largest size S, batch --global-batch, one epoch of the training
-loop (forward + BPTT + Adam over all training windows, then the validation loss) with
-forecast.train.set_num_threads(n) for n = 1, 2, ... all cores. Reported: training
+Global part: one panel of the largest size S (every window, stride 1), batch --global-batch,
+one epoch of the training loop (forward + BPTT + Adam over all training windows, then the
+validation loss, both on threads) with forecast.train.set_num_threads(n) for n = 1, 2, ...
+all cores, for each H in --global-hidden (32 and 64). Reported: training
 windows/s and efficiency; the issue's yardstick is PyTorch on an H200, float32, B=512: 213k
 windows/s at H=32.
 
@@ -147,34 +148,39 @@ def _train_windows(frame, cfg) -> int:
     return s.cut - cfg.window
 
 
-def bench_global(frames, cfg, batch, cores):
+def bench_global(frames, cfg, batch, cores, hiddens):
+    """One epoch of the training loop over a panel's windows, 1..cores threads, per H."""
     from forecast import train
     from forecast.panel import build_panel
     from forecast.train import fit_theta
 
-    panel = build_panel(frames, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
-    n = len(panel.train[0])
-    one = TrainConfig(
-        window=cfg.window, hidden=cfg.hidden, epochs=1, batch_size=batch, seed=cfg.seed
-    )
-    print(
-        f"\nglobal model epoch: {len(panel.tickers)} series, {n:,} training windows, "
-        f"H={cfg.hidden}, T={cfg.window}, B={batch}"
-    )
-    print(f"{'threads':>8} {'epoch s':>8} {'windows/s':>11} {'efficiency':>11}")
-    fit_theta(panel.train, panel.val, one)  # compile / warm caches
-    base = None
-    for k in job_counts(cores):
-        train.set_num_threads(k)
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            fit_theta(panel.train, panel.val, one)
-            times.append(time.perf_counter() - t0)
-        wall = min(times)
-        rate = n / wall
-        base = base or rate
-        print(f"{k:>8} {wall:>8.2f} {rate:>11,.0f} {rate / base / k:>10.0%}")
+    # every window of every series (stride 1, the gaussian head's windows), as one array: the
+    # threads gather their own batch rows from it, as they do from a vol panel's windows
+    panel = build_panel(frames, ("return",), cfg.window, "gaussian", cfg.val_fraction)
+    xs, zs = np.asarray(panel.train[0]), np.asarray(panel.train[1])
+    n = len(xs)
+    for H in hiddens:
+        one = TrainConfig(
+            window=cfg.window, hidden=H, epochs=1, batch_size=batch, seed=cfg.seed, loss="gaussian"
+        )
+        print(
+            f"\nglobal model epoch: {len(panel.tickers)} series, {n:,} training windows, "
+            f"{len(panel.val[0]):,} validation windows, H={H}, T={cfg.window}, B={batch}"
+        )
+        print(f"{'threads':>8} {'epoch s':>8} {'windows/s':>11} {'efficiency':>11}")
+        fit_theta((xs, zs), panel.val, one)  # compile / warm caches
+        base = None
+        for k in job_counts(cores):
+            train.set_num_threads(k)
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                fit_theta((xs, zs), panel.val, one)
+                times.append(time.perf_counter() - t0)
+            wall = min(times)
+            rate = n / wall
+            base = base or rate
+            print(f"{k:>8} {wall:>8.2f} {rate:>11,.0f} {rate / base / k:>10.0%}")
 
 
 def bench_memory(n: int, real, days: int, cores: int, keep: Path | None):
@@ -212,6 +218,7 @@ def main():
     p.add_argument("--window", type=int, default=60)
     p.add_argument("--cores", type=int, default=default_jobs())
     p.add_argument("--global-batch", type=int, default=512)
+    p.add_argument("--global-hidden", type=int, nargs="+", default=[32, 64])
     p.add_argument("--skip-per-ticker", action="store_true")
     p.add_argument("--skip-global", action="store_true")
     p.add_argument("--memory", type=int, default=0, metavar="N")
@@ -233,7 +240,7 @@ def main():
         many.fit_one(*frames[0], small)  # compile the kernels into the disk cache workers load
         bench_per_ticker(frames, a.sizes, cfg, a.cores)
     if not a.skip_global:
-        bench_global(frames, cfg, a.global_batch, a.cores)
+        bench_global(frames, cfg, a.global_batch, a.cores, a.global_hidden)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from forecast.heads import HEADS
 from forecast.kernels.adam import adam_step
 from forecast.kernels.rnn import (
     CHUNK,
-    batch_loss,
     chunks_grad,
+    chunks_loss,
     init_theta,
     single_threaded_blas,
     unpack,
@@ -141,7 +141,10 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
         total = 0.0
         for lo in range(0, n, cfg.batch_size):
             idx = np.sort(order[lo : lo + cfg.batch_size])  # sorted: contiguous-ish gathers
-            loss = loss_and_grad(theta, D, H, O, head, xs[idx], zs[idx], grad)
+            if isinstance(xs, np.ndarray):  # the threads gather their own windows
+                loss = loss_and_grad(theta, D, H, O, head, xs, zs, grad, idx)
+            else:  # windows gathered on demand (forecast.panel.Windows)
+                loss = loss_and_grad(theta, D, H, O, head, xs[idx], zs[idx], grad)
             if not np.isfinite(loss):
                 raise ForecastError(
                     f"training diverged (loss is {loss} in epoch {epoch}); nothing was saved; "
@@ -151,7 +154,7 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
             adam_step(theta, grad, m, v, step, cfg.lr, BETA1, BETA2, EPS, cfg.max_norm)
             total += loss * len(idx)
         train_loss = total / n / steps
-        val_loss = batch_loss(theta, D, H, O, head, xv, zv) / steps
+        val_loss = mean_loss(theta, D, H, O, head, xv, zv) / steps
         if not np.isfinite(val_loss):
             raise ForecastError(
                 f"validation loss is {val_loss} in epoch {epoch}; nothing was saved; try a smaller --lr"
@@ -173,30 +176,43 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
 # --- the thread layer: chunks of a batch on plain threads ----------------------------------------
 
 
-def loss_and_grad(theta, D, H, O, head, xs, zs, grad):
+def loss_and_grad(theta, D, H, O, head, xs, zs, grad, rows=None):
     """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
 
-    xs (B, T, D) and zs (B, T), window-major as forecast.features builds them. The batch is
-    cut into chunks of at most CHUNK windows; threads take contiguous runs of chunks, and the
+    xs (N, T, D) and zs (N, T), window-major as forecast.features builds them; the batch is
+    the windows `rows` (b,) of them (default: all N). It is cut into chunks of at most CHUNK
+    windows; threads take contiguous runs of chunks, each gathering its own windows, and the
     chunks' gradients are added in chunk order, so any thread count gives the same bits.
     """
-    B = xs.shape[0]
-    n = (B + CHUNK - 1) // CHUNK
+    rows = np.arange(xs.shape[0]) if rows is None else rows
+    n = (len(rows) + CHUNK - 1) // CHUNK
     parts = np.zeros((n, theta.shape[0]))  # one gradient per chunk
     losses = np.zeros(n)
-    workers = min(_chunk_threads(), n)
-    bounds = [n * w // workers for w in range(workers + 1)]  # runs of chunks differ by <= 1
-    jobs = [
-        _pool().submit(
-            chunks_grad, theta, D, H, O, head, xs, zs, bounds[w], bounds[w + 1], parts, losses
-        )
-        for w in range(1, workers)
-    ]
-    chunks_grad(theta, D, H, O, head, xs, zs, bounds[0], bounds[1], parts, losses)
-    for job in jobs:
-        job.result()
+    _on_threads(chunks_grad, n, (theta, D, H, O, head, xs, zs, rows), (parts, losses))
     np.sum(parts, axis=0, out=grad)  # row after row: a fixed order
     return losses.sum()
+
+
+def mean_loss(theta, D, H, O, head, xs, zs) -> float:
+    """Mean window loss of windows xs (B, T, D), zs (B, T), no gradient: batch_loss cut into
+    chunks on threads (a global model's validation set is large), summed in chunk order."""
+    n = (xs.shape[0] + CHUNK - 1) // CHUNK
+    losses = np.zeros(n)
+    _on_threads(chunks_loss, n, (theta, D, H, O, head, xs, zs), (losses,))
+    return losses.sum() / xs.shape[0]
+
+
+def _on_threads(kernel, n: int, args: tuple, outs: tuple) -> None:
+    """kernel(*args, first, last, *outs) over chunks 0..n-1, in contiguous runs (sizes
+    differing by at most one) on up to set_num_threads() threads, this one included."""
+    workers = min(_chunk_threads(), n)
+    bounds = [n * w // workers for w in range(workers + 1)]
+    jobs = [
+        _pool().submit(kernel, *args, bounds[w], bounds[w + 1], *outs) for w in range(1, workers)
+    ]
+    kernel(*args, bounds[0], bounds[1], *outs)
+    for job in jobs:
+        job.result()
 
 
 _threads = [min(2, len(os.sched_getaffinity(0)))]  # this machine: 2 cores

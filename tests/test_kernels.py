@@ -37,7 +37,7 @@ from forecast.kernels.rnn import (
 from forecast.kernels.rnn import (
     PARAM_NAMES as LAYOUT,
 )
-from forecast.train import loss_and_grad, set_num_threads
+from forecast.train import loss_and_grad, mean_loss, set_num_threads
 
 
 def ids(head):
@@ -165,6 +165,27 @@ def test_gradient_identical_bits_for_any_thread_count():
     assert all(r == results[0] for r in results)
 
 
+def test_rows_of_a_dataset_are_that_batch_and_validation_loss_is_the_same_on_any_threads():
+    """The threads gather a batch's windows themselves (rows), and score validation windows
+    in chunks: the same numbers as the gathered batch, bit for bit for any thread count."""
+    params, xs, zs = make_batch("vol", 4 * CHUNK + 3, 7, 2, 5, seed=4)
+    theta, head = flatten_params(params), HEADS["vol"].kernel_id
+    rows = np.array([0, 2, 3, 5, 8, 13, 21, 34, 55, 66])
+    a, b = np.zeros_like(theta), np.zeros_like(theta)
+    loss_rows = loss_and_grad(theta, 2, 5, 1, head, xs, zs, a, rows)
+    loss_copy = loss_and_grad(theta, 2, 5, 1, head, xs[rows], zs[rows], b)
+    assert loss_rows == loss_copy and a.tobytes() == b.tobytes()
+    seen = []
+    try:
+        for n in (1, 2, 3, 8):
+            set_num_threads(n)
+            seen.append(mean_loss(theta, 2, 5, 1, head, xs, zs))
+    finally:
+        set_num_threads(2)
+    assert len(set(seen)) == 1
+    assert seen[0] == pytest.approx(batch_loss(theta, 2, 5, 1, head, xs, zs), rel=1e-13)
+
+
 def test_last_outputs_are_the_final_step(rng):
     D, H, O = 2, 5, 2
     params = init_params(D, H, O, rng)
@@ -254,9 +275,10 @@ def test_adam_and_layout_kernels_agree_with_py_func(rng):
     adam_step.py_func(*b, 1, 1e-2, 0.9, 0.999, 1e-8, 0.5)
     np.testing.assert_allclose(a[0], b[0], rtol=1e-14)
     xs, zs = rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4))
-    xt, zt = time_major(xs, zs, 1, 4)
-    np.testing.assert_array_equal(xt, xs[1:4].transpose(1, 0, 2))
-    np.testing.assert_array_equal(zt, zs[1:4].T)
+    rows = np.array([3, 1, 4])
+    xt, zt = time_major(xs, zs, rows)
+    np.testing.assert_array_equal(xt, xs[rows].transpose(1, 0, 2))
+    np.testing.assert_array_equal(zt, zs[rows].T)
     assert xt.flags.c_contiguous and zt.flags.c_contiguous
 
 

@@ -197,21 +197,34 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def chunks_grad(theta, D, H, O, head, xs, zs, first, last, parts, losses):
-    """Chunks first..last-1 of a batch cut into CHUNK windows: parts[c] = chunk c's share of the
-    mean-loss gradient, losses[c] its loss. forecast/train.py runs runs of chunks on threads."""
+def chunks_grad(theta, D, H, O, head, xs, zs, rows, first, last, parts, losses):
+    """Chunks first..last-1 of the batch rows (b,), window numbers in xs (N, T, D) and zs
+    (N, T), cut into CHUNK windows: parts[c] = chunk c's share of the mean-loss gradient,
+    losses[c] its loss. forecast/train.py runs runs of chunks on threads; each gathers its
+    own windows, so no part of a step but the sum of the parts runs on one thread."""
+    B = rows.shape[0]
+    for c in range(first, last):
+        xs_c, zs_c = time_major(xs, zs, rows[c * CHUNK : min(B, (c + 1) * CHUNK)])
+        losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def chunks_loss(theta, D, H, O, head, xs, zs, first, last, losses):
+    """Chunks first..last-1 of windows xs (B, T, D), zs (B, T) cut into CHUNK windows:
+    losses[c] = chunk c's summed window loss, no gradient (validation, on threads)."""
+    Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     B = xs.shape[0]
     for c in range(first, last):
-        lo, hi = c * CHUNK, min(B, (c + 1) * CHUNK)
-        xs_c, zs_c = time_major(xs, zs, lo, hi)  # (T, Bc, D), (T, Bc)
-        losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
+        xs_c, zs_c = time_major(xs, zs, np.arange(c * CHUNK, min(B, (c + 1) * CHUNK)))
+        _, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_c)
+        losses[c], _ = head_loss(head, ys, zs_c)
 
 
 @jit
 def batch_loss(theta, D, H, O, head, xs, zs):
     """Mean window loss of a batch, no gradient: xs (B, T, D), zs (B, T)."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    xs_t, zs_t = time_major(xs, zs, 0, xs.shape[0])
+    xs_t, zs_t = time_major(xs, zs, np.arange(xs.shape[0]))
     _, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_t)
     E, _ = head_loss(head, ys, zs_t)
     return E / xs.shape[0]
@@ -221,7 +234,7 @@ def batch_loss(theta, D, H, O, head, xs, zs):
 def last_outputs(theta, D, H, O, xs):
     """Final hidden state hT (B, H) and head output yT (B, O) after reading windows xs (B, T, D)."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    xs_t, _ = time_major(xs, np.zeros(xs.shape[:2]), 0, xs.shape[0])
+    xs_t, _ = time_major(xs, np.zeros(xs.shape[:2]), np.arange(xs.shape[0]))
     hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_t)
     return hs[-1].copy(), ys[-1].copy()
 
@@ -408,16 +421,17 @@ def tanh(x):
 
 
 @jit
-def time_major(xs, zs, lo, hi):
-    """Windows lo..hi-1 of xs (B, T, D), zs (B, T) -> C-contiguous (T, Bc, D) and (T, Bc)."""
+def time_major(xs, zs, rows):
+    """Windows `rows` (b,) of xs (N, T, D), zs (N, T) -> C-contiguous (T, b, D) and (T, b)."""
     _, T, D = xs.shape
-    xs_t = np.empty((T, hi - lo, D))
-    zs_t = np.empty((T, hi - lo))
-    for b in range(hi - lo):
+    xs_t = np.empty((T, rows.shape[0], D))
+    zs_t = np.empty((T, rows.shape[0]))
+    for b in range(rows.shape[0]):
+        i = rows[b]
         for t in range(T):
-            zs_t[t, b] = zs[lo + b, t]
+            zs_t[t, b] = zs[i, t]
             for d in range(D):
-                xs_t[t, b, d] = xs[lo + b, t, d]
+                xs_t[t, b, d] = xs[i, t, d]
     return xs_t, zs_t
 
 
