@@ -24,7 +24,8 @@ windows/s and efficiency; the issue's yardstick is PyTorch on an H200, float32, 
 windows/s at H=32.
 
 --memory N: N synthetic tickers (2,500 days each) are cached in a temporary data directory and
-trained with --jobs all, 1 epoch, H=8; the parent's peak resident memory (ru_maxrss) is printed.
+trained with --jobs all, 1 epoch, H=8 (with --global: as one global model, in this process);
+the parent's peak resident memory (ru_maxrss) is printed.
 """
 
 import argparse
@@ -183,7 +184,7 @@ def bench_global(frames, cfg, batch, cores, hiddens):
             print(f"{k:>8} {wall:>8.2f} {rate:>11,.0f} {rate / base / k:>10.0%}")
 
 
-def bench_memory(n: int, real, days: int, cores: int, keep: Path | None):
+def bench_memory(n: int, real, days: int, cores: int, keep: Path | None, pooled: bool):
     import forecast.checkpoint  # noqa: F401  everything the parent needs, loaded before timing
     import forecast.model  # noqa: F401
 
@@ -198,13 +199,19 @@ def bench_memory(n: int, real, days: int, cores: int, keep: Path | None):
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         tickers = sorted(p.stem for p in (data_dir / "prices").glob("*.csv"))[:n]
         t0 = time.perf_counter()
-        with Runner(jobs=cores) as runner:
-            rows = many.train_universe(tickers, data_dir, cfg, runner, lambda r: None)
+        if pooled:  # one global model: the panel of every ticker is in this process
+            from forecast import api
+
+            report = api.train_global("MEMORY", tickers, data_dir, cfg)
+            ok, how = len(report.fit.panel.tickers), "as one global model"
+        else:
+            with Runner(jobs=cores) as runner:
+                rows = many.train_universe(tickers, data_dir, cfg, runner, lambda r: None)
+            ok, how = sum(r.ok for r in rows), f"with {cores} jobs"
         wall = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        ok = sum(r.ok for r in rows)
         print(
-            f"trained {ok}/{len(tickers)} with {cores} jobs in {wall:.0f} s; parent peak RSS "
+            f"trained {ok}/{len(tickers)} {how} in {wall:.0f} s; parent peak RSS "
             f"{peak:,.0f} MiB ({before:,.0f} MiB before the run, which includes making the data)"
         )
 
@@ -223,6 +230,9 @@ def main():
     p.add_argument("--skip-global", action="store_true")
     p.add_argument("--memory", type=int, default=0, metavar="N")
     p.add_argument("--keep", type=Path, help="--memory: cache the tickers here and reuse them")
+    p.add_argument(
+        "--global", dest="pooled", action="store_true", help="--memory: one global model"
+    )
     p.add_argument("--universe-dir", type=Path, default=UNIVERSE)
     a = p.parse_args()
     real = read_universe(a.universe_dir, a.days)
@@ -231,7 +241,7 @@ def main():
         f"numpy {np.__version__}"
     )
     if a.memory:
-        bench_memory(a.memory, real, a.days, a.cores, a.keep)
+        bench_memory(a.memory, real, a.days, a.cores, a.keep, a.pooled)
         return
     cfg = TrainConfig(window=a.window, hidden=a.hidden, epochs=a.epochs, patience=a.epochs, seed=0)
     frames = series(max(a.sizes), real, a.days)
