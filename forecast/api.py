@@ -272,13 +272,17 @@ def predict(
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
-    Without a ticker: the one whose model was trained last.
+    Without a ticker: the one whose model was trained last. The model: the newest saved of
+    the ticker's own and the global models trained on it (store.model_for).
     """
     check_range("days", days)
     check_range("paths", n_paths)
     if seed is not None:
         check_range("seed", seed)
     ticker = _symbol(ticker, latest_trained, data_dir)
+    chosen = store.model_for(data_dir, ticker)
+    if chosen is not None and chosen.kind == "global":
+        return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
     pred = predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
@@ -584,6 +588,20 @@ def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **option
     from forecast import many
 
     return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
+
+
+DEFAULT_GLOBAL = "GLOBAL"
+
+
+def default_global_name(universe_file: Path | None) -> str:
+    """The name several tickers' global model is saved under without --global NAME: the
+    universe file's name (watchlist.txt -> WATCHLIST) when it makes a valid one, else GLOBAL."""
+    if universe_file is not None:
+        try:
+            return prices.validate_symbol(Path(universe_file).stem)
+        except ForecastError:
+            pass
+    return DEFAULT_GLOBAL
 
 
 @dataclass

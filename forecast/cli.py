@@ -423,12 +423,22 @@ def train(
         str | None,
         typer.Option(
             "--global",
-            help="Train ONE model on all the tickers' windows and save it as NAME.",
+            help="Save the one model over all the tickers as NAME (default: the --universe "
+            "file's name, else GLOBAL).",
             show_default=False,
             metavar="NAME",
             rich_help_panel=UNIVERSE,
         ),
     ] = None,
+    per_ticker: Annotated[
+        bool,
+        typer.Option(
+            "--per-ticker",
+            help="Several tickers: one model per ticker on worker processes (implied by "
+            "--jobs and --scheduler) instead of one global model.",
+            rich_help_panel=UNIVERSE,
+        ),
+    ] = False,
     window: Window = D["window"],
     hidden: Hidden = D["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -460,7 +470,18 @@ def train(
         )
         from forecast import api
 
-        if global_name is not None:
+        separate = per_ticker or bool(jobs) or bool(scheduler)
+        if global_name is not None and separate:
+            raise ForecastError(
+                "--global trains one model in this process; drop --per-ticker, --jobs and "
+                "--scheduler, which train one model per ticker on workers"
+            )
+        if global_name is not None or (
+            _is_many(tickers, universe_file, None, None) and not separate
+        ):
+            # several tickers: one global model, which forecasts better than one model per
+            # ticker in make quality (README, "Quality")
+            global_name = global_name or api.default_global_name(universe_file)
             u = api.universe(tickers, universe_file)
             for problem in u.problems:
                 display.error(problem)
@@ -477,6 +498,14 @@ def train(
             for t, why in report.failed.items():
                 display.warn(f"{t} left out of {report.name}: {why}")
             display.global_summary(report)
+            if report.failed or u.problems:  # the model is saved; the exit code says not all
+                n = len(report.failed) + len(u.problems)
+                names = ", ".join(list(report.failed)[:10])
+                raise ForecastError(
+                    f"{n} ticker{'s' * (n != 1)} left out of {report.name}"
+                    + (f" ({names})" if names else "")
+                    + "; see the lines above"
+                )
             return
         if _is_many(tickers, universe_file, jobs, scheduler):
             api.compile_notice(display.info)

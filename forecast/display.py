@@ -598,3 +598,30 @@ def global_summary(report) -> None:
         t.add_row("left out", escape(", ".join(report.failed)))
     t.add_row("saved", escape(str(report.path)))
     out.print(t)
+    per = _rows_table(
+        "per ticker (validation after the cut date)",
+        [
+            ("ticker", "left"),
+            ("train", "right"),
+            ("val", "right"),
+            ("val loss", "right"),
+            ("rw loss", "right"),
+            ("vs rw", "right"),
+        ],
+    )
+    for ticker, n_train, n_val, loss, rw in fit.per_ticker():
+        per.add_row(
+            escape(ticker),
+            f"{n_train:,}",
+            f"{n_val:,}",
+            _cell(loss, ".4f"),
+            _cell(rw, ".4f"),
+            _cell(loss - rw, "+.4f"),
+        )
+    out.print(per)
+    err.print(
+        "train, val: windows; vs rw: the ticker's validation loss per day minus its random "
+        "walk's (below 0: better); its bands are calibrated when it is forecast",
+        style="dim",
+        highlight=False,
+    )

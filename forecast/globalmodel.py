@@ -57,6 +57,28 @@ class GlobalFit:
             return members[0]
         return {k: np.stack([p[k] for p in members]) for k in members[0]}
 
+    def per_ticker(self) -> list[tuple[str, int, int, float, float]]:
+        """(ticker, training windows, validation windows, validation loss per step, its random
+        walk's) for each series, from its slice of the pooled validation windows; the loss is
+        the members' mean, NaN without validation windows."""
+        cfg, p = self.config, self.panel
+        D, H, O = len(cfg.features), cfg.hidden, HEADS[cfg.loss].O
+        head, steps = HEADS[cfg.loss].kernel_id, cfg.window - cfg.burn
+        xv, zv = p.val
+        rows, lo = [], 0
+        for t in p.tickers:
+            n_train, n_val = p.counts[t]
+            x, z = xv[lo : lo + n_val], zv[lo : lo + n_val]
+            lo += n_val
+            loss = (
+                float(np.mean([batch_loss(r.theta, D, H, O, head, x, z) for r in self.results]))
+                / steps
+                if n_val
+                else float("nan")
+            )
+            rows.append((t, n_train, n_val, loss, p.baselines[t]))
+        return rows
+
     def meta(self) -> dict:
         p = self.panel
         return {

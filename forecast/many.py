@@ -122,6 +122,7 @@ def screen_values(pred) -> dict:
         "band_80": float((last["upper_80"] - last["lower_80"]) / pred.last_close),
         "band_95": float((last["upper_95"] - last["lower_95"]) / pred.last_close),
         "coverage_80": float(last["coverage_80"]),
+        "model": pred.trained_through,  # a date, or "NAME (global, cut DATE)"
         "warnings": list(pred.warnings),
     }
 
@@ -183,22 +184,27 @@ def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) ->
 def predict_universe(
     tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, model: str | None = None
 ) -> list[Row]:
-    """Screen values per ticker, from its own model or from the global model `model`."""
-    from forecast import checkpoint, globalmodel, prices
+    """Screen values per ticker, from the global model `model`, or else from the model
+    `predict TICKER` would use (its own or a global one trained on it, the newest)."""
+    from forecast import checkpoint, globalmodel, prices, store
 
-    if model is not None:
-        g_params, g_meta = globalmodel.load_global(data_dir, model)
+    loaded = {}  # global models by name, each read once
 
-        def args_for(ticker):
-            frame = prices.load_prices(ticker, data_dir)
-            return (ticker, frame, g_params, g_meta, days, n_paths, seed, today, True)
+    def global_args(name: str, ticker: str):
+        if name not in loaded:
+            loaded[name] = globalmodel.load_global(data_dir, name)
+        frame = prices.load_prices(ticker, data_dir)
+        return (ticker, frame, *loaded[name], days, n_paths, seed, today, True)
 
-    else:
-
-        def args_for(ticker):
-            frame = prices.load_prices(ticker, data_dir)
-            params, meta = checkpoint.load_model(data_dir, ticker)
-            return (ticker, frame, params, meta, days, n_paths, seed, today)
+    def args_for(ticker):
+        if model is not None:
+            return global_args(model, ticker)
+        chosen = store.model_for(data_dir, ticker)
+        if chosen is not None and chosen.kind == "global":
+            return global_args(chosen.ticker, ticker)
+        frame = prices.load_prices(ticker, data_dir)
+        params, meta = checkpoint.load_model(data_dir, ticker)
+        return (ticker, frame, params, meta, days, n_paths, seed, today)
 
     rows = []
     for o in runner.run(predict_one, tickers, args_for):

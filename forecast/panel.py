@@ -147,6 +147,7 @@ class Panel:
     val: tuple[np.ndarray, np.ndarray]  # xs (Bv, T, D), zs (Bv, T), C-contiguous
     last_dates: dict[str, pd.Timestamp]  # each series' last price date
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
+    baselines: dict[str, float]  # ticker -> its random walk's loss per step (NaN: no validation)
 
 
 def build_panel(
@@ -171,7 +172,7 @@ def build_panel(
     cut = pd.Timestamp(cut)
     vol = loss == "vol"
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
-    scalers, counts, skipped, last_dates, tickers = {}, {}, {}, {}, []
+    scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0
     head = HEADS[loss]
     for ticker, prices in frames:
@@ -208,6 +209,7 @@ def build_panel(
         else:
             total, count = 0.0, 0
         rw_total, rw_count = rw_total + total, rw_count + count
+        baselines[ticker] = total / count if count else float("nan")
     if not tickers:
         reasons = "; ".join(f"{t}: {why}" for t, why in list(skipped.items())[:3])
         raise ForecastError(f"no series has enough history before {cut:%Y-%m-%d} ({reasons})")
@@ -223,6 +225,5 @@ def build_panel(
     else:
         starts_all = np.concatenate(starts)
         train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
-    return Panel(
-        cut, tickers, scalers, counts, skipped, train, val, last_dates, rw_total / rw_count
-    )
+    rw = rw_total / rw_count
+    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates, rw, baselines)

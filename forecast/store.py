@@ -34,6 +34,7 @@ class ModelInfo:
     baseline_val_loss: float | None  # a random walk's on the same windows
     size: int  # bytes on disk: JSON and weights
     kind: str | None = None  # "global": one model over many tickers (forecast/globalmodel.py)
+    tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
 
     @property
     def skill(self) -> float | None:
@@ -76,9 +77,39 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 baseline_val_loss=_number(meta.get("baseline_val_loss")),
                 size=sum(p.stat().st_size for p in [json_path, *weights]),
                 kind=meta.get("kind"),
+                tickers=_served(meta) if meta.get("kind") == "global" else (),
             )
         )
     return out
+
+
+def _served(meta: dict) -> tuple[str, ...]:
+    """The tickers a global model's sidecar lists with validation windows: those it can
+    calibrate bands for. Valid symbols only (a name read from disk never becomes "../x")."""
+    windows = meta.get("windows")
+    if not isinstance(windows, dict):
+        return ()
+    return tuple(
+        t
+        for t, w in windows.items()
+        if isinstance(t, str) and _is_symbol(t) and isinstance(w, dict) and _number(w.get("val"))
+    )
+
+
+def model_for(data_dir: Path, ticker: str) -> ModelInfo | None:
+    """The model `predict TICKER` uses: the newest saved of the ticker's own model and the
+    global models trained on it (None when there is neither). Newest, because what was
+    trained last is what the user last asked for; `--model NAME` picks a global one."""
+    mine = [
+        m
+        for m in models(data_dir)
+        if isinstance(m.saved_at, str)
+        and (
+            (m.kind != "global" and m.ticker == ticker)
+            or (m.kind == "global" and ticker in m.tickers)
+        )
+    ]
+    return max(mine, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns), default=None)
 
 
 def latest_model(data_dir: Path) -> str:

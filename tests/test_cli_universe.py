@@ -220,3 +220,27 @@ def test_ctrl_c_stops_the_workers_and_leaves_every_file_whole(cached, tmp_path):
     for json_path in models_dir(cached).glob("*.json"):  # every model on disk loads whole
         checkpoint.load_model(cached, json_path.stem)
     assert not [p for p in cached.rglob("*") if p.name.startswith(".") and "tmp" in p.name]
+
+
+def test_several_tickers_train_one_global_model_by_default(cached):
+    """Without --per-ticker (or --jobs, --scheduler) several tickers make one global model:
+    named after the --universe file, else GLOBAL; predict then uses it, newest model first."""
+    d = cached
+    r = run(d, "train", "SPY", "GLD", *SMALL)
+    assert r.exit_code == 0, r.output
+    assert "GLOBAL: global vol RNN" in r.stdout and "per ticker" in r.stdout
+    assert checkpoint.load_model(d, "GLOBAL")[1]["tickers"] == ["SPY", "GLD"]
+    p = run(d, "predict", "GLD", "--days", "2", "--json")
+    assert p.exit_code == 0, p.output
+    assert json.loads(p.stdout)["model"]["trained_through"].startswith("GLOBAL (global")
+    assert run(d, "train", "GLD", *SMALL).exit_code == 0  # its own model, newer: used now
+    p = run(d, "predict", "GLD", "--days", "2", "--json")
+    assert "global" not in json.loads(p.stdout)["model"]["trained_through"]
+    screen = run(d, "predict", "SPY", "GLD", "--days", "2", "--json")
+    models = {row["ticker"]: row["model"] for row in json.loads(screen.stdout)}
+    assert models["SPY"].startswith("GLOBAL (global") and "global" not in models["GLD"]
+    r = run(d, "train", "--universe", str(d / "watch.txt"), *SMALL)  # NOPE, a bad line: exit 1
+    assert r.exit_code == 1 and "WATCH: global vol RNN" in r.stdout
+    assert r.stderr.strip().splitlines()[-1].startswith("error: 2 tickers left out of WATCH")
+    r = run(d, "train", "SPY", "GLD", "--global", "X", "--per-ticker")
+    assert r.exit_code == 1 and "--global trains one model" in r.stderr
