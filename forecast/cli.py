@@ -347,7 +347,7 @@ Scheduler = Annotated[
     str | None,
     typer.Option(
         help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
-        "(env: FORECAST_SCHEDULER, used for many tickers).",
+        "(env: FORECAST_SCHEDULER, used for per-ticker runs over many tickers).",
         show_default=False,
         metavar="ADDRESS",
         rich_help_panel=UNIVERSE,
@@ -479,8 +479,8 @@ def train(
         if global_name is not None or (
             _is_many(tickers, universe_file, None, None) and not separate
         ):
-            # several tickers: one global model, which forecasts better than one model per
-            # ticker in make quality (README, "Quality")
+            # several tickers: one global model, which forecast a little better than one model
+            # per ticker in make quality (README, "One global model")
             global_name = global_name or api.default_global_name(universe_file)
             u = api.universe(tickers, universe_file)
             for problem in u.problems:
