@@ -101,3 +101,22 @@ def test_a_member_on_a_thread_takes_no_more_threads_for_its_chunks():
     finally:
         train_mod.set_num_threads(2)
     assert inside == [1, 1, 1] and outside == 3
+
+
+def test_an_ensemble_gives_its_threads_to_large_batches_with_the_same_bits(monkeypatch):
+    """Two members, three threads, batches of four chunks: members run one after another and
+    each batch's chunks take the threads; the weights are those of one thread, to the bit."""
+    cfg = TrainConfig(window=10, hidden=5, epochs=2, batch_size=64, ensemble=2, loss="gaussian")
+    ds = dataset(cfg)
+    inside = []
+    real = train_mod.map_members
+    monkeypatch.setattr(train_mod, "map_members", lambda fn, n: inside.append(n) or real(fn, n))
+    try:
+        train_mod.set_num_threads(1)
+        one = train_mod.fit_ensemble(ds.train, ds.val, cfg)
+        train_mod.set_num_threads(3)
+        three = train_mod.fit_ensemble(ds.train, ds.val, cfg)
+    finally:
+        train_mod.set_num_threads(2)
+    assert inside == [2]  # only the one-thread run mapped members (each alone, in order)
+    assert [r.theta.tobytes() for r in one] == [r.theta.tobytes() for r in three]
