@@ -217,7 +217,11 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         m.member_epochs_ = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
         steps = T - cfg.burn
         H, D = cfg.hidden, len(cfg.features)
-        val_loss = np.mean([batch_loss(t, D, H, 1, head, xv, zv) for t in m.theta_]) / steps
+        val_loss = (
+            np.mean([batch_loss(t, D, H, 1, head, xv, zv) for t in m.theta_]) / steps
+            if len(xv)
+            else np.nan  # fewer than T - burn days after the cut: bands still calibrate
+        )
         m.adopt_vol_data(ds, frame)
         m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation
         return m
