@@ -199,8 +199,8 @@ def models_table(infos, data_dir) -> None:
     table = Table(
         title=f"models in {escape(str(data_dir))}",
         title_justify="left",
-        caption="T window, H hidden units; val loss per step vs a random walk's on the same "
-        "days (vs rw < 0: the model did better)",
+        caption="T window, H hidden units, ×N a global model serving N tickers; val loss per "
+        "step vs a random walk's on the same days (vs rw < 0: the model did better)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -225,6 +225,8 @@ def models_table(infos, data_dir) -> None:
         extra = [] if feats == default else [str(f) for f in feats[1:]]  # only what differs
         if extra:
             options += " +" + "+".join(extra)
+        if m.kind == "global":  # one model over many tickers: say so, and over how many
+            options += f" ×{len(m.tickers)}"
         gap = m.skill
         table.add_row(
             escape(m.ticker),

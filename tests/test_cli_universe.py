@@ -230,6 +230,8 @@ def test_several_tickers_train_one_global_model_by_default(cached):
     assert r.exit_code == 0, r.output
     assert "GLOBAL: global vol RNN" in r.stdout and "per ticker" in r.stdout
     assert checkpoint.load_model(d, "GLOBAL")[1]["tickers"] == ["SPY", "GLD"]
+    listed = run(d, "models").stdout.splitlines()
+    assert any(line.startswith("GLOBAL") and "×2" in line for line in listed)
     p = run(d, "predict", "GLD", "--days", "2", "--json")
     assert p.exit_code == 0, p.output
     assert json.loads(p.stdout)["model"]["trained_through"].startswith("GLOBAL (global")
