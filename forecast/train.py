@@ -76,26 +76,23 @@ def fit_ensemble(
 ) -> list[TrainResult]:
     """cfg.ensemble members, member m trained by fit_theta with seed cfg.seed + m.
 
-    The threads go where the work is: to the members side by side (up to set_num_threads()
-    at once) when there are at least as many members as threads or a batch is too small to
-    split, else to the chunks of each batch, members one after another (a global model's
-    large batches on many cores). A member's weights depend on neither (bit-identical).
-    on_epoch hears member 0 only (one progress bar).
+    The members run side by side on up to set_num_threads() threads, and the threads left
+    over are shared out to each member's batch chunks (16 threads, 5 members: 3 threads a
+    member), so a global model's large batches use every core. A member's weights depend on
+    neither split (bit-identical). on_epoch hears member 0 only (one progress bar).
     """
     configs = [replace(cfg, seed=cfg.seed + m) for m in range(cfg.ensemble)]
 
     def member(m: int) -> TrainResult:
         return fit_theta(train, val, configs[m], on_epoch if m == 0 else None, steps)
 
-    chunks = -(-min(cfg.batch_size, len(train[0])) // CHUNK)  # chunks in a full batch
     with single_threaded_blas():
-        if cfg.ensemble >= _threads[0] or chunks < _threads[0]:
-            return map_members(member, cfg.ensemble)
-        return [member(m) for m in range(cfg.ensemble)]
+        return map_members(member, cfg.ensemble)
 
 
 def map_members(fn: Callable[[int], object], n: int) -> list:
-    """[fn(0), ..., fn(n - 1)] on up to set_num_threads() threads, in member order.
+    """[fn(0), ..., fn(n - 1)] on up to set_num_threads() threads, in member order; each
+    member's batches may use set_num_threads() // (members at once) threads for their chunks.
 
     fn must call only nogil kernels for the threads to overlap; each member's result is its
     own, so the thread count never changes a bit of it.
@@ -103,13 +100,14 @@ def map_members(fn: Callable[[int], object], n: int) -> list:
     workers = min(_threads[0], n)
     if workers == 1:
         return [fn(m) for m in range(n)]
+    share = max(1, _threads[0] // workers)  # chunk threads per member: never oversubscribed
 
     def member(m: int):
-        _local.inside_member = True  # its batches stay on this one thread
+        _local.chunk_threads = share
         try:
             return fn(m)
         finally:
-            _local.inside_member = False
+            _local.chunk_threads = None
 
     with ThreadPoolExecutor(workers, "forecast-member") as pool:
         return list(pool.map(member, range(n)))
@@ -217,7 +215,8 @@ def _on_threads(kernel, n: int, args: tuple, outs: tuple) -> None:
 
 _threads = [min(2, len(os.sched_getaffinity(0)))]  # this machine: 2 cores
 _executor: list[ThreadPoolExecutor] = []
-_local = threading.local()  # .inside_member: this thread trains one ensemble member
+_local = threading.local()  # .chunk_threads: this thread trains one member, with this many
+_pool_lock = threading.Lock()  # members on threads may ask for the pool at the same time
 
 
 def set_num_threads(n: int) -> None:
@@ -227,9 +226,9 @@ def set_num_threads(n: int) -> None:
 
 
 def _chunk_threads() -> int:
-    """A member already running on a thread of map_members takes no more threads: members
-    side by side are the parallel layer then, and nested threads would oversubscribe."""
-    return 1 if getattr(_local, "inside_member", False) else _threads[0]
+    """Threads for a batch's chunks: a member running on a thread of map_members has its share
+    (members side by side already use threads; more would oversubscribe), else all of them."""
+    return getattr(_local, "chunk_threads", None) or _threads[0]
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -237,9 +236,10 @@ def _pool() -> ThreadPoolExecutor:
     in a few seconds instead of ~18, and waiting threads sleep instead of spinning, which under
     load from other processes made OpenMP's barrier 30x slower (measured). The pool grows with
     set_num_threads (a fixed size of 4 once capped training at 5 threads on a 16-core machine)."""
-    need = _threads[0] - 1  # the calling thread takes the first run of chunks itself
-    if not _executor or _executor[0]._max_workers < need:
-        if _executor:
-            _executor.pop().shutdown(wait=True)
-        _executor.append(ThreadPoolExecutor(max(1, need), thread_name_prefix="forecast-bptt"))
-    return _executor[0]
+    need = _threads[0] - 1  # each caller takes its first run of chunks itself
+    with _pool_lock:
+        if not _executor or _executor[0]._max_workers < need:
+            if _executor:
+                _executor.pop().shutdown(wait=True)
+            _executor.append(ThreadPoolExecutor(max(1, need), thread_name_prefix="forecast-bptt"))
+        return _executor[0]
