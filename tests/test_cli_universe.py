@@ -203,7 +203,8 @@ def test_ctrl_c_stops_the_workers_and_leaves_every_file_whole(cached, tmp_path):
     marker = f"FORECAST_TEST_RUN={tmp_path.name}"
     env = {**os.environ, "FORECAST_TEST_RUN": tmp_path.name, "FORECAST_DATA_DIR": str(cached)}
     args = [sys.executable, "-m", "forecast", "train", *TICKERS, "SPY", "--jobs", "2"]
-    args += ["--window", "20", "--hidden", "8", "--epochs", "30", "--patience", "30"]
+    # thousands of epochs: the run must still be training when Ctrl-C comes (30 took 1.3 s)
+    args += ["--window", "20", "--hidden", "8", "--epochs", "5000", "--patience", "5000"]
     proc = subprocess.Popen(
         args, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
