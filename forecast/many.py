@@ -158,6 +158,17 @@ def _row(outcome, values: dict) -> Row:
     return Row(str(outcome.key), "ok", outcome.seconds, values=values)
 
 
+def _collect(outcomes, row_of, on_row) -> list[Row]:
+    """One Row per job as it finishes: row_of(outcome) for a job that ran, else its failure;
+    on_row hears each at once."""
+    rows = []
+    for o in outcomes:
+        row = row_of(o) if o.ok else failed(o.key, o.error, o.seconds)
+        on_row(row)
+        rows.append(row)
+    return rows
+
+
 def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) -> list[Row]:
     """Train every ticker's model on the runner's workers; the parent saves each as it arrives."""
     from forecast import prices
@@ -165,20 +176,14 @@ def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) ->
     def args_for(ticker):
         return (ticker, prices.load_prices(ticker, data_dir), cfg)
 
-    rows = []
-    for o in runner.run(fit_one, tickers, args_for):
-        if o.ok:
-            try:
-                path = save_fit(data_dir, o.key, o.value)
-            except OSError as e:
-                row = failed(o.key, f"cannot save its model ({e.strerror or e})", o.seconds)
-            else:
-                row = _row(o, o.value.values | {"path": str(path)})
-        else:
-            row = failed(o.key, o.error, o.seconds)
-        on_row(row)
-        rows.append(row)
-    return rows
+    def saved(o) -> Row:
+        try:
+            path = save_fit(data_dir, o.key, o.value)
+        except OSError as e:
+            return failed(o.key, f"cannot save its model ({e.strerror or e})", o.seconds)
+        return _row(o, o.value.values | {"path": str(path)})
+
+    return _collect(runner.run(fit_one, tickers, args_for), saved, on_row)
 
 
 def predict_universe(
@@ -206,12 +211,8 @@ def predict_universe(
         params, meta = checkpoint.load_model(data_dir, ticker)
         return (ticker, frame, params, meta, days, n_paths, seed, today)
 
-    rows = []
-    for o in runner.run(predict_one, tickers, args_for):
-        row = _row(o, screen_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
-        on_row(row)
-        rows.append(row)
-    return rows
+    outcomes = runner.run(predict_one, tickers, args_for)
+    return _collect(outcomes, lambda o: _row(o, screen_values(o.value)), on_row)
 
 
 def backtest_universe(
@@ -223,9 +224,5 @@ def backtest_universe(
     def args_for(ticker):
         return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed)
 
-    rows = []
-    for o in runner.run(backtest_one, tickers, args_for):
-        row = _row(o, backtest_values(o.value)) if o.ok else failed(o.key, o.error, o.seconds)
-        on_row(row)
-        rows.append(row)
-    return rows
+    outcomes = runner.run(backtest_one, tickers, args_for)
+    return _collect(outcomes, lambda o: _row(o, backtest_values(o.value)), on_row)
