@@ -194,6 +194,7 @@ def predict_universe(
     from forecast import checkpoint, globalmodel, prices, store
 
     loaded = {}  # global models by name, each read once
+    infos = store.models(data_dir) if model is None else []  # every sidecar, read once
 
     def global_args(name: str, ticker: str):
         if name not in loaded:
@@ -204,7 +205,7 @@ def predict_universe(
     def args_for(ticker):
         if model is not None:
             return global_args(model, ticker)
-        chosen = store.model_for(data_dir, ticker)
+        chosen = store.model_for(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
             return global_args(chosen.ticker, ticker)
         frame = prices.load_prices(ticker, data_dir)

@@ -96,20 +96,26 @@ def _served(meta: dict) -> tuple[str, ...]:
     )
 
 
-def model_for(data_dir: Path, ticker: str) -> ModelInfo | None:
+def _saved(m: ModelInfo) -> tuple:
+    """Sort key for "saved last": the sidecar's saved_at, then the file's time (same second)."""
+    return (m.saved_at, m.path.stat().st_mtime_ns)
+
+
+def model_for(data_dir: Path, ticker: str, infos: list[ModelInfo] | None = None):
     """The model `predict TICKER` uses: the newest saved of the ticker's own model and the
-    global models trained on it (None when there is neither). Newest, because what was
-    trained last is what the user last asked for; `--model NAME` picks a global one."""
+    global models that can serve it (None when there is neither). Newest, because what was
+    trained last is what the user last asked for; `--model NAME` picks a global one.
+    infos: models(data_dir) read once by a caller resolving many tickers."""
     mine = [
         m
-        for m in models(data_dir)
+        for m in (models(data_dir) if infos is None else infos)
         if isinstance(m.saved_at, str)
         and (
             (m.kind != "global" and m.ticker == ticker)
             or (m.kind == "global" and ticker in m.tickers)
         )
     ]
-    return max(mine, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns), default=None)
+    return max(mine, key=_saved, default=None)
 
 
 def latest_model(data_dir: Path) -> str:
@@ -122,7 +128,7 @@ def latest_model(data_dir: Path) -> str:
     ]  # a name read from the disk is validated like one typed: never "../x"
     if not dated:
         raise ForecastError("no trained model yet; run `forecast train TICKER`")
-    return max(dated, key=lambda m: (m.saved_at, m.path.stat().st_mtime_ns)).ticker
+    return max(dated, key=_saved).ticker
 
 
 def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
