@@ -76,20 +76,10 @@ def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
     """Median price and conformal bands from sampled cumulative log returns cum (paths, days).
 
     Returns (median (days,), {level: (lower, upper)}, s (days,)): the band at horizon h is
-    last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread; beyond the
-    calibrated horizons the last calibrated factor is reused. A wider level's factor is at
-    least the narrower level's, so its band contains the narrower band by construction (two
-    conformal quantiles of few cases can come out in the wrong order).
+    last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread (conformal_bands).
     """
-    days = cum.shape[1]
     m, s = np.median(cum, axis=0), cum.std(axis=0)  # (days,) of log(p_{o+h} / p_o)
-    hs = np.minimum(np.arange(1, days + 1), calibration.horizon)
-    bands = {}
-    c = np.zeros(days)
-    for level in LEVELS:  # narrowest first
-        c = np.maximum(c, [calibration.factor(level, int(k)) for k in hs])
-        bands[level] = (last * np.exp(m - c * s), last * np.exp(m + c * s))
-    return last * np.exp(m), bands, s
+    return last * np.exp(m), conformal_bands(m, s, last, calibration), s
 
 
 def paths_predictive(cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool):
@@ -212,13 +202,7 @@ class RNNForecaster:
         idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
         cum = self._sample_cumulative(ds.X[idx], CAL_HORIZON, CAL_PATHS, seed=self.config.seed)
         median, scale = np.median(cum, axis=1), cum.std(axis=1)  # (n, h)
-        csum = np.concatenate([[0.0], np.cumsum(ds.returns)])
-        h = np.arange(1, CAL_HORIZON + 1)
-        end = origins[:, None] + h[None, :]  # last day of each horizon
-        realised = np.full(median.shape, np.nan)
-        ok = end <= N - 1
-        start = np.broadcast_to(origins[:, None] + 1, end.shape)
-        realised[ok] = csum[end[ok] + 1] - csum[start[ok]]  # sum r_{k+1..k+h}
+        realised = realised_sums(ds.returns, origins, CAL_HORIZON)  # sum r_{k+1..k+h}
         scores = normalised_scores(realised, median, scale)  # (n, CAL_HORIZON)
         half = len(origins) // 2
         fitted = calibrate(scores[:half], LEVELS)
