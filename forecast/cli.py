@@ -394,6 +394,17 @@ def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
     return rows, u
 
 
+def _show_rows(rows, u, json_out: bool, table) -> None:
+    """Many tickers' rows as a JSON list (--json) or table(), then exit 1 if any failed."""
+    if json_out:
+        import json
+
+        display.out.print_json(json.dumps([r.to_json() for r in rows]))
+    else:
+        table()
+    _exit_if_failed(rows, u)
+
+
 def _exit_if_failed(rows, u) -> None:
     """Exit 1 (one line naming them) when a ticker failed or a symbol was invalid."""
     failed = [r.ticker for r in rows if not r.ok]
@@ -576,13 +587,7 @@ def predict(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
                 ),
             )
-            if json_out:
-                import json
-
-                display.out.print_json(json.dumps([r.to_json() for r in rows]))
-            else:
-                display.screen_table(rows, days)
-            _exit_if_failed(rows, u)
+            _show_rows(rows, u, json_out, lambda: display.screen_table(rows, days))
             return
         ticker = tickers[0] if tickers else None
         if plot is not None:
@@ -721,13 +726,7 @@ def backtest(
                     **options,
                 ),
             )
-            if json_out:
-                import json
-
-                display.out.print_json(json.dumps([r.to_json() for r in rows]))
-            else:
-                display.backtest_many_table(rows, horizon)
-            _exit_if_failed(rows, u)
+            _show_rows(rows, u, json_out, lambda: display.backtest_many_table(rows, horizon))
             return
         ticker = tickers[0] if tickers else None
         with display.fold_progress() as on_fold:
