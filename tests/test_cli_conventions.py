@@ -276,14 +276,20 @@ def test_predict_and_backtest_default_to_the_latest_trained_model(trained, tmp_p
 # --- features the data cannot give --------------------------------------------------------------
 
 
-def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
+def close_only(trained: Path, tmp_path: Path) -> Path:
+    """A data directory holding CLOSE: AAPL's last 600 closes imported from a Date,Close file."""
     from forecast.api import load_prices
 
     frame = load_prices("AAPL", trained)
     csv = tmp_path / "close.csv"
-    frame[["Close"]].iloc[-600:].to_csv(csv)  # a Date,Close file
+    frame[["Close"]].iloc[-600:].to_csv(csv)
     d = tmp_path / "d"
     assert run(d, "fetch", "CLOSE", "--csv", str(csv)).exit_code == 0
+    return d
+
+
+def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
+    d = close_only(trained, tmp_path)
     before = tree(d)
     for command in ("train", "backtest"):
         for loss, feature in (("vol", "range"), ("gaussian", "range"), ("gaussian", "volume")):
@@ -293,13 +299,7 @@ def test_range_and_volume_on_close_only_data_are_refused(trained, tmp_path):
 
 
 def test_the_default_vol_model_drops_range_inputs_on_close_only_data_with_a_note(trained, tmp_path):
-    from forecast.api import load_prices
-
-    frame = load_prices("AAPL", trained)
-    csv = tmp_path / "close.csv"
-    frame[["Close"]].iloc[-600:].to_csv(csv)  # a Date,Close file
-    d = tmp_path / "d"
-    assert run(d, "fetch", "CLOSE", "--csv", str(csv)).exit_code == 0
+    d = close_only(trained, tmp_path)
     result = run(d, "train", "CLOSE", *SMALL)
     assert result.exit_code == 0, result.output
     assert "no daily High and Low: the model reads return,abs,ewma" in result.stderr
