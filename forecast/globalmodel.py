@@ -23,7 +23,7 @@ from forecast import checkpoint
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.heads import HEADS
-from forecast.kernels.rnn import batch_loss, from_params, to_params
+from forecast.kernels.rnn import batch_loss, from_member_params, to_params
 from forecast.panel import Panel, build_panel, series_dataset, series_vol_dataset
 from forecast.train import Epoch, TrainResult, fit_ensemble, fit_theta
 
@@ -62,20 +62,13 @@ class GlobalFit:
         walk's) for each series, from its slice of the pooled validation windows; the loss is
         the members' mean, NaN without validation windows."""
         cfg, p = self.config, self.panel
-        D, H, O = len(cfg.features), cfg.hidden, HEADS[cfg.loss].O
-        head, steps = HEADS[cfg.loss].kernel_id, cfg.window - cfg.burn
         xv, zv = p.val
         rows, lo = [], 0
         for t in p.tickers:
             n_train, n_val = p.counts[t]
             x, z = xv[lo : lo + n_val], zv[lo : lo + n_val]
             lo += n_val
-            loss = (
-                float(np.mean([batch_loss(r.theta, D, H, O, head, x, z) for r in self.results]))
-                / steps
-                if n_val
-                else float("nan")
-            )
+            loss = val_loss([r.theta for r in self.results], cfg, x, z)
             rows.append((t, n_train, n_val, loss, p.baselines[t]))
         return rows
 
@@ -177,6 +170,17 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
     return params, meta
 
 
+def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
+    """Members' mean validation loss per scored step on windows xv (B, T, D), zv (B, T), as
+    training reports it; NaN without windows (a ticker with few days after the cut: its
+    bands still calibrate on every day)."""
+    if not len(xv):
+        return float("nan")
+    D, H, O = len(cfg.features), cfg.hidden, HEADS[cfg.loss].O
+    head, steps = HEADS[cfg.loss].kernel_id, cfg.window - cfg.burn
+    return float(np.mean([batch_loss(t, D, H, O, head, xv, zv) for t in thetas])) / steps
+
+
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
@@ -207,29 +211,16 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     m = RNNForecaster(cfg)
     m.history_ = []
     m.best_epoch_ = int(meta.get("best_epoch", 0))
-    head = HEADS[cfg.loss].kernel_id
     xv, zv = ds.val
-    if vol:  # an ensemble (M, ...) like a per-ticker vol model's
-        M = params["Wxh"].shape[0]
-        m.theta_ = np.stack(
-            [from_params({k: a[i] for k, a in params.items()})[0] for i in range(M)]
-        )
+    m.theta_, m.D_, _, m.O_ = from_member_params(params)  # vol: (M, P) like a ticker's model
+    thetas = m.theta_ if vol else [m.theta_]
+    m.losses_ = {"train": float("nan"), "val": val_loss(thetas, cfg, xv, zv)}  # this ticker's
+    if vol:
+        M = len(m.theta_)
         m.member_epochs_ = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
-        steps = T - cfg.burn
-        H, D = cfg.hidden, len(cfg.features)
-        val_loss = (
-            np.mean([batch_loss(t, D, H, 1, head, xv, zv) for t in m.theta_]) / steps
-            if len(xv)
-            else np.nan  # fewer than T - burn days after the cut: bands still calibrate
-        )
-        m.adopt_vol_data(ds, frame)
-        m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation
-        return m
-    m.theta_, m.D_, _, m.O_ = from_params(params)
+        return m.adopt_vol_data(ds, frame)
     m.scaler_ = ds.scaler
     m._set_split_facts(ds, frame, ds.split.val_first)
-    val_loss = batch_loss(m.theta_, m.D_, cfg.hidden, m.O_, head, xv, zv) / T if len(xv) else np.nan
-    m.losses_ = {"train": float("nan"), "val": float(val_loss)}  # this ticker's validation part
     m.baseline_val_loss_ = m._baseline_val_loss(ds) if len(xv) else np.nan
     if HEADS[cfg.loss].fixed_sigma and len(xv) == 0:
         raise ForecastError(

@@ -54,7 +54,7 @@ from forecast.features import (
 )
 from forecast.heads import HEADS
 from forecast.kernels.rnn import (
-    from_params,
+    from_member_params,
     last_outputs,
     sample_returns,
     sample_vol,
@@ -493,13 +493,7 @@ class RNNForecaster:
     @classmethod
     def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
         model = cls(TrainConfig.from_dict(meta["config"]))
-        if params["Wxh"].ndim == 3:  # an ensemble (M, ...): one theta row per member
-            M = params["Wxh"].shape[0]
-            rows = [from_params({k: a[m] for k, a in params.items()}) for m in range(M)]
-            model.theta_ = np.stack([r[0] for r in rows])
-            _, model.D_, _, model.O_ = rows[0]
-        else:
-            model.theta_, model.D_, _, model.O_ = from_params(params)
+        model.theta_, model.D_, _, model.O_ = from_member_params(params)  # (M, P) or (P,)
         model.notes_ = []
         if model.config.loss == "vol":
             if "vol" not in meta:

@@ -478,6 +478,16 @@ def from_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int, in
     return theta, D, H, O
 
 
+def from_member_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int, int]:
+    """from_params, also for an ensemble's parameters (each with a leading member axis M):
+    (theta (M, n_params) or (n_params,), D, H, O)."""
+    if params["Wxh"].ndim != 3:
+        return from_params(params)
+    rows = [from_params({k: a[m] for k, a in params.items()}) for m in range(len(params["Wxh"]))]
+    _, D, H, O = rows[0]
+    return np.stack([r[0] for r in rows]), D, H, O
+
+
 def init_theta(D, H, O, seed):
     """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases."""
     rng = np.random.default_rng(seed)
