@@ -354,9 +354,9 @@ class VolDataset:
     val: tuple[np.ndarray, np.ndarray]
 
 
-def vol_dataset(
-    prices: pd.DataFrame, features: tuple[str, ...], T: int, burn: int, val_fraction: float
-) -> VolDataset:
+def vol_series(prices: pd.DataFrame, features: tuple[str, ...]):
+    """(dates (N,), returns r (N,), log ranges hl (N,) or None) that the vol head reads from
+    prices: hl only when `features` has range inputs and the prices have High and Low."""
     F = daily_features(prices, ("return",))
     r = F["return"].to_numpy(np.float64)
     hl = log_range(prices) if any(f in RANGE_FEATURES for f in features) else None
@@ -364,10 +364,17 @@ def vol_dataset(
         raise ForecastError(
             "prices give non-finite returns (zero or missing prices?); re-fetch the data"
         )
+    return F.index, r, hl
+
+
+def vol_dataset(
+    prices: pd.DataFrame, features: tuple[str, ...], T: int, burn: int, val_fraction: float
+) -> VolDataset:
+    dates, r, hl = vol_series(prices, features)
     N = len(r)
     split_days(N, T, val_fraction)  # the same "enough days" rule (and message) as every head
     cut = N - max(int(round(val_fraction * N)), T - burn + 1)  # returns r_cut.. are validation
-    return vol_dataset_at(F.index, r, hl, features, T, burn, cut)
+    return vol_dataset_at(dates, r, hl, features, T, burn, cut)
 
 
 def vol_dataset_at(

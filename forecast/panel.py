@@ -24,17 +24,16 @@ import pandas as pd
 
 from forecast.errors import ForecastError
 from forecast.features import (
-    RANGE_FEATURES,
     Dataset,
     Scaler,
     Split,
     VolDataset,
     VolScaler,
     daily_features,
-    log_range,
     targets,
     vol_baseline_terms,
     vol_dataset_at,
+    vol_series,
     windows,
 )
 from forecast.heads import HEADS
@@ -96,18 +95,14 @@ def series_vol_dataset(
     every series reads the same features. Raises ForecastError when the series has fewer
     than 2T returns before `cut`; it may have no validation windows.
     """
-    F = daily_features(prices, ("return",))
-    r = F["return"].to_numpy(np.float64)
-    hl = log_range(prices) if any(f in RANGE_FEATURES for f in features) else None
-    if not np.all(np.isfinite(r)) or (hl is not None and not np.all(np.isfinite(hl))):
-        raise ForecastError("prices give non-finite returns (zero or missing prices?)")
-    cut_k = int(F.index.searchsorted(pd.Timestamp(cut), side="left"))  # returns before cut
+    dates, r, hl = vol_series(prices, features)
+    cut_k = int(dates.searchsorted(pd.Timestamp(cut), side="left"))  # returns before cut
     if cut_k < 2 * T:
         raise ForecastError(
             f"only {cut_k} days before the cut date {pd.Timestamp(cut):%Y-%m-%d}; "
             f"--window {T} needs at least {2 * T}"
         )
-    return vol_dataset_at(F.index, r, hl, features, T, burn, cut_k)
+    return vol_dataset_at(dates, r, hl, features, T, burn, cut_k)
 
 
 class Windows:
