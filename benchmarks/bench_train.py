@@ -11,9 +11,9 @@ norm clipped over all parameters. Throughput is windows/s = B / (median seconds 
 One window costs about 6 T H (D + H) FLOP (forward 2 T H (D + H), backward twice that), so
 GFLOP/s = windows/s * 6 T H (D + H) / 1e9, compared with a 2048^2 float64 matmul's peak.
 
-Threads: "threads = n" sets forecast.train.set_num_threads(n) for ours, torch.set_num_threads(n) for
+Threads: "threads = n" sets forecast.model.train.set_num_threads(n) for ours, torch.set_num_threads(n) for
 torch, and caps NumPy's BLAS at n (threadpoolctl) for the NumPy reference. Ours runs inside
-forecast.kernels.rnn.single_threaded_blas() (if it exists), as the training loop runs it.
+forecast.model.kernels.rnn.single_threaded_blas() (if it exists), as the training loop runs it.
 """
 
 import argparse
@@ -64,21 +64,21 @@ def make_data(B, seed=0):
 def load_ours():
     """Import the project's kernels, or return the reason they are unavailable."""
     try:
-        from forecast import train
-        from forecast.kernels import rnn
-        from forecast.kernels.adam import adam_step
+        from forecast.model import train
+        from forecast.model.kernels import rnn
+        from forecast.model.kernels.adam import adam_step
     except Exception as e:  # noqa: BLE001 - any failure means "skip ours", with the reason
         return None, f"{type(e).__name__}: {e}"
     return (rnn.HEAD_IDS, rnn.init_theta, train.loss_and_grad, adam_step), None
 
 
 def ours_context():
-    """The BLAS pinning the training loop uses around the kernels, if forecast.kernels has one.
+    """The BLAS pinning the training loop uses around the kernels, if forecast.model.kernels has one.
 
     The kernels' threads call SciPy's BLAS; left multi-threaded it oversubscribes the
     cores, so the training loop pins it, and so must a fair benchmark.
     """
-    from forecast.kernels import rnn
+    from forecast.model.kernels import rnn
 
     pin = getattr(rnn, "single_threaded_blas", None)
     return pin() if pin else nullcontext()
@@ -257,9 +257,9 @@ def _cli_section(args, tmp):
         import time
         t0 = time.perf_counter()
         import numpy as np
-        from forecast.kernels.adam import adam_step
-        from forecast.kernels.rnn import HEAD_IDS, init_theta
-        from forecast.train import loss_and_grad
+        from forecast.model.kernels.adam import adam_step
+        from forecast.model.kernels.rnn import HEAD_IDS, init_theta
+        from forecast.model.train import loss_and_grad
         t1 = time.perf_counter()
         theta = init_theta(1, 8, 1, 0)
         g = np.zeros_like(theta)
@@ -286,14 +286,14 @@ def _cli_section(args, tmp):
         for name, code in [
             ("python", "pass"),
             ("numpy", "import numpy"),
-            ("kernels", "import forecast.kernels.rnn, forecast.kernels.adam"),
+            ("kernels", "import forecast.model.kernels.rnn, forecast.model.kernels.adam"),
         ]:
             med[name] = statistics.median(
                 run([sys.executable, "-c", code], env)[0] for _ in range(5)
             )
         results["import_kernels_minus_numpy_s"] = med["kernels"] - med["numpy"]
         print(
-            f"warm: process with `import forecast.kernels.rnn, .adam` {med['kernels']:.2f} s "
+            f"warm: process with `import forecast.model.kernels.rnn, .adam` {med['kernels']:.2f} s "
             f"(python alone {med['python']:.2f} s, `import numpy` {med['numpy']:.2f} s) "
             f"-> kernels import {med['kernels'] - med['numpy']:.2f} s over numpy; first calls "
             f"(cache load) {calls_warm:.2f} s"
@@ -442,7 +442,7 @@ def main():
 
     ours, why = (None, "skipped") if "ours" in args.skip else load_ours()
     if ours is None:
-        print(f"ours: forecast.kernels not available ({why}); timing the others only")
+        print(f"ours: forecast.model.kernels not available ({why}); timing the others only")
     torch = None
     if "torch" not in args.skip:
         try:
@@ -473,7 +473,7 @@ def main():
     rows = []
     for n in args.threads:
         if ours:
-            from forecast.train import set_num_threads
+            from forecast.model.train import set_num_threads
 
             set_num_threads(n)
         if torch:

@@ -10,7 +10,7 @@ copies: a seeded block bootstrap (20-day blocks) of a file's log returns, so cop
 volatility clustering but are distinct series.
 
 Per-ticker part: for each size S and each job count j (1, 2, 4, ... and all cores), train S
-models with forecast.jobs.Runner(jobs=j) and forecast.many.train_universe — exactly what
+models with forecast.universe.jobs.Runner(jobs=j) and forecast.universe.many.train_universe — exactly what
 `forecast train --universe FILE --jobs j` does, saves included — with --epochs fixed (patience
 = epochs, so every model runs the same epochs). Reported: training windows/s (windows × epochs
 / wall time), tickers/minute, and parallel efficiency = speed-up over j = 1 divided by j.
@@ -18,7 +18,7 @@ Each model also pays its calibration (sampled paths) and its save, as in real us
 
 Global part: one panel of the largest size S (every window, stride 1), batch --global-batch,
 one epoch of the training loop (forward + BPTT + Adam over all training windows, then the
-validation loss, both on threads) with forecast.train.set_num_threads(n) for n = 1, 2, ...
+validation loss, both on threads) with forecast.model.train.set_num_threads(n) for n = 1, 2, ...
 all cores, for each H in --global-hidden (32 and 64). Reported: training
 windows/s and efficiency; the issue's yardstick is PyTorch on an H200, float32, B=512: 213k
 windows/s at H=32.
@@ -42,9 +42,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without `pip install -e .`
 
-from forecast import many, prices  # noqa: E402
+from forecast import prices  # noqa: E402
 from forecast.config import TrainConfig  # noqa: E402
-from forecast.jobs import Runner, default_jobs  # noqa: E402
+from forecast.universe import many  # noqa: E402
+from forecast.universe.jobs import Runner, default_jobs  # noqa: E402
 
 UNIVERSE = REPO.parent / "shared" / "data" / "universe"
 BLOCK = 20  # bootstrap block length in days: keeps a month of volatility clustering together
@@ -143,7 +144,7 @@ def bench_per_ticker(frames, sizes, cfg, cores):
 
 
 def _train_windows(frame, cfg) -> int:
-    from forecast.features import split_days
+    from forecast.model.features import split_days
 
     s = split_days(len(frame) - 1, cfg.window, cfg.val_fraction)
     return s.cut - cfg.window
@@ -151,9 +152,9 @@ def _train_windows(frame, cfg) -> int:
 
 def bench_global(frames, cfg, batch, cores, hiddens):
     """One epoch of the training loop over a panel's windows, 1..cores threads, per H."""
-    from forecast import train
-    from forecast.panel import build_panel
-    from forecast.train import fit_theta
+    from forecast.model import train
+    from forecast.model.panel import build_panel
+    from forecast.model.train import fit_theta
 
     # every window of every series (stride 1, the gaussian head's windows), as one array: the
     # threads gather their own batch rows from it, as they do from a vol panel's windows
@@ -185,8 +186,8 @@ def bench_global(frames, cfg, batch, cores, hiddens):
 
 
 def bench_memory(n: int, real, days: int, cores: int, keep: Path | None, pooled: bool):
-    import forecast.checkpoint  # noqa: F401  everything the parent needs, loaded before timing
-    import forecast.model  # noqa: F401
+    import forecast.model.checkpoint  # noqa: F401  everything the parent needs, loaded before timing
+    import forecast.model.estimator  # noqa: F401
 
     cfg = TrainConfig(window=20, hidden=8, epochs=1, patience=1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/quality.py                       # the universe + samples (make quality)
     .venv/bin/python benchmarks/quality.py --series AAPL,SPY --test-days 100    # a quick subset
 
-Protocol (forecast.backtest.run_backtest, the same as `forecast backtest TICKER --test-days 500
+Protocol (forecast.evaluation.backtest.run_backtest, the same as `forecast backtest TICKER --test-days 500
 --refit-every 20 --horizon 5 --max-train 2500`): the last 500 closes of each series are the
 1-day targets; every model is refitted every 20 origins on at most the last 2,500 returns up to
 and including the origin's close; horizons 1..5 are scored on every origin whose target exists.
@@ -57,10 +57,10 @@ def series_paths(universe: Path, names: list[str] | None) -> list[Path]:
 
 def run_series(job: dict) -> dict:
     """One series through run_backtest (in a worker process): rows per model and horizon."""
-    from forecast.backtest import BASELINES, run_backtest
     from forecast.config import TrainConfig
+    from forecast.evaluation.backtest import BASELINES, run_backtest
+    from forecast.model.train import set_num_threads
     from forecast.prices import read_price_csv
-    from forecast.train import set_num_threads
 
     set_num_threads(1)
     path = Path(job["path"])
@@ -106,7 +106,7 @@ def fold_dates(paths: list[Path], options: dict, cfg) -> list:
     import numpy as np
     import pandas as pd
 
-    from forecast.backtest import _validate
+    from forecast.evaluation.backtest import _validate
     from forecast.prices import read_price_csv
 
     starts = []
@@ -143,9 +143,9 @@ def _prices(path: str):
 def fit_global_at(job: dict) -> dict:
     """One global model (in a worker process) on every series cut at job["date"], each to
     its last max_train returns as the per-ticker refits are: {date, params, meta}."""
-    from forecast import globalmodel
     from forecast.config import TrainConfig
-    from forecast.train import set_num_threads
+    from forecast.model import globalmodel
+    from forecast.model.train import set_num_threads
 
     set_num_threads(1)
     date, cap = job["date"], job["max_train"] + 1
@@ -159,8 +159,8 @@ def fit_global_at(job: dict) -> dict:
 
 def global_fit(models: list[dict], ticker: str):
     """run_backtest's fit: the newest global model fitted on or before the fold's origin,
-    calibrated on this ticker's own days after its cut (forecast.globalmodel.for_ticker)."""
-    from forecast import globalmodel
+    calibrated on this ticker's own days after its cut (forecast.model.globalmodel.for_ticker)."""
+    from forecast.model import globalmodel
 
     def fit(train, origin):
         g = [m for m in models if m["date"] <= origin][-1]
@@ -212,7 +212,7 @@ def table(frame, horizons: list[int], models: list[str]) -> str:
 
 def summary(frame, horizons: list[int]) -> str:
     """What make quality prints: the heading, the table, and which baseline was best where."""
-    from forecast.backtest import MODELS
+    from forecast.evaluation.backtest import MODELS
 
     n = frame["series"].nunique()
     best = frame.drop_duplicates("series")["best_baseline"].value_counts()

@@ -1,3 +1,3 @@
-from forecast.cli import app
+from forecast.cli.app import app
 
 app(prog_name="forecast")

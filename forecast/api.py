@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast import calendar, checkpoint, kernels, prices, store
+from forecast import calendars, prices, store
 from forecast.config import CAL_HORIZON, TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
-from forecast.features import check_features, split_days, usable_features
-from forecast.heads import HEADS
-from forecast.model import RNNForecaster
-from forecast.train import Epoch
+from forecast.model import checkpoint, kernels
+from forecast.model.estimator import RNNForecaster
+from forecast.model.features import check_features, split_days, usable_features
+from forecast.model.heads import HEADS
+from forecast.model.train import Epoch
 
 if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
-    from forecast.backtest import BacktestResult
+    from forecast.evaluation.backtest import BacktestResult
 
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
@@ -171,7 +172,7 @@ def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
     """What a model file records besides its weights: where its prices came from and with what."""
     return {
         "ticker": ticker,
-        "exchange": calendar.exchange_for(ticker),
+        "exchange": calendars.exchange_for(ticker),
         "fingerprint": prices.fingerprint(frame),
         "rows": len(frame),
         "versions": package_versions(),
@@ -305,7 +306,7 @@ def predict_frame(
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
-        exchange = str(meta.get("exchange") or calendar.exchange_for(ticker))
+        exchange = str(meta.get("exchange") or calendars.exchange_for(ticker))
     except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
         raise ForecastError(
             f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
@@ -329,10 +330,10 @@ def predict_global_frame(
     today: dt.date | None = None,
 ) -> Prediction:
     """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
-    from forecast import globalmodel
+    from forecast.model import globalmodel
 
     model = globalmodel.for_ticker(params, meta, ticker, frame)
-    exchange = calendar.exchange_for(ticker)
+    exchange = calendars.exchange_for(ticker)
     warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
     trained = f"{meta['name']} (global, cut {meta['cut_date']})"
     return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
@@ -362,9 +363,9 @@ def forecast(
     seed: int | None = None,
 ) -> pd.DataFrame:
     """A fitted model's forecast from the last day of one price frame, indexed by the next
-    `days` sessions of `exchange` (a MIC, e.g. calendar.exchange_for(ticker)): median,
+    `days` sessions of `exchange` (a MIC, e.g. calendars.exchange_for(ticker)): median,
     lower/upper_80/95, p_up, coverage_80/95."""
-    dates = calendar.next_trading_days(frame.index[-1], days, exchange)
+    dates = calendars.next_trading_days(frame.index[-1], days, exchange)
     return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
 
 
@@ -380,7 +381,7 @@ def _currency(ticker: str, data_dir: Path) -> str | None:
 def _stale_warnings(ticker, frame, exchange, today) -> list[str]:
     """Say when the cached prices end more than STALE_SESSIONS sessions before today."""
     last = frame.index[-1]
-    behind = calendar.trading_days_between(last, pd.Timestamp(today), exchange)
+    behind = calendars.trading_days_between(last, pd.Timestamp(today), exchange)
     if behind <= STALE_SESSIONS:
         return []
     return [
@@ -442,8 +443,8 @@ def backtest(
     **options,
 ) -> BacktestReport:
     """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
-    forecast.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
-    from forecast.backtest import run_backtest
+    forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
+    from forecast.evaluation.backtest import run_backtest
 
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
@@ -512,7 +513,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
 def plot_backtest(report: BacktestReport, path: Path) -> Path:
     """The RNN's past forecasts with their bands against what happened, and coverage by horizon."""
     from forecast import plot
-    from forecast.model import LEVELS
+    from forecast.model.estimator import LEVELS
 
     result, cases = report.result, report.result.cases
     n, h = cases.y.shape
@@ -543,28 +544,28 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     )
 
 
-# --- universes: many tickers per command, one global model (forecast/universe.py, jobs.py, -------
+# --- universes: many tickers per command, one global model (forecast/universe/tickers.py, jobs.py, -------
 # --- many.py, panel.py, globalmodel.py) ----------------------------------------------------------
 
 
 def universe(tickers: list[str] | None, universe_file: Path | None):
-    """The tickers of a command line plus a --universe file (forecast.universe.Universe)."""
-    from forecast.universe import resolve
+    """The tickers of a command line plus a --universe file (forecast.universe.tickers.Universe)."""
+    from forecast.universe.tickers import resolve
 
     return resolve(tickers, universe_file)
 
 
 def runner(jobs: int | None = None, scheduler: str | None = None):
-    """A forecast.jobs.Runner: `jobs` local processes, or the Dask scheduler at `scheduler`
+    """A forecast.universe.jobs.Runner: `jobs` local processes, or the Dask scheduler at `scheduler`
     (else $FORECAST_SCHEDULER); use it as a context manager."""
-    from forecast.jobs import Runner, scheduler_address
+    from forecast.universe.jobs import Runner, scheduler_address
 
     return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
 
 
 def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
     """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
-    from forecast import many
+    from forecast.universe import many
 
     compile_notice(on_notice)
     return many.train_universe(tickers, data_dir, config, runner, on_row)
@@ -573,7 +574,7 @@ def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_
 def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
     """Screen values per ticker (median return, P(up), band width) from its own model or from
     the global model `model`."""
-    from forecast import many
+    from forecast.universe import many
 
     check_range("days", days)
     check_range("paths", n_paths)
@@ -585,7 +586,7 @@ def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=N
 
 def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
     """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
-    from forecast import many
+    from forecast.universe import many
 
     return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
 
@@ -608,7 +609,7 @@ def default_global_name(universe_file: Path | None) -> str:
 class GlobalReport:
     name: str
     path: Path
-    fit: object  # forecast.globalmodel.GlobalFit
+    fit: object  # forecast.model.globalmodel.GlobalFit
     failed: dict  # ticker -> why it is not in the model
 
 
@@ -625,8 +626,8 @@ def train_global(
     Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
     the panel), so a large universe never has all its frames in memory at once.
     """
-    from forecast import globalmodel
-    from forecast.panel import default_cut
+    from forecast.model import globalmodel
+    from forecast.model.panel import default_cut
 
     name = prices.validate_symbol(name)
     if not tickers:
@@ -662,7 +663,7 @@ def predict_global(
 ) -> Prediction:
     """predict() with the global model `model`, for any ticker with prices on both sides of
     its cut date."""
-    from forecast import globalmodel
+    from forecast.model import globalmodel
 
     check_range("days", days)
     check_range("paths", n_paths)
@@ -685,8 +686,8 @@ def backtest_global(
 ) -> BacktestReport:
     """Walk-forward test of the global model `model` on `ticker`: each refit trains it again on
     all its tickers' prices cut at the fold's first origin date, with its saved options."""
-    from forecast import globalmodel
-    from forecast.backtest import run_backtest
+    from forecast.evaluation.backtest import run_backtest
+    from forecast.model import globalmodel
 
     ticker = prices.validate_symbol(ticker)
     _, meta = globalmodel.load_global(data_dir, model)

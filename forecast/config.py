@@ -72,7 +72,7 @@ def plot_history_days(days: int) -> int:
 
 
 FEATURES = ("return", "range", "volume", "abs", "ewma", "parkinson")  # "return" always first
-HEAD_FEATURES = {  # which inputs each head reads (forecast/features.py defines them)
+HEAD_FEATURES = {  # which inputs each head reads (forecast/model/features.py defines them)
     "vol": ("return", "abs", "ewma", "range", "parkinson"),
     "other": ("return", "range", "volume"),
 }
@@ -80,7 +80,7 @@ DEFAULT_FEATURES = {"vol": HEAD_FEATURES["vol"], "other": ("return",)}
 
 
 class Loss(StrEnum):
-    """The --loss choices; forecast/heads.py holds what each head does."""
+    """The --loss choices; forecast/model/heads.py holds what each head does."""
 
     gaussian = "gaussian"
     mse = "mse"

@@ -1,6 +1,6 @@
 """What the data directory holds, ticker by ticker: trained models to list, files to remove.
 
-Reads the JSON sidecars that forecast.prices and forecast.checkpoint write, without loading
+Reads the JSON sidecars that forecast.prices and forecast.model.checkpoint write, without loading
 prices or weights: `forecast models`, `forecast rm` and the "latest model" default need only
 names, dates and sizes.
 
@@ -33,7 +33,7 @@ class ModelInfo:
     val_loss: float | None  # validation loss per step of the best epoch
     baseline_val_loss: float | None  # a random walk's on the same windows
     size: int  # bytes on disk: JSON and weights
-    kind: str | None = None  # "global": one model over many tickers (forecast/globalmodel.py)
+    kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
 
     @property

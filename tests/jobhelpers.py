@@ -16,7 +16,7 @@ def pid_and_threads():
     """This worker's pid and the thread settings it runs with."""
     from threadpoolctl import threadpool_info
 
-    from forecast import train
+    from forecast.model import train
 
     blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     return os.getpid(), train._threads[0], blas, os.environ.get("OMP_NUM_THREADS")

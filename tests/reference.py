@@ -1,6 +1,6 @@
 """Slow, obviously correct plain-NumPy oracle for the Elman RNN, its three heads, BPTT and Adam.
 
-Every Numba kernel in forecast/kernels/ is tested against these functions, so they favour
+Every Numba kernel in forecast/model/kernels/ is tested against these functions, so they favour
 reading like the math over speed: vectorised over the batch, a plain Python loop over time.
 
 Dimensions: B windows in a batch, T time steps, D input features, H hidden units, O outputs.

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast import backtest
-from forecast.backtest import run_backtest, verdict
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.model import RNNForecaster, paths_predictive
+from forecast.evaluation import backtest
+from forecast.evaluation.backtest import run_backtest, verdict
+from forecast.model.estimator import RNNForecaster, paths_predictive
 from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"

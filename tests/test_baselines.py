@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from forecast.baselines import drift, naive, random_walk_intervals
+from forecast.evaluation.randomwalk import drift, naive, random_walk_intervals
 
 CLOSES = np.array([100.0, 110.0, 99.0, 105.0])
 # daily log returns

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from forecast.calendar import exchange_for, next_trading_days, trading_days_between
+from forecast.calendars import exchange_for, next_trading_days, trading_days_between
 from forecast.errors import ForecastError
 
 

@@ -11,15 +11,16 @@ import zipfile
 import numpy as np
 import pytest
 
-from forecast import checkpoint, files
-from forecast.checkpoint import (
+from forecast import files
+from forecast.config import models_dir
+from forecast.errors import ForecastError
+from forecast.model import checkpoint
+from forecast.model.checkpoint import (
     FORMAT_VERSION,
     PARAM_SHAPES,
     load_model,
     save_model,
 )
-from forecast.config import models_dir
-from forecast.errors import ForecastError
 
 D, H, O = 3, 5, 2  # input features, hidden units, outputs
 TICKER = "AAPL"

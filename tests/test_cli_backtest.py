@@ -8,7 +8,7 @@ import typer
 from test_backtest import KEYS
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from forecast.cli.app import app
 from forecast.config import TrainConfig
 
 runner = CliRunner()

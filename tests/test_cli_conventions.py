@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from forecast.cli.app import app
 from forecast.config import models_dir, prices_dir
 
 runner = CliRunner()
@@ -323,9 +323,9 @@ def test_predict_plot_in_each_format(trained, tmp_path, suffix):
 
 
 def test_backtest_plot(trained, tmp_path, monkeypatch):
-    import forecast.kernels
+    import forecast.model.kernels
 
-    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: False)  # as on a first run
+    monkeypatch.setattr(forecast.model.kernels, "is_cached", lambda: False)  # as on a first run
     path = tmp_path / "bt.svg"
     fast = [*SMALL, "--paths", "20", "--test-days", "12", "--refit-every", "10", "--horizon", "2"]
     result = run(trained, "backtest", "AAPL", *fast, "--plot", str(path))

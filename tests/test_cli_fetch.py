@@ -11,7 +11,7 @@ from test_prices import SAMPLE, aapl, history_frame, minimal_csv, snapshot, writ
 from typer.testing import CliRunner
 
 from forecast import prices
-from forecast.cli import app
+from forecast.cli.app import app
 from forecast.config import prices_dir
 
 runner = CliRunner()

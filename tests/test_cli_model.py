@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import forecast.train as train_mod
-from forecast.cli import app
+import forecast.model.train as train_mod
+from forecast.cli.app import app
 from forecast.config import TrainConfig, models_dir
 from forecast.prices import load_prices
 
@@ -193,16 +193,16 @@ def test_training_is_bit_identical_across_processes(tmp_path):
 
 @pytest.mark.parametrize("cached", [False, True])
 def test_first_run_says_the_kernels_compile(trained, monkeypatch, cached):
-    import forecast.kernels
+    import forecast.model.kernels
 
-    monkeypatch.setattr(forecast.kernels, "is_cached", lambda: cached)
+    monkeypatch.setattr(forecast.model.kernels, "is_cached", lambda: cached)
     result = run(trained, "train", *SMALL)
     assert result.exit_code == 0, result.output
     assert ("compiling the Numba kernels" in result.stderr) is not cached
 
 
 def test_kernels_report_their_cache(trained):
-    from forecast.kernels import is_cached
+    from forecast.model.kernels import is_cached
 
     assert is_cached()  # the fixture trained, so the training kernel is in Numba's cache
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecast import checkpoint
-from forecast.cli import app
+from forecast.cli.app import app
 from forecast.config import models_dir
+from forecast.model import checkpoint
 
 UNIVERSE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "universe"
 TICKERS = ["SPY", "GLD", "INTC"]

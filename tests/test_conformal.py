@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forecast.conformal import (
+from forecast.model.conformal import (
     MIN_CASES,
     Calibration,
     calibrate,
@@ -167,7 +167,7 @@ def test_empty_horizon_is_json_safe():
 def test_cross_coverage_is_measured_on_the_half_that_did_not_set_the_factor():
     """Calm first half, wild second half: each half's factor misjudges the other, and the
     cross-fitted coverage shows it, while in-sample coverage would read nominal."""
-    from forecast.conformal import calibrate, cross_coverage
+    from forecast.model.conformal import calibrate, cross_coverage
 
     rng = np.random.default_rng(0)
     e = np.abs(np.concatenate([rng.normal(0, 1, 400), rng.normal(0, 2, 400)]))[:, None]
@@ -182,7 +182,7 @@ def test_cross_coverage_is_measured_on_the_half_that_did_not_set_the_factor():
 
 
 def test_min_crps_scale_recovers_the_true_variance_ratio():
-    from forecast.conformal import crps_gaussian0, min_crps_scale
+    from forecast.model.conformal import crps_gaussian0, min_crps_scale
 
     rng = np.random.default_rng(1)
     sd = rng.uniform(0.5, 2.0, 20000)
@@ -195,7 +195,7 @@ def test_min_crps_scale_recovers_the_true_variance_ratio():
 
 
 def test_scores_all_zero_give_the_smallest_positive_factor():
-    from forecast.conformal import MIN_FACTOR, calibrate
+    from forecast.model.conformal import MIN_FACTOR, calibrate
 
     cal = calibrate(np.zeros((50, 2)))
     assert np.all(cal.factors == MIN_FACTOR) and not cal.fallback.any()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from forecast.fanchart import fan_chart
+from forecast.cli.fanchart import fan_chart
 from forecast.plot import write_backtest, write_fan
 
 

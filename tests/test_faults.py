@@ -37,11 +37,12 @@ from test_checkpoint import META, make_params
 from test_prices import aapl, history_frame, minimal_csv, snapshot, write_csv
 from typer.testing import CliRunner
 
-from forecast import checkpoint, prices
-from forecast.checkpoint import load_model, save_model
-from forecast.cli import app
+from forecast import prices
+from forecast.cli.app import app
 from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
+from forecast.model import checkpoint
+from forecast.model.checkpoint import load_model, save_model
 from forecast.prices import yahoo as yahoo_client
 
 runner = CliRunner()
@@ -155,7 +156,7 @@ NO_NETWORK_FETCH = textwrap.dedent(
         raise OSError("Could not resolve host: " + url)
 
     requests.Session.request = no_network
-    from forecast.cli import app
+    from forecast.cli.app import app
 
     sys.argv = ["forecast", "--data-dir", sys.argv[1], "fetch", *sys.argv[2:]]
     app()
@@ -276,7 +277,7 @@ CONCURRENT_SAVES = textwrap.dedent(
     import sys
     from pathlib import Path
     import numpy as np
-    from forecast.checkpoint import PARAM_SHAPES, save_model
+    from forecast.model.checkpoint import PARAM_SHAPES, save_model
     from forecast.prices import import_csv
 
     data_dir, kind, worker, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -579,7 +580,7 @@ def test_c7_csv_from_dev_zero_is_refused_at_once(data_dir):
 
 @needs_dev_zero
 def test_c7_a_universe_file_from_dev_zero_is_refused_at_once():
-    from forecast.universe import read_universe
+    from forecast.universe.tickers import read_universe
 
     with pytest.raises(ForecastError, match="/dev/zero is not a regular file"):
         read_universe(Path("/dev/zero"))

@@ -5,7 +5,7 @@ import pytest
 from synthetic import prices_from_returns
 
 from forecast.errors import ForecastError
-from forecast.features import build_dataset, daily_features, split_days, windows
+from forecast.model.features import build_dataset, daily_features, split_days, windows
 
 
 def test_daily_features_match_their_formulas():
@@ -64,7 +64,7 @@ def test_window_longer_than_history_is_a_clear_error():
 @pytest.mark.parametrize("T", [2, 5, 10, 20, 60])
 @pytest.mark.parametrize("vf", [0.05, 0.2, 0.25, 0.5])
 def test_min_prices_is_the_first_length_split_days_accepts(T, vf):
-    from forecast.features import min_prices
+    from forecast.model.features import min_prices
 
     need = min_prices(T, vf)
     split_days(need - 1, T, vf)  # need prices -> need - 1 feature days: accepted
@@ -75,7 +75,7 @@ def test_min_prices_is_the_first_length_split_days_accepts(T, vf):
 
 
 def test_range_and_volume_need_the_columns_they_read():
-    from forecast.features import check_features
+    from forecast.model.features import check_features
 
     prices = prices_from_returns(np.random.default_rng(0).normal(0, 0.01, 300))
     check_features(prices, ("return", "range", "volume"))  # synthetic data has both
@@ -88,7 +88,7 @@ def test_range_and_volume_need_the_columns_they_read():
 
 
 def test_vol_inputs_match_their_formulas():
-    from forecast.features import VolScaler, vol_inputs
+    from forecast.model.features import VolScaler, vol_inputs
 
     r = np.array([0.01, -0.03, 0.0, 0.5])
     hl = np.array([0.02, 0.04, 0.0, 0.1])
@@ -110,7 +110,7 @@ def test_vol_inputs_match_their_formulas():
 
 
 def test_burn_windows_score_each_target_once_and_never_before_first():
-    from forecast.features import burn_windows
+    from forecast.model.features import burn_windows
 
     X = np.arange(100.0)[:, None]
     z = np.arange(100.0) + 1000
@@ -125,7 +125,7 @@ def test_burn_windows_score_each_target_once_and_never_before_first():
 def test_vol_dataset_uses_nothing_after_the_cut():
     """Changing returns after the cut leaves the statistics and the training windows alone;
     validation windows score only targets from the cut on."""
-    from forecast.features import vol_dataset
+    from forecast.model.features import vol_dataset
 
     rng = np.random.default_rng(0)
     r = rng.normal(0, 0.01, 800)
@@ -141,7 +141,7 @@ def test_vol_dataset_uses_nothing_after_the_cut():
 
 def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
     from forecast.errors import ForecastError
-    from forecast.features import check_features, usable_features
+    from forecast.model.features import check_features, usable_features
 
     prices = prices_from_returns(np.array([0.01, -0.02, 0.03]))
     prices["High"] = prices["Low"] = prices["Close"]
@@ -158,7 +158,7 @@ def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
 def test_vol_range_inputs_without_high_low_are_their_expectation_given_ewma_sigma():
     """A model that reads range inputs, handed close-only prices (a replaced cache), uses
     what sampling uses for future days: range at sigma = the EWMA sd of the day before."""
-    from forecast.features import VolScaler, vol_inputs
+    from forecast.model.features import VolScaler, vol_inputs
 
     r = np.array([0.01, -0.03, 0.02])
     sc = VolScaler(sd=0.02, m_hl=0.03, kp=0.7)

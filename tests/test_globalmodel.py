@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from synthetic import prices_from_returns, regime_returns
 
-from forecast import checkpoint, globalmodel
-from forecast.backtest import run_backtest
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
+from forecast.evaluation.backtest import run_backtest
+from forecast.model import checkpoint, globalmodel
 
 CFG = TrainConfig(window=10, hidden=4, epochs=2, batch_size=64, seed=1, loss="gaussian")
 
@@ -90,8 +90,8 @@ def test_backtest_refits_cut_every_series_at_the_fold_date(frames, monkeypatch):
 
 
 def test_pooled_baseline_is_each_series_random_walk_weighted_by_its_windows(frames):
-    from forecast.heads import HEADS
-    from forecast.panel import series_dataset
+    from forecast.model.heads import HEADS
+    from forecast.model.panel import series_dataset
 
     g = globalmodel.fit_global("W", frames.items(), CFG)
     total, n = 0.0, 0
@@ -131,8 +131,8 @@ def test_the_vol_head_pooled_an_ensemble_with_each_series_own_scales(frames, dat
 def test_a_global_vol_model_of_one_series_is_that_series_own_model():
     """Cut where a per-ticker fit cuts, a one-series global model trains on the same windows
     in the same order: the same weights to the bit, and the same calibration."""
-    from forecast.features import vol_dataset
-    from forecast.model import RNNForecaster
+    from forecast.model.estimator import RNNForecaster
+    from forecast.model.features import vol_dataset
 
     prices = series(700, 4)
     cfg = TrainConfig(window=30, burn_in=10, hidden=4, epochs=3, ensemble=2, batch_size=32)
@@ -148,8 +148,8 @@ def test_a_global_vol_model_of_one_series_is_that_series_own_model():
 
 
 def test_pooled_vol_baseline_is_each_series_random_walk_weighted_by_scored_steps(frames):
-    from forecast.features import vol_baseline_terms
-    from forecast.panel import series_vol_dataset
+    from forecast.model.features import vol_baseline_terms
+    from forecast.model.panel import series_vol_dataset
 
     g = globalmodel.fit_global("W", frames.items(), VOL)
     parts = [

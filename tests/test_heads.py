@@ -1,12 +1,12 @@
-"""Each head has one home (forecast/heads.py): its outputs, target, baseline, P(up), noise."""
+"""Each head has one home (forecast/model/heads.py): its outputs, target, baseline, P(up), noise."""
 
 import numpy as np
 import pytest
 
 from forecast.config import LOSSES, Loss
-from forecast.features import Scaler, targets
-from forecast.heads import HEADS
-from forecast.kernels.rnn import HEAD_IDS
+from forecast.model.features import Scaler, targets
+from forecast.model.heads import HEADS
+from forecast.model.kernels.rnn import HEAD_IDS
 
 
 def test_every_loss_choice_has_exactly_one_head():

@@ -8,7 +8,7 @@ import jobhelpers
 import pytest
 
 from forecast.errors import ForecastError
-from forecast.jobs import Runner, check_jobs, scheduler_address
+from forecast.universe.jobs import Runner, check_jobs, scheduler_address
 
 
 def outcomes(runner, fn, keys, args_for):

@@ -15,9 +15,9 @@ from reference import (
     unflatten_params,
 )
 
-from forecast.heads import HEADS
-from forecast.kernels.adam import adam_step
-from forecast.kernels.rnn import (
+from forecast.model.heads import HEADS
+from forecast.model.kernels.adam import adam_step
+from forecast.model.kernels.rnn import (
     CHUNK,
     batch_loss,
     distributions,
@@ -34,10 +34,10 @@ from forecast.kernels.rnn import (
     to_params,
     unpack,
 )
-from forecast.kernels.rnn import (
+from forecast.model.kernels.rnn import (
     PARAM_NAMES as LAYOUT,
 )
-from forecast.train import loss_and_grad, mean_loss, set_num_threads
+from forecast.model.train import loss_and_grad, mean_loss, set_num_threads
 
 
 def ids(head):
@@ -321,7 +321,7 @@ def test_step_distribution_matches_the_plain_formulas(head, rng):
 
 def test_the_model_file_uses_the_kernels_layout():
     """checkpoint.PARAM_SHAPES (disk's) must say what kernels.rnn.param_shapes says, in order."""
-    from forecast.checkpoint import PARAM_SHAPES
+    from forecast.model.checkpoint import PARAM_SHAPES
 
     for D, H, O in [(1, 32, 2), (3, 4, 1)]:
         assert list(PARAM_SHAPES(D, H, O).items()) == list(param_shapes(D, H, O).items())
@@ -354,7 +354,7 @@ def test_burn_in_steps_give_no_loss_and_match_reference(head):
 
 def test_vol_sampling_matches_a_plain_loop(rng):
     """sample_vol against a per-path NumPy loop of the same recursion (every input updated)."""
-    from forecast.kernels.rnn import LAM, sample_vol
+    from forecast.model.kernels.rnn import LAM, sample_vol
 
     D, H, P, N = 5, 4, 3, 4
     params = init_params(D, H, 1, rng)

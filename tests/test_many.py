@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from synthetic import prices_from_returns, regime_returns
 
-from forecast import api, checkpoint, many, prices
+from forecast import api, prices
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
+from forecast.model import checkpoint
+from forecast.universe import many
 
 CFG = TrainConfig(window=10, hidden=4, epochs=2, seed=2)
 

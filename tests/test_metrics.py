@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from forecast.metrics import (
+from forecast.evaluation.metrics import (
     coverage,
     crps_gaussian,
     crps_gaussian_cases,

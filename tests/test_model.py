@@ -7,9 +7,9 @@ from synthetic import ar1_returns, prices_from_returns, regime_returns
 
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.heads import HEADS
-from forecast.kernels.rnn import last_outputs
-from forecast.model import RNNForecaster
+from forecast.model.estimator import RNNForecaster
+from forecast.model.heads import HEADS
+from forecast.model.kernels.rnn import last_outputs
 
 FAST = dict(window=20, hidden=8, epochs=15, batch_size=32, lr=5e-3, patience=4)
 
@@ -164,8 +164,8 @@ def test_calibrated_bands_cover_what_they_claim_on_held_back_regime_days():
 
 def test_the_95_band_contains_the_80_band_by_construction():
     """Even a calibration whose 95% factor came out below the 80% one (few, odd cases)."""
-    from forecast.conformal import Calibration
-    from forecast.model import calibrated_bands
+    from forecast.model.conformal import Calibration
+    from forecast.model.estimator import calibrated_bands
 
     factors = np.array([[1.3, 1.0, 2.0], [1.2, 1.9, 1.5]])  # (levels, horizons): h1, h3 crossed
     cal = Calibration(
@@ -185,7 +185,7 @@ VOL_FAST = dict(window=30, hidden=8, epochs=20, burn_in=10, ensemble=2, patience
 def vol_one_step(model, prices: pd.DataFrame, n_test: int):
     """The vol model's day-1 sd of the log return made at each of the last n_test days but the
     final one (its target is not known), and the realised next-day returns."""
-    from forecast.features import log_range, vol_inputs
+    from forecast.model.features import log_range, vol_inputs
 
     r = np.diff(np.log(prices["Adj Close"].to_numpy()))
     inputs = vol_inputs(r, log_range(prices), model.vol_scaler_, model.config.features)
@@ -241,7 +241,7 @@ def test_vol_coverage_shown_is_held_out_and_close_to_nominal():
 
 
 def test_vol_ensemble_is_bit_identical_for_any_thread_count():
-    import forecast.train as train_mod
+    import forecast.model.train as train_mod
 
     prices = prices_from_returns(regime_returns(900, seed=5)[0])
     cfg = TrainConfig(**{**VOL_FAST, "ensemble": 3, "epochs": 3})

@@ -8,9 +8,9 @@ from synthetic import prices_from_returns
 
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.features import build_dataset, windows
-from forecast.panel import Windows, build_panel, default_cut, series_dataset
-from forecast.train import fit_theta
+from forecast.model.features import build_dataset, windows
+from forecast.model.panel import Windows, build_panel, default_cut, series_dataset
+from forecast.model.train import fit_theta
 
 T = 10
 

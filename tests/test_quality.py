@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import quality  # noqa: E402
 
-from forecast.backtest import MODELS  # noqa: E402
+from forecast.evaluation.backtest import MODELS  # noqa: E402
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from forecast.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 runner = CliRunner()

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from forecast.backtest import run_backtest
 from forecast.config import TrainConfig, models_dir
+from forecast.evaluation.backtest import run_backtest
 from forecast.prices import load_prices
 
 pytestmark = pytest.mark.slow

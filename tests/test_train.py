@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from synthetic import ar1_returns, prices_from_returns
 
-import forecast.train as train_mod
+import forecast.model.train as train_mod
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.features import build_dataset
-from forecast.heads import HEADS
-from forecast.kernels.rnn import batch_loss
-from forecast.train import fit_theta
+from forecast.model.features import build_dataset
+from forecast.model.heads import HEADS
+from forecast.model.kernels.rnn import batch_loss
+from forecast.model.train import fit_theta
 
 
 def dataset(cfg):
@@ -69,7 +69,7 @@ def test_bad_options_are_refused_where_the_config_is_made(option, match):
 
 def test_every_thread_asked_for_runs_a_run_of_chunks_at_once(monkeypatch):
     """n threads -> n runs of chunks in flight together (the pool once capped them at 5)."""
-    from forecast.kernels.rnn import CHUNK
+    from forecast.model.kernels.rnn import CHUNK
 
     n = 7
     barrier = threading.Barrier(n, timeout=10)  # breaks unless all n runs overlap

@@ -3,7 +3,7 @@
 import pytest
 
 from forecast.errors import ForecastError
-from forecast.universe import parse_universe, read_universe, resolve
+from forecast.universe.tickers import parse_universe, read_universe, resolve
 
 
 def test_comments_blank_lines_duplicates_and_case():

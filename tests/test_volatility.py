@@ -7,8 +7,8 @@ import pytest
 from arch import arch_model
 from scipy import integrate, stats
 
-from forecast import volatility as vol
-from forecast.baselines import RandomWalk
+from forecast.evaluation import yardsticks as vol
+from forecast.evaluation.randomwalk import RandomWalk
 
 
 @pytest.fixture(scope="module")

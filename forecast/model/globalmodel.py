@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import checkpoint
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.heads import HEADS
-from forecast.kernels.rnn import batch_loss, from_member_params, to_params
-from forecast.panel import Panel, build_panel, series_dataset, series_vol_dataset
-from forecast.train import Epoch, TrainResult, fit_ensemble, fit_theta
+from forecast.model import checkpoint
+from forecast.model.heads import HEADS
+from forecast.model.kernels.rnn import batch_loss, from_member_params, to_params
+from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
+from forecast.model.train import Epoch, TrainResult, fit_ensemble, fit_theta
 
 KIND = "global"
 MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors
@@ -184,7 +184,7 @@ def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
-    from forecast.model import CAL_STRIDE, RNNForecaster
+    from forecast.model.estimator import CAL_STRIDE, RNNForecaster
 
     try:
         cfg = TrainConfig.from_dict(meta["config"])

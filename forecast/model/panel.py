@@ -5,7 +5,7 @@ have different row k. So every series is cut at the same calendar DATE c, never 
 index; otherwise a model could train on one series' days after c while validating on
 another's (an index and its member, a stock and its twin listing) and look better than it is.
 
-Per series s with feature days d_0 < d_1 < ... (forecast.features: day k's target is r_{k+1}):
+Per series s with feature days d_0 < d_1 < ... (forecast.model.features: day k's target is r_{k+1}):
 
     cut_s      = #{k : d_k < c}                          first day on or after the cut date
     scaler_s   fitted on days 0 .. cut_s - 1             (only days before c)
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
-from forecast.features import (
+from forecast.model.features import (
     Dataset,
     Scaler,
     Split,
@@ -36,7 +36,7 @@ from forecast.features import (
     vol_series,
     windows,
 )
-from forecast.heads import HEADS
+from forecast.model.heads import HEADS
 
 
 def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
@@ -60,7 +60,7 @@ def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> p
 def series_dataset(
     prices: pd.DataFrame, features: tuple[str, ...], T: int, loss: str, cut: pd.Timestamp
 ) -> Dataset:
-    """One series' Dataset (forecast.features) split at the calendar date `cut`.
+    """One series' Dataset (forecast.model.features) split at the calendar date `cut`.
 
     Raises ForecastError when the series has fewer than 2T days before `cut` (too few to fit
     its scaler and give training windows); it may have no validation windows.
@@ -88,7 +88,7 @@ def series_dataset(
 def series_vol_dataset(
     prices: pd.DataFrame, features: tuple[str, ...], T: int, burn: int, cut: pd.Timestamp
 ) -> VolDataset:
-    """One series' VolDataset (the vol head's, forecast.features) split at the calendar date
+    """One series' VolDataset (the vol head's, forecast.model.features) split at the calendar date
     `cut`: its scaler and training targets are the returns dated before `cut`.
 
     Prices without daily High and Low feed the range inputs their proxies (vol_inputs), so

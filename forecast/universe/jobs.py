@@ -41,7 +41,12 @@ from forecast.errors import ForecastError
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
-PRELOAD = ["forecast.many", "forecast.model", "forecast.backtest", "forecast.calendar"]
+PRELOAD = [
+    "forecast.universe.many",
+    "forecast.model.estimator",
+    "forecast.evaluation.backtest",
+    "forecast.calendars",
+]
 
 
 @dataclass
@@ -81,7 +86,7 @@ def single_threaded() -> None:
         os.environ[name] = "1"
     from threadpoolctl import threadpool_limits
 
-    from forecast import train
+    from forecast.model import train
 
     threadpool_limits(limits=1)  # BLAS and OpenMP pools already loaded
     train.set_num_threads(1)  # the RNN's own chunk threads

@@ -11,7 +11,7 @@ def is_cached() -> bool:
     """
     import os
 
-    from forecast.kernels.rnn import chunks_grad
+    from forecast.model.kernels.rnn import chunks_grad
 
     here = Path(__file__).parent
     root = os.environ.get("NUMBA_CACHE_DIR")

@@ -15,7 +15,7 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
                day-1 validation errors (a grid 0.4..2)
     median   = the last price (mean 0);  P(up) = 1/2 (a symmetric distribution)
     band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every second
-               validation origin (forecast/conformal.py)
+               validation origin (forecast/model/conformal.py)
 
 The coverage stored with the factors is held out: each half of the validation origins is
 scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import CAL_HORIZON, TrainConfig
-from forecast.conformal import (
+from forecast.errors import ForecastError
+from forecast.model.conformal import (
     Calibration,
     calibrate,
     coverage_of,
@@ -38,8 +39,7 @@ from forecast.conformal import (
     min_crps_scale,
     normalised_scores,
 )
-from forecast.errors import ForecastError
-from forecast.features import (
+from forecast.model.features import (
     RANGE_FEATURES,
     VOL_CODES,
     Scaler,
@@ -52,8 +52,8 @@ from forecast.features import (
     vol_dataset,
     vol_inputs,
 )
-from forecast.heads import HEADS
-from forecast.kernels.rnn import (
+from forecast.model.heads import HEADS
+from forecast.model.kernels.rnn import (
     from_member_params,
     last_outputs,
     sample_returns,
@@ -61,7 +61,7 @@ from forecast.kernels.rnn import (
     single_threaded_blas,
     to_params,
 )
-from forecast.train import Epoch, fit_ensemble, fit_theta, map_members
+from forecast.model.train import Epoch, fit_ensemble, fit_theta, map_members
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
@@ -179,7 +179,7 @@ class RNNForecaster:
         """The random walk's loss per step on the same validation windows, in the model's units.
 
         A model whose validation loss is not below this has learned nothing a random walk
-        does not already know (forecast/heads.py says which random walk, per head).
+        does not already know (forecast/model/heads.py says which random walk, per head).
         """
         mean, std = float(self.scaler_.mean[0]), float(self.scaler_.std[0])
         r_train = ds.returns[: ds.split.cut]
@@ -236,7 +236,7 @@ class RNNForecaster:
     def adopt_vol_data(self, ds, prices: pd.DataFrame) -> "RNNForecaster":
         """Everything a vol model takes from its series besides the weights theta_ (M, P):
         scalers, split facts, the random walk's validation loss and the calibration. A fit
-        calls it after training; a global model (forecast/globalmodel.py) for each ticker."""
+        calls it after training; a global model (forecast/model/globalmodel.py) for each ticker."""
         self.D_, self.O_ = len(self.config.features), 1
         self.vol_scaler_ = ds.scaler
         D, sd = self.D_, ds.scaler.sd
@@ -459,7 +459,7 @@ class RNNForecaster:
     # --- the model file --------------------------------------------------------------------
 
     def to_checkpoint(self) -> tuple[dict, dict]:
-        """(params, meta) for forecast.checkpoint.save_model: named weights and JSON-safe facts."""
+        """(params, meta) for forecast.model.checkpoint.save_model: named weights and JSON-safe facts."""
         self._check_fitted()
         D, H, O = self.D_, self.config.hidden, self.O_
         if self.theta_.ndim == 2:  # an ensemble: each array gets a leading member axis (M, ...)

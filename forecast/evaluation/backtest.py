@@ -18,10 +18,10 @@ x = ln(P[o+h]/P[o]) (Adj Close), summarised by a mean and an sd:
     naive   the constant-volatility random walk: N(0, hσ²), σ = std of the fit's returns
     drift   random walk with drift: N(h·r̄, hσ²), r̄ = mean of the fit's returns
     ewma    RiskMetrics λ = 0.94;  garch, egarch: (E)GARCH(1,1), zero mean, fitted with arch
-            (forecast.volatility): N(0, Σ_{j≤h} E σ²_{o+j})
+            (forecast.evaluation.yardsticks): N(0, Σ_{j≤h} E σ²_{o+j})
 
 A Gaussian model's median price is P[o]·exp(mean), its band at level L P[o]·exp(mean ± z·sd),
-its P(up) Φ(mean/sd). Scores per model and horizon (forecast.metrics): MAE, RMSE, relative MAE
+its P(up) Φ(mean/sd). Scores per model and horizon (forecast.evaluation.metrics): MAE, RMSE, relative MAE
 (÷ naive) and MASE of the median; direction of the median against the better constant call
 (always up or always down); coverage and Winkler score of the 80% and 95% bands (prices);
 CRPS and NLL of x under N(mean, sd²). The best baseline is the one with the lowest CRPS (mean
@@ -44,14 +44,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecast import metrics
-from forecast.baselines import RandomWalk
 from forecast.config import MAX_HORIZON, TrainConfig
 from forecast.errors import ForecastError
-from forecast.features import min_prices
+from forecast.evaluation import metrics
+from forecast.evaluation.randomwalk import RandomWalk
+from forecast.evaluation.yardsticks import EGARCH, EWMA, GARCH
 from forecast.files import atomic_write_bytes
-from forecast.model import LEVELS, RNNForecaster
-from forecast.volatility import EGARCH, EWMA, GARCH
+from forecast.model.estimator import LEVELS, RNNForecaster
+from forecast.model.features import min_prices
 
 BASELINES = ("naive", "drift", "ewma", "garch", "egarch")
 MODELS = ("rnn", *BASELINES)

@@ -8,7 +8,7 @@
 The same equations written plainly, one window and one step at a time, are in
 tests/reference.py: the slow oracle every kernel here is tested against.
 
-Heads (O outputs per step, z_t the target; forecast/heads.py says what each one means):
+Heads (O outputs per step, z_t the target; forecast/model/heads.py says what each one means):
     mse        O=1  loss = 0.5 (y - z)^2
     gaussian   O=2  y = (mu, s), s = log sigma;  loss = 0.5 log(2 pi) + s + 0.5 (z - mu)^2 e^(-2s)
     direction  O=2  logits; p = softmax(y);  loss = -log p[c],  c = z in {0, 1} (1 = up)
@@ -18,7 +18,7 @@ Heads (O outputs per step, z_t the target; forecast/heads.py says what each one 
 A NaN target means "no loss at this step": burn-in steps at the start of a window, which have
 seen too little history, contribute neither loss nor gradient (their outputs still feed h).
 
-The head arrives as a small integer (HEAD_IDS); only the kernels and forecast/heads.py see it.
+The head arrives as a small integer (HEAD_IDS); only the kernels and forecast/model/heads.py see it.
 A batch's loss is the mean over its B windows of the window losses.
 
 Shapes: B windows, T time steps, D input features, H hidden units, O outputs, P paths, N days
@@ -28,7 +28,7 @@ PARAM_NAMES (layout helpers at the end of the file), so one Adam kernel updates 
 
 Numba switches: cache=True because every CLI call is a fresh process; error_model="numpy"
 so loops with divisions vectorise; no fastmath, so float64 gradient checks stay tight.
-`chunks_grad` releases the GIL (nogil) so forecast/train.py can run chunks of a batch on
+`chunks_grad` releases the GIL (nogil) so forecast/model/train.py can run chunks of a batch on
 plain threads; callers pin BLAS to one thread (`single_threaded_blas`): those threads are the
 parallel layer, and BLAS threads inside them oversubscribe the cores (30x slower, measured).
 """
@@ -200,7 +200,7 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
 def chunks_grad(theta, D, H, O, head, xs, zs, rows, first, last, parts, losses):
     """Chunks first..last-1 of the batch rows (b,), window numbers in xs (N, T, D) and zs
     (N, T), cut into CHUNK windows: parts[c] = chunk c's share of the mean-loss gradient,
-    losses[c] its loss. forecast/train.py runs runs of chunks on threads; each gathers its
+    losses[c] its loss. forecast/model/train.py runs runs of chunks on threads; each gathers its
     own windows, so no part of a step but the sum of the parts runs on one thread."""
     B = rows.shape[0]
     for c in range(first, last):
@@ -287,7 +287,7 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
 
 # --- the vol head's inputs, and its forecasts by sampling ----------------------------------------
 #
-# The vol head reads inputs in units of sd, the training part's return std (forecast/features.py
+# The vol head reads inputs in units of sd, the training part's return std (forecast/model/features.py
 # builds them from prices; the codes below are their kernel ids):
 #     RET    r/sd clipped to +-8                 ABS   min(|r|/sd, 8) - 0.8
 #     EWMA   e = 0.5 log v,  v <- LAM v + (1 - LAM) (r/sd)^2       the EWMA log-sd forecast

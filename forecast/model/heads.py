@@ -2,7 +2,7 @@
 
 A head turns the RNN's outputs y_t (O numbers per step) into a forecast of tomorrow's log
 return. Everything that differs between heads lives here, one class each; the compiled loss,
-its gradient and the per-step distribution (forecast/kernels/rnn.py) are reached through
+its gradient and the per-step distribution (forecast/model/kernels/rnn.py) are reached through
 `kernel_id`, which no other module sees.
 
     gaussian   O=2  y = (mu, log sigma) of the scaled return      trained on the Gaussian NLL
@@ -11,9 +11,9 @@ its gradient and the per-step distribution (forecast/kernels/rnn.py) are reached
     vol        O=1  y = s: log sigma = EWMA log-sd + s; mean 0     trained on the Gaussian NLL
 
 Units: z = (r - mean) / std, the next log return r scaled with the training part's "return"
-statistics (forecast.features.Scaler); the direction head's target is 1.0 if r > 0 else 0.0.
+statistics (forecast.model.features.Scaler); the direction head's target is 1.0 if r > 0 else 0.0.
 The vol head's target is z' = (r / sd) e^(-e): the return in units of the EWMA sd forecast
-e^e made the day before (forecast.features.vol_dataset). Its NLL in s equals the NLL of r/sd
+e^e made the day before (forecast.model.features.vol_dataset). Its NLL in s equals the NLL of r/sd
 under N(0, e^(2(e + s))) up to the constant e, with the same gradient, so the kernel needs no
 offset input: the RNN learns a correction to EWMA, and starts from EWMA (small Why, by = 0).
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.kernels.rnn import HEAD_IDS, distributions
+from forecast.model.kernels.rnn import HEAD_IDS, distributions
 
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -83,7 +83,7 @@ class Mse(Head):
 class Vol(Head):
     def target(self, r_next, mean, std):
         raise TypeError(
-            "the vol head's target needs the EWMA offset: forecast.features.vol_dataset"
+            "the vol head's target needs the EWMA offset: forecast.model.features.vol_dataset"
         )
 
     def baseline_loss(self, zv, r_train, mean, std):

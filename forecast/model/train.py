@@ -15,9 +15,9 @@ import numpy as np
 
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
-from forecast.heads import HEADS
-from forecast.kernels.adam import adam_step
-from forecast.kernels.rnn import (
+from forecast.model.heads import HEADS
+from forecast.model.kernels.adam import adam_step
+from forecast.model.kernels.rnn import (
     CHUNK,
     chunks_grad,
     chunks_loss,
@@ -141,7 +141,7 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
             idx = np.sort(order[lo : lo + cfg.batch_size])  # sorted: contiguous-ish gathers
             if isinstance(xs, np.ndarray):  # the threads gather their own windows
                 loss = loss_and_grad(theta, D, H, O, head, xs, zs, grad, idx)
-            else:  # windows gathered on demand (forecast.panel.Windows)
+            else:  # windows gathered on demand (forecast.model.panel.Windows)
                 loss = loss_and_grad(theta, D, H, O, head, xs[idx], zs[idx], grad)
             if not np.isfinite(loss):
                 raise ForecastError(
@@ -177,7 +177,7 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
 def loss_and_grad(theta, D, H, O, head, xs, zs, grad, rows=None):
     """Mean window loss of a batch and its gradient (written into grad, same shape as theta).
 
-    xs (N, T, D) and zs (N, T), window-major as forecast.features builds them; the batch is
+    xs (N, T, D) and zs (N, T), window-major as forecast.model.features builds them; the batch is
     the windows `rows` (b,) of them (default: all N). It is cut into chunks of at most CHUNK
     windows; threads take contiguous runs of chunks, each gathering its own windows, and the
     chunks' gradients are added in chunk order, so any thread count gives the same bits.

@@ -22,7 +22,7 @@ own left-to-right recursions started from arch's backcast, so a forecast made at
 reads no return after it (arch's filter would also clip variances with bounds computed from
 the whole array it is given); the tests check them against arch's own forecasts.
 
-All models share one interface, the random walks of forecast.baselines included:
+All models share one interface, the random walks of forecast.evaluation.randomwalk included:
 `fit(r) -> self` on the returns up to a refit, then `forecast(r, ends, horizon)` with the
 fitted parameters at several later origins: mean and sd, each (k, H), of the h-day log return.
 """

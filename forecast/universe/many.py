@@ -1,6 +1,6 @@
 """Commands over a universe of tickers: the per-ticker work a worker does, and the row the parent keeps.
 
-Each `*_one` function runs in a worker process (forecast.jobs) on inputs the parent read for
+Each `*_one` function runs in a worker process (forecast.universe.jobs) on inputs the parent read for
 it (the price frame, the saved model) and returns plain values: the worker never touches the
 data directory, so it needs no shared file system. The parent writes what comes back
 (`save_fit`), keeps one small `Row` per ticker for the summary, and drops the rest, so a
@@ -62,8 +62,8 @@ class Fit:
 def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
     """Train one ticker's RNN on `frame`; everything the parent needs to save it and report it."""
     from forecast.api import provenance
-    from forecast.features import split_days
-    from forecast.model import RNNForecaster
+    from forecast.model.estimator import RNNForecaster
+    from forecast.model.features import split_days
 
     split_days(len(frame) - 1, cfg.window, cfg.val_fraction)  # too little history: one line
     model = RNNForecaster(cfg).fit(frame)
@@ -82,7 +82,7 @@ def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
 
 def save_fit(data_dir: Path, ticker: str, fit: Fit) -> Path:
     """Write a worker's model in the parent: weights, then the JSON (the commit point)."""
-    from forecast import checkpoint
+    from forecast.model import checkpoint
 
     return checkpoint.save_model(data_dir, ticker, fit.params, fit.meta)
 
@@ -132,7 +132,7 @@ def screen_values(pred) -> dict:
 
 def backtest_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: dict, seed: int):
     """run_backtest's JSON summary for one ticker (the per-case arrays stay in the worker)."""
-    from forecast.backtest import run_backtest
+    from forecast.evaluation.backtest import run_backtest
 
     result = run_backtest(frame, cfg, **options, seed=seed)
     return result.to_json()
@@ -191,7 +191,8 @@ def predict_universe(
 ) -> list[Row]:
     """Screen values per ticker, from the global model `model`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
-    from forecast import checkpoint, globalmodel, prices, store
+    from forecast import prices, store
+    from forecast.model import checkpoint, globalmodel
 
     loaded = {}  # global models by name, each read once
     infos = store.models(data_dir) if model is None else []  # every sidecar, read once

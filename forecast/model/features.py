@@ -9,7 +9,7 @@ Training windows use no target on or after `cut`; the scaler sees only days befo
 The gap keeps validation inputs clear of every day whose return was a training target.
 
 The vol head (the default) reads its own inputs, all in units of sd, the std of the training
-part's returns (VolScaler; kernel codes and formulas in forecast/kernels/rnn.py):
+part's returns (VolScaler; kernel codes and formulas in forecast/model/kernels/rnn.py):
 
     return     r/sd clipped to +-8                  abs        min(|r|/sd, 8) - 0.8
     ewma       e = 0.5 log v, v = EWMA(0.94) of (r/sd)^2, v = 1 before the first day
@@ -31,8 +31,8 @@ import pandas as pd
 
 from forecast.config import DEFAULT_FEATURES
 from forecast.errors import ForecastError
-from forecast.heads import HEADS
-from forecast.kernels import rnn
+from forecast.model.heads import HEADS
+from forecast.model.kernels import rnn
 
 VOL_FEATURES = ("return", "abs", "ewma", "range", "parkinson")  # the vol head's inputs
 VOL_CODES = {
@@ -140,7 +140,7 @@ class Scaler:
 
 
 def targets(returns: np.ndarray, scaler: Scaler, loss: str) -> np.ndarray:
-    """z (N,) with z_k the target for day k: r_{k+1} in the head's units (forecast/heads.py).
+    """z (N,) with z_k the target for day k: r_{k+1} in the head's units (forecast/model/heads.py).
 
     The last day has no next day yet: its target is NaN and no training window may use it.
     """
@@ -388,7 +388,7 @@ def vol_dataset_at(
 ) -> VolDataset:
     """The VolDataset of returns r (N,) and log ranges hl (N,) or None, split at day `cut`
     (the first return that is not a training target): vol_dataset's split by val_fraction,
-    forecast/panel.py's at a calendar date shared by many series."""
+    forecast/model/panel.py's at a calendar date shared by many series."""
     N = len(r)
     sc = VolScaler.fit(r[:cut], None if hl is None else hl[:cut])
     inputs = vol_inputs(r, hl, sc, features)

@@ -272,7 +272,7 @@ def prediction_table(pred) -> None:
 
 
 def fan(pred) -> None:
-    from forecast.fanchart import fan_chart
+    from forecast.cli.fanchart import fan_chart
 
     out.print(fan_chart(**pred.fan_series()))
 
@@ -399,7 +399,7 @@ def backtest_table(ticker: str, result) -> None:
 class UniverseProgress:
     """One bar over the universe on stderr, and one line as each ticker finishes.
 
-    Called with each forecast.many.Row; lines stay above the bar (and in logs, where the bar
+    Called with each forecast.universe.many.Row; lines stay above the bar (and in logs, where the bar
     is off).
     """
 

@@ -21,7 +21,8 @@ try:
 except ImportError:  # pragma: no cover - older typer on the real Click
     from click.exceptions import ClickException
 
-from forecast import config, display
+from forecast import config
+from forecast.cli import display
 from forecast.config import RANGES, Loss, TrainConfig
 from forecast.errors import ForecastError
 
