@@ -11,36 +11,82 @@ callbacks, so a multi-ticker caller can run them in a loop, a pool or a notebook
 """
 
 import datetime as dt
-import importlib.metadata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from forecast import calendars, prices, store
-from forecast.config import CAL_HORIZON, TrainConfig, check_range, plot_history_days
+from forecast import pipeline, prices, store
+from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
-from forecast.model import checkpoint, kernels
-from forecast.model.estimator import RNNForecaster
-from forecast.model.features import check_features, split_days, usable_features
-from forecast.model.heads import HEADS
+from forecast.model import checkpoint, globalmodel
+from forecast.model.estimator import LEVELS, RNNForecaster
+from forecast.model.features import check_features
+from forecast.model.panel import default_cut
 from forecast.model.train import Epoch
+from forecast.pipeline import (  # the in-memory use cases, part of this door too
+    FittedModel,
+    Notice,
+    Prediction,
+    compile_notice,
+    fit,
+    fit_model,
+    forecast,
+    provenance,
+)
+from forecast.universe.jobs import Runner, scheduler_address
+from forecast.universe.tickers import resolve
+
+__all__ = [  # the door's face: what the CLI, notebooks and scripts may use
+    "backtest",
+    "backtest_global",
+    "backtest_many",
+    "BacktestReport",
+    "cached",
+    "check_export_path",
+    "check_plot_path",
+    "compile_notice",
+    "DEFAULT_GLOBAL",
+    "default_global_name",
+    "export_backtest",
+    "fetch",
+    "files_of",
+    "fit",
+    "fit_model",
+    "FittedModel",
+    "forecast",
+    "ForecastError",
+    "GlobalReport",
+    "import_csv",
+    "latest_fetched",
+    "latest_trained",
+    "load_prices",
+    "models",
+    "plot_backtest",
+    "plot_prediction",
+    "predict",
+    "predict_global",
+    "predict_many",
+    "Prediction",
+    "provenance",
+    "remove",
+    "RNNForecaster",
+    "runner",
+    "train",
+    "train_global",
+    "train_many",
+    "TrainConfig",
+    "TrainReport",
+    "universe",
+    "validate_symbol",
+    "yahoo_client",
+]
 
 if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed to predict
-    from forecast.evaluation.backtest import BacktestResult
-
-STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
-COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
-
-Notice = Callable[[str], None] | None
-
-
-def package_versions() -> dict:
-    names = ["forecast", "numpy", "pandas", "numba", "scipy", "yfinance"]
-    return {n: importlib.metadata.version(n) for n in names}
+    from forecast.evaluation.backtest import BacktestResult  # arch and scipy: see run_backtest
 
 
 # --- prices --------------------------------------------------------------------------------------
@@ -146,40 +192,6 @@ class TrainReport:
     baseline_val_loss: float  # what a random walk scores on the same validation windows
 
 
-def compile_notice(on_notice: Notice) -> None:
-    """Tell the user the kernels will compile when Numba's cache does not hold them yet."""
-    if on_notice is not None and not kernels.is_cached():
-        on_notice(COMPILE_NOTICE)
-
-
-def fit(
-    frame: pd.DataFrame,
-    config: TrainConfig,
-    on_epoch: Callable[[Epoch], None] | None = None,
-    on_notice: Notice = None,
-) -> RNNForecaster:
-    """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
-    check_features(frame, config.features, config.loss)
-    _, note = usable_features(frame, config.features, config.loss)
-    if note and on_notice is not None:
-        on_notice(note)
-    split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window
-    compile_notice(on_notice)
-    return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
-
-
-def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
-    """What a model file records besides its weights: where its prices came from and with what."""
-    return {
-        "ticker": ticker,
-        "exchange": calendars.exchange_for(ticker),
-        "fingerprint": prices.fingerprint(frame),
-        "rows": len(frame),
-        "versions": package_versions(),
-        "seed": config.seed,
-    }
-
-
 def train(
     ticker: str | None,
     data_dir: Path,
@@ -190,10 +202,9 @@ def train(
     """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it."""
     ticker = _symbol(ticker, latest_fetched, data_dir)
     frame = prices.load_prices(ticker, data_dir)
-    model = fit(frame, config, on_epoch, on_notice)
-    params, meta = model.to_checkpoint()
-    meta.update(provenance(ticker, frame, config))
-    path = checkpoint.save_model(data_dir, ticker, params, meta)
+    fitted = pipeline.fit_model(ticker, frame, config, on_epoch, on_notice)
+    model = fitted.model
+    path = checkpoint.save_model(data_dir, ticker, fitted.params, fitted.meta)
     return TrainReport(
         ticker,
         path,
@@ -206,61 +217,6 @@ def train(
 
 
 # --- predict -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Prediction:
-    ticker: str
-    last_date: pd.Timestamp
-    last_close: float
-    loss: str  # the model's head
-    table: pd.DataFrame  # indexed by trading date: median, lower/upper_80/95, p_up, coverage_80/95
-    history: pd.Series  # every cached close (Adj Close) up to last_date; charts take their tail
-    warnings: list[str] = field(default_factory=list)
-    trained_through: str = ""
-    currency: str | None = None  # when the price source said
-    calibrated_days: int = CAL_HORIZON  # horizons with their own conformal factor
-
-    @property
-    def p_up_label(self) -> str:
-        return HEADS[self.loss].p_up_label
-
-    def fan_series(self, history_days: int | None = None) -> dict:
-        """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan take them)."""
-        tb = self.table
-        h = self.history if history_days is None else self.history.iloc[-history_days:]
-        return {
-            "history_dates": h.index,
-            "history_closes": h.to_numpy(),
-            "forecast_dates": tb.index,
-            **{
-                k: tb[k].to_numpy()
-                for k in ("median", "lower_80", "upper_80", "lower_95", "upper_95")
-            },
-        }
-
-    def to_json(self) -> dict:
-        rows = []
-        for date, r in self.table.iterrows():
-            rows.append(
-                {"date": date.strftime("%Y-%m-%d")}
-                | {k: _json_number(r[k]) for k in self.table.columns}
-            )
-        return {
-            "ticker": self.ticker,
-            "last_date": self.last_date.strftime("%Y-%m-%d"),
-            "last_close": self.last_close,
-            "currency": self.currency,
-            "model": {"loss": self.loss, "trained_through": self.trained_through},
-            "p_up_meaning": HEADS[self.loss].p_up_meaning,
-            "forecasts": rows,
-            "warnings": self.warnings,
-        }
-
-
-def _json_number(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def predict(
@@ -286,87 +242,9 @@ def predict(
         return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
-    pred = predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
     pred.currency = _currency(ticker, data_dir)
     return pred
-
-
-def predict_frame(
-    ticker: str,
-    frame: pd.DataFrame,
-    params: dict,
-    meta: dict,
-    days: int,
-    n_paths: int = 2000,
-    seed: int | None = None,
-    today: dt.date | None = None,
-) -> Prediction:
-    """predict() for a saved model (params, meta) and prices already in memory: what a worker
-    with no access to the data directory runs."""
-    try:
-        model = RNNForecaster.from_checkpoint(params, meta)
-        fingerprint = str(meta["fingerprint"])
-        exchange = str(meta.get("exchange") or calendars.exchange_for(ticker))
-    except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
-        raise ForecastError(
-            f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
-        ) from None
-    warnings = _freshness_warnings(
-        ticker, frame, model, fingerprint, exchange, today or dt.date.today()
-    )
-    return _prediction(
-        ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"]
-    )
-
-
-def predict_global_frame(
-    ticker: str,
-    frame: pd.DataFrame,
-    params: dict,
-    meta: dict,
-    days: int,
-    n_paths: int = 2000,
-    seed: int | None = None,
-    today: dt.date | None = None,
-) -> Prediction:
-    """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
-    from forecast.model import globalmodel
-
-    model = globalmodel.for_ticker(params, meta, ticker, frame)
-    exchange = calendars.exchange_for(ticker)
-    warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
-    trained = f"{meta['name']} (global, cut {meta['cut_date']})"
-    return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
-
-
-def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained_through):
-    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
-    return Prediction(
-        ticker=ticker,
-        last_date=frame.index[-1],
-        last_close=float(frame["Adj Close"].iloc[-1]),
-        loss=model.config.loss,
-        table=table,
-        history=frame["Adj Close"],
-        warnings=warnings,
-        trained_through=trained_through,
-        calibrated_days=model.calibration_.horizon,
-    )
-
-
-def forecast(
-    model: RNNForecaster,
-    frame: pd.DataFrame,
-    days: int,
-    exchange: str = "XNYS",
-    n_paths: int = 2000,
-    seed: int | None = None,
-) -> pd.DataFrame:
-    """A fitted model's forecast from the last day of one price frame, indexed by the next
-    `days` sessions of `exchange` (a MIC, e.g. calendars.exchange_for(ticker)): median,
-    lower/upper_80/95, p_up, coverage_80/95."""
-    dates = calendars.next_trading_days(frame.index[-1], days, exchange)
-    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
 
 
 def _currency(ticker: str, data_dir: Path) -> str | None:
@@ -376,40 +254,6 @@ def _currency(ticker: str, data_dir: Path) -> str | None:
     except ForecastError:
         return None
     return value if isinstance(value, str) and value else None
-
-
-def _stale_warnings(ticker, frame, exchange, today) -> list[str]:
-    """Say when the cached prices end more than STALE_SESSIONS sessions before today."""
-    last = frame.index[-1]
-    behind = calendars.trading_days_between(last, pd.Timestamp(today), exchange)
-    if behind <= STALE_SESSIONS:
-        return []
-    return [
-        f"cached {ticker} prices end {last:%Y-%m-%d}, {behind} trading days ago; "
-        f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
-    ]
-
-
-def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
-    """Say when the cache is old, or no longer the data the model was trained on."""
-    out = _stale_warnings(ticker, frame, exchange, today)
-    trained = frame.loc[: model.last_fit_date_]
-    if (
-        trained.empty
-        or trained.index[-1] != model.last_fit_date_
-        or prices.fingerprint(trained) != fingerprint
-    ):
-        out.append(
-            f"the cached {ticker} prices differ from those the model was trained on "
-            f"(new split or dividend adjustment, or another range?); run `forecast train {ticker}`"
-        )
-    elif len(frame) > len(trained):
-        out.append(
-            f"the model was trained through {model.last_fit_date_:%Y-%m-%d}; "
-            f"{len(frame) - len(trained)} newer days are used as inputs only "
-            f"(run `forecast train {ticker}` to learn from them)"
-        )
-    return out
 
 
 def _latest_for_backtest(data_dir: Path) -> str:
@@ -444,7 +288,7 @@ def backtest(
 ) -> BacktestReport:
     """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
     forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
-    from forecast.evaluation.backtest import run_backtest
+    from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
@@ -486,14 +330,14 @@ def export_backtest(report: BacktestReport, path: Path) -> int:
 
 def check_plot_path(path: Path) -> Path:
     """Refuse a chart file name before any work: unknown extension, or a missing folder."""
-    from forecast import plot
+    from forecast import plot  # matplotlib, only when a chart is drawn
 
     return plot.check_path(path)
 
 
 def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:
     """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
-    from forecast import plot
+    from forecast import plot  # matplotlib, only when a chart is drawn
 
     days = history_days or plot_history_days(len(pred.table))
     title = (
@@ -512,8 +356,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
 
 def plot_backtest(report: BacktestReport, path: Path) -> Path:
     """The RNN's past forecasts with their bands against what happened, and coverage by horizon."""
-    from forecast import plot
-    from forecast.model.estimator import LEVELS
+    from forecast import plot  # matplotlib, only when a chart is drawn
 
     result, cases = report.result, report.result.cases
     n, h = cases.y.shape
@@ -550,22 +393,18 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
 
 def universe(tickers: list[str] | None, universe_file: Path | None):
     """The tickers of a command line plus a --universe file (forecast.universe.tickers.Universe)."""
-    from forecast.universe.tickers import resolve
-
     return resolve(tickers, universe_file)
 
 
 def runner(jobs: int | None = None, scheduler: str | None = None):
     """A forecast.universe.jobs.Runner: `jobs` local processes, or the Dask scheduler at `scheduler`
     (else $FORECAST_SCHEDULER); use it as a context manager."""
-    from forecast.universe.jobs import Runner, scheduler_address
-
     return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
 
 
 def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
     """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
-    from forecast.universe import many
+    from forecast.universe import many  # imports the backtest: arch, scipy
 
     compile_notice(on_notice)
     return many.train_universe(tickers, data_dir, config, runner, on_row)
@@ -574,7 +413,7 @@ def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_
 def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
     """Screen values per ticker (median return, P(up), band width) from its own model or from
     the global model `model`."""
-    from forecast.universe import many
+    from forecast.universe import many  # imports the backtest: arch, scipy
 
     check_range("days", days)
     check_range("paths", n_paths)
@@ -586,7 +425,7 @@ def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=N
 
 def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
     """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
-    from forecast.universe import many
+    from forecast.universe import many  # imports the backtest: arch, scipy
 
     return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
 
@@ -626,9 +465,6 @@ def train_global(
     Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
     the panel), so a large universe never has all its frames in memory at once.
     """
-    from forecast.model import globalmodel
-    from forecast.model.panel import default_cut
-
     name = prices.validate_symbol(name)
     if not tickers:
         raise ForecastError(
@@ -663,14 +499,12 @@ def predict_global(
 ) -> Prediction:
     """predict() with the global model `model`, for any ticker with prices on both sides of
     its cut date."""
-    from forecast.model import globalmodel
-
     check_range("days", days)
     check_range("paths", n_paths)
     ticker = prices.validate_symbol(ticker)
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
-    pred = predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
     pred.currency = _currency(ticker, data_dir)
     return pred
 
@@ -686,8 +520,7 @@ def backtest_global(
 ) -> BacktestReport:
     """Walk-forward test of the global model `model` on `ticker`: each refit trains it again on
     all its tickers' prices cut at the fold's first origin date, with its saved options."""
-    from forecast.evaluation.backtest import run_backtest
-    from forecast.model import globalmodel
+    from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
     ticker = prices.validate_symbol(ticker)
     _, meta = globalmodel.load_global(data_dir, model)

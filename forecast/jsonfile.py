@@ -27,6 +27,21 @@ MAX_DEPTH = 16  # our files nest 4 levels; json's parser raises RecursionError n
 MAX_INT_DIGITS = 20  # int64 has 19 digits; CPython refuses >4,300 with a ValueError of its own
 
 
+def plain(obj):
+    """obj made writable by json.dumps as standard JSON: NaN and infinities become null (JSON
+    has no NaN), NumPy scalars become Python numbers, tuples become lists."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if isinstance(obj, float) or type(obj).__module__ == "numpy" and hasattr(obj, "dtype"):
+        if getattr(obj, "dtype", None) is not None and obj.dtype.kind in "iub":
+            return obj.item()
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
 class InvalidJSON(ValueError):
     """A JSON file that is unreadable as what it should be; str() is one line naming the problem."""
 

@@ -17,7 +17,7 @@ from forecast import jsonfile
 from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
-from forecast.prices import cache
+from forecast.prices import cache, validate_symbol
 from forecast.text import printable
 
 
@@ -143,8 +143,6 @@ def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
 
 
 def _is_symbol(name: str) -> bool:
-    from forecast.prices import validate_symbol
-
     try:
         return validate_symbol(name) == name
     except ForecastError:

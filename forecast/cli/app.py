@@ -215,7 +215,7 @@ def fetch(
         if start_day or end_day or offline:
             raise typer.BadParameter("--start, --end and --offline do not apply to --csv imports")
     with user_errors():
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         if csv is not None:
             result = api.import_csv(tickers[0], csv, state.data_dir)
@@ -259,7 +259,7 @@ def fetch(
 def list_cached() -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         entries = api.cached(state.data_dir)
         if not entries:
@@ -374,7 +374,7 @@ def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
 def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
     """Resolve the universe, run `work(symbols, runner, on_row)` with one progress bar, and
     make any failure (an invalid symbol too) exit 1 after every ticker ran."""
-    from forecast import api
+    from forecast import api  # numpy, pandas, numba: not for --help
 
     u = api.universe(tickers, universe_file)
     for problem in u.problems:
@@ -480,7 +480,7 @@ def train(
             patience=patience,
             ensemble=ensemble,
         )
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         separate = per_ticker or bool(jobs) or bool(scheduler)
         if global_name is not None and separate:
@@ -573,7 +573,7 @@ def predict(
 ) -> None:
     """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
     with user_errors():
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         if _is_many(tickers, universe_file, jobs, scheduler):
             if plot is not None:
@@ -695,7 +695,7 @@ def backtest(
             patience=patience,
             ensemble=ensemble,
         )
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         if plot is not None:
             api.check_plot_path(plot)
@@ -774,7 +774,7 @@ def backtest(
 def models() -> None:
     """List the trained models: trained through, options, validation score vs random walk, size."""
     with user_errors():
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         infos = api.models(state.data_dir)
         if not infos:
@@ -794,7 +794,7 @@ def rm(
 ) -> None:
     """Delete a ticker's cached prices and model (both unless --prices or --models)."""
     with user_errors():
-        from forecast import api
+        from forecast import api  # numpy, pandas, numba: not for --help
 
         both = not prices and not models
         paths = api.files_of(

@@ -272,7 +272,7 @@ def prediction_table(pred) -> None:
 
 
 def fan(pred) -> None:
-    from forecast.cli.fanchart import fan_chart
+    from forecast.cli.fanchart import fan_chart  # numpy: not for --help
 
     out.print(fan_chart(**pred.fan_series()))
 

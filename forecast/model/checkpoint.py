@@ -23,6 +23,7 @@ are checked before any array is loaded.
 """
 
 import hashlib
+import importlib.metadata
 import io
 import json
 import re
@@ -126,6 +127,14 @@ META = Dict(
 )
 _MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with the horizon
 _NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
+
+
+VERSIONED = ("forecast", "numpy", "pandas", "numba", "scipy", "yfinance")
+
+
+def package_versions() -> dict[str, str]:
+    """The versions a model file records (per-ticker and global alike), for bug reports."""
+    return {n: importlib.metadata.version(n) for n in VERSIONED}
 
 
 def PARAM_SHAPES(D: int, H: int, O: int, M: int | None = None) -> dict[str, tuple[int, ...]]:

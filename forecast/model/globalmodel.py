@@ -11,7 +11,6 @@ ticker has history on both sides of the cut date.
     models/NAME.<sha12>.npz   Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)
 """
 
-import importlib.metadata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,18 +21,15 @@ import pandas as pd
 from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.model import checkpoint
+from forecast.model.estimator import CAL_STRIDE, RNNForecaster
 from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
 from forecast.model.train import Epoch, TrainResult, fit_ensemble, fit_theta
+from forecast.prices import validate_symbol
 
 KIND = "global"
 MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors
-
-
-def _versions() -> dict:
-    names = ["forecast", "numpy", "pandas", "numba", "scipy"]
-    return {n: importlib.metadata.version(n) for n in names}
 
 
 @dataclass
@@ -92,7 +88,7 @@ class GlobalFit:
             },
             "baseline_val_loss": self.baseline_val_loss,
             "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
-            "versions": _versions(),
+            "versions": checkpoint.package_versions(),
             "seed": self.config.seed,
         }
 
@@ -152,8 +148,6 @@ def is_global(meta: dict) -> bool:
 
 def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
     """(params, meta) of the global model NAME, or ForecastError saying what to do."""
-    from forecast.prices import validate_symbol
-
     name = validate_symbol(name)
     try:
         params, meta = checkpoint.load_model(data_dir, name)
@@ -184,8 +178,6 @@ def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
-    from forecast.model.estimator import CAL_STRIDE, RNNForecaster
-
     try:
         cfg = TrainConfig.from_dict(meta["config"])
         cut = pd.Timestamp(meta["cut_date"])

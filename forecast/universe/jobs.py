@@ -37,16 +37,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from forecast.errors import ForecastError
+from forecast.model import train
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
-PRELOAD = [
-    "forecast.universe.many",
-    "forecast.model.estimator",
-    "forecast.evaluation.backtest",
-    "forecast.calendars",
-]
 
 
 @dataclass
@@ -85,8 +80,6 @@ def single_threaded() -> None:
     for name in THREAD_VARS:  # for libraries loaded from now on
         os.environ[name] = "1"
     from threadpoolctl import threadpool_limits
-
-    from forecast.model import train
 
     threadpool_limits(limits=1)  # BLAS and OpenMP pools already loaded
     train.set_num_threads(1)  # the RNN's own chunk threads

@@ -14,7 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast import pipeline, prices, store
 from forecast.config import TrainConfig
+from forecast.evaluation.backtest import run_backtest
+from forecast.jsonfile import plain
+from forecast.model import checkpoint, globalmodel
 
 
 @dataclass
@@ -32,14 +36,10 @@ class Row:
         return self.status == "ok"
 
     def to_json(self) -> dict:
-        clean = {
-            k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-            for k, v in self.values.items()
-        }
         return (
             {"ticker": self.ticker, "status": self.status, "seconds": round(self.seconds, 3)}
             | ({"error": self.error} if self.error else {})
-            | clean
+            | plain(self.values)
         )
 
 
@@ -61,14 +61,8 @@ class Fit:
 
 def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
     """Train one ticker's RNN on `frame`; everything the parent needs to save it and report it."""
-    from forecast.api import provenance
-    from forecast.model.estimator import RNNForecaster
-    from forecast.model.features import split_days
-
-    split_days(len(frame) - 1, cfg.window, cfg.val_fraction)  # too little history: one line
-    model = RNNForecaster(cfg).fit(frame)
-    params, meta = model.to_checkpoint()
-    meta.update(provenance(ticker, frame, cfg))
+    fitted = pipeline.fit_model(ticker, frame, cfg)
+    model = fitted.model
     cov = model.calibration_.coverage
     values = {
         "val_loss": float(model.losses_["val"]),
@@ -77,13 +71,11 @@ def fit_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig) -> Fit:
         "coverage_95": float(cov[1, 0]),
         "epochs": len(model.history_),
     }
-    return Fit(params, meta, values)
+    return Fit(fitted.params, fitted.meta, values)
 
 
 def save_fit(data_dir: Path, ticker: str, fit: Fit) -> Path:
     """Write a worker's model in the parent: weights, then the JSON (the commit point)."""
-    from forecast.model import checkpoint
-
     return checkpoint.save_model(data_dir, ticker, fit.params, fit.meta)
 
 
@@ -101,11 +93,9 @@ def predict_one(
     today: dt.date,
     is_global: bool = False,
 ):
-    """api.Prediction for one ticker from a saved model (params, meta) and its prices: the
+    """pipeline.Prediction for one ticker from a saved model (params, meta) and its prices: the
     ticker's own model, or a global model (`is_global`) that may not have seen it."""
-    from forecast import api
-
-    predict = api.predict_global_frame if is_global else api.predict_frame
+    predict = pipeline.predict_global_frame if is_global else pipeline.predict_frame
     pred = predict(ticker, frame, params, meta, days, n_paths, seed, today)
     return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
 
@@ -132,8 +122,6 @@ def screen_values(pred) -> dict:
 
 def backtest_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: dict, seed: int):
     """run_backtest's JSON summary for one ticker (the per-case arrays stay in the worker)."""
-    from forecast.evaluation.backtest import run_backtest
-
     result = run_backtest(frame, cfg, **options, seed=seed)
     return result.to_json()
 
@@ -171,7 +159,6 @@ def _collect(outcomes, row_of, on_row) -> list[Row]:
 
 def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) -> list[Row]:
     """Train every ticker's model on the runner's workers; the parent saves each as it arrives."""
-    from forecast import prices
 
     def args_for(ticker):
         return (ticker, prices.load_prices(ticker, data_dir), cfg)
@@ -191,9 +178,6 @@ def predict_universe(
 ) -> list[Row]:
     """Screen values per ticker, from the global model `model`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
-    from forecast import prices, store
-    from forecast.model import checkpoint, globalmodel
-
     loaded = {}  # global models by name, each read once
     infos = store.models(data_dir) if model is None else []  # every sidecar, read once
 
@@ -221,7 +205,6 @@ def backtest_universe(
     tickers, data_dir: Path, cfg: TrainConfig, options: dict, seed: int, runner, on_row
 ) -> list[Row]:
     """A walk-forward backtest per ticker on the runner's workers; one Row each."""
-    from forecast import prices
 
     def args_for(ticker):
         return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed)

@@ -1,0 +1,258 @@
+"""One ticker in memory: fit a model into a model file, and forecast from one.
+
+The use cases every door shares, with no data directory and no terminal inside: `api` calls
+them in process after reading the files, and the universe workers (forecast/universe/many.py)
+call them on what the parent read for them. Notices leave through callbacks:
+
+    on_epoch(Epoch)     one record per finished epoch
+    on_notice(text)     anything worth one line to the user (e.g. the first run compiles)
+
+    fit_model(ticker, frame, config)            -> FittedModel: estimator + its model file
+    predict_frame(ticker, frame, params, meta, days)          -> Prediction (own model)
+    predict_global_frame(ticker, frame, params, meta, days)   -> Prediction (global model)
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecast import calendars, prices
+from forecast.config import CAL_HORIZON, TrainConfig
+from forecast.errors import ForecastError
+from forecast.jsonfile import plain
+from forecast.model import checkpoint, globalmodel, kernels
+from forecast.model.estimator import RNNForecaster
+from forecast.model.features import check_features, split_days, usable_features
+from forecast.model.heads import HEADS
+from forecast.model.train import Epoch
+
+STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
+COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
+
+Notice = Callable[[str], None] | None
+
+
+# --- fit -----------------------------------------------------------------------------------------
+
+
+def compile_notice(on_notice: Notice) -> None:
+    """Tell the user the kernels will compile when Numba's cache does not hold them yet."""
+    if on_notice is not None and not kernels.is_cached():
+        on_notice(COMPILE_NOTICE)
+
+
+def fit(
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    on_notice: Notice = None,
+) -> RNNForecaster:
+    """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
+    check_features(frame, config.features, config.loss)
+    _, note = usable_features(frame, config.features, config.loss)
+    if note and on_notice is not None:
+        on_notice(note)
+    split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window
+    compile_notice(on_notice)
+    return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
+
+
+def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
+    """What a model file records besides its weights: where its prices came from and with what."""
+    return {
+        "ticker": ticker,
+        "exchange": calendars.exchange_for(ticker),
+        "fingerprint": prices.fingerprint(frame),
+        "rows": len(frame),
+        "versions": checkpoint.package_versions(),
+        "seed": config.seed,
+    }
+
+
+@dataclass
+class FittedModel:
+    """A fitted estimator and the model file it makes: weights (params) and sidecar (meta)."""
+
+    model: RNNForecaster
+    params: dict[str, np.ndarray]
+    meta: dict
+
+
+def fit_model(
+    ticker: str,
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    on_epoch: Callable[[Epoch], None] | None = None,
+    on_notice: Notice = None,
+) -> FittedModel:
+    """Fit one ticker's RNN on `frame` and assemble its model file: the estimator's checkpoint
+    plus where its prices came from (provenance). The one place a model file is assembled."""
+    model = fit(frame, config, on_epoch, on_notice)
+    params, meta = model.to_checkpoint()
+    meta.update(provenance(ticker, frame, config))
+    return FittedModel(model, params, meta)
+
+
+# --- forecast ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prediction:
+    ticker: str
+    last_date: pd.Timestamp
+    last_close: float
+    loss: str  # the model's head
+    table: pd.DataFrame  # indexed by trading date: median, lower/upper_80/95, p_up, coverage_80/95
+    history: pd.Series  # every cached close (Adj Close) up to last_date; charts take their tail
+    warnings: list[str] = field(default_factory=list)
+    trained_through: str = ""
+    currency: str | None = None  # when the price source said
+    calibrated_days: int = CAL_HORIZON  # horizons with their own conformal factor
+
+    @property
+    def p_up_label(self) -> str:
+        return HEADS[self.loss].p_up_label
+
+    def fan_series(self, history_days: int | None = None) -> dict:
+        """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan take them)."""
+        tb = self.table
+        h = self.history if history_days is None else self.history.iloc[-history_days:]
+        return {
+            "history_dates": h.index,
+            "history_closes": h.to_numpy(),
+            "forecast_dates": tb.index,
+            **{
+                k: tb[k].to_numpy()
+                for k in ("median", "lower_80", "upper_80", "lower_95", "upper_95")
+            },
+        }
+
+    def to_json(self) -> dict:
+        rows = []
+        for date, r in self.table.iterrows():
+            rows.append(
+                {"date": date.strftime("%Y-%m-%d")} | {k: plain(r[k]) for k in self.table.columns}
+            )
+        return {
+            "ticker": self.ticker,
+            "last_date": self.last_date.strftime("%Y-%m-%d"),
+            "last_close": self.last_close,
+            "currency": self.currency,
+            "model": {"loss": self.loss, "trained_through": self.trained_through},
+            "p_up_meaning": HEADS[self.loss].p_up_meaning,
+            "forecasts": rows,
+            "warnings": self.warnings,
+        }
+
+
+def predict_frame(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict() for a saved model (params, meta) and prices already in memory: what a worker
+    with no access to the data directory runs."""
+    try:
+        model = RNNForecaster.from_checkpoint(params, meta)
+        fingerprint = str(meta["fingerprint"])
+        exchange = str(meta.get("exchange") or calendars.exchange_for(ticker))
+    except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
+        raise ForecastError(
+            f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
+        ) from None
+    warnings = _freshness_warnings(
+        ticker, frame, model, fingerprint, exchange, today or dt.date.today()
+    )
+    return _prediction(
+        ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"]
+    )
+
+
+def predict_global_frame(
+    ticker: str,
+    frame: pd.DataFrame,
+    params: dict,
+    meta: dict,
+    days: int,
+    n_paths: int = 2000,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> Prediction:
+    """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
+    model = globalmodel.for_ticker(params, meta, ticker, frame)
+    exchange = calendars.exchange_for(ticker)
+    warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
+    trained = f"{meta['name']} (global, cut {meta['cut_date']})"
+    return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
+
+
+def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained_through):
+    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
+    return Prediction(
+        ticker=ticker,
+        last_date=frame.index[-1],
+        last_close=float(frame["Adj Close"].iloc[-1]),
+        loss=model.config.loss,
+        table=table,
+        history=frame["Adj Close"],
+        warnings=warnings,
+        trained_through=trained_through,
+        calibrated_days=model.calibration_.horizon,
+    )
+
+
+def forecast(
+    model: RNNForecaster,
+    frame: pd.DataFrame,
+    days: int,
+    exchange: str = "XNYS",
+    n_paths: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """A fitted model's forecast from the last day of one price frame, indexed by the next
+    `days` sessions of `exchange` (a MIC, e.g. calendars.exchange_for(ticker)): median,
+    lower/upper_80/95, p_up, coverage_80/95."""
+    dates = calendars.next_trading_days(frame.index[-1], days, exchange)
+    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+
+
+def _stale_warnings(ticker, frame, exchange, today) -> list[str]:
+    """Say when the cached prices end more than STALE_SESSIONS sessions before today."""
+    last = frame.index[-1]
+    behind = calendars.trading_days_between(last, pd.Timestamp(today), exchange)
+    if behind <= STALE_SESSIONS:
+        return []
+    return [
+        f"cached {ticker} prices end {last:%Y-%m-%d}, {behind} trading days ago; "
+        f"forecasts start from there (run `forecast fetch {ticker}` for newer prices)"
+    ]
+
+
+def _freshness_warnings(ticker, frame, model, fingerprint, exchange, today) -> list[str]:
+    """Say when the cache is old, or no longer the data the model was trained on."""
+    out = _stale_warnings(ticker, frame, exchange, today)
+    trained = frame.loc[: model.last_fit_date_]
+    if (
+        trained.empty
+        or trained.index[-1] != model.last_fit_date_
+        or prices.fingerprint(trained) != fingerprint
+    ):
+        out.append(
+            f"the cached {ticker} prices differ from those the model was trained on "
+            f"(new split or dividend adjustment, or another range?); run `forecast train {ticker}`"
+        )
+    elif len(frame) > len(trained):
+        out.append(
+            f"the model was trained through {model.last_fit_date_:%Y-%m-%d}; "
+            f"{len(frame) - len(trained)} newer days are used as inputs only "
+            f"(run `forecast train {ticker}` to learn from them)"
+        )
+    return out
