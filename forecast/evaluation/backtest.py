@@ -50,6 +50,7 @@ from forecast.evaluation import metrics
 from forecast.evaluation.randomwalk import RandomWalk
 from forecast.evaluation.yardsticks import EGARCH, EWMA, GARCH
 from forecast.files import atomic_write_bytes
+from forecast.jsonfile import plain
 from forecast.model.estimator import LEVELS, RNNForecaster
 from forecast.model.features import min_prices
 
@@ -154,7 +155,7 @@ class BacktestResult:
 
     def to_json(self) -> dict:
         """JSON-safe summary (NaN and inf → None)."""
-        return _clean(
+        return plain(
             {
                 "options": self.options,
                 "origins": len(self.origins),
@@ -224,18 +225,6 @@ class BacktestResult:
 
 def _day(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 # --- options ---------------------------------------------------------------------------------
