@@ -13,6 +13,7 @@ callbacks, so a multi-ticker caller can run them in a loop, a pool or a notebook
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,10 +23,11 @@ import pandas as pd
 from forecast import pipeline, prices, store
 from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
-from forecast.model import checkpoint, globalmodel
+from forecast.model import checkpoint, globalmodel, summary
 from forecast.model.estimator import LEVELS, RNNForecaster
 from forecast.model.features import check_features
 from forecast.model.panel import default_cut
+from forecast.model.summary import Summary
 from forecast.model.train import Epoch
 from forecast.pipeline import (  # the in-memory use cases, part of this door too
     FittedModel,
@@ -59,6 +61,9 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "FittedModel",
     "forecast",
     "ForecastError",
+    "Plan",
+    "many_error",
+    "plan",
     "GlobalReport",
     "import_csv",
     "latest_fetched",
@@ -190,6 +195,7 @@ class TrainReport:
     n_train: int  # training windows
     n_val: int  # validation windows
     baseline_val_loss: float  # what a random walk scores on the same validation windows
+    summary: Summary  # what a display shows: forecast.model.summary
 
 
 def train(
@@ -213,6 +219,7 @@ def train(
         model.n_windows_[0],
         model.n_windows_[1],
         model.baseline_val_loss_,
+        summary.of_estimator(model, ticker, len(frame), path),
     )
 
 
@@ -226,16 +233,22 @@ def predict(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    model: str | None = None,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
-    Without a ticker: the one whose model was trained last. The model: the newest saved of
-    the ticker's own and the global models trained on it (store.model_for).
+    Without a ticker: the one whose model was trained last. The model: the global model
+    `model` if given, else the newest saved of the ticker's own and the global models trained
+    on it (store.model_for).
     """
     check_range("days", days)
     check_range("paths", n_paths)
     if seed is not None:
         check_range("seed", seed)
+    if model is not None:
+        if ticker is None:
+            raise ForecastError(MODEL_NEEDS_TICKER["predict"])
+        return predict_global(ticker, data_dir, model, days, n_paths, seed, today)
     ticker = _symbol(ticker, latest_trained, data_dir)
     chosen = store.model_for(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
@@ -284,12 +297,20 @@ def backtest(
     *,
     on_fold: Callable[[int, int], None] | None = None,
     on_notice: Notice = None,
+    model: str | None = None,
     **options,
 ) -> BacktestReport:
     """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
-    forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
+    forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...).
+    With `model`, the global model of that name is refitted instead (backtest_global)."""
     from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
+    if model is not None:
+        if ticker is None:
+            raise ForecastError(MODEL_NEEDS_TICKER["backtest"])
+        return backtest_global(
+            ticker, data_dir, model, on_fold=on_fold, on_notice=on_notice, **options
+        )
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
     check_features(frame, config.features, config.loss)
@@ -391,6 +412,104 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
 # --- many.py, panel.py, globalmodel.py) ----------------------------------------------------------
 
 
+@dataclass
+class Plan:
+    """How a command runs over the tickers it was given: api.plan decides, the caller runs it.
+
+    mode "one": one ticker in this process (tickers holds it, or nothing for the default one);
+    "global": one model over all the tickers, in this process (train); "many": one job per
+    ticker on the runner's workers.
+    """
+
+    mode: str
+    tickers: list[str]
+    problems: list[str] = dataclass_field(default_factory=list)  # invalid symbols, one line each
+    global_name: str | None = None  # the global model's name (train, mode "global")
+    error: ForecastError | None = None  # raise it after showing the problems: nothing to run
+
+    @property
+    def ticker(self) -> str | None:
+        """The one ticker of a "one" plan, None for the default (the latest fetched/trained)."""
+        return self.tickers[0] if self.tickers else None
+
+
+def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
+    """A universe run: several tickers, a file, or explicit workers; else the one-ticker command."""
+    return len(tickers or []) > 1 or universe_file is not None or bool(jobs) or bool(scheduler)
+
+
+def plan(
+    command: str,
+    tickers: list[str] | None,
+    universe_file: Path | None = None,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    global_name: str | None = None,
+    per_ticker: bool = False,
+    model: str | None = None,
+    one_ticker_only: dict[str, object] | None = None,
+) -> Plan:
+    """The run `command` ("train", "predict" or "backtest") makes of its tickers and options.
+
+    train: several tickers (or --universe) train one global model, which forecast a little
+    better than one model per ticker in make quality (README, "One global model"), unless
+    --per-ticker, --jobs or --scheduler ask for one model per ticker on workers. predict and
+    backtest: several tickers run per ticker on workers. `one_ticker_only` names the options
+    that apply to one ticker only ({"--plot": value, ...}): given with several, they refuse.
+    """
+    if command == "train":
+        separate = per_ticker or bool(jobs) or bool(scheduler)
+        if global_name is not None and separate:
+            raise ForecastError(
+                "--global trains one model in this process; drop --per-ticker, --jobs and "
+                "--scheduler, which train one model per ticker on workers"
+            )
+        if global_name is not None or (
+            _is_many(tickers, universe_file, None, None) and not separate
+        ):
+            u = resolve(tickers, universe_file)
+            name = global_name or default_global_name(universe_file)
+            return Plan("global", u.tickers, u.problems, global_name=name)
+    if _is_many(tickers, universe_file, jobs, scheduler):
+        if any(value is not None for value in (one_ticker_only or {}).values()):
+            raise ForecastError(ONE_TICKER_ONLY[command])
+        u = resolve(tickers, universe_file)
+        error = None
+        if not u.tickers:
+            error = ForecastError(
+                "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
+            )
+        return Plan("many", u.tickers, u.problems, error=error)
+    if model is not None and not tickers:
+        raise ForecastError(MODEL_NEEDS_TICKER[command])
+    return Plan("one", list(tickers or []))
+
+
+ONE_TICKER_ONLY = {  # several tickers with an option that serves one
+    "predict": "--plot draws one ticker's fan chart; give one ticker",
+    "backtest": "--plot, --export and --model backtest one ticker; give one ticker",
+}
+MODEL_NEEDS_TICKER = {
+    "predict": "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`",
+    "backtest": "--model needs the TICKER to backtest",
+}
+
+
+def many_error(rows, problems: list[str]) -> ForecastError | None:
+    """The error of a run over many tickers (one line naming them) when a ticker failed or a
+    symbol was invalid; None when every ticker ran. Every ticker has run by then."""
+    failed = [r.ticker for r in rows if not r.ok]
+    parts = []
+    if failed:
+        names = ", ".join(failed[:10]) + (", …" if len(failed) > 10 else "")
+        parts.append(f"{len(failed)} of {len(rows)} tickers failed ({names})")
+    if problems:
+        n = len(problems)
+        parts.append(f"{n} invalid symbol{'s' * (n != 1)} skipped")
+    return ForecastError(" and ".join(parts) + "; see the lines above") if parts else None
+
+
 def universe(tickers: list[str] | None, universe_file: Path | None):
     """The tickers of a command line plus a --universe file (forecast.universe.tickers.Universe)."""
     return resolve(tickers, universe_file)
@@ -448,8 +567,22 @@ def default_global_name(universe_file: Path | None) -> str:
 class GlobalReport:
     name: str
     path: Path
-    fit: object  # forecast.model.globalmodel.GlobalFit
+    fit: globalmodel.GlobalFit
     failed: dict  # ticker -> why it is not in the model
+    summary: Summary  # what a display shows: forecast.model.summary
+
+    def left_out_error(self, invalid: int = 0) -> ForecastError | None:
+        """The run's error when tickers were left out of the model (it is saved all the same),
+        `invalid` symbols of the universe counted in; None when every ticker is in."""
+        n = len(self.failed) + invalid
+        if not n:
+            return None
+        names = ", ".join(list(self.failed)[:10])
+        return ForecastError(
+            f"{n} ticker{'s' * (n != 1)} left out of {self.name}"
+            + (f" ({names})" if names else "")
+            + "; see the lines above"
+        )
 
 
 def train_global(
@@ -485,7 +618,7 @@ def train_global(
     fit = globalmodel.fit_global(name, frames, config, cut=cut, on_epoch=on_epoch)
     failed |= fit.panel.skipped
     path = globalmodel.save_global(data_dir, fit)
-    return GlobalReport(name, path, fit, failed)
+    return GlobalReport(name, path, fit, failed, summary.of_global(fit, path, failed))
 
 
 def predict_global(

@@ -59,7 +59,7 @@ app = typer.Typer(
 )
 
 # CLI defaults are TrainConfig's
-D = {
+DEFAULTS = {
     name: TrainConfig.default(name)
     for name in ("window", "hidden", "epochs", "batch_size", "lr", "patience", "seed", "ensemble")
 }
@@ -366,36 +366,31 @@ ModelName = Annotated[
 ]
 
 
-def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
-    """A universe run: several tickers, a file, or explicit workers; else the one-ticker command."""
-    return len(tickers or []) > 1 or universe_file is not None or bool(jobs) or bool(scheduler)
+def _show_problems(plan) -> None:
+    """Invalid symbols of the universe, one line each; then the plan's error, if it has one."""
+    for problem in plan.problems:
+        display.error(problem)
+    if plan.error is not None:
+        raise plan.error
 
 
-def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
-    """Resolve the universe, run `work(symbols, runner, on_row)` with one progress bar, and
-    make any failure (an invalid symbol too) exit 1 after every ticker ran."""
+def _run_universe(verb: str, plan, jobs, scheduler, work):
+    """Run `work(symbols, runner, on_row)` over a "many" plan's tickers with one progress bar."""
     from forecast import api  # numpy, pandas, numba: not for --help
 
-    u = api.universe(tickers, universe_file)
-    for problem in u.problems:
-        display.error(problem)
-    if not u.tickers:
-        raise ForecastError(
-            "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
-        )
+    _show_problems(plan)
     try:
         with api.runner(jobs, scheduler) as runner:
-            with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
-                rows = work(u.tickers, runner, progress)
+            with display.UniverseProgress(len(plan.tickers), verb, runner.where) as progress:
+                return work(plan.tickers, runner, progress)
     except KeyboardInterrupt:
         display.error(
             "interrupted; workers stopped; files saved before it are complete, none is partial"
         )
         raise typer.Exit(130) from None
-    return rows, u
 
 
-def _show_rows(rows, u, json_out: bool, table) -> None:
+def _show_rows(rows, plan, json_out: bool, table) -> None:
     """Many tickers' rows as a JSON list (--json) or table(), then exit 1 if any failed."""
     if json_out:
         import json
@@ -403,21 +398,15 @@ def _show_rows(rows, u, json_out: bool, table) -> None:
         display.out.print_json(json.dumps([r.to_json() for r in rows]))
     else:
         table()
-    _exit_if_failed(rows, u)
+    _exit_if_failed(rows, plan)
 
 
-def _exit_if_failed(rows, u) -> None:
-    """Exit 1 (one line naming them) when a ticker failed or a symbol was invalid."""
-    failed = [r.ticker for r in rows if not r.ok]
-    parts = []
-    if failed:
-        names = ", ".join(failed[:10]) + (", …" if len(failed) > 10 else "")
-        parts.append(f"{len(failed)} of {len(rows)} tickers failed ({names})")
-    if u.problems:
-        n = len(u.problems)
-        parts.append(f"{n} invalid symbol{'s' * (n != 1)} skipped")
-    if parts:
-        raise ForecastError(" and ".join(parts) + "; see the lines above")
+def _exit_if_failed(rows, plan) -> None:
+    from forecast import api  # numpy, pandas, numba: not for --help
+
+    error = api.many_error(rows, plan.problems)
+    if error is not None:
+        raise error
 
 
 def train_config(features: str, **options) -> TrainConfig:
@@ -451,20 +440,20 @@ def train(
             rich_help_panel=UNIVERSE,
         ),
     ] = False,
-    window: Window = D["window"],
-    hidden: Hidden = D["hidden"],
+    window: Window = DEFAULTS["window"],
+    hidden: Hidden = DEFAULTS["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
     features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
         int, ranged("epochs", "Maximum epochs (early stopping may end sooner).", TRAINING)
-    ] = D["epochs"],
-    batch_size: BatchSize = D["batch_size"],
-    lr: LearningRate = D["lr"],
-    patience: Patience = D["patience"],
-    ensemble: Ensemble = D["ensemble"],
+    ] = DEFAULTS["epochs"],
+    batch_size: BatchSize = DEFAULTS["batch_size"],
+    lr: LearningRate = DEFAULTS["lr"],
+    patience: Patience = DEFAULTS["patience"],
+    ensemble: Ensemble = DEFAULTS["ensemble"],
     seed: Annotated[
         int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
-    ] = D["seed"],
+    ] = DEFAULTS["seed"],
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
@@ -482,25 +471,21 @@ def train(
         )
         from forecast import api  # numpy, pandas, numba: not for --help
 
-        separate = per_ticker or bool(jobs) or bool(scheduler)
-        if global_name is not None and separate:
-            raise ForecastError(
-                "--global trains one model in this process; drop --per-ticker, --jobs and "
-                "--scheduler, which train one model per ticker on workers"
-            )
-        if global_name is not None or (
-            _is_many(tickers, universe_file, None, None) and not separate
-        ):
-            # several tickers: one global model, which forecast a little better than one model
-            # per ticker in make quality (README, "One global model")
-            global_name = global_name or api.default_global_name(universe_file)
-            u = api.universe(tickers, universe_file)
-            for problem in u.problems:
-                display.error(problem)
+        plan = api.plan(
+            "train",
+            tickers,
+            universe_file,
+            jobs=jobs,
+            scheduler=scheduler,
+            global_name=global_name,
+            per_ticker=per_ticker,
+        )
+        if plan.mode == "global":
+            _show_problems(plan)
             with display.EpochProgress(cfg.epochs) as progress:
                 report = api.train_global(
-                    global_name,
-                    u.tickers,
+                    plan.global_name,
+                    plan.tickers,
                     state.data_dir,
                     cfg,
                     on_epoch=progress,
@@ -510,21 +495,15 @@ def train(
             for t, why in report.failed.items():
                 display.warn(f"{t} left out of {report.name}: {why}")
             display.global_summary(report)
-            if report.failed or u.problems:  # the model is saved; the exit code says not all
-                n = len(report.failed) + len(u.problems)
-                names = ", ".join(list(report.failed)[:10])
-                raise ForecastError(
-                    f"{n} ticker{'s' * (n != 1)} left out of {report.name}"
-                    + (f" ({names})" if names else "")
-                    + "; see the lines above"
-                )
+            error = report.left_out_error(invalid=len(plan.problems))
+            if error is not None:  # the model is saved; the exit code says not all tickers are in
+                raise error
             return
-        if _is_many(tickers, universe_file, jobs, scheduler):
+        if plan.mode == "many":
             api.compile_notice(display.info)
-            rows, u = _run_universe(
+            rows = _run_universe(
                 "training",
-                tickers,
-                universe_file,
+                plan,
                 jobs,
                 scheduler,
                 lambda symbols, runner, on_row: api.train_many(
@@ -532,12 +511,11 @@ def train(
                 ),
             )
             display.train_many_table(rows)
-            _exit_if_failed(rows, u)
+            _exit_if_failed(rows, plan)
             return
-        ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
-                ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
+                plan.ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
             )
             progress.stop_early()
         display.train_summary(report)
@@ -575,32 +553,30 @@ def predict(
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
 
-        if _is_many(tickers, universe_file, jobs, scheduler):
-            if plot is not None:
-                raise ForecastError("--plot draws one ticker's fan chart; give one ticker")
-            rows, u = _run_universe(
+        plan = api.plan(
+            "predict",
+            tickers,
+            universe_file,
+            jobs=jobs,
+            scheduler=scheduler,
+            model=model,
+            one_ticker_only={"--plot": plot},
+        )
+        if plan.mode == "many":
+            rows = _run_universe(
                 "forecasting",
-                tickers,
-                universe_file,
+                plan,
                 jobs,
                 scheduler,
                 lambda symbols, runner, on_row: api.predict_many(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
                 ),
             )
-            _show_rows(rows, u, json_out, lambda: display.screen_table(rows, days))
+            _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days))
             return
-        ticker = tickers[0] if tickers else None
         if plot is not None:
             api.check_plot_path(plot)
-        if model is not None:
-            if ticker is None:
-                raise ForecastError(
-                    "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
-                )
-            pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
-        else:
-            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+        pred = api.predict(plan.ticker, state.data_dir, days, n_paths=paths, seed=seed, model=model)
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
@@ -651,9 +627,9 @@ def backtest(
         ),
     ] = None,
     paths: Annotated[int, ranged("paths", "Sampled paths per origin.", WALK)] = 500,
-    seed: Annotated[int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)] = D[
-        "seed"
-    ],
+    seed: Annotated[
+        int, ranged("seed", "Seed for weights, shuffling and sampling.", WALK)
+    ] = DEFAULTS["seed"],
     json_out: JsonOut = False,
     plot: Plot = None,
     export: Annotated[
@@ -664,8 +640,8 @@ def backtest(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
-    window: Window = D["window"],
-    hidden: Hidden = D["hidden"],
+    window: Window = DEFAULTS["window"],
+    hidden: Hidden = DEFAULTS["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
     features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
@@ -675,11 +651,11 @@ def backtest(
             "Maximum epochs per refit (early stopping may end sooner).",
             TRAINING,
         ),
-    ] = D["epochs"],
-    batch_size: BatchSize = D["batch_size"],
-    lr: LearningRate = D["lr"],
-    patience: Patience = D["patience"],
-    ensemble: Ensemble = D["ensemble"],
+    ] = DEFAULTS["epochs"],
+    batch_size: BatchSize = DEFAULTS["batch_size"],
+    lr: LearningRate = DEFAULTS["lr"],
+    patience: Patience = DEFAULTS["patience"],
+    ensemble: Ensemble = DEFAULTS["ensemble"],
 ) -> None:
     """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
     with user_errors():
@@ -704,16 +680,20 @@ def backtest(
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
-        if _is_many(tickers, universe_file, jobs, scheduler):
-            if plot is not None or model is not None or export is not None:
-                raise ForecastError(
-                    "--plot, --export and --model backtest one ticker; give one ticker"
-                )
+        plan = api.plan(
+            "backtest",
+            tickers,
+            universe_file,
+            jobs=jobs,
+            scheduler=scheduler,
+            model=model,
+            one_ticker_only={"--plot": plot, "--export": export, "--model": model},
+        )
+        if plan.mode == "many":
             api.compile_notice(display.info)
-            rows, u = _run_universe(
+            rows = _run_universe(
                 "backtesting",
-                tickers,
-                universe_file,
+                plan,
                 jobs,
                 scheduler,
                 lambda symbols, runner, on_row: api.backtest_many(
@@ -727,34 +707,20 @@ def backtest(
                     **options,
                 ),
             )
-            _show_rows(rows, u, json_out, lambda: display.backtest_many_table(rows, horizon))
+            _show_rows(rows, plan, json_out, lambda: display.backtest_many_table(rows, horizon))
             return
-        ticker = tickers[0] if tickers else None
         with display.fold_progress() as on_fold:
-            if model is not None:
-                if ticker is None:
-                    raise ForecastError("--model needs the TICKER to backtest")
-                report = api.backtest_global(
-                    ticker,
-                    state.data_dir,
-                    model,
-                    **options,
-                    n_paths=paths,
-                    seed=seed,
-                    on_fold=on_fold,
-                    on_notice=display.info,
-                )
-            else:
-                report = api.backtest(
-                    ticker,
-                    state.data_dir,
-                    cfg,
-                    **options,
-                    n_paths=paths,
-                    seed=seed,
-                    on_fold=on_fold,
-                    on_notice=display.info,
-                )
+            report = api.backtest(
+                plan.ticker,
+                state.data_dir,
+                cfg,
+                model=model,
+                **options,
+                n_paths=paths,
+                seed=seed,
+                on_fold=on_fold,
+                on_notice=display.info,
+            )
         if plot is not None:
             display.info(f"wrote {api.plot_backtest(report, plot)}")
         if export is not None:

@@ -146,51 +146,44 @@ class EpochProgress:
         self.progress.update(self.task, total=task.completed)
 
 
+def _options(s) -> str:
+    cfg = s.config
+    return f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}"
+
+
+def _versus_random_walk(t: Table, s) -> None:
+    t.add_row("loss / step", f"train {s.train_loss:.4f}   validation {s.val_loss:.4f}")
+    verdict = "better than" if s.skill < 0 else "no better than"
+    t.add_row(
+        "random walk",
+        f"validation {s.baseline_val_loss:.4f}  → model is {verdict} it ({s.skill:+.4f})",
+    )
+
+
 def train_summary(report) -> None:
-    """The summary table after training, with the random walk's loss beside the model's."""
-    m = report.model
-    d = m.dates_
+    """The summary table after training (report.summary, a forecast.model.summary.Summary),
+    with the random walk's loss beside the model's."""
+    s = report.summary
     t = Table(
-        title=f"{report.ticker}: trained {m.config.loss} RNN",
-        show_header=False,
-        title_justify="left",
+        title=f"{s.name}: trained {s.config.loss} RNN", show_header=False, title_justify="left"
     )
     t.add_column("", style="bold")
     t.add_column("")
-    cfg = m.config
-    t.add_row("prices", f"{report.rows} days")
-    t.add_row(
-        "train",
-        f"{d['train_first']:%Y-%m-%d} .. {d['train_last']:%Y-%m-%d}  ({report.n_train} windows)",
-    )
-    t.add_row(
-        "validation",
-        f"{d['val_first']:%Y-%m-%d} .. {d['val_last']:%Y-%m-%d}  ({report.n_val} windows)",
-    )
-    t.add_row(
-        "options",
-        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}",
-    )
-    members = getattr(m, "member_epochs_", None)
-    if members and len(members) > 1:  # an ensemble: each member stopped on its own
-        best_epochs = ", ".join(str(b) for b, _ in members)
-        t.add_row("epochs", f"best {best_epochs} of {len(members)} members (weights restored)")
+    (tf, tl), (vf, vl) = s.train_dates, s.val_dates
+    t.add_row("prices", f"{s.rows} days")
+    t.add_row("train", f"{tf:%Y-%m-%d} .. {tl:%Y-%m-%d}  ({s.n_train} windows)")
+    t.add_row("validation", f"{vf:%Y-%m-%d} .. {vl:%Y-%m-%d}  ({s.n_val} windows)")
+    t.add_row("options", _options(s))
+    if len(s.epochs) > 1:  # an ensemble: each member stopped on its own
+        best_epochs = ", ".join(str(b) for b, _ in s.epochs)
+        t.add_row("epochs", f"best {best_epochs} of {len(s.epochs)} members (weights restored)")
     else:
-        t.add_row("epochs", f"{len(m.history_)} run, best {m.best_epoch_} (weights restored)")
-    train_loss, val_loss = m.losses_["train"], m.losses_["val"]  # an ensemble: members' mean
-    t.add_row("loss / step", f"train {train_loss:.4f}   validation {val_loss:.4f}")
-    gap = val_loss - report.baseline_val_loss
-    verdict = "better than" if gap < 0 else "no better than"
-    t.add_row(
-        "random walk",
-        f"validation {report.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})",
-    )
-    cov = m.calibration_.coverage
-    t.add_row(
-        "calibration",
-        f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of held-out validation days",
-    )
-    t.add_row("saved", str(report.path))  # the JSON, which names its weights file
+        best, run = s.epochs[0]
+        t.add_row("epochs", f"{run} run, best {best} (weights restored)")
+    _versus_random_walk(t, s)
+    covers = " and ".join(f"{c:.1%} ({L:.0%})" for L, c in s.coverage.items())
+    t.add_row("calibration", f"day-1 bands cover {covers} of held-out validation days")
+    t.add_row("saved", str(s.path))  # the JSON, which names its weights file
     out.print(t)
 
 
@@ -561,44 +554,25 @@ def backtest_many_table(rows, horizon: int) -> None:
 
 
 def global_summary(report) -> None:
-    """After `train --global NAME`: what the one model saw, and its score vs the random walk."""
-    fit = report.fit
-    p = fit.panel
-    n_train = sum(a for a, _ in p.counts.values())
-    n_val = sum(b for _, b in p.counts.values())
+    """After `train --global NAME` (report.summary): what the one model saw, and its score vs
+    the random walk, pooled and per ticker."""
+    s = report.summary
     t = Table(
-        title=f"{report.name}: global {fit.config.loss} RNN",
-        show_header=False,
-        title_justify="left",
+        title=f"{s.name}: global {s.config.loss} RNN", show_header=False, title_justify="left"
     )
     t.add_column("", style="bold")
     t.add_column("")
-    t.add_row(
-        "series",
-        f"{len(p.tickers)} ({', '.join(p.tickers[:6])}{', …' if len(p.tickers) > 6 else ''})",
-    )
-    t.add_row("cut date", f"{p.cut:%Y-%m-%d}: every series trains before it, validates after")
-    t.add_row("windows", f"train {n_train:,}   validation {n_val:,}")
-    cfg = fit.config
-    members = f", {len(fit.results)} members" if len(fit.results) > 1 else ""
-    t.add_row(
-        "options",
-        f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, "
-        f"seed {cfg.seed}{members}",
-    )
-    runs = ", ".join(f"{r.best_epoch}/{len(r.history)}" for r in fit.results)
-    t.add_row("epochs", f"best/run {runs}")
-    losses = fit.meta()["losses"]  # averaged over the members
-    t.add_row("loss / step", f"train {losses['train']:.4f}   validation {losses['val']:.4f}")
-    gap = losses["val"] - fit.baseline_val_loss
-    verdict = "better than" if gap < 0 else "no better than"
-    t.add_row(
-        "random walk",
-        f"validation {fit.baseline_val_loss:.4f}  → model is {verdict} it ({gap:+.4f})",
-    )
-    if report.failed:
-        t.add_row("left out", escape(", ".join(report.failed)))
-    t.add_row("saved", escape(str(report.path)))
+    names = ", ".join(s.tickers[:6]) + (", …" if len(s.tickers) > 6 else "")
+    t.add_row("series", f"{len(s.tickers)} ({names})")
+    t.add_row("cut date", f"{s.cut:%Y-%m-%d}: every series trains before it, validates after")
+    t.add_row("windows", f"train {s.n_train:,}   validation {s.n_val:,}")
+    members = f", {len(s.epochs)} members" if len(s.epochs) > 1 else ""
+    t.add_row("options", _options(s) + members)
+    t.add_row("epochs", "best/run " + ", ".join(f"{b}/{r}" for b, r in s.epochs))
+    _versus_random_walk(t, s)
+    if s.left_out:
+        t.add_row("left out", escape(", ".join(s.left_out)))
+    t.add_row("saved", escape(str(s.path)))
     out.print(t)
     per = _rows_table(
         "per ticker (validation after the cut date)",
@@ -611,14 +585,14 @@ def global_summary(report) -> None:
             ("vs rw", "right"),
         ],
     )
-    for ticker, n_train, n_val, loss, rw in fit.per_ticker():
+    for row in s.per_ticker:
         per.add_row(
-            escape(ticker),
-            f"{n_train:,}",
-            f"{n_val:,}",
-            _cell(loss, ".4f"),
-            _cell(rw, ".4f"),
-            _cell(loss - rw, "+.4f"),
+            escape(row.ticker),
+            f"{row.n_train:,}",
+            f"{row.n_val:,}",
+            _cell(row.val_loss, ".4f"),
+            _cell(row.baseline_val_loss, ".4f"),
+            _cell(row.skill, "+.4f"),
         )
     out.print(per)
     err.print(
