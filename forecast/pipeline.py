@@ -25,7 +25,7 @@ from forecast.errors import ForecastError
 from forecast.jsonfile import plain
 from forecast.model import checkpoint, globalmodel, kernels
 from forecast.model.estimator import RNNForecaster
-from forecast.model.features import check_features, split_days, usable_features
+from forecast.model.features import check_features, split_days
 from forecast.model.heads import HEADS
 from forecast.model.train import Epoch
 
@@ -51,8 +51,7 @@ def fit(
     on_notice: Notice = None,
 ) -> RNNForecaster:
     """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
-    check_features(frame, config.features, config.loss)
-    _, note = usable_features(frame, config.features, config.loss)
+    _, note = check_features(frame, config.features, config.loss)
     if note and on_notice is not None:
         on_notice(note)
     split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window

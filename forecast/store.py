@@ -17,7 +17,8 @@ from forecast import jsonfile
 from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
-from forecast.prices import cache, validate_symbol
+from forecast.prices import cache
+from forecast.symbols import is_symbol
 from forecast.text import printable
 
 
@@ -92,7 +93,7 @@ def _served(meta: dict) -> tuple[str, ...]:
     return tuple(
         t
         for t, w in windows.items()
-        if isinstance(t, str) and _is_symbol(t) and isinstance(w, dict) and _number(w.get("val"))
+        if isinstance(t, str) and is_symbol(t) and isinstance(w, dict) and _number(w.get("val"))
     )
 
 
@@ -124,7 +125,7 @@ def latest_model(data_dir: Path) -> str:
     dated = [
         m
         for m in models(data_dir)
-        if isinstance(m.saved_at, str) and m.kind != "global" and _is_symbol(m.ticker)
+        if isinstance(m.saved_at, str) and m.kind != "global" and is_symbol(m.ticker)
     ]  # a name read from the disk is validated like one typed: never "../x"
     if not dated:
         raise ForecastError("no trained model yet; run `forecast train TICKER`")
@@ -140,13 +141,6 @@ def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
     pattern = re.compile(re.escape(ticker) + r"(\.[0-9a-f]{12})?\." + re.escape(data_suffix))
     data = sorted(p for p in directory.iterdir() if pattern.fullmatch(p.name))
     return [p for p in [directory / f"{ticker}.json", *data] if p.is_file()]
-
-
-def _is_symbol(name: str) -> bool:
-    try:
-        return validate_symbol(name) == name
-    except ForecastError:
-        return False
 
 
 def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> list[Path]:

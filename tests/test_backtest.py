@@ -383,13 +383,13 @@ def test_verdict_credits_drift_not_the_rnn_when_drift_does_as_well():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"horizon": 0}, "--horizon must be 1..60"),
-        ({"horizon": 61}, "--horizon must be 1..60"),
+        ({"horizon": 0}, "--horizon must be in 1..60"),
+        ({"horizon": 61}, "--horizon must be in 1..60"),
         ({"refit_every": 0}, "--refit-every must be at least 1"),
         ({"test_days": 3}, "--test-days 3 leaves fewer than 2 origins"),
         ({"test_days": 290}, "use --test-days"),
-        ({"n_paths": 1}, "--paths must be between 10"),
-        ({"n_paths": 200_000}, "--paths must be between 10"),
+        ({"n_paths": 1}, "--paths must be in 10..100000"),
+        ({"n_paths": 200_000}, "--paths must be in 10..100000"),
     ],
 )
 def test_bad_options_say_what_to_change(aapl, options, message):

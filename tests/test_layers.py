@@ -22,6 +22,7 @@ LAYERS = [
             "forecast.errors",
             "forecast.config",
             "forecast.text",
+            "forecast.symbols",
             "forecast.files",
             "forecast.jsonfile",
             "forecast.calendars",

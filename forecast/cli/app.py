@@ -275,10 +275,13 @@ MODEL, TRAINING, FORECAST, OUTPUT, WALK = "Model", "Training", "Forecast", "Outp
 # The model options train and backtest share: one definition, one help text.
 Window = Annotated[int, ranged("window", "T: trading days the RNN reads per forecast.", MODEL)]
 Hidden = Annotated[int, ranged("hidden", "H: hidden units.", MODEL)]
-LossOpt = Annotated[
+LossOpt = Annotated[  # --head names what it is; --loss, its name before, still works
     Loss,
     typer.Option(
-        help="Output head: gaussian (mean, volatility), mse (point), direction (P(up)).",
+        "--head",
+        "--loss",
+        help="Output head: vol (volatility, mean 0), gaussian (mean, volatility), "
+        "mse (point), direction (P(up)).",
         rich_help_panel=MODEL,
     ),
 ]

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecast.config import MAX_HORIZON, TrainConfig
+from forecast.config import TrainConfig, check_range
 from forecast.errors import ForecastError
 from forecast.evaluation import metrics
 from forecast.evaluation.randomwalk import RandomWalk
@@ -239,14 +239,10 @@ def _validate(
     n_prices: int, cfg: TrainConfig, horizon, refit_every, test_days, n_paths, max_train
 ) -> int:
     """Raise ForecastError naming the option to change; return the first origin's index."""
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise ForecastError(f"--horizon must be 1..{MAX_HORIZON} trading days, got {horizon}")
+    check_range("horizon", horizon)
     if refit_every < 1:
         raise ForecastError(f"--refit-every must be at least 1 trading day, got {refit_every}")
-    if not 10 <= n_paths <= 100_000:
-        raise ForecastError(
-            f"--paths must be between 10 (a median and a spread) and 100000, got {n_paths}"
-        )
+    check_range("paths", n_paths)
     if test_days < horizon + 1:
         raise ForecastError(
             f"--test-days {test_days} leaves fewer than 2 origins with {horizon} realised days "

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.config import DEFAULT_FEATURES
+from forecast.config import DEFAULT_FEATURES, HEAD_FEATURES
 from forecast.errors import ForecastError
 from forecast.model.heads import HEADS
 from forecast.model.kernels import rnn
 
-VOL_FEATURES = ("return", "abs", "ewma", "range", "parkinson")  # the vol head's inputs
+VOL_FEATURES = HEAD_FEATURES["vol"]  # the vol head's inputs, each coded for the kernel:
 VOL_CODES = {
     "return": rnn.RET,
     "abs": rnn.ABS,
@@ -92,14 +92,17 @@ def usable_features(
     )
 
 
-def check_features(prices: pd.DataFrame, features: tuple[str, ...], loss: str = "") -> None:
+def check_features(
+    prices: pd.DataFrame, features: tuple[str, ...], loss: str = ""
+) -> tuple[tuple[str, ...], str | None]:
     """Refuse features the data cannot give: "range" without High/Low, "volume" without Volume.
+    Returns usable_features' (features, note): what the model will read, and why if it differs.
 
     A CSV import without those columns fills High = Low = Close and Volume = 0, which would
     feed the model a constant input while the user believes it reads the range or volume.
     The vol head instead drops its range inputs (usable_features).
     """
-    features, _ = usable_features(prices, features, loss)
+    features, note = usable_features(prices, features, loss)
     for name in RANGE_FEATURES:
         if name in features and not has_range(prices):
             raise ForecastError(
@@ -113,6 +116,7 @@ def check_features(prices: pd.DataFrame, features: tuple[str, ...], loss: str = 
             "--features volume needs traded volumes, and these prices have none "
             "(Volume is 0 on every day); drop volume from --features"
         )
+    return features, note
 
 
 @dataclass(frozen=True)
@@ -172,10 +176,17 @@ class Split:
     n_days: int  # N
 
 
+def n_validation(n: int, val_fraction: float, least: int) -> int:
+    """Days held out for validation of n: the last val_fraction of them, at least `least`.
+
+    The one split rule: a ticker's fit (least T + 1: one validation window), the vol head's
+    (T - burn + 1) and a panel's calendar cut (panel.default_cut) all hold out this many."""
+    return max(int(round(val_fraction * n)), least)
+
+
 def _cut(n_days: int, T: int, val_fraction: float) -> int:
     """First day not in the training part: n_days minus validation and the gap."""
-    n_val = max(int(round(val_fraction * n_days)), T + 1)  # at least one validation window
-    return n_days - n_val - T
+    return n_days - n_validation(n_days, val_fraction, T + 1) - T
 
 
 def min_prices(T: int, val_fraction: float) -> int:
@@ -373,7 +384,7 @@ def vol_dataset(
     dates, r, hl = vol_series(prices, features)
     N = len(r)
     split_days(N, T, val_fraction)  # the same "enough days" rule (and message) as every head
-    cut = N - max(int(round(val_fraction * N)), T - burn + 1)  # returns r_cut.. are validation
+    cut = N - n_validation(N, val_fraction, T - burn + 1)  # returns r_cut.. are validation
     return vol_dataset_at(dates, r, hl, features, T, burn, cut)
 
 

@@ -26,7 +26,7 @@ from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
 from forecast.model.train import Epoch, TrainResult, fit_ensemble, fit_theta
-from forecast.prices import validate_symbol
+from forecast.symbols import validate_symbol
 
 KIND = "global"
 MIN_CAL_ORIGINS = 20  # validation origins a ticker needs for its own conformal factors

@@ -30,6 +30,7 @@ from forecast.model.features import (
     VolDataset,
     VolScaler,
     daily_features,
+    n_validation,
     targets,
     vol_baseline_terms,
     vol_dataset_at,
@@ -47,7 +48,7 @@ def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> p
     which would leave the newest series too few days before the cut."""
     every = np.sort(np.concatenate([d.values for d in dates]))  # (sum of N_s,) with repeats
     union = np.unique(every)
-    n_val = max(int(round(val_fraction * len(every))), T + 1)
+    n_val = n_validation(len(every), val_fraction, T + 1)
     first_val = every[len(every) - n_val]  # the n_val-th newest observation's date
     k = int(np.searchsorted(union, first_val)) - T
     if k < 2 * T:

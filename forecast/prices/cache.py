@@ -38,7 +38,8 @@ from forecast.files import (
 )
 from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Any, Dict, Int, Json, Null, Str
 from forecast.prices.csvfile import csv_bytes, parse_csv
-from forecast.prices.schema import day, is_stale, validate_symbol
+from forecast.prices.schema import day, is_stale
+from forecast.symbols import validate_symbol
 from forecast.text import printable
 
 SAMPLES = {"AAPL": "AAPL.csv", "^GSPC": "GSPC.csv"}  # shipped in forecast/samples, read-only

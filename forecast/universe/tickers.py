@@ -11,7 +11,7 @@ from pathlib import Path
 
 from forecast.errors import ForecastError
 from forecast.files import RefusedFile, read_regular
-from forecast.prices import validate_symbol
+from forecast.symbols import validate_symbol
 
 
 @dataclass
