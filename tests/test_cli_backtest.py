@@ -5,19 +5,14 @@ import json
 
 import pytest
 import typer
+from cli import invoke as run
 from test_backtest import KEYS
-from typer.testing import CliRunner
 
 from forecast.cli.app import app
 from forecast.config import TrainConfig
 
-runner = CliRunner()
 TINY = ["--window", "10", "--hidden", "4", "--epochs", "2", "--paths", "50"]
 FAST = [*TINY, "--test-days", "30", "--refit-every", "10", "--horizon", "3"]
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def assert_fails(result, message: str) -> None:

@@ -8,18 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli import invoke, run
 
-from forecast.cli.app import app
 from forecast.config import models_dir, prices_dir
 
-runner = CliRunner()
 SMALL = ["--window", "10", "--hidden", "4", "--epochs", "1"]
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF-"}
-
-
-def run(data_dir, *args, **kwargs):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args], **kwargs)
 
 
 def one_line(result, code: int, message: str) -> None:
@@ -57,28 +51,28 @@ def copy_of(src: Path, dst: Path) -> Path:
 def test_version():
     from importlib.metadata import version
 
-    result = runner.invoke(app, ["--version"])
+    result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"forecast {version('forecast')}"
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["predict"], ["backtest"], ["models"], ["rm"]])
 def test_dash_h_is_help(command):
-    short = runner.invoke(app, [*command, "-h"], terminal_width=120)
-    long = runner.invoke(app, [*command, "--help"], terminal_width=120)
+    short = invoke(*command, "-h", terminal_width=120)
+    long = invoke(*command, "--help", terminal_width=120)
     assert short.exit_code == long.exit_code == 0
     assert short.stdout == long.stdout and "Usage" in short.stdout
 
 
 def test_help_groups_options_lists_choices_and_offers_completion():
-    top = runner.invoke(app, ["--help"], terminal_width=120).stdout
+    top = invoke("--help", terminal_width=120).stdout
     assert "--install-completion" in top and "--version" in top
     assert "FORECAST_DATA_DIR" in top  # and where the data lives
-    train = runner.invoke(app, ["train", "--help"], terminal_width=120).stdout
+    train = invoke("train", "--help", terminal_width=120).stdout
     for panel in ("Model", "Training"):
         assert f"─ {panel} " in train
     assert "gaussian|mse|direction" in train
     assert "2<=x<=1000" in train  # ranges are the parser's
-    backtest = runner.invoke(app, ["backtest", "--help"], terminal_width=120).stdout
+    backtest = invoke("backtest", "--help", terminal_width=120).stdout
     for panel in ("Walk-forward", "Model", "Training", "Output"):
         assert f"─ {panel} " in backtest
 
@@ -123,7 +117,7 @@ def home(tmp_path, monkeypatch):
 
 
 def test_the_default_data_dir_is_per_user_not_the_cwd(home, monkeypatch):
-    result = runner.invoke(app, ["fetch", "AAPL", "--offline"])
+    result = invoke("fetch", "AAPL", "--offline")
     assert result.exit_code == 0, result.output
     per_user = home / "xdg" / "forecast"
     assert (prices_dir(per_user) / "AAPL.json").is_file()
@@ -131,7 +125,7 @@ def test_the_default_data_dir_is_per_user_not_the_cwd(home, monkeypatch):
     elsewhere = home / "other"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # another directory, same data
-    listed = runner.invoke(app, ["list"], terminal_width=200)
+    listed = invoke("list", terminal_width=200)
     assert listed.exit_code == 0 and "AAPL" in listed.stdout
     assert str(per_user) in listed.stdout  # `forecast list` says where
     env = {k: v for k, v in os.environ.items()} | {"COLUMNS": "250"}
@@ -144,10 +138,10 @@ def test_the_default_data_dir_is_per_user_not_the_cwd(home, monkeypatch):
 def test_env_then_option_override_the_default(home, monkeypatch):
     env_dir, opt_dir = home / "env", home / "opt"
     monkeypatch.setenv("FORECAST_DATA_DIR", str(env_dir))
-    assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
+    assert invoke("fetch", "AAPL", "--offline").exit_code == 0
     assert (prices_dir(env_dir) / "AAPL.json").is_file()
     args = ["--data-dir", str(opt_dir), "fetch", "^GSPC", "--offline"]
-    assert runner.invoke(app, args).exit_code == 0
+    assert invoke(*args).exit_code == 0
     assert (prices_dir(opt_dir) / "^GSPC.json").is_file()
     assert not (prices_dir(env_dir) / "^GSPC.json").exists()
     assert not (home / "xdg").exists()
@@ -155,18 +149,18 @@ def test_env_then_option_override_the_default(home, monkeypatch):
 
 def test_an_empty_env_var_means_unset(home, monkeypatch):
     monkeypatch.setenv("FORECAST_DATA_DIR", "")
-    assert runner.invoke(app, ["fetch", "AAPL", "--offline"]).exit_code == 0
+    assert invoke("fetch", "AAPL", "--offline").exit_code == 0
     assert (prices_dir(home / "xdg" / "forecast") / "AAPL.json").is_file()
     assert list((home / "work").iterdir()) == []
 
 
 def test_an_empty_or_file_data_dir_is_refused(home):
-    one_line(runner.invoke(app, ["--data-dir", "", "fetch", "AAPL", "--offline"]), 2, "empty")
+    one_line(invoke("--data-dir", "", "fetch", "AAPL", "--offline"), 2, "empty")
     assert list((home / "work").iterdir()) == []  # nothing written into the cwd
     afile = home / "work" / "notes.txt"
     afile.write_text("x")
     for command in (["list"], ["fetch", "AAPL", "--offline"], ["models"]):
-        result = runner.invoke(app, ["--data-dir", str(afile), *command])
+        result = invoke("--data-dir", str(afile), *command)
         one_line(result, 2, "is a file, not a directory")
     assert afile.read_text() == "x"
 
@@ -345,7 +339,7 @@ def test_help_stays_light():
 
 
 def test_no_command_shows_help_with_clicks_exit_code():
-    result = runner.invoke(app, [])
+    result = invoke()
     assert result.exit_code == 2 and "Usage" in result.stdout and "error" not in result.stderr
 
 

@@ -7,18 +7,11 @@ import sys
 import pandas as pd
 import pytest
 import yfinance
+from cli import invoke as run
 from test_prices import SAMPLE, aapl, history_frame, minimal_csv, snapshot, write_csv
-from typer.testing import CliRunner
 
 from forecast import prices
-from forecast.cli.app import app
 from forecast.config import prices_dir
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def assert_fails(result, message: str) -> None:

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli import run
 
 import forecast.model.train as train_mod
-from forecast.cli.app import app
 from forecast.config import TrainConfig, models_dir
 from forecast.prices import load_prices
 
-runner = CliRunner()
 SMALL = ["--window", "20", "--hidden", "8", "--epochs", "2"]
-
-
-def run(data_dir, *args):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
 
 
 def files(d: Path) -> dict:

@@ -33,25 +33,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli import run
 from test_checkpoint import META, make_params
 from test_prices import aapl, history_frame, minimal_csv, snapshot, write_csv
-from typer.testing import CliRunner
 
 from forecast import prices
-from forecast.cli.app import app
 from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 from forecast.model import checkpoint
 from forecast.model.checkpoint import load_model, save_model
 from forecast.prices import yahoo as yahoo_client
 
-runner = CliRunner()
 SMALL = ["--window", "20", "--hidden", "8", "--epochs", "2"]
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(data_dir, *args):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *map(str, args)])
 
 
 def assert_clean_failure(result, *words):

@@ -4,12 +4,11 @@ import shlex
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli import invoke
 
 from forecast.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-runner = CliRunner()
 
 
 def readme_commands() -> list[list[str]]:
@@ -54,7 +53,7 @@ def test_readme_shows_commands():
 @pytest.mark.parametrize("args", readme_commands(), ids=" ".join)
 def test_readme_command_exists_with_its_options(args):
     name, options = split_command(args)
-    result = runner.invoke(app, [name, "--help"] if name else ["--help"], terminal_width=200)
+    result = invoke(*([name] if name else []), "--help", terminal_width=200)
     assert result.exit_code == 0, f"`forecast {name}` is not a command: {result.output}"
     for option in options:
         assert option in result.stdout, f"`forecast {name}` has no option {option}"
