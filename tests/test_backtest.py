@@ -112,7 +112,8 @@ def oracle_rnn(full: pd.DataFrame):
 
 def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monkeypatch):
     fitted_on, forecast_from = [], []
-    real_fit, real_paths = RNNForecaster.fit, RNNForecaster.predictive
+    Model = type(RNNForecaster(SMALL))  # the estimator of SMALL's head (VolForecaster: vol)
+    real_fit, real_paths = Model.fit, Model.predictive
 
     def recording_fit(self, prices, *args, **kwargs):
         fitted_on.append(prices.index.max())
@@ -122,8 +123,8 @@ def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monk
         forecast_from.append(prices.index.max())
         return real_paths(self, prices, *args, **kwargs)
 
-    monkeypatch.setattr(RNNForecaster, "fit", recording_fit)
-    monkeypatch.setattr(RNNForecaster, "predictive", recording_paths)
+    monkeypatch.setattr(Model, "fit", recording_fit)
+    monkeypatch.setattr(Model, "predictive", recording_paths)
     r = run_backtest(aapl, SMALL, horizon=3, test_days=30, refit_every=10, n_paths=50)
 
     n = 30  # the last 30 closes are the targets of the 1-day forecasts

@@ -125,7 +125,22 @@ def realised_sums(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.
 
 
 class RNNForecaster:
-    """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head."""
+    """An Elman RNN over daily log returns, with a Gaussian, MSE or direction head.
+
+    One estimator per head family, behind one interface (fit, predictive, forecast,
+    to_checkpoint, from_checkpoint): this class samples paths from a head's per-step
+    distribution; VolForecaster (the vol head, the default) forecasts a variance path.
+    RNNForecaster(config) makes the one config.loss needs, so RNNForecaster(TrainConfig())
+    is a VolForecaster.
+    """
+
+    def __new__(cls, config: TrainConfig | None = None):
+        if cls is RNNForecaster and (config or TrainConfig()).loss == "vol":
+            cls = VolForecaster
+        return super().__new__(cls)
+
+    def __getnewargs__(self):  # copies and pickles make the same class from the same config
+        return (self.config,)
 
     def __init__(self, config: TrainConfig | None = None):
         self.config = config or TrainConfig()  # checked when it was made
@@ -140,22 +155,57 @@ class RNNForecaster:
             return self._fit(prices, on_epoch)
 
     def _fit(self, prices, on_epoch):
-        if self.config.loss == "vol":
-            return self._fit_vol(prices, on_epoch)
         cfg = self.config
         self.notes_ = []
         ds = build_dataset(prices, cfg.features, cfg.window, cfg.loss, cfg.val_fraction)
         result = fit_theta(ds.train, ds.val, cfg, on_epoch)
         self.theta_ = result.theta
-        self.D_, self.O_ = len(cfg.features), HEADS[cfg.loss].O
-        self.scaler_ = ds.scaler
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         best = result.best
         self.losses_ = {"train": best.train_loss, "val": best.val_loss}
+        return self.adopt(ds, prices)
+
+    @classmethod
+    def from_weights(
+        cls,
+        config: TrainConfig,
+        theta: np.ndarray,
+        ds,
+        prices: pd.DataFrame,
+        *,
+        losses: dict,
+        best_epoch: int = 0,
+        member_epochs: list[tuple[int, int]] | None = None,
+    ) -> "RNNForecaster":
+        """A fitted estimator from weights trained elsewhere and one series' dataset `ds`: how a
+        global model gives each ticker a model of its own (its scaler, split facts, random
+        walk and calibration), the same estimator a fit on that series would be.
+
+        theta: (P,), or (M, P) for an ensemble; losses: {"train", "val"} per scored step.
+        """
+        m = cls(config)
+        m.theta_, m.history_, m.best_epoch_, m.losses_ = theta, [], best_epoch, losses
+        if member_epochs is not None:
+            m.member_epochs_ = member_epochs
+        return m.adopt(ds, prices)
+
+    def adopt(self, ds, prices: pd.DataFrame) -> "RNNForecaster":
+        """Everything a model takes from its series besides the weights theta_: the scaler,
+        split facts, the random walk's validation loss, the spread of an mse head and the
+        calibration. A fit calls it after training; from_weights for a global model's ticker."""
+        cfg = self.config
+        self.D_, self.O_ = len(cfg.features), HEADS[cfg.loss].O
+        self.scaler_ = ds.scaler
         self._set_split_facts(ds, prices, ds.split.val_first)
-        self.baseline_val_loss_ = self._baseline_val_loss(ds)
-        self.resid_std_ = self._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
+        has_val = len(ds.val[0]) > 0  # a global model's ticker may have no full window after it
+        self.baseline_val_loss_ = self._baseline_val_loss(ds) if has_val else float("nan")
+        fixed_sigma = HEADS[cfg.loss].fixed_sigma
+        if fixed_sigma and not has_val:
+            raise ForecastError(
+                "no full validation window to measure an mse model's spread on; fetch newer prices"
+            )
+        self.resid_std_ = self._residual_std(ds) if fixed_sigma else 1.0
         self.calibration_ = self._calibrate(ds)
         return self
 
@@ -214,118 +264,6 @@ class RNNForecaster:
         )
         return replace(fitted, coverage=held_out)
 
-    # --- the vol head ------------------------------------------------------------------------
-
-    def _fit_vol(self, prices, on_epoch):
-        features, note = usable_features(prices, self.config.features, "vol")
-        cfg = self.config = replace(self.config, features=features)  # what the model reads
-        self.notes_ = [note] if note else []
-        T, burn = cfg.window, cfg.burn
-        ds = vol_dataset(prices, features, T, burn, cfg.val_fraction)
-        results = fit_ensemble(ds.train, ds.val, cfg, on_epoch, steps=T - burn)
-        self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
-        self.history_ = results[0].history
-        self.best_epoch_ = results[0].best_epoch
-        self.member_epochs_ = [(r.best_epoch, len(r.history)) for r in results]
-        self.losses_ = {  # per scored step, averaged over members
-            "train": float(np.mean([r.best.train_loss for r in results])),
-            "val": float(np.mean([r.best.val_loss for r in results])),
-        }
-        return self.adopt_vol_data(ds, prices)
-
-    def adopt_vol_data(self, ds, prices: pd.DataFrame) -> "RNNForecaster":
-        """Everything a vol model takes from its series besides the weights theta_ (M, P):
-        scalers, split facts, the random walk's validation loss and the calibration. A fit
-        calls it after training; a global model (forecast/model/globalmodel.py) for each ticker."""
-        self.D_, self.O_ = len(self.config.features), 1
-        self.vol_scaler_ = ds.scaler
-        D, sd = self.D_, ds.scaler.sd
-        self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
-        self._set_split_facts(ds, prices, ds.split.cut)  # vol: validation scores from the cut on
-        total, count = vol_baseline_terms(ds, self.config.window, self.config.burn)
-        self.baseline_val_loss_ = total / count if count else float("nan")
-        self.resid_std_ = 1.0
-        self.calibration_, self.scale_ = self._calibrate_vol(ds)
-        return self
-
-    def _vol_cumvar(self, inputs, origins, days, n_paths, seed):
-        """cumvar (n, days): mean over members and n_paths paths each of sum_{k<=h} sigma_k^2,
-        for forecasts made at the close of days `origins` (n,) of `inputs` (units of sd^2);
-        and the paths' cumulative r/sd (n, M * n_paths, days), members one after another."""
-        T, H, D = self.config.window, self.config.hidden, self.D_
-        n, M = len(origins), self.theta_.shape[0]
-        idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
-        xs = np.ascontiguousarray(inputs.X[idx])
-        rng = np.random.default_rng([seed, 2])
-        noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)  # day by day
-        codes = np.array([VOL_CODES[f] for f in self.config.features], dtype=np.int64)
-        kp = self.vol_scaler_.kp
-        cumvar = np.zeros((n, days))
-        paths = np.empty((n, M, n_paths, days))
-
-        def member(m: int):  # (zs, var), each (n * n_paths, days); nogil kernels only
-            hT, yT = last_outputs(self.theta_[m], D, H, 1, xs)
-            s0 = inputs.e[origins] + yT[:, 0]  # day 1's log sigma
-            return sample_vol(
-                self.theta_[m],
-                D,
-                H,
-                codes,
-                np.repeat(hT, n_paths, axis=0),
-                np.repeat(s0, n_paths),
-                np.repeat(inputs.v[origins], n_paths),
-                np.repeat(inputs.vp[origins], n_paths),
-                noise,
-                kp,
-            )
-
-        with single_threaded_blas():
-            draws = map_members(member, M)  # members on threads, like their training
-        for m, (zs, var) in enumerate(draws):  # members in order: a fixed summation order
-            cumvar += np.cumsum(var, axis=1).reshape(n, n_paths, days).mean(axis=1)
-            paths[:, m] = np.cumsum(zs, axis=1).reshape(n, n_paths, days)
-        return cumvar / M, paths.reshape(n, M * n_paths, days)
-
-    def _calibrate_vol(self, ds):
-        """(Calibration, f) from forecasts at every CAL_STRIDE-th validation origin.
-
-        f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
-        split conformal on |y| / sd_h over all those origins. Coverage: two-fold cross-conformal
-        (each half scored with the factors of the other half), so no number is measured on
-        the cases that set it.
-        """
-        N = len(ds.returns)
-        origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
-        cumvar, _ = self._vol_cumvar(
-            ds.inputs, origins, CAL_HORIZON, VOL_CAL_PATHS, self.config.seed
-        )
-        sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
-        realised = realised_sums(ds.returns, origins, CAL_HORIZON)
-        f = min_crps_scale(realised[:, 0], sd_h[:, 0])
-        scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
-        fitted = calibrate(scores, LEVELS)
-        return replace(fitted, coverage=cross_coverage(scores)), f
-
-    def _vol_predictive(self, prices, days, n_paths, seed):
-        """(median, bands, mean, sd, p_up, cum) for the next `days` after prices' last day."""
-        r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
-        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
-        hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
-        T = self.config.window
-        if len(r) < T:
-            raise ForecastError(
-                f"the model reads {T} days but only {len(r)} days of prices are cached"
-            )
-        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
-        cumvar, paths = self._vol_cumvar(inputs, np.array([len(r) - 1]), days, n_paths, seed)
-        sd_unit = self.vol_scaler_.sd
-        sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
-        last = float(prices["Adj Close"].iloc[-1])
-        mean = np.zeros(days)
-        bands = conformal_bands(mean, sd, last, self.calibration_)
-        cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
-        return np.full(days, last), bands, mean, sd, np.full(days, 0.5), cum
-
     # --- sampling --------------------------------------------------------------------------
 
     def _check_fitted(self):
@@ -371,9 +309,8 @@ class RNNForecaster:
 
     @property
     def reads(self) -> int:
-        """Price days a forecast needs before its origin: the window, and for the vol head the
-        days its EWMA inputs need to forget their starting value (VOL_WARMUP)."""
-        return self.config.window + (VOL_WARMUP if self.config.loss == "vol" else 0)
+        """Price days a forecast needs before its origin: the window."""
+        return self.config.window
 
     def forecast_paths(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
@@ -381,9 +318,6 @@ class RNNForecaster:
         """Sampled cumulative log returns (P, days) and per-step P(up) (P, days) after prices' last day."""
         self._check_fitted()
         seed = self.config.seed if seed is None else seed
-        if self.config.loss == "vol":
-            cum = self._vol_predictive(prices, days, n_paths, seed)[-1]
-            return cum, np.full(cum.shape, 0.5)
         T = self.config.window
         X = self.scaled_features(prices)
         if len(X) < T:
@@ -405,8 +339,6 @@ class RNNForecaster:
         """
         self._check_fitted()
         seed = self.config.seed if seed is None else seed
-        if self.config.loss == "vol":
-            return self._vol_predictive(prices, days, n_paths, seed)
         cum, ps = self.forecast_paths(prices, days, n_paths, seed)
         last = float(prices["Adj Close"].iloc[-1])
         direction = self.config.loss == "direction"
@@ -482,26 +414,26 @@ class RNNForecaster:
             "abs_return_quantiles": self.abs_return_quantiles_.tolist(),
             "calibration": self.calibration_.to_dict(),
         }
-        if self.config.loss == "vol":
-            meta["vol"] = {
-                **self.vol_scaler_.to_dict(),
-                "scale": self.scale_,
-                "member_epochs": [list(e) for e in self.member_epochs_],
-            }
-        return params, meta
+        return params, meta | self._head_meta()
+
+    def _head_meta(self) -> dict:
+        """What the model file records that only this estimator has (none here)."""
+        return {}
+
+    def _read_head_meta(self, meta: dict) -> None:
+        """The inverse of _head_meta, when a model file is loaded."""
+
+    def _head_checks(self, M: int | None) -> dict[str, bool]:
+        """Consistency checks of the weights' member count M (None: one network) and the
+        head's own facts, for _check_consistent: here one network, no ensemble."""
+        return {"config.ensemble": M is None}
 
     @classmethod
     def from_checkpoint(cls, params: dict, meta: dict) -> "RNNForecaster":
         model = cls(TrainConfig.from_dict(meta["config"]))
         model.theta_, model.D_, _, model.O_ = from_member_params(params)  # (M, P) or (P,)
         model.notes_ = []
-        if model.config.loss == "vol":
-            if "vol" not in meta:
-                raise ValueError("vol (the vol head's statistics) missing")
-            vol = meta["vol"]
-            model.vol_scaler_ = VolScaler.from_dict(vol)
-            model.scale_ = float(vol["scale"])
-            model.member_epochs_ = [tuple(e) for e in vol["member_epochs"]]
+        model._read_head_meta(meta)
         model.scaler_ = Scaler.from_dict(meta["scaler"])
         model.dates_ = {k: pd.Timestamp(v) for k, v in meta["dates"].items()}
         model.last_fit_date_ = pd.Timestamp(meta["last_fit_date"])
@@ -524,11 +456,11 @@ class RNNForecaster:
         def finite(a):
             return bool(np.all(np.isfinite(a)))
 
-        vol = self.config.loss == "vol"
         M = self.theta_.shape[0] if self.theta_.ndim == 2 else None
+        head = self._head_checks(M)
         checks = {
             "config.hidden": params["Whh"].shape[-2:] == (H, H),
-            "config.ensemble": (M == self.config.ensemble) if vol else M is None,
+            "config.ensemble": head.pop("config.ensemble"),
             "features": len(self.config.features) == D,
             "loss": HEADS[self.config.loss].O == O,
             "scaler": sc.mean.shape == sc.std.shape == (D,)
@@ -544,13 +476,172 @@ class RNNForecaster:
             and bool(np.all(cal.factors > 0)),
             "abs_return_quantiles": q.shape == (N_QUANTILES,) and finite(q),
             "resid_std": np.isfinite(self.resid_std_) and self.resid_std_ > 0,
+            **head,
         }
-        if vol:
-            vs = self.vol_scaler_
-            checks["vol"] = (
-                all(math.isfinite(x) and x > 0 for x in (vs.sd, vs.m_hl, vs.kp, self.scale_))
-                and len(self.member_epochs_) == M
-            )
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"{', '.join(bad)} invalid or inconsistent with the weights")
+
+
+class VolForecaster(RNNForecaster):
+    """The vol head: an ensemble of RNNs, theta_ (M, n_params), each predicting log sigma =
+    EWMA log-sd + a learned correction, mean 0 (the module docstring gives its h-day forecast).
+
+    Its own steps, as arch keeps a volatility process per class: the vol dataset (EWMA offset,
+    burn-in), the ensemble fit, the variance paths (sample_vol) and the scale/conformal
+    calibration. A global model views its shared weights for one ticker with from_weights
+    (forecast/model/globalmodel.py), which ends in `adopt`, as a fit does.
+    """
+
+    def _fit(self, prices, on_epoch):
+        features, note = usable_features(prices, self.config.features, "vol")
+        cfg = self.config = replace(self.config, features=features)  # what the model reads
+        self.notes_ = [note] if note else []
+        T, burn = cfg.window, cfg.burn
+        ds = vol_dataset(prices, features, T, burn, cfg.val_fraction)
+        results = fit_ensemble(ds.train, ds.val, cfg, on_epoch, steps=T - burn)
+        self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
+        self.history_ = results[0].history
+        self.best_epoch_ = results[0].best_epoch
+        self.member_epochs_ = [(r.best_epoch, len(r.history)) for r in results]
+        self.losses_ = {  # per scored step, averaged over members
+            "train": float(np.mean([r.best.train_loss for r in results])),
+            "val": float(np.mean([r.best.val_loss for r in results])),
+        }
+        return self.adopt(ds, prices)
+
+    def adopt(self, ds, prices: pd.DataFrame) -> "VolForecaster":
+        """Everything a vol model takes from its series besides the weights theta_ (M, P):
+        scalers, split facts, the random walk's validation loss and the calibration. A fit
+        calls it after training; a global model (forecast/model/globalmodel.py) for each ticker."""
+        self.D_, self.O_ = len(self.config.features), 1
+        self.vol_scaler_ = ds.scaler
+        D, sd = self.D_, ds.scaler.sd
+        self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
+        self._set_split_facts(ds, prices, ds.split.cut)  # vol: validation scores from the cut on
+        total, count = vol_baseline_terms(ds, self.config.window, self.config.burn)
+        self.baseline_val_loss_ = total / count if count else float("nan")
+        self.resid_std_ = 1.0
+        self.calibration_, self.scale_ = self._calibrate_vol(ds)
+        return self
+
+    def _vol_cumvar(self, inputs, origins, days, n_paths, seed):
+        """cumvar (n, days): mean over members and n_paths paths each of sum_{k<=h} sigma_k^2,
+        for forecasts made at the close of days `origins` (n,) of `inputs` (units of sd^2);
+        and the paths' cumulative r/sd (n, M * n_paths, days), members one after another."""
+        T, H, D = self.config.window, self.config.hidden, self.D_
+        n, M = len(origins), self.theta_.shape[0]
+        idx = origins[:, None] - T + 1 + np.arange(T)[None, :]  # (n, T) window ending at k
+        xs = np.ascontiguousarray(inputs.X[idx])
+        rng = np.random.default_rng([seed, 2])
+        noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)  # day by day
+        codes = np.array([VOL_CODES[f] for f in self.config.features], dtype=np.int64)
+        kp = self.vol_scaler_.kp
+        cumvar = np.zeros((n, days))
+        paths = np.empty((n, M, n_paths, days))
+
+        def member(m: int):  # (zs, var), each (n * n_paths, days); nogil kernels only
+            hT, yT = last_outputs(self.theta_[m], D, H, 1, xs)
+            s0 = inputs.e[origins] + yT[:, 0]  # day 1's log sigma
+            return sample_vol(
+                self.theta_[m],
+                D,
+                H,
+                codes,
+                np.repeat(hT, n_paths, axis=0),
+                np.repeat(s0, n_paths),
+                np.repeat(inputs.v[origins], n_paths),
+                np.repeat(inputs.vp[origins], n_paths),
+                noise,
+                kp,
+            )
+
+        with single_threaded_blas():
+            draws = map_members(member, M)  # members on threads, like their training
+        for m, (zs, var) in enumerate(draws):  # members in order: a fixed summation order
+            cumvar += np.cumsum(var, axis=1).reshape(n, n_paths, days).mean(axis=1)
+            paths[:, m] = np.cumsum(zs, axis=1).reshape(n, n_paths, days)
+        return cumvar / M, paths.reshape(n, M * n_paths, days)
+
+    def _calibrate_vol(self, ds):
+        """(Calibration, f) from forecasts at every CAL_STRIDE-th validation origin.
+
+        f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
+        split conformal on |y| / sd_h over all those origins. Coverage: two-fold cross-conformal
+        (each half scored with the factors of the other half), so no number is measured on
+        the cases that set it.
+        """
+        N = len(ds.returns)
+        origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
+        cumvar, _ = self._vol_cumvar(
+            ds.inputs, origins, CAL_HORIZON, VOL_CAL_PATHS, self.config.seed
+        )
+        sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
+        realised = realised_sums(ds.returns, origins, CAL_HORIZON)
+        f = min_crps_scale(realised[:, 0], sd_h[:, 0])
+        scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
+        fitted = calibrate(scores, LEVELS)
+        return replace(fitted, coverage=cross_coverage(scores)), f
+
+    def predictive(
+        self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
+    ):
+        """(median, bands, mean, sd, p_up, cum) for the next `days` after prices' last day:
+        mean 0, sd = sd_h, bands +- c sd_h, P(up) 1/2; cum the sampled paths at the same scale."""
+        self._check_fitted()
+        seed = self.config.seed if seed is None else seed
+        r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
+        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
+        hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
+        T = self.config.window
+        if len(r) < T:
+            raise ForecastError(
+                f"the model reads {T} days but only {len(r)} days of prices are cached"
+            )
+        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        cumvar, paths = self._vol_cumvar(inputs, np.array([len(r) - 1]), days, n_paths, seed)
+        sd_unit = self.vol_scaler_.sd
+        sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
+        last = float(prices["Adj Close"].iloc[-1])
+        mean = np.zeros(days)
+        bands = conformal_bands(mean, sd, last, self.calibration_)
+        cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
+        return np.full(days, last), bands, mean, sd, np.full(days, 0.5), cum
+
+    def forecast_paths(
+        self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
+    ):
+        """Sampled cumulative log returns (P, days), and P(up) 1/2 per step (mean 0)."""
+        cum = self.predictive(prices, days, n_paths, seed)[-1]
+        return cum, np.full(cum.shape, 0.5)
+
+    @property
+    def reads(self) -> int:
+        """Price days a forecast needs before its origin: the window, and the days the EWMA
+        inputs need to forget their starting value (VOL_WARMUP)."""
+        return self.config.window + VOL_WARMUP
+
+    def _head_meta(self) -> dict:
+        return {
+            "vol": {
+                **self.vol_scaler_.to_dict(),
+                "scale": self.scale_,
+                "member_epochs": [list(e) for e in self.member_epochs_],
+            }
+        }
+
+    def _read_head_meta(self, meta: dict) -> None:
+        if "vol" not in meta:
+            raise ValueError("vol (the vol head's statistics) missing")
+        vol = meta["vol"]
+        self.vol_scaler_ = VolScaler.from_dict(vol)
+        self.scale_ = float(vol["scale"])
+        self.member_epochs_ = [tuple(e) for e in vol["member_epochs"]]
+
+    def _head_checks(self, M: int | None) -> dict[str, bool]:
+        vs = self.vol_scaler_
+        return {
+            "config.ensemble": M == self.config.ensemble,
+            "vol": all(math.isfinite(x) and x > 0 for x in (vs.sd, vs.m_hl, vs.kp, self.scale_))
+            and len(self.member_epochs_) == M,
+        }

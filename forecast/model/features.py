@@ -403,7 +403,7 @@ def vol_dataset_at(
     N = len(r)
     sc = VolScaler.fit(r[:cut], None if hl is None else hl[:cut])
     inputs = vol_inputs(r, hl, sc, features)
-    z = np.append(r[1:] / sc.sd * np.exp(-inputs.e[:-1]), np.nan)  # z'_k for r_{k+1}
+    z = HEADS["vol"].target(np.append(r[1:], np.nan), 0.0, sc.sd, inputs.e)  # z'_k for r_{k+1}
     train = burn_windows(inputs.X, z, T, burn, burn, cut - 2)  # targets r_{k+1}, k + 1 < cut
     val = burn_windows(inputs.X, z, T, burn, cut - 1, N - 2)
     return VolDataset(dates, r, hl, sc, inputs, z, Split(cut, cut - 1, N), train, val)
@@ -414,5 +414,5 @@ def vol_baseline_terms(ds: VolDataset, T: int, burn: int) -> tuple[float, int]:
     the vol head's units: NLL(z' | sigma = 1) - e per step (every vol model's random walk)."""
     cut = ds.split.cut
     ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
-    terms = rnn.HALF_LOG_2PI + 0.5 * (zv * np.exp(ew[:, :, 0])) ** 2 - ew[:, :, 0]  # NaN: burn-in
+    terms = HEADS["vol"].baseline_terms(zv, ew[:, :, 0])  # NaN: burn-in
     return float(np.nansum(terms)), int(np.count_nonzero(~np.isnan(terms)))

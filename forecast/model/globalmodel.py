@@ -200,28 +200,27 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
             f"{ticker} has too few days after the global model's cut date {cut:%Y-%m-%d}"
             f"{gap} to calibrate its bands; fetch newer prices"
         )
-    m = RNNForecaster(cfg)
-    m.history_ = []
-    m.best_epoch_ = int(meta.get("best_epoch", 0))
-    xv, zv = ds.val
-    m.theta_, m.D_, _, m.O_ = from_member_params(params)  # vol: (M, P) like a ticker's model
-    thetas = m.theta_ if vol else [m.theta_]
-    m.losses_ = {"train": float("nan"), "val": val_loss(thetas, cfg, xv, zv)}  # this ticker's
-    if vol:
-        M = len(m.theta_)
-        m.member_epochs_ = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
-        return m.adopt_vol_data(ds, frame)
-    m.scaler_ = ds.scaler
-    m._set_split_facts(ds, frame, ds.split.val_first)
-    m.baseline_val_loss_ = m._baseline_val_loss(ds) if len(xv) else np.nan
-    if HEADS[cfg.loss].fixed_sigma and len(xv) == 0:
+    if HEADS[cfg.loss].fixed_sigma and len(ds.val[0]) == 0:
         raise ForecastError(
             f"{ticker} has no full validation window after the global model's cut date "
             f"{cut:%Y-%m-%d} to measure an mse model's spread on; fetch newer prices"
         )
-    m.resid_std_ = m._residual_std(ds) if HEADS[cfg.loss].fixed_sigma else 1.0
-    m.calibration_ = m._calibrate(ds)
-    return m
+    theta, _, _, _ = from_member_params(params)  # vol: (M, P) like a ticker's model
+    xv, zv = ds.val
+    losses = {"train": float("nan"), "val": val_loss(theta if vol else [theta], cfg, xv, zv)}
+    member_epochs = None
+    if vol:
+        M = len(theta)
+        member_epochs = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
+    return RNNForecaster.from_weights(
+        cfg,
+        theta,
+        ds,
+        frame,
+        losses=losses,  # this ticker's validation loss
+        best_epoch=int(meta.get("best_epoch", 0)),
+        member_epochs=member_epochs,
+    )
 
 
 def refit_for_backtest(

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.model.kernels.rnn import HEAD_IDS, distributions
-
-HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+from forecast.model.kernels.rnn import HALF_LOG_2PI, HEAD_IDS, distributions
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,14 @@ class Head:
     def kernel_id(self) -> int:
         return HEAD_IDS[self.name]
 
-    def target(self, r_next: np.ndarray, mean: float, std: float) -> np.ndarray:
-        """z (N,) for the next log returns r_next (N,); NaN stays NaN (no next day yet)."""
+    def target(self, r_next: np.ndarray, mean: float, std: float, offset=None) -> np.ndarray:
+        """z (N,) for the next log returns r_next (N,); NaN stays NaN (no next day yet).
+        offset: the vol head's log-sd offset per day (N,); the other heads have none."""
         return (r_next - mean) / std
 
-    def baseline_loss(self, zv: np.ndarray, r_train: np.ndarray, mean: float, std: float) -> float:
+    def baseline_loss(
+        self, zv: np.ndarray, r_train: np.ndarray, mean: float, std: float, offset=None
+    ) -> float:
         """A random walk's loss per step on validation targets zv (B, T), in this head's units."""
         z0 = -mean / std  # r = 0 in scaled units
         return float(0.5 * np.mean((zv - z0) ** 2))
@@ -71,7 +72,7 @@ class Head:
 
 
 class Gaussian(Head):
-    def baseline_loss(self, zv, r_train, mean, std):
+    def baseline_loss(self, zv, r_train, mean, std, offset=None):
         """N(r = 0, training variance): the constant-volatility random walk's NLL."""
         return super().baseline_loss(zv, r_train, mean, std) + float(HALF_LOG_2PI)
 
@@ -81,20 +82,33 @@ class Mse(Head):
 
 
 class Vol(Head):
-    def target(self, r_next, mean, std):
-        raise TypeError(
-            "the vol head's target needs the EWMA offset: forecast.model.features.vol_dataset"
-        )
+    def target(self, r_next, mean, std, offset=None):
+        """z' = ((r - mean) / std) e^(-e): the return in units of the EWMA sd forecast e^e made
+        the day before; offset e (N,) is that day's EWMA log-sd (features.vol_inputs)."""
+        if offset is None:
+            raise ValueError("the vol head's target is relative to the EWMA log-sd: pass offset")
+        return (r_next - mean) / std * np.exp(-offset)
 
-    def baseline_loss(self, zv, r_train, mean, std):
-        raise TypeError("the vol head's baseline needs the EWMA offset: RNNForecaster computes it")
+    def baseline_terms(self, zv: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """Per step, the random walk N(0, sd^2)'s NLL in this head's units: NLL(z' | sigma = 1)
+        minus e (sigma = e^(-e) in units of the offset). zv, offset: (B, T); NaN where a step
+        is not scored (burn-in)."""
+        return HALF_LOG_2PI + 0.5 * (zv * np.exp(offset)) ** 2 - offset
+
+    def baseline_loss(self, zv, r_train, mean, std, offset=None):
+        """The random walk's mean loss per scored step; offset: the windows' e (B, T)."""
+        if offset is None:
+            raise ValueError(
+                "the vol head's random walk is relative to the EWMA log-sd: pass offset"
+            )
+        return float(np.nanmean(self.baseline_terms(zv, offset)))
 
 
 class Direction(Head):
-    def target(self, r_next, mean, std):
+    def target(self, r_next, mean, std, offset=None):
         return np.where(np.isnan(r_next), np.nan, (r_next > 0).astype(np.float64))
 
-    def baseline_loss(self, zv, r_train, mean, std):
+    def baseline_loss(self, zv, r_train, mean, std, offset=None):
         """P(up) = the training share of up days: the random walk's cross-entropy."""
         p = float(np.mean(r_train > 0))
         return float(-np.mean(zv * np.log(p) + (1 - zv) * np.log(1 - p)))
