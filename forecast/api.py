@@ -233,22 +233,22 @@ def predict(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
-    model: str | None = None,
+    global_name: str | None = None,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
-    Without a ticker: the one whose model was trained last. The model: the global model
-    `model` if given, else the newest saved of the ticker's own and the global models trained
+    Without a ticker: the one whose model was trained last. The model: the global model named
+    `global_name` if given, else the newest saved of the ticker's own and the global models trained
     on it (store.model_for).
     """
     check_range("days", days)
     check_range("paths", n_paths)
     if seed is not None:
         check_range("seed", seed)
-    if model is not None:
+    if global_name is not None:
         if ticker is None:
             raise ForecastError(MODEL_NEEDS_TICKER["predict"])
-        return predict_global(ticker, data_dir, model, days, n_paths, seed, today)
+        return predict_global(ticker, data_dir, global_name, days, n_paths, seed, today)
     ticker = _symbol(ticker, latest_trained, data_dir)
     chosen = store.model_for(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
@@ -297,19 +297,19 @@ def backtest(
     *,
     on_fold: Callable[[int, int], None] | None = None,
     on_notice: Notice = None,
-    model: str | None = None,
+    global_name: str | None = None,
     **options,
 ) -> BacktestReport:
     """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
     forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...).
-    With `model`, the global model of that name is refitted instead (backtest_global)."""
+    With `global_name`, the global model of that name is refitted instead (backtest_global)."""
     from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
-    if model is not None:
+    if global_name is not None:
         if ticker is None:
             raise ForecastError(MODEL_NEEDS_TICKER["backtest"])
         return backtest_global(
-            ticker, data_dir, model, on_fold=on_fold, on_notice=on_notice, **options
+            ticker, data_dir, global_name, on_fold=on_fold, on_notice=on_notice, **options
         )
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
@@ -447,7 +447,6 @@ def plan(
     scheduler: str | None = None,
     global_name: str | None = None,
     per_ticker: bool = False,
-    model: str | None = None,
     one_ticker_only: dict[str, object] | None = None,
 ) -> Plan:
     """The run `command` ("train", "predict" or "backtest") makes of its tickers and options.
@@ -455,7 +454,8 @@ def plan(
     train: several tickers (or --universe) train one global model, which forecast a little
     better than one model per ticker in make quality (README, "One global model"), unless
     --per-ticker, --jobs or --scheduler ask for one model per ticker on workers. predict and
-    backtest: several tickers run per ticker on workers. `one_ticker_only` names the options
+    backtest: several tickers run per ticker on workers. global_name: the model train saves
+    (--global), or the global model predict and backtest use (--model). `one_ticker_only` names the options
     that apply to one ticker only ({"--plot": value, ...}): given with several, they refuse.
     """
     if command == "train":
@@ -481,7 +481,7 @@ def plan(
                 "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
             )
         return Plan("many", u.tickers, u.problems, error=error)
-    if model is not None and not tickers:
+    if command != "train" and global_name is not None and not tickers:
         raise ForecastError(MODEL_NEEDS_TICKER[command])
     return Plan("one", list(tickers or []))
 
@@ -529,16 +529,18 @@ def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_
     return many.train_universe(tickers, data_dir, config, runner, on_row)
 
 
-def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
+def predict_many(
+    tickers, data_dir, days, n_paths, seed, runner, on_row, global_name=None, today=None
+):
     """Screen values per ticker (median return, P(up), band width) from its own model or from
-    the global model `model`."""
+    the global model named `global_name`."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
     check_range("days", days)
     check_range("paths", n_paths)
     today = today or dt.date.today()
     return many.predict_universe(
-        tickers, data_dir, days, n_paths, seed, today, runner, on_row, model=model
+        tickers, data_dir, days, n_paths, seed, today, runner, on_row, global_name
     )
 
 

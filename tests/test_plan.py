@@ -42,7 +42,7 @@ def test_several_tickers_forecast_per_ticker_and_refuse_one_ticker_options():
 
 def test_a_model_needs_a_ticker_and_workers_need_tickers():
     with pytest.raises(ForecastError, match="--model needs the TICKER to backtest"):
-        api.plan("backtest", None, model="W")
+        api.plan("backtest", None, global_name="W")
     p = api.plan("predict", None, jobs=2)
     assert p.mode == "many" and p.tickers == [] and "give the tickers" in str(p.error)
 

@@ -562,7 +562,7 @@ def predict(
             universe_file,
             jobs=jobs,
             scheduler=scheduler,
-            model=model,
+            global_name=model,
             one_ticker_only={"--plot": plot},
         )
         if plan.mode == "many":
@@ -572,14 +572,16 @@ def predict(
                 jobs,
                 scheduler,
                 lambda symbols, runner, on_row: api.predict_many(
-                    symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
+                    symbols, state.data_dir, days, paths, seed, runner, on_row, global_name=model
                 ),
             )
             _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days))
             return
         if plot is not None:
             api.check_plot_path(plot)
-        pred = api.predict(plan.ticker, state.data_dir, days, n_paths=paths, seed=seed, model=model)
+        pred = api.predict(
+            plan.ticker, state.data_dir, days, n_paths=paths, seed=seed, global_name=model
+        )
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
@@ -689,7 +691,7 @@ def backtest(
             universe_file,
             jobs=jobs,
             scheduler=scheduler,
-            model=model,
+            global_name=model,
             one_ticker_only={"--plot": plot, "--export": export, "--model": model},
         )
         if plan.mode == "many":
@@ -717,7 +719,7 @@ def backtest(
                 plan.ticker,
                 state.data_dir,
                 cfg,
-                model=model,
+                global_name=model,
                 **options,
                 n_paths=paths,
                 seed=seed,

@@ -1,8 +1,8 @@
 """Walk-forward backtest: the RNN and five yardsticks forecast the same origins, scored alike.
 
 The last `test_days` closes are the targets of one-day forecasts: the origins are the
-`test_days` trading days before them, and each origin forecasts h = 1..H days ahead wherever
-the target day exists (h = 1 keeps every origin, h = H loses the last H − 1). Origins are cut
+`test_days` trading days before them, and each origin forecasts h = 1..K days ahead wherever
+the target day exists (h = 1 keeps every origin, h = K loses the last K − 1). Origins are cut
 into folds of `refit_every` consecutive origins; at a fold's first origin o every model is
 refitted on the prices up to and including o's close (at most the last `max_train` returns),
 and every forecast from an origin reads prices up to and including its own close, never after:
@@ -78,7 +78,7 @@ EXPORT_COLUMNS = (
 
 
 def yardsticks() -> dict:
-    """Fresh baseline models, by name, each with fit(r) -> self and forecast(r, ends, H)."""
+    """Fresh baseline models, by name, each with fit(r) -> self and forecast(r, ends, K)."""
     return {
         "naive": RandomWalk(),
         "drift": RandomWalk(drift=True),
@@ -116,7 +116,7 @@ class Fold:
 
 @dataclass
 class Cases:
-    """Every forecast of the backtest. n origins, H horizons; arrays (n, H) unless noted.
+    """Every forecast of the backtest. n origins, K horizons; arrays (n, K) unless noted.
 
     y is NaN (and target_dates NaT) where the target day lies past the data.
     """
@@ -135,7 +135,7 @@ class Cases:
 
     @property
     def log_return(self) -> np.ndarray:
-        """Realised h-day log returns ln(p_{o+h}/p_o), (n, H)."""
+        """Realised h-day log returns ln(p_{o+h}/p_o), (n, K)."""
         return np.log(self.y / self.last[:, None])
 
 
@@ -180,8 +180,8 @@ class BacktestResult:
         data: n origins at h = 1, n − h + 1 at h. Ordered by model (MODELS), origin, h.
         """
         c = self.cases
-        n, H = c.y.shape
-        ok = np.isfinite(c.y)  # (n, H)
+        n, K = c.y.shape
+        ok = np.isfinite(c.y)  # (n, K)
         j, k = np.nonzero(ok)  # row-major: origin, then h
         origin = np.asarray(c.origin_dates.strftime("%Y-%m-%d"))[j]
         target = pd.DatetimeIndex(c.target_dates[j, k]).strftime("%Y-%m-%d")
@@ -269,14 +269,14 @@ def _validate(
 # --- forecasts -------------------------------------------------------------------------------
 
 
-def _rnn_forecast(model: RNNForecaster, history: pd.DataFrame, H: int, n_paths: int, seed: int):
+def _rnn_forecast(model: RNNForecaster, history: pd.DataFrame, K: int, n_paths: int, seed: int):
     """The RNN's calibrated forecast from history's last close, as _store takes it
     (RNNForecaster.predictive: median, bands, mean and sd of the log return, p_up)."""
-    return model.predictive(history, days=H, n_paths=n_paths, seed=seed)[:5]
+    return model.predictive(history, days=K, n_paths=n_paths, seed=seed)[:5]
 
 
 def _gaussian_forecast(last: np.ndarray, mean: np.ndarray, sd: np.ndarray):
-    """From mean and sd (k, H) of the log return at origins with closes last (k,): as _store takes it."""
+    """From mean and sd (k, K) of the log return at origins with closes last (k,): as _store takes it."""
     p = last[:, None]
     bands = {L: (p * np.exp(mean - Z[L] * sd), p * np.exp(mean + Z[L] * sd)) for L in LEVELS}
     p_up = stats.norm.cdf(mean / sd)  # P(x > 0) for x ~ N(mean, sd²)
@@ -321,7 +321,7 @@ def run_backtest(
     """
     t0 = time.perf_counter()
     cfg = cfg.validate()
-    H = horizon
+    K = horizon
     N = len(prices)
     first = _validate(N, cfg, horizon, refit_every, test_days, n_paths, max_train)
     idx = np.arange(first, N - 1)  # (n,) origin indices: each has at least the next day
@@ -332,7 +332,7 @@ def run_backtest(
     r = np.diff(np.log(adj))  # r[t] = ln(p_{t+1}/p_t)
     abs_diff = np.abs(np.diff(adj))
     csum = np.concatenate([[0.0], np.cumsum(abs_diff)])
-    target = idx[:, None] + np.arange(1, H + 1)[None, :]  # (n, H) index of p_{o+h}
+    target = idx[:, None] + np.arange(1, K + 1)[None, :]  # (n, K) index of p_{o+h}
     exists = target <= N - 1
     safe = np.minimum(target, N - 1)
     cases = Cases(
@@ -344,10 +344,10 @@ def run_backtest(
     )
     for name in MODELS:
         for store in (cases.point, cases.mean, cases.sd, cases.p_up):
-            store[name] = np.full((n, H), np.nan)
+            store[name] = np.full((n, K), np.nan)
         for level in LEVELS:
-            cases.lower[name, level] = np.full((n, H), np.nan)
-            cases.upper[name, level] = np.full((n, H), np.nan)
+            cases.lower[name, level] = np.full((n, K), np.nan)
+            cases.upper[name, level] = np.full((n, K), np.nan)
 
     starts = list(range(0, n, refit_every))  # fold j covers origins starts[j] .. + refit_every − 1
     folds = []
@@ -366,7 +366,7 @@ def run_backtest(
             yardstick.fit(r[lo:i0])  # the same returns the RNN's fit saw
             if not yardstick.converged_:
                 unconverged.append(name)
-            mean, sd = yardstick.forecast(r_fold, ends, H)
+            mean, sd = yardstick.forecast(r_fold, ends, K)
             _store(cases, slice(j0, j1), name, *_gaussian_forecast(adj[idx[j0:j1]], mean, sd))
         fold = Fold(
             first_origin=prices.index[i0],
@@ -388,7 +388,7 @@ def run_backtest(
         for j in range(j0, j1):
             i = int(idx[j])
             history = prices.iloc[max(0, i - model.reads) : i + 1]  # what the RNN reads, to o
-            _store(cases, j, "rnn", *_rnn_forecast(model, history, H, n_paths, seed + i))
+            _store(cases, j, "rnn", *_rnn_forecast(model, history, K, n_paths, seed + i))
         if on_fold:
             on_fold(f + 1, len(starts))
 
@@ -419,16 +419,16 @@ def run_backtest(
 
 
 def score(cases: Cases) -> tuple[dict[str, list[dict]], str]:
-    """Per model, a list over h = 1..H of metric dicts; and the best baseline's name.
+    """Per model, a list over h = 1..K of metric dicts; and the best baseline's name.
 
     Horizon h is scored on the origins whose target exists (n − h + 1 of them).
     """
-    H = cases.y.shape[1]
+    K = cases.y.shape[1]
     models = [m for m in MODELS if m in cases.point]
     out = {name: [] for name in models}
     crps_cases = {name: [] for name in models}  # per h, (n_h,) CRPS of each case
     x_all = cases.log_return
-    for k in range(H):
+    for k in range(K):
         h = k + 1
         ok = np.isfinite(cases.y[:, k])
         y, last, x = cases.y[ok, k], cases.last[ok], x_all[ok, k]
@@ -548,7 +548,7 @@ def verdict(scores: dict[str, list[dict]], best: str | None = None) -> str:
     """Plain words: point-forecast skill (only when earned), direction, the predictive
     distribution against the best baseline, and how the RNN's bands covered."""
     rnn = scores["rnn"]
-    H = len(rnn)
+    K = len(rnn)
     sk = skill_horizons(scores)
     rel = [r["rel_mae"] for r in rnn]
     d1 = rnn[0]
@@ -561,7 +561,7 @@ def verdict(scores: dict[str, list[dict]], best: str | None = None) -> str:
     cov95 = np.mean([r["coverage_95"] for r in rnn])
     cov80 = np.mean([r["coverage_80"] for r in rnn])
     bands = f"intervals: {cov95:.1%} of cases inside the 95% band, {cov80:.1%} inside the 80% band"
-    all_h = list(range(1, H + 1))
+    all_h = list(range(1, K + 1))
     if sk["rnn_own"]:
         own = sk["rnn_own"]
         rows = [rnn[h - 1] for h in own]

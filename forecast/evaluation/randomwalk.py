@@ -1,7 +1,7 @@
 """Random-walk forecasts on log prices: the baselines every RNN number is compared with.
 
 From an origin with history p_1..p_T (the last is the origin close) and log returns
-r_t = log p_t − log p_{t−1}, for horizons h = 1..H:
+r_t = log p_t − log p_{t−1}, for horizons h = 1..K:
 
     naive   p̂_{T+h} = p_T                                   (random walk, no drift)
     drift   p̂_{T+h} = p_T · exp(h · r̄),  r̄ = mean r_t = (log p_T − log p_1)/(T − 1)
@@ -27,13 +27,13 @@ def _validated(closes, min_len: int) -> np.ndarray:
 
 
 def naive(closes, horizon: int) -> np.ndarray:
-    """The last close repeated: p̂_{T+h} = p_T, shape (H,)."""
+    """The last close repeated: p̂_{T+h} = p_T, shape (K,)."""
     p = _validated(closes, 1)
     return np.full(horizon, p[-1])  # p_T
 
 
 def drift(closes, horizon: int) -> np.ndarray:
-    """Hyndman's drift method on log prices: p̂_{T+h} = p_T · exp(h · r̄), shape (H,)."""
+    """Hyndman's drift method on log prices: p̂_{T+h} = p_T · exp(h · r̄), shape (K,)."""
     p = _validated(closes, 2)
     r_bar = np.mean(np.diff(np.log(p)))  # r̄ = (log p_T − log p_1)/(T − 1)
     h = np.arange(1, horizon + 1)
@@ -42,7 +42,7 @@ def drift(closes, horizon: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Intervals:
-    """A median path and central prediction bands, every array shape (H,) over h = 1..H."""
+    """A median path and central prediction bands, every array shape (K,) over h = 1..K."""
 
     median: np.ndarray
     lower: dict[float, np.ndarray]  # level L → lower band
@@ -99,7 +99,7 @@ class RandomWalk:
         return self
 
     def forecast(self, r, ends, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        """mean (k, H) = h·r̄ and sd (k, H) = σ·√h for each of the k origins in ends."""
+        """mean (k, K) = h·r̄ and sd (k, K) = σ·√h for each of the k origins in ends."""
         h = np.arange(1, horizon + 1)
         k = np.asarray(ends).size
         mean = np.broadcast_to(h * self.r_bar_, (k, horizon)).copy()

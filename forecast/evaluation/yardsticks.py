@@ -24,7 +24,7 @@ the whole array it is given); the tests check them against arch's own forecasts.
 
 All models share one interface, the random walks of forecast.evaluation.randomwalk included:
 `fit(r) -> self` on the returns up to a refit, then `forecast(r, ends, horizon)` with the
-fitted parameters at several later origins: mean and sd, each (k, H), of the h-day log return.
+fitted parameters at several later origins: mean and sd, each (k, K), of the h-day log return.
 """
 
 import math
@@ -56,7 +56,7 @@ def _check_ends(r: np.ndarray, ends) -> np.ndarray:
 
 
 def _h_day(step_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(k, H) 1..H-step variance forecasts → zero mean and sd √(Σ_{j≤h} σ²_{T+j}), each (k, H)."""
+    """(k, K) 1..K-step variance forecasts → zero mean and sd √(Σ_{j≤h} σ²_{T+j}), each (k, K)."""
     V = np.cumsum(step_var, axis=1)  # V_h
     return np.zeros_like(V), np.sqrt(V)
 
@@ -152,7 +152,7 @@ def egarch_log_variance(y, omega: float, alpha: float, gamma: float, beta: float
 
 
 def egarch_step_variances(log_var1, omega, alpha, gamma, beta, horizon: int) -> np.ndarray:
-    """E σ²_{T+j} for j = 1..H from ln σ²_{T+1} (k,), in closed form (module docstring) → (k, H)."""
+    """E σ²_{T+j} for j = 1..K from ln σ²_{T+1} (k,), in closed form (module docstring) → (k, K)."""
     log_var1 = np.asarray(log_var1, dtype=np.float64)
 
     def log_M(c: float) -> float:  # ln E exp(c·g(z)), z ~ N(0, 1)
@@ -195,7 +195,7 @@ class _ArchModel:
         ends = _check_ends(r, ends)
         y = PERCENT * r[: ends.max()]
         with np.errstate(all="ignore"):  # a degenerate fit: bounded below
-            step = self._step_variances(y, ends, horizon)  # (k, H) in percent²
+            step = self._step_variances(y, ends, horizon)  # (k, K) in percent²
         step = np.clip(np.nan_to_num(step, nan=self.bounds_[1]), *self.bounds_)
         return _h_day(step / PERCENT**2)
 
@@ -235,7 +235,7 @@ class EGARCH(_ArchModel):
 
 
 def h_day_forecast(model, r, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fit `model` on all of r (n,) and forecast from its end: mean and sd (H,) of the h-day log return."""
+    """Fit `model` on all of r (n,) and forecast from its end: mean and sd (K,) of the h-day log return."""
     r = np.asarray(r, dtype=np.float64)
     mean, sd = model.fit(r).forecast(r, [r.size], horizon)
     return mean[0], sd[0]

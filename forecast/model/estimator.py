@@ -182,7 +182,7 @@ class RNNForecaster:
         global model gives each ticker a model of its own (its scaler, split facts, random
         walk and calibration), the same estimator a fit on that series would be.
 
-        theta: (P,), or (M, P) for an ensemble; losses: {"train", "val"} per scored step.
+        theta: (n_params,), or (M, n_params) for an ensemble; losses: {"train", "val"} per scored step.
         """
         m = cls(config)
         m.theta_, m.history_, m.best_epoch_, m.losses_ = theta, [], best_epoch, losses

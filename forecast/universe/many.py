@@ -174,12 +174,12 @@ def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) ->
 
 
 def predict_universe(
-    tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, model: str | None = None
+    tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, global_name=None
 ) -> list[Row]:
-    """Screen values per ticker, from the global model `model`, or else from the model
+    """Screen values per ticker, from the global model `global_name`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
     loaded = {}  # global models by name, each read once
-    infos = store.models(data_dir) if model is None else []  # every sidecar, read once
+    infos = store.models(data_dir) if global_name is None else []  # every sidecar, read once
 
     def global_args(name: str, ticker: str):
         if name not in loaded:
@@ -188,8 +188,8 @@ def predict_universe(
         return (ticker, frame, *loaded[name], days, n_paths, seed, today, True)
 
     def args_for(ticker):
-        if model is not None:
-            return global_args(model, ticker)
+        if global_name is not None:
+            return global_args(global_name, ticker)
         chosen = store.model_for(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
             return global_args(chosen.ticker, ticker)
