@@ -109,3 +109,14 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     fake.write_text("def f():\n    from forecast import api\n")
     assert "forecast.api" in imports_of(fake)
     assert layer_of("forecast.api") > layer_of("forecast.model.estimator")
+
+
+def test_every_package_face_names_what_it_has():
+    """Each package's __init__ lists its public names, and each one resolves."""
+    import importlib
+
+    for pkg in ("model", "evaluation", "universe", "cli", "prices"):
+        face = importlib.import_module(f"forecast.{pkg}")
+        assert face.__all__, pkg
+        for name in face.__all__:
+            assert getattr(face, name) is not None, f"forecast.{pkg}.{name}"

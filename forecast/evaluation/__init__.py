@@ -1,0 +1,46 @@
+"""How good a forecast is: the walk-forward backtest, its yardsticks and its scores.
+
+backtest     origins, refits, scores, verdict, per-origin export (run_backtest)
+yardsticks   EWMA, GARCH(1,1), EGARCH(1,1) fitted with arch
+randomwalk   naive, drift and the constant-volatility random walk
+metrics      MAE, MASE, coverage, Winkler, CRPS, NLL, Diebold–Mariano
+"""
+
+__all__ = [
+    "run_backtest",
+    "BacktestResult",
+    "verdict",
+    "EWMA",
+    "GARCH",
+    "EGARCH",
+    "RandomWalk",
+    "crps_gaussian",
+    "interval_score",
+    "diebold_mariano",
+]
+_FACE = {  # public name -> the module that defines it
+    "run_backtest": "backtest",
+    "BacktestResult": "backtest",
+    "verdict": "backtest",
+    "EWMA": "yardsticks",
+    "GARCH": "yardsticks",
+    "EGARCH": "yardsticks",
+    "RandomWalk": "randomwalk",
+    "crps_gaussian": "metrics",
+    "interval_score": "metrics",
+    "diebold_mariano": "metrics",
+}
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first use (PEP 562): importing one light module of this
+    package (say metrics (no arch)) does not load the heavy ones."""
+    if name in _FACE:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_FACE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
