@@ -629,7 +629,10 @@ def train_global(
     from forecast.model import globalmodel
     from forecast.model.panel import default_cut
 
-    name = prices.validate_symbol(name)
+    try:
+        name = prices.validate_symbol(name)
+    except ForecastError as e:  # a model name is spelled like a symbol: say which name it was
+        raise ForecastError(f"--global {name!r} is no model name: {e}") from None
     if not tickers:
         raise ForecastError(
             f"--global {name} trains on many tickers; give them, or --universe FILE"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import jsonfile
-from forecast.config import models_dir
+from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
 from forecast.prices import cache
@@ -151,8 +151,23 @@ def _is_symbol(name: str) -> bool:
         return False
 
 
+def _refuse_linked_folders(data_dir: Path) -> None:
+    """ForecastError if prices/ or models/ is a symbolic link: `rm` then deletes nothing.
+
+    Deleting <link>/AAPL.json removes a file wherever the link points, outside the data
+    directory too; the data directory itself may be a link (the user chose where it lives).
+    """
+    for folder in (prices_dir(data_dir), models_dir(data_dir)):
+        if folder.is_symlink():
+            raise ForecastError(
+                f"{folder} is a symbolic link; forecast deletes nothing through a linked "
+                "folder: replace the link with a real folder, or delete the files yourself"
+            )
+
+
 def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> list[Path]:
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
+    _refuse_linked_folders(data_dir)
     out = []
     if prices:
         out += cache.files(ticker, data_dir)  # the cache knows its own file names
@@ -166,6 +181,7 @@ def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
     fetch or train of it is half-way through meanwhile. Each JSON goes before the data files
     it names: it is the commit point, so an interrupted remove leaves files that read as
     "not cached" / "no model", never as corrupt."""
+    _refuse_linked_folders(data_dir)  # again: a link may have been made since ticker_files
     kinds = [kind for kind in ("prices", "models") if any(p.parent.name == kind for p in paths)]
     with ExitStack() as stack:
         for kind in kinds:

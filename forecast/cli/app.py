@@ -8,6 +8,7 @@ Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on
 """
 
 import datetime as dt
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,6 +152,18 @@ def _lr(value: float) -> float:
     return value
 
 
+def _day(text: str | None) -> dt.date | None:
+    # strptime's %Y-%m-%d also takes 2020-1-1; README promises YYYY-MM-DD, so exactly that
+    if text is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
 def _plot_path(path: Path | None) -> Path | None:
     if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
@@ -171,20 +184,22 @@ def fetch(
         ),
     ],
     start: Annotated[
-        dt.datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
-            help="First day (default: all history).",
+            help="First day, YYYY-MM-DD (default: all history).",
+            callback=_day,
             show_default=False,
+            metavar="YYYY-MM-DD",
             rich_help_panel="Range",
         ),
     ] = None,
     end: Annotated[
-        dt.datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Last day, inclusive (default: today).",
+            help="Last day, YYYY-MM-DD, inclusive (default: today).",
+            callback=_day,
             show_default=False,
+            metavar="YYYY-MM-DD",
             rich_help_panel="Range",
         ),
     ] = None,
@@ -207,8 +222,7 @@ def fetch(
     ] = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
-    start_day = start.date() if start else None
-    end_day = end.date() if end else None
+    start_day, end_day = start, end  # dates already (_day)
     if csv is not None:
         if len(tickers) != 1:
             raise typer.BadParameter("--csv imports one ticker; give exactly one symbol with it")
@@ -339,7 +353,8 @@ Jobs = Annotated[
     int | None,
     typer.Option(
         help="Worker processes for many tickers, each single-threaded (default: one per core).",
-        min=1,
+        min=RANGES["jobs"][0],
+        max=RANGES["jobs"][1],
         show_default=False,
         rich_help_panel=UNIVERSE,
     ),
@@ -493,7 +508,8 @@ def train(
         ):
             # several tickers: one global model, which forecast a little better than one model
             # per ticker in make quality (README, "One global model")
-            global_name = global_name or api.default_global_name(universe_file)
+            if global_name is None:  # --global '' is a name to refuse, not a default to pick
+                global_name = api.default_global_name(universe_file)
             u = api.universe(tickers, universe_file)
             for problem in u.problems:
                 display.error(problem)

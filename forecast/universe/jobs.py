@@ -36,6 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from forecast.config import check_range
 from forecast.errors import ForecastError
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
@@ -75,8 +76,7 @@ def default_jobs() -> int:
 def check_jobs(jobs: int | None) -> int:
     if jobs is None:
         return default_jobs()
-    if jobs < 1:
-        raise ForecastError(f"--jobs must be at least 1 worker process, got {jobs}")
+    check_range("jobs", jobs)  # 2**31 processes would end in an OverflowError inside the pool
     return int(jobs)
 
 
