@@ -281,9 +281,11 @@ def predict(
     if seed is not None:
         check_range("seed", seed)
     ticker = _symbol(ticker, latest_trained, data_dir)
-    chosen = store.model_for(data_dir, ticker)
+    chosen, switched = store.model_choice(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
-        return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        pred = predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        pred.warnings[:0] = [switched] if switched else []
+        return pred
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
     pred = predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
@@ -633,6 +635,7 @@ def train_global(
         name = prices.validate_symbol(name)
     except ForecastError as e:  # a model name is spelled like a symbol: say which name it was
         raise ForecastError(f"--global {name!r} is no model name: {e}") from None
+    globalmodel.check_name(data_dir, name)  # before the training, not after it
     if not tickers:
         raise ForecastError(
             f"--global {name} trains on many tickers; give them, or --universe FILE"

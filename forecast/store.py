@@ -17,6 +17,7 @@ from forecast import jsonfile
 from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
+from forecast.model import checkpoint
 from forecast.prices import cache
 from forecast.text import printable
 
@@ -35,6 +36,7 @@ class ModelInfo:
     size: int  # bytes on disk: JSON and weights
     kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
+    problem: str | None = None  # why it is no usable model (one line); None: it is one
 
     @property
     def skill(self) -> float | None:
@@ -59,10 +61,13 @@ def models(data_dir: Path) -> list[ModelInfo]:
     out = []
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
+        problem = checkpoint.sidecar_problem(data_dir, ticker)
         try:
             meta = jsonfile.read_object(json_path)
         except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
+        if problem is not None:  # what a corrupt file says of itself is not to be trusted
+            meta = {k: meta[k] for k in ("last_fit_date", "saved_at") if k in meta}
         weights = [p for p in _files(d, ticker, "npz") if p.suffix == ".npz"]
         losses = meta.get("losses") if isinstance(meta.get("losses"), dict) else {}
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
@@ -78,6 +83,7 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 size=sum(p.stat().st_size for p in [json_path, *weights]),
                 kind=meta.get("kind"),
                 tickers=_served(meta) if meta.get("kind") == "global" else (),
+                problem=problem,
             )
         )
     return out
@@ -109,13 +115,33 @@ def model_for(data_dir: Path, ticker: str, infos: list[ModelInfo] | None = None)
     mine = [
         m
         for m in (models(data_dir) if infos is None else infos)
-        if isinstance(m.saved_at, str)
+        if m.problem is None
+        and isinstance(m.saved_at, str)
         and (
             (m.kind != "global" and m.ticker == ticker)
             or (m.kind == "global" and ticker in m.tickers)
         )
     ]
     return max(mine, key=_saved, default=None)
+
+
+def unusable_own_model(ticker: str, infos: list[ModelInfo]) -> ModelInfo | None:
+    """The ticker's own model file when it is corrupt (a model of that name with a problem)."""
+    return next((m for m in infos if m.ticker == ticker and m.problem is not None), None)
+
+
+def model_choice(data_dir: Path, ticker: str) -> tuple[ModelInfo | None, str | None]:
+    """model_for, and a one-line warning when a global model serves `ticker` only because the
+    ticker's own model is corrupt: a model is never switched silently."""
+    infos = models(data_dir)
+    chosen = model_for(data_dir, ticker, infos)
+    broken = unusable_own_model(ticker, infos)
+    if chosen is None or chosen.kind != "global" or broken is None:
+        return chosen, None
+    return chosen, (
+        f"the model for {ticker} is unusable ({broken.problem}); forecasting with the global "
+        f"model {chosen.ticker} instead; retrain with `forecast train {ticker}`"
+    )
 
 
 def latest_model(data_dir: Path) -> str:

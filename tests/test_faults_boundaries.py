@@ -10,6 +10,7 @@ One section per class of fault; README's "What is promised under faults" table l
     14 smaller               --jobs bound, --global '', --start form, rm through a linked folder
 """
 
+import json
 import shutil
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def world_once(tmp_path_factory):
         assert result.exit_code == 0, result.output
     result = run(d, "train", "AAPL", "MSFT", "GLD", "--global", "WORLD", *TINY)
     assert result.exit_code == 0, result.output
-    result = run(d, "train", "SPY", *TINY)
-    assert result.exit_code == 0, result.output
+    for t in ("SPY", "GLD"):  # GLD: its own model, newer than WORLD, which serves it too
+        result = run(d, "train", t, *TINY)
+        assert result.exit_code == 0, result.output
     return d
 
 
@@ -79,6 +81,119 @@ def world(world_once, tmp_path):
     d = tmp_path / "world"
     shutil.copytree(world_once, d)
     return d
+
+
+# --- 12. global-model files ----------------------------------------------------------------------
+
+GLOBAL_EDITS = {  # field: hostile values (None: the field removed)
+    "kind": ["local", 5, None],
+    "name": [5, "../X", "SPY", None],
+    "config": [[], {"window": 60.5}, {"loss": 5}, None],
+    "cut_date": ["yesterday", 20200101, None],
+    "tickers": ["AAPL", [], ["../x"], [5], None],
+    "windows": [[1], {"MSFT": 5}, {"MSFT": {"train": -1, "val": 3}}, None],
+    "last_dates": [[1], {"MSFT": 1}, {"MSFT": "soon"}],
+    "skipped": [[1], {"X": 5}],
+    "member_epochs": [5, [[1, 2, 3]], [["a", 1]], [[1, 2], [3, 4]]],
+}
+CASES = [(f, v) for f, values in GLOBAL_EDITS.items() for v in values]
+
+
+def edit_json(path: Path, field: str, value) -> None:
+    meta = json.loads(path.read_text())
+    if value is None:
+        del meta[field]
+    else:
+        meta[field] = value
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("field, value", CASES, ids=[f"{f}={v!r}"[:40] for f, v in CASES])
+def test_c12_a_hostile_global_model_json_is_one_line(world, field, value):
+    edit_json(models_dir(world) / "WORLD.json", field, value)
+    for args in (["predict", "MSFT", "--model", "WORLD"], ["predict", "MSFT"]):
+        result = run(world, *args, "--days", "1", "--paths", "100")
+        one_line(result, 1)
+        assert "forecast train WORLD`" not in result.stderr  # WORLD is no ticker to train
+
+
+@pytest.mark.parametrize("field", ["tickers", "config", "cut_date"])
+def test_c12_backtest_of_a_global_model_lacking_a_field_is_one_line(world, field):
+    edit_json(models_dir(world) / "WORLD.json", field, None)
+    result = run(world, "backtest", "GLD", "--model", "WORLD", "--test-days", "30")
+    one_line(result, 1, "WORLD", "lacks " + field, "--global WORLD")
+
+
+def test_c12_models_lists_a_hostile_global_model_as_corrupt(world):
+    edit_json(models_dir(world) / "WORLD.json", "member_epochs", 5)
+    result = run(world, "models")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if "WORLD" in line]
+    assert "corrupt" in row and "×" not in row
+    assert "WORLD is corrupt" in result.stderr and "member_epochs" in result.stderr
+
+
+# --- 13. corrupt models --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"format_version": 2}', ""])
+def test_c13_a_corrupt_global_model_is_replaced_by_training_it(world, content):
+    (models_dir(world) / "WORLD.json").write_text(content)
+    result = run(world, "predict", "GLD", "--model", "WORLD", "--days", "1")
+    one_line(result, 1, "--global WORLD")
+    result = run(world, "train", "MSFT", "GLD", "--global", "WORLD", *TINY)
+    assert result.exit_code == 0, result.output
+    result = run(world, "predict", "GLD", "--model", "WORLD", "--days", "1", "--paths", "100")
+    assert result.exit_code == 0, result.output
+
+
+def test_c13_a_corrupt_own_model_is_replaced_by_a_global_one_of_its_name(world):
+    (models_dir(world) / "SPY.json").write_text("{not json")
+    result = run(world, "train", "MSFT", "GLD", "--global", "SPY", *TINY)
+    assert result.exit_code == 0, result.output
+    assert json.loads((models_dir(world) / "SPY.json").read_text())["kind"] == "global"
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any global training fails the test: a refusal must come before it."""
+    from forecast.model import globalmodel
+
+    def fail(*args, **kwargs):
+        raise AssertionError("trained before checking the model name")
+
+    monkeypatch.setattr(globalmodel, "fit_global", fail)
+
+
+def test_c13_a_global_name_of_a_tickers_own_model_is_refused_before_training(world, no_training):
+    before = tree(world)
+    result = run(world, "train", "MSFT", "GLD", "--global", "SPY", *TINY)
+    one_line(result, 1, "per-ticker model of SPY", "--global NAME")
+    assert tree(world) == before
+
+
+def test_c13_a_universe_named_like_a_tickers_own_model_is_refused_before_training(
+    world, tmp_path, no_training
+):
+    universe = tmp_path / "spy.txt"
+    universe.write_text("MSFT\nGLD\n")
+    before = tree(world)
+    result = run(world, "train", "--universe", universe, *TINY)
+    one_line(result, 1, "per-ticker model of SPY", "--global NAME")
+    assert tree(world) == before
+
+
+def test_c13_a_corrupt_own_model_never_switches_to_a_global_one_silently(world):
+    edit_json(models_dir(world) / "GLD.json", "config", {"window": 60.5})
+    result = run(world, "predict", "GLD", "--days", "1", "--paths", "100")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "unusable" in line]
+    assert len(warnings) == 1 and "warning: the model for GLD is unusable" in warnings[0]
+    assert "global model WORLD" in warnings[0] and "forecast train GLD" in warnings[0]
+    listed = run(world, "models")
+    (row,) = [line for line in listed.stdout.splitlines() if line.split()[:1] == ["GLD"]]
+    assert "corrupt" in row and "T=?" not in row
+    assert "GLD is corrupt" in listed.stderr
 
 
 # --- 14. smaller ---------------------------------------------------------------------------------

@@ -228,6 +228,11 @@ def models_table(infos, data_dir) -> None:
         if m.kind == "global":  # one model over many tickers: say so, and over how many
             options += f" ×{len(m.tickers)}"
         gap = m.skill
+        if m.problem is not None:  # never listed as if usable: predict would refuse or skip it
+            table.add_row(
+                escape(m.ticker), "?", "[red]corrupt[/]", "–", "–", "–", f"{m.size / 1024:,.1f} KiB"
+            )
+            continue
         table.add_row(
             escape(m.ticker),
             escape(str(m.trained_through or "?")),
@@ -238,6 +243,9 @@ def models_table(infos, data_dir) -> None:
             f"{m.size / 1024:,.1f} KiB",
         )
     out.print(table)
+    for m in infos:
+        if m.problem is not None:
+            warn(f"{m.ticker} is corrupt: {m.problem}")
 
 
 def _pct(x: float) -> str:

@@ -131,18 +131,28 @@ def fit_global(
     return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
 
 
+def own_model_named(data_dir: Path, name: str) -> bool:
+    """Whether models/NAME.json is a usable per-ticker model: a name `--global NAME` may not
+    take. A corrupt file of either kind is no model; training replaces it."""
+    if checkpoint.sidecar_problem(data_dir, name) is not None:
+        return False
+    meta = checkpoint._read_json(checkpoint._json_path(data_dir, name), ForecastError)
+    return not is_global(meta)
+
+
+def check_name(data_dir: Path, name: str) -> None:
+    """Refuse, before any training, a global model name that is a ticker's own model."""
+    if own_model_named(data_dir, name):
+        raise ForecastError(
+            f"models/{name}.json is the per-ticker model of {name}; save the global model "
+            f"under another name with --global NAME"
+        )
+
+
 def save_global(data_dir: Path, fit: GlobalFit) -> Path:
-    """models/NAME.json + weights, atomically; refuses to replace a per-ticker model."""
-    existing = checkpoint._json_path(data_dir, fit.name)
-    if existing.is_file():
-        try:
-            kind = checkpoint._read_json(existing, ForecastError).get("kind")
-        except ForecastError:
-            kind = None
-        if kind != KIND:
-            raise ForecastError(
-                f"models/{fit.name}.json is a per-ticker model; choose another --global name"
-            )
+    """models/NAME.json + weights, atomically; refuses to replace a per-ticker model (a
+    corrupt file of either kind is replaced)."""
+    check_name(data_dir, fit.name)  # again: one may have been trained meanwhile
     return checkpoint.save_model(data_dir, fit.name, fit.params(), fit.meta())
 
 
@@ -156,7 +166,7 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
 
     name = validate_symbol(name)
     try:
-        params, meta = checkpoint.load_model(data_dir, name)
+        params, meta = checkpoint.load_model(data_dir, name, checkpoint.retrain_advice(name, KIND))
     except ForecastError as e:
         if f"no model for {name}" in str(e):
             raise ForecastError(
