@@ -467,14 +467,12 @@ def backtest(
     return BacktestReport(ticker, result)
 
 
-def check_export_path(path: Path) -> Path:
-    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
-    if not path.parent.is_dir():
-        raise ForecastError(f"--export: the folder {path.parent} does not exist; create it first")
-    return path
+def check_export_path(path: Path, data_dir: Path | None = None) -> Path:
+    """Refuse, before any work, an export path that is a folder, has no folder, is no file to
+    write (a socket, a block device) or lies inside the data directory (files.check_output)."""
+    from forecast.files import check_output
+
+    return check_output(path, "--export", data_dir)
 
 
 def export_backtest(report: BacktestReport, path: Path) -> int:
@@ -486,11 +484,12 @@ def export_backtest(report: BacktestReport, path: Path) -> int:
 # --- charts --------------------------------------------------------------------------------------
 
 
-def check_plot_path(path: Path) -> Path:
-    """Refuse a chart file name before any work: unknown extension, or a missing folder."""
+def check_plot_path(path: Path, data_dir: Path | None = None) -> Path:
+    """Refuse a chart file name before any work: unknown extension, a missing folder, no file
+    to write, or a path inside the data directory."""
     from forecast import plot
 
-    return plot.check_path(path)
+    return plot.check_path(path, data_dir)
 
 
 def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:

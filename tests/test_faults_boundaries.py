@@ -11,7 +11,13 @@ One section per class of fault; README's "What is promised under faults" table l
 """
 
 import json
+import os
 import shutil
+import socket
+import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,8 @@ from typer.testing import CliRunner
 
 from forecast.cli.app import app
 from forecast.config import models_dir, prices_dir
+from forecast.errors import ForecastError
+from forecast.files import write_output
 
 runner = CliRunner()
 TINY = ["--epochs", "2", "--ensemble", "1", "--hidden", "8", "--window", "20"]
@@ -81,6 +89,116 @@ def world(world_once, tmp_path):
     d = tmp_path / "world"
     shutil.copytree(world_once, d)
     return d
+
+
+# --- 9. output files ----------------------------------------------------------------------------
+
+FAST_BACKTEST = [
+    *TINY,
+    "--test-days",
+    "30",
+    "--refit-every",
+    "30",
+    "--horizon",
+    "2",
+    "--paths",
+    "50",
+]
+
+
+def read_fifo_in_thread(fifo: Path) -> dict:
+    """Open `fifo` for reading in a thread and collect what is written (got["data"])."""
+    got: dict = {}
+
+    def read():
+        with open(fifo, "rb") as f:
+            got["data"] = f.read()
+
+    got["thread"] = threading.Thread(target=read, daemon=True)
+    got["thread"].start()
+    return got
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_c9_a_fifo_export_target_is_written_in_place(world, tmp_path):
+    fifo = tmp_path / "forecasts.csv"
+    os.mkfifo(fifo)
+    got = read_fifo_in_thread(fifo)
+    result = run(world, "backtest", "AAPL", *FAST_BACKTEST, "--export", fifo)
+    assert result.exit_code == 0, result.output
+    got["thread"].join(10)
+    assert got["data"].startswith(b"model,") and got["data"].count(b"\n") > 10
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO, not a file renamed over it
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_c9_a_fifo_nobody_reads_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ForecastError, match="no process reads the FIFO"):
+        write_output(fifo, b"x\n")  # O_NONBLOCK: refused at once, or this test would hang
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_c9_export_to_stdout(world):
+    result = run(world, "backtest", "AAPL", *FAST_BACKTEST, "--export", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("model,") and "forecasts to -" in result.stderr
+
+
+def test_c9_dev_stdout_stays_a_link_and_gets_the_csv(world):
+    before = os.readlink("/dev/stdout") if os.path.islink("/dev/stdout") else None
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "--data-dir", world, "backtest", "AAPL",
+         *FAST_BACKTEST, "--export", "/dev/stdout", "--json"],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(b"model,")
+    assert (os.readlink("/dev/stdout") if os.path.islink("/dev/stdout") else None) == before
+
+
+def test_c9_a_character_device_is_written_in_place(tmp_path):
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, AttributeError, OSError):
+        pytest.skip("cannot make a device node here")
+    write_output(node, b"x" * 1000)
+    assert stat.S_ISCHR(os.lstat(node).st_mode) and os.lstat(node).st_rdev == os.makedev(1, 3)
+
+
+def test_c9_a_link_to_a_regular_file_stays_a_link(tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_output(link, b"new\n")
+    assert link.is_symlink() and target.read_bytes() == b"new\n"
+
+
+def test_c9_a_socket_target_is_refused_before_any_work(world, tmp_path):
+    path = tmp_path / "s.csv"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(path))
+    except OSError:
+        pytest.skip("cannot bind a unix socket here")
+    with sock:
+        one_line(run(world, "backtest", "AAPL", *FAST_BACKTEST, "--export", path), 1, "a socket")
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize(
+    "option, name",
+    [("--export", "models/AAPL.json"), ("--export", "new.csv"), ("--plot", "models/x.png")],
+)
+def test_c9_writing_into_the_data_directory_is_refused(world, option, name):
+    before = tree(world)
+    result = run(world, "backtest", "AAPL", *FAST_BACKTEST, option, world / name)
+    one_line(result, 1, "inside the data directory")
+    assert tree(world) == before
 
 
 # --- 12. global-model files ----------------------------------------------------------------------

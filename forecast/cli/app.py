@@ -608,7 +608,7 @@ def predict(
             return
         ticker = tickers[0] if tickers else None
         if plot is not None:
-            api.check_plot_path(plot)
+            api.check_plot_path(plot, state.data_dir)
         if model is not None:
             if ticker is None:
                 raise ForecastError(
@@ -714,9 +714,9 @@ def backtest(
         from forecast import api
 
         if plot is not None:
-            api.check_plot_path(plot)
+            api.check_plot_path(plot, state.data_dir)
         if export is not None:
-            api.check_export_path(export)
+            api.check_export_path(export, state.data_dir)
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
