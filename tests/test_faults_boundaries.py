@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,75 @@ def test_c9_writing_into_the_data_directory_is_refused(world, option, name):
     result = run(world, "backtest", "AAPL", *FAST_BACKTEST, option, world / name)
     one_line(result, 1, "inside the data directory")
     assert tree(world) == before
+
+
+# --- 10. network waits ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_scheduler():
+    """tcp://127.0.0.1:PORT of a server that accepts every connection and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:  # closed at teardown
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for c in accepted:
+        c.close()
+
+
+def cli(data_dir, *args, timeout=60):
+    env = {k: v for k, v in os.environ.items() if k != "FORECAST_SCHEDULER"}
+    return subprocess.run(
+        [sys.executable, "-m", "forecast", "--data-dir", str(data_dir), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def test_c10_a_scheduler_that_never_answers_is_one_line_within_15_s(world, silent_scheduler):
+    t0 = time.monotonic()
+    out = cli(world, "predict", "MSFT", "GLD", "--scheduler", silent_scheduler, timeout=30)
+    assert time.monotonic() - t0 < 15  # a hang bound: it waited for good before
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: "), out.stderr
+    assert silent_scheduler in out.stderr and "no answer" in out.stderr
+
+
+MALFORMED = {
+    "tcp://127.0.0.1": "not HOST:PORT",
+    "garbage": "not HOST:PORT",
+    "inproc://x": "only tcp://",
+    "http://127.0.0.1:80": "only tcp://",
+    "tcp://127.0.0.1:" + "9" * 5000: "port must be in 1..65535",
+    "tcp://127.0.0.1:0": "port must be in 1..65535",
+    "tcp://:8786": "not HOST:PORT",
+}
+
+
+@pytest.mark.parametrize("address", MALFORMED, ids=lambda a: a[:24])
+def test_c10_a_malformed_scheduler_address_fails_with_its_own_message(world, address, monkeypatch):
+    monkeypatch.delenv("FORECAST_SCHEDULER", raising=False)
+    result = run(world, "predict", "MSFT", "GLD", "--scheduler", address)
+    one_line(result, 1, MALFORMED[address])
+    assert "within" not in result.stderr
+
+
+def test_c10_a_malformed_address_exits_at_once_without_a_client_traceback(world):
+    t0 = time.monotonic()
+    out = cli(world, "predict", "MSFT", "GLD", "--scheduler", "tcp://127.0.0.1")
+    assert time.monotonic() - t0 < 8  # 11.4-11.9 s before: a half-made Client's __del__ waited
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "Traceback" not in out.stderr and "TimeoutError" not in out.stderr
 
 
 # --- 12. global-model files ----------------------------------------------------------------------

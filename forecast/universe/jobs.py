@@ -27,6 +27,7 @@ all its price frames in the parent at once.
 
 import multiprocessing
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -40,6 +41,9 @@ from forecast.config import check_range
 from forecast.errors import ForecastError
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
+# seconds for the whole greeting: connect, then the scheduler's handshake reply. distributed
+# bounds only the connect; a port that accepts and never answers hung a command for good.
+HANDSHAKE_TIMEOUT = 10.0
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
 PRELOAD = [
@@ -169,6 +173,7 @@ class _DaskClient:
     breaks_all = False  # only the jobs on the dead worker fail (queued ones included)
 
     def __init__(self, address: str, timeout: float):
+        address = parse_scheduler(address)  # a malformed one fails here, at once
         try:
             import distributed
         except ImportError:
@@ -177,11 +182,14 @@ class _DaskClient:
             ) from None
         self._d = distributed
         try:
+            # A half-made Client prints a traceback from __del__ and waits 10 s at exit: make
+            # one only for a scheduler that has answered a complete handshake.
+            _handshake(address, timeout, max(timeout, HANDSHAKE_TIMEOUT))
             self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except Exception as e:  # refused, timed out, bad address: all one answer for the user
+        except Exception as e:  # refused, timed out, silent: all one answer for the user
             reason = " ".join(str(e).split())[:160] or type(e).__name__
             raise ForecastError(
-                f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}); "
+                f"cannot reach the Dask scheduler at {address} ({reason}); "
                 f"start one with `dask scheduler` or fix --scheduler / ${SCHEDULER_ENV}"
             ) from None
         threads = sum(self.client.nthreads().values())
@@ -214,6 +222,43 @@ class _DaskClient:
 
     def close(self, kill: bool):
         self.client.close()
+
+
+def parse_scheduler(address: str) -> str:
+    """tcp://HOST:PORT from `address` (HOST:PORT is taken as tcp), or ForecastError saying
+    what is wrong with it: checked before any connection, so a typo fails at once."""
+    text = str(address).strip()
+    scheme, sep, location = text.rpartition("://")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    like = "give an address like tcp://127.0.0.1:8786"
+    if sep and scheme != "tcp":
+        raise ForecastError(f"--scheduler {shown!r}: only tcp:// schedulers are supported; {like}")
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):([0-9]+)", location)
+    if match is None:
+        raise ForecastError(f"--scheduler {shown!r} is not HOST:PORT; {like}")
+    host, port = match.groups()
+    if len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise ForecastError(f"--scheduler {shown!r}: the port must be in 1..65535; {like}")
+    return f"tcp://{host}:{int(port)}"
+
+
+def _handshake(address: str, connect_timeout: float, deadline: float) -> None:
+    """Open one comm to the scheduler and close it, within `deadline` seconds in all: a port
+    that accepts and never speaks raises TimeoutError instead of waiting forever."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def greet():
+        comm = await asyncio.wait_for(connect(address, timeout=connect_timeout), deadline)
+        await comm.close()
+
+    try:
+        asyncio.run(greet())
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {deadline:g} s") from None
+    except OSError as e:
+        raise OSError(f"not reachable within {connect_timeout:g} s: {e}") from None
 
 
 # --- the runner ------------------------------------------------------------------------------------
