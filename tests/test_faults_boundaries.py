@@ -13,6 +13,7 @@ One section per class of fault; README's "What is promised under faults" table l
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -269,6 +270,117 @@ def test_c10_a_malformed_address_exits_at_once_without_a_client_traceback(world)
     assert time.monotonic() - t0 < 8  # 11.4-11.9 s before: a half-made Client's __del__ waited
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
     assert "Traceback" not in out.stderr and "TimeoutError" not in out.stderr
+
+
+# --- 11. processes -------------------------------------------------------------------------------
+
+LONG = ["--epochs", "100000", "--patience", "100000", "--hidden", "8", "--window", "20"]
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group `pgid`, from /proc."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            alive.append(int(entry.name))
+    return alive
+
+
+@pytest.fixture
+def per_ticker_run(world):
+    """Start `train ... --per-ticker --jobs 2` in its own process group with piped output;
+    yield (process, pgid) once both workers run; kill what is left at teardown."""
+    env = {k: v for k, v in os.environ.items() if k != "FORECAST_SCHEDULER"}
+    procs = []
+
+    def start(*extra):
+        p = subprocess.Popen(
+            [sys.executable, "-m", "forecast", "--data-dir", str(world), "train",
+             "AAPL", "MSFT", "GLD", "SPY", "--per-ticker", "--jobs", "2", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )  # fmt: skip
+        procs.append(p)
+        deadline = time.monotonic() + 60
+        while len(group_alive(p.pid)) < 5:  # the command, tracker, forkserver, two workers
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.1)
+        time.sleep(1.0)  # the workers are training now
+        return p
+
+    yield start
+    for p in procs:
+        for pid in group_alive(p.pid):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        p.wait()
+
+
+def assert_no_helper_output(err: bytes) -> None:
+    """Nothing on stderr from the resource tracker or a worker: no traceback, KeyError or
+    'leaked semaphore' warning (the tracker printed them once its command was gone)."""
+    for noise in (b"Traceback", b"KeyError", b"resource_tracker", b"Warning"):
+        assert noise not in err, err.decode(errors="replace")
+
+
+def wait_for_eof(p, seconds: float) -> tuple[bytes, bytes]:
+    """Both pipes read to EOF (every process holding them gone) within `seconds`, else fail."""
+    out: dict = {}
+    readers = [threading.Thread(target=lambda k=k: out.__setitem__(k, getattr(p, k).read()))
+               for k in ("stdout", "stderr")]  # fmt: skip
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(seconds)
+    assert not any(r.is_alive() for r in readers), "a process still holds the output pipe"
+    return out["stdout"], out["stderr"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_c11_killing_a_multi_ticker_run_leaves_no_process_and_closes_the_pipe(
+    world, per_ticker_run, sig
+):
+    p = per_ticker_run(*LONG)
+    os.kill(p.pid, getattr(signal, sig))
+    t0 = time.monotonic()
+    _, err = wait_for_eof(p, 10)
+    while group_alive(p.pid) and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    assert group_alive(p.pid) == [], "a worker or helper outlived its command by 10 s"
+    code = p.wait(5)
+    if sig == "SIGTERM":  # like Ctrl-C: one line, 143
+        assert code == 143, err
+        errors = [line for line in err.decode().splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "terminated" in errors[0], err
+    assert_no_helper_output(err)
+    assert list(models_dir(world).glob(".*.tmp")) == []
+    for t in ("SPY", "GLD"):  # the models from before are whole (a save is old or new)
+        assert run(world, "predict", t, "--days", "1", "--paths", "100").exit_code == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_c11_a_killed_worker_prints_no_resource_tracker_traceback(world, per_ticker_run):
+    p = per_ticker_run("--epochs", "40", "--patience", "40", "--hidden", "8", "--window", "20")
+    workers = [q for q in group_alive(p.pid) if q != p.pid and _ppid(q) != p.pid]  # forked
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = wait_for_eof(p, 120)
+    assert p.wait(5) in (0, 1), err
+    assert_no_helper_output(err)
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 # --- 12. global-model files ----------------------------------------------------------------------

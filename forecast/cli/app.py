@@ -4,7 +4,8 @@ The CLI imports only api, display, config and errors; api (and with it numpy, pa
 yfinance) is imported inside the commands that need it, so `forecast --help` stays fast.
 
 Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on stderr),
-2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted.
+2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, handled like Ctrl-C: workers stopped, no file left partial).
 """
 
 import datetime as dt
@@ -25,13 +26,14 @@ except ImportError:  # pragma: no cover - older typer on the real Click
 from forecast import config
 from forecast.cli import display
 from forecast.config import RANGES, Loss, TrainConfig
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, Terminated, interrupted_exit_code, raise_terminated
 
 
 class OneLineErrors(TyperGroup):
     """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        previous = _on_sigterm(raise_terminated)  # SIGTERM: the clean-up Ctrl-C gets, exit 143
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as e:
@@ -40,14 +42,33 @@ class OneLineErrors(TyperGroup):
             if message:  # empty: `forecast` alone, whose help Click has printed already
                 display.error(message.rstrip(".") + where)
             code = e.exit_code
-        except typer.Abort:
-            display.error("aborted; nothing was changed")
-            code = 1
+        except typer.Abort as e:
+            if isinstance(e.__cause__, Terminated):  # Click turns a KeyboardInterrupt into Abort
+                display.error("terminated; files on disk are unchanged")
+                code = interrupted_exit_code(e.__cause__)
+            else:
+                display.error("aborted; nothing was changed")
+                code = 1
         else:
             code = rv if isinstance(rv, int) else 0
+        finally:
+            _on_sigterm(previous)
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+def _on_sigterm(handler):
+    """Install `handler` for SIGTERM and return the one it replaces (None where signals cannot
+    be set: not the main thread, or no SIGTERM)."""
+    import signal
+
+    if handler is None or not hasattr(signal, "SIGTERM"):
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding application's worker thread)
+        return None
 
 
 app = typer.Typer(
@@ -88,9 +109,13 @@ def user_errors():
         where = f" {target}" if target else ""
         display.error(f"cannot use{where}: {e.strerror or e}; check the path and its permissions")
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        display.error("interrupted; files on disk are unchanged")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        display.error(f"{_stopped(e)}; files on disk are unchanged")
+        raise typer.Exit(interrupted_exit_code(e)) from None
+
+
+def _stopped(e: KeyboardInterrupt) -> str:
+    return "terminated" if isinstance(e, Terminated) else "interrupted"
 
 
 def _version(value: bool) -> None:
@@ -402,11 +427,11 @@ def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
         with api.runner(jobs, scheduler) as runner:
             with display.UniverseProgress(len(u.tickers), verb, runner.where) as progress:
                 rows = work(u.tickers, runner, progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         display.error(
-            "interrupted; workers stopped; files saved before it are complete, none is partial"
+            f"{_stopped(e)}; workers stopped; files saved before it are complete, none is partial"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupted_exit_code(e)) from None
     return rows, u
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from forecast.config import check_range
 from forecast.errors import ForecastError
+from forecast.universe import lifeline
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
 # seconds for the whole greeting: connect, then the scheduler's handshake reply. distributed
@@ -97,8 +98,11 @@ def single_threaded() -> None:
 
 
 def _worker_init() -> None:
-    """Local pool workers: one thread each; Ctrl-C is the parent's to handle (it kills us)."""
+    """Local pool workers: one thread each; Ctrl-C is the parent's to handle (it kills us);
+    a dead command ends us within seconds (forecast/universe/lifeline.py)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.die_with_parent()  # the forkserver's death (it dies with the command)
+    lifeline.watch_command(os.getppid())  # the command's own death, on every platform
     single_threaded()
 
 
@@ -133,6 +137,8 @@ class _LocalPool:
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
+        # helpers that die with us and hold none of our pipes (a dead forkserver restarts here)
+        lifeline.start_helpers(self._ctx.get_start_method())
         return cf.ProcessPoolExecutor(self.slots, mp_context=self._ctx, initializer=_worker_init)
 
     def submit(self, fn, args, key):
