@@ -138,7 +138,11 @@ def model_choice(data_dir: Path, ticker: str) -> tuple[ModelInfo | None, str | N
     broken = unusable_own_model(ticker, infos)
     if chosen is None or chosen.kind != "global" or broken is None:
         return chosen, None
-    return chosen, (
+    return chosen, switch_warning(ticker, broken, chosen)
+
+
+def switch_warning(ticker: str, broken: ModelInfo, chosen: ModelInfo) -> str:
+    return (
         f"the model for {ticker} is unusable ({broken.problem}); forecasting with the global "
         f"model {chosen.ticker} instead; retrain with `forecast train {ticker}`"
     )

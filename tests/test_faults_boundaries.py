@@ -496,6 +496,19 @@ def test_c13_a_corrupt_own_model_never_switches_to_a_global_one_silently(world):
     assert "GLD is corrupt" in listed.stderr
 
 
+def test_c13_a_screen_says_when_a_global_model_stood_in_for_a_corrupt_own_one(world):
+    (models_dir(world) / "GLD.json").write_text("{not json")
+    result = run(world, "predict", "GLD", "MSFT", "--jobs", "1", "--days", "1", "--paths", "100")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if line.split()[:1] == ["GLD"]]
+    assert "own corru" in row  # "own corrupt", cut to fit 80 columns
+    assert "warning: the model for GLD is unusable" in result.stderr
+    assert "global model WORLD" in result.stderr
+    listed = run(world, "predict", "GLD", "MSFT", "--jobs", "1", "--days", "1", "--json")
+    rows = {r["ticker"]: r for r in json.loads(listed.stdout)}
+    assert "GLD is unusable" in rows["GLD"]["switched"] and "switched" not in rows["MSFT"]
+
+
 # --- 14. smaller ---------------------------------------------------------------------------------
 
 

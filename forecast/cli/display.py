@@ -521,9 +521,14 @@ def screen_table(rows, days: int) -> None:
             _cell(v.get("p_up"), ".0%"),
             _cell(v.get("band_80"), ".1%"),
             _cell(v.get("band_95"), ".1%"),
-            "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
+            "failed"
+            if not r.ok
+            else ("own corrupt" if v.get("switched") else "stale" if v.get("warnings") else ""),
         )
     out.print(t)
+    for r in ok:
+        if r.values.get("switched"):
+            warn(r.values["switched"])
     err.print(
         f"median: median return to day {days}; P(up): P(close above the last close) there "
         "(direction models: P(up that day)); band: calibrated band width / last close",
