@@ -78,22 +78,29 @@ def quiet_stdio() -> Iterator[None]:
             stream.flush()
         except (AttributeError, ValueError, OSError):
             pass
-    saved = [os.dup(1), os.dup(2)]
+    saved = {}
+    for fd in (1, 2):
+        try:
+            saved[fd] = os.dup(fd)
+        except OSError:  # closed (`forecast ... >&-`): nothing to hide from the helpers
+            pass
     null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
+        for fd in saved:
+            os.dup2(null, fd)
         yield
     finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(null)
 
 
 def start_helpers(method: str) -> None:
     """Start the resource tracker (and for `method` "forkserver" the forkserver, preloading
     die_with_parent) with quiet stdio, before any pool needs them. A no-op when running."""
+    if os.name != "posix":  # no resource tracker or forkserver to start (Windows: spawn only)
+        return
     from multiprocessing import forkserver, resource_tracker
 
     with quiet_stdio():
