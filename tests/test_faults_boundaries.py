@@ -272,6 +272,19 @@ def test_c10_a_malformed_address_exits_at_once_without_a_client_traceback(world)
     assert "Traceback" not in out.stderr and "TimeoutError" not in out.stderr
 
 
+def test_c10_a_client_that_fails_half_made_prints_nothing_at_exit():
+    code = (
+        "import distributed\n"
+        "from forecast.universe.jobs import _client\n"
+        "try:\n"
+        "    _client(distributed, 'inproc://x', 1)\n"  # distributed's own refusal, half made
+        "except Exception:\n"
+        "    pass\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr  # no __del__ TimeoutError
+
+
 # --- 11. processes -------------------------------------------------------------------------------
 
 LONG = ["--epochs", "100000", "--patience", "100000", "--hidden", "8", "--window", "20"]

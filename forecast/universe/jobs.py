@@ -191,7 +191,7 @@ class _DaskClient:
             # A half-made Client prints a traceback from __del__ and waits 10 s at exit: make
             # one only for a scheduler that has answered a complete handshake.
             _handshake(address, timeout, max(timeout, HANDSHAKE_TIMEOUT))
-            self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
+            self.client = _client(distributed, address, timeout)
         except Exception as e:  # refused, timed out, silent: all one answer for the user
             reason = " ".join(str(e).split())[:160] or type(e).__name__
             raise ForecastError(
@@ -246,6 +246,21 @@ def parse_scheduler(address: str) -> str:
     if len(port) > 5 or not 1 <= int(port) <= 65535:
         raise ForecastError(f"--scheduler {shown!r}: the port must be in 1..65535; {like}")
     return f"tcp://{host}:{int(port)}"
+
+
+def _client(distributed, address: str, timeout: float):
+    """distributed.Client(address); one whose __init__ fails is closed here, briefly, so its
+    __del__ prints no TimeoutError traceback and does not hold the exit for 10 s."""
+    client = distributed.Client.__new__(distributed.Client)
+    try:
+        client.__init__(address, timeout=timeout, set_as_default=False)
+    except BaseException:
+        try:
+            client.close(timeout=1)
+        except Exception:  # half made: whatever close trips over, the real error is raised
+            pass
+        raise
+    return client
 
 
 def _handshake(address: str, connect_timeout: float, deadline: float) -> None:
