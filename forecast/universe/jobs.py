@@ -190,7 +190,8 @@ class _DaskClient:
         try:
             # A half-made Client prints a traceback from __del__ and waits 10 s at exit: make
             # one only for a scheduler that has answered a complete handshake.
-            _handshake(address, timeout, max(timeout, HANDSHAKE_TIMEOUT))
+            # the connect gets at most half the deadline: the greeting after it gets the rest
+            _handshake(address, min(timeout, HANDSHAKE_TIMEOUT / 2), HANDSHAKE_TIMEOUT)
             self.client = _client(distributed, address, timeout)
         except Exception as e:  # refused, timed out, silent: all one answer for the user
             reason = " ".join(str(e).split())[:160] or type(e).__name__
