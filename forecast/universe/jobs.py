@@ -17,8 +17,10 @@ Failures stay per job:
   breaks the whole pool, which is restarted; on Dask the scheduler reports `KilledWorker` for
   the jobs assigned to that worker), and suspects are re-run one at a time, alone, so only a
   job that kills its worker when running alone is failed; bystanders just run again.
-- Ctrl-C (KeyboardInterrupt) in the parent cancels queued jobs and kills the local workers;
-  what the parent had written stays whole because nothing partial is ever written.
+- Ctrl-C (KeyboardInterrupt; the CLI raises it for SIGTERM too) in the parent cancels queued
+  jobs and kills the local workers; what the parent had written stays whole because nothing
+  partial is ever written. A parent killed outright (kill -9) takes its workers, forkserver and
+  resource tracker along within seconds (forecast/universe/lifeline.py).
 
 At most one job per worker thread is in flight, and
 `args_for` is called only when a job is sent, so a universe of hundreds of tickers never has
