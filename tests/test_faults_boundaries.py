@@ -135,6 +135,18 @@ def test_c9_a_fifo_export_target_is_written_in_place(world, tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_c9_a_fifo_plot_target_is_written_in_place(world, tmp_path):
+    pytest.importorskip("matplotlib")
+    fifo = tmp_path / "fan.svg"
+    os.mkfifo(fifo)
+    got = read_fifo_in_thread(fifo)
+    result = run(world, "predict", "GLD", "--days", "2", "--paths", "100", "--plot", fifo)
+    assert result.exit_code == 0, result.output
+    got["thread"].join(10)
+    assert b"<svg" in got["data"] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_c9_a_fifo_nobody_reads_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "out.csv"
     os.mkfifo(fifo)
