@@ -696,7 +696,7 @@ def backtest_global(
 
     ticker = prices.validate_symbol(ticker)
     _, meta = globalmodel.load_global(data_dir, model)
-    config = TrainConfig.from_dict(meta["config"])
+    config = globalmodel.config_of(meta)
     frame = prices.load_prices(ticker, data_dir)
     others = {}
     for t in meta["tickers"]:

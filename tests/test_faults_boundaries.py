@@ -427,7 +427,7 @@ def _ppid(pid: int) -> int | None:
 GLOBAL_EDITS = {  # field: hostile values (None: the field removed)
     "kind": ["local", 5, None],
     "name": [5, "../X", "SPY", None],
-    "config": [[], {"window": 60.5}, {"loss": 5}, None],
+    "config": [[], {"window": 60.5}, {"loss": 5}, {"loss": "hinge"}, {"x": 1}, None],
     "cut_date": ["yesterday", 20200101, None],
     "tickers": ["AAPL", [], ["../x"], [5], None],
     "windows": [[1], {"MSFT": 5}, {"MSFT": {"train": -1, "val": 3}}, None],
@@ -461,6 +461,18 @@ def test_c12_backtest_of_a_global_model_lacking_a_field_is_one_line(world, field
     edit_json(models_dir(world) / "WORLD.json", field, None)
     result = run(world, "backtest", "GLD", "--model", "WORLD", "--test-days", "30")
     one_line(result, 1, "WORLD", "lacks " + field, "--global WORLD")
+
+
+@pytest.mark.parametrize("edit", [{"x": 1}, {"loss": "hinge"}, {"features": ["range"]}])
+def test_c12_a_global_config_that_is_no_config_is_one_line(world, edit):
+    """Fields the schema lets through (unknown keys, names) that TrainConfig refuses."""
+    path = models_dir(world) / "WORLD.json"
+    meta = json.loads(path.read_text())
+    meta["config"] |= edit
+    path.write_text(json.dumps(meta))
+    for args in (["predict", "GLD", "--model", "WORLD"], ["backtest", "GLD", "--model", "WORLD"]):
+        one_line(run(world, *args, "--test-days" if args[0] == "backtest" else "--days", 30),
+                 1, "models/WORLD.json holds no valid config", "--global WORLD")  # fmt: skip
 
 
 def test_c12_models_lists_a_hostile_global_model_as_corrupt(world):

@@ -180,6 +180,20 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
     return params, meta
 
 
+def config_of(meta: dict) -> TrainConfig:
+    """The TrainConfig a global model was trained with, or ForecastError naming its file: a
+    config the schema lets through may still be no config (an unknown key, loss or feature)."""
+    name = meta.get("name")
+    try:
+        return TrainConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ValueError, ForecastError) as e:
+        reason = " ".join(str(e).split())[:160]
+        raise ForecastError(
+            f"the global model {name} is unusable: models/{name}.json holds no valid config "
+            f"({reason}); {checkpoint.retrain_advice(name, KIND)}"
+        ) from None
+
+
 def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
     """Members' mean validation loss per scored step on windows xv (B, T, D), zv (B, T), as
     training reports it; NaN without windows (a ticker with few days after the cut: its
@@ -196,8 +210,8 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     the cut date) and bands calibrated on its own days after the cut."""
     from forecast.model.estimator import CAL_STRIDE, RNNForecaster
 
+    cfg = config_of(meta)
     try:
-        cfg = TrainConfig.from_dict(meta["config"])
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
         raise ForecastError(f"the global model file is inconsistent ({e}); retrain it") from None
