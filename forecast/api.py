@@ -250,9 +250,11 @@ def predict(
             raise ForecastError(MODEL_NEEDS_TICKER["predict"])
         return predict_global(ticker, data_dir, global_name, days, n_paths, seed, today)
     ticker = _symbol(ticker, latest_trained, data_dir)
-    chosen = store.model_for(data_dir, ticker)
+    chosen, switched = store.model_choice(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
-        return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        pred = predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        pred.warnings[:0] = [switched] if switched else []
+        return pred
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
     pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
@@ -330,14 +332,12 @@ def backtest(
     return BacktestReport(ticker, result)
 
 
-def check_export_path(path: Path) -> Path:
-    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
-    if not path.parent.is_dir():
-        raise ForecastError(f"--export: the folder {path.parent} does not exist; create it first")
-    return path
+def check_export_path(path: Path, data_dir: Path | None = None) -> Path:
+    """Refuse, before any work, an export path that is a folder, has no folder, is no file to
+    write (a socket, a block device) or lies inside the data directory (files.check_output)."""
+    from forecast.files import check_output
+
+    return check_output(path, "--export", data_dir)
 
 
 def export_backtest(report: BacktestReport, path: Path) -> int:
@@ -349,11 +349,12 @@ def export_backtest(report: BacktestReport, path: Path) -> int:
 # --- charts --------------------------------------------------------------------------------------
 
 
-def check_plot_path(path: Path) -> Path:
-    """Refuse a chart file name before any work: unknown extension, or a missing folder."""
+def check_plot_path(path: Path, data_dir: Path | None = None) -> Path:
+    """Refuse a chart file name before any work: unknown extension, a missing folder, no file
+    to write, or a path inside the data directory."""
     from forecast import plot  # matplotlib, only when a chart is drawn
 
-    return plot.check_path(path)
+    return plot.check_path(path, data_dir)
 
 
 def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:
@@ -469,7 +470,7 @@ def plan(
             _is_many(tickers, universe_file, None, None) and not separate
         ):
             u = resolve(tickers, universe_file)
-            name = global_name or default_global_name(universe_file)
+            name = default_global_name(universe_file) if global_name is None else global_name
             return Plan("global", u.tickers, u.problems, global_name=name)
     if _is_many(tickers, universe_file, jobs, scheduler):
         if any(value is not None for value in (one_ticker_only or {}).values()):
@@ -600,7 +601,11 @@ def train_global(
     Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
     the panel), so a large universe never has all its frames in memory at once.
     """
-    name = prices.validate_symbol(name)
+    try:
+        name = prices.validate_symbol(name)
+    except ForecastError as e:  # a model name is spelled like a symbol: say which name it was
+        raise ForecastError(f"--global {name!r} is no model name: {e}") from None
+    globalmodel.check_name(data_dir, name)  # before the training, not after it
     if not tickers:
         raise ForecastError(
             f"--global {name} trains on many tickers; give them, or --universe FILE"
@@ -659,7 +664,7 @@ def backtest_global(
 
     ticker = prices.validate_symbol(ticker)
     _, meta = globalmodel.load_global(data_dir, model)
-    config = TrainConfig.from_dict(meta["config"])
+    config = globalmodel.config_of(meta)
     frame = prices.load_prices(ticker, data_dir)
     others = {}
     for t in meta["tickers"]:

@@ -105,6 +105,10 @@ RANGES = {
     "horizon": (1, MAX_HORIZON),
     "paths": (10, 100_000),  # 10: enough for a median and a spread; more gives smoother quantiles
     "history": (5, 10_000),  # closes drawn before the forecast in a --plot
+    "jobs": (
+        1,
+        1024,
+    ),  # worker processes; far above any one machine's cores, far below OverflowError
 }
 
 

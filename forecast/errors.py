@@ -7,3 +7,18 @@ class ForecastError(Exception):
     Messages are one sentence that names the problem and the remedy, e.g.
     "no cached prices for AAPL; run `forecast fetch AAPL` (or `--csv FILE`)".
     """
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt so the same clean-up runs (workers
+    stopped, nothing partial written); the command then exits 143 instead of 130."""
+
+
+def interrupted_exit_code(e: BaseException) -> int:
+    """128 + the signal: 143 for SIGTERM (Terminated), 130 for Ctrl-C."""
+    return 143 if isinstance(e, Terminated) else 130
+
+
+def raise_terminated(signum, frame) -> None:
+    """A SIGTERM handler: turn the signal into Terminated in the main thread."""
+    raise Terminated()

@@ -1,5 +1,6 @@
 """Files on disk: atomic writes (temp file, fsync, rename), bounded reads, inter-process locks."""
 
+import errno
 import json
 import os
 import stat
@@ -156,3 +157,121 @@ def locked(lock_path: Path, what: str, timeout: float = LOCK_TIMEOUT) -> Iterato
         yield
     finally:
         lock.release()
+
+
+# --- output files a user names (--export, --plot) ------------------------------------------------
+
+# Names that mean this process's standard output: written to it, never opened as a path (which
+# would replace the file a shell redirected stdout into, or turn a device node into a file).
+STDOUT_NAMES = ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+# Where every path is a device or a view of a process: written in place, never replaced.
+_SPECIAL_DIRS = ("/dev/", "/proc/")
+
+
+def _kind(mode: int) -> str:
+    for test, name in [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+    ]:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _in_place(path: Path) -> bool:
+    return os.path.abspath(path).startswith(_SPECIAL_DIRS)
+
+
+def check_output(path: Path, option: str, data_dir: Path | None = None) -> Path:
+    """Refuse, before any work, an output path that could not be written, or should not be.
+
+    Accepted: a new or regular file in an existing folder (replaced atomically), a FIFO or a
+    character device (/dev/null, a terminal; written in place), and STDOUT_NAMES. Refused: a
+    folder, a socket, a block device, a missing folder, and any path inside the data directory,
+    whose files only forecast writes (an export over models/AAPL.json would destroy the model).
+    """
+    path = Path(path)
+    if str(path) in STDOUT_NAMES:
+        return path
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise ForecastError(f"{option} {path}: {e.strerror or e}; give a writable file") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise ForecastError(f"{option} {path}: that is a folder; give a file name like out.csv")
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        raise ForecastError(
+            f"{option} {path} is {_kind(mode)}; give a regular file, a FIFO or - for stdout"
+        )
+    if mode is None and not path.parent.is_dir():
+        raise ForecastError(f"{option}: the folder {path.parent} does not exist; create it first")
+    if data_dir is not None:
+        inside = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(data_dir))
+        if inside:
+            raise ForecastError(
+                f"{option} {path} is inside the data directory {data_dir}, which holds only "
+                "forecast's own files; write it elsewhere"
+            )
+    return path
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write `data` to a user's output path without ever replacing what is not a regular file.
+
+    A regular file (or a new one) is replaced atomically, through a symbolic link if the path
+    is one (the link stays a link). A FIFO, a character device and anything under /dev or /proc
+    are opened and written in place: a temp file renamed over /dev/null would replace the
+    device node with a file. STDOUT_NAMES go to sys.stdout. A FIFO no process reads is refused
+    at once (O_NONBLOCK), never waited on. Anything else: ForecastError, nothing written.
+    """
+    import sys
+
+    path = Path(path)
+    if str(path) in STDOUT_NAMES:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if not _in_place(path) and (mode is None or stat.S_ISREG(mode)):
+        atomic_write_bytes(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
+        return
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        raise ForecastError(
+            f"cannot write {path}: it is {_kind(mode)}; give a regular file, a FIFO or - for stdout"
+        )
+    _write_in_place(path, data)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    """Open an existing FIFO or device without creating or replacing anything, and write."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    try:  # O_APPEND: a regular file behind /dev/stderr keeps what was written to it before
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | nonblock)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # a FIFO's open for writing fails at once without a reader
+            raise ForecastError(
+                f"no process reads the FIFO {path}; start its reader first"
+            ) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+            raise ForecastError(f"cannot write {path}: it is {_kind(mode)}; give a regular file")
+        if nonblock:  # blocking writes from here: a reader that is slow is waited for
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~nonblock)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

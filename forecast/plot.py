@@ -11,19 +11,18 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
-from forecast.files import atomic_write_bytes
+from forecast.files import check_output, write_output
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
-def check_path(path) -> Path:
-    """Refuse, before any work, a file name whose format is unknown or whose folder is missing."""
+def check_path(path, data_dir: Path | None = None) -> Path:
+    """Refuse, before any work, a file name whose format is unknown, whose folder is missing,
+    that is no file to write (files.check_output) or that is inside the data directory."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ForecastError(f"--plot {path.name}: give a file name ending in .png, .svg or .pdf")
-    if not path.parent.is_dir():
-        raise ForecastError(f"--plot: the folder {path.parent} does not exist; create it first")
-    return path
+    return check_output(path, "--plot", data_dir)
 
 
 def _figure(height: float = 5.0, rows: int = 1):
@@ -48,7 +47,7 @@ def _save(fig, path) -> Path:
     meta = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
     fmt = FORMATS[path.suffix.lower()]
     fig.savefig(buf, format=fmt, metadata=meta[fmt])
-    atomic_write_bytes(path, buf.getvalue())
+    write_output(path, buf.getvalue())  # a FIFO or device is written, never replaced
     return path
 
 

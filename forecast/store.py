@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import jsonfile
-from forecast.config import models_dir
+from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
+from forecast.model import checkpoint
 from forecast.prices import cache
 from forecast.symbols import is_symbol
 from forecast.text import printable
@@ -36,6 +37,7 @@ class ModelInfo:
     size: int  # bytes on disk: JSON and weights
     kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
+    problem: str | None = None  # why it is no usable model (one line); None: it is one
 
     @property
     def skill(self) -> float | None:
@@ -60,10 +62,13 @@ def models(data_dir: Path) -> list[ModelInfo]:
     out = []
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
+        problem = checkpoint.sidecar_problem(data_dir, ticker)
         try:
             meta = jsonfile.read_object(json_path)
         except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
             meta = {}
+        if problem is not None:  # what a corrupt file says of itself is not to be trusted
+            meta = {k: meta[k] for k in ("last_fit_date", "saved_at") if k in meta}
         weights = [p for p in _files(d, ticker, "npz") if p.suffix == ".npz"]
         losses = meta.get("losses") if isinstance(meta.get("losses"), dict) else {}
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
@@ -79,6 +84,7 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 size=sum(p.stat().st_size for p in [json_path, *weights]),
                 kind=meta.get("kind"),
                 tickers=_served(meta) if meta.get("kind") == "global" else (),
+                problem=problem,
             )
         )
     return out
@@ -110,13 +116,37 @@ def model_for(data_dir: Path, ticker: str, infos: list[ModelInfo] | None = None)
     mine = [
         m
         for m in (models(data_dir) if infos is None else infos)
-        if isinstance(m.saved_at, str)
+        if m.problem is None
+        and isinstance(m.saved_at, str)
         and (
             (m.kind != "global" and m.ticker == ticker)
             or (m.kind == "global" and ticker in m.tickers)
         )
     ]
     return max(mine, key=_saved, default=None)
+
+
+def unusable_own_model(ticker: str, infos: list[ModelInfo]) -> ModelInfo | None:
+    """The ticker's own model file when it is corrupt (a model of that name with a problem)."""
+    return next((m for m in infos if m.ticker == ticker and m.problem is not None), None)
+
+
+def model_choice(data_dir: Path, ticker: str) -> tuple[ModelInfo | None, str | None]:
+    """model_for, and a one-line warning when a global model serves `ticker` only because the
+    ticker's own model is corrupt: a model is never switched silently."""
+    infos = models(data_dir)
+    chosen = model_for(data_dir, ticker, infos)
+    broken = unusable_own_model(ticker, infos)
+    if chosen is None or chosen.kind != "global" or broken is None:
+        return chosen, None
+    return chosen, switch_warning(ticker, broken, chosen)
+
+
+def switch_warning(ticker: str, broken: ModelInfo, chosen: ModelInfo) -> str:
+    return (
+        f"the model for {ticker} is unusable ({broken.problem}); forecasting with the global "
+        f"model {chosen.ticker} instead; retrain with `forecast train {ticker}`"
+    )
 
 
 def latest_model(data_dir: Path) -> str:
@@ -143,8 +173,23 @@ def _files(directory: Path, ticker: str, data_suffix: str) -> list[Path]:
     return [p for p in [directory / f"{ticker}.json", *data] if p.is_file()]
 
 
+def _refuse_linked_folders(data_dir: Path) -> None:
+    """ForecastError if prices/ or models/ is a symbolic link: `rm` then deletes nothing.
+
+    Deleting <link>/AAPL.json removes a file wherever the link points, outside the data
+    directory too; the data directory itself may be a link (the user chose where it lives).
+    """
+    for folder in (prices_dir(data_dir), models_dir(data_dir)):
+        if folder.is_symlink():
+            raise ForecastError(
+                f"{folder} is a symbolic link; forecast deletes nothing through a linked "
+                "folder: replace the link with a real folder, or delete the files yourself"
+            )
+
+
 def ticker_files(ticker: str, data_dir: Path, *, prices: bool, models: bool) -> list[Path]:
     """The files `forecast rm` would delete for `ticker`: its cached prices and/or its model."""
+    _refuse_linked_folders(data_dir)
     out = []
     if prices:
         out += cache.files(ticker, data_dir)  # the cache knows its own file names
@@ -158,6 +203,7 @@ def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
     fetch or train of it is half-way through meanwhile. Each JSON goes before the data files
     it names: it is the commit point, so an interrupted remove leaves files that read as
     "not cached" / "no model", never as corrupt."""
+    _refuse_linked_folders(data_dir)  # again: a link may have been made since ticker_files
     kinds = [kind for kind in ("prices", "models") if any(p.parent.name == kind for p in paths)]
     with ExitStack() as stack:
         for kind in kinds:

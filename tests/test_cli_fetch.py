@@ -176,8 +176,8 @@ def test_csv_import_prints_a_table(data_dir):
 
 @pytest.mark.parametrize(
     "args, message, code",
-    [(["--start", "2020-13-01"], "'2020-13-01' does not match the formats '%Y-%m-%d'", 2),
-     (["--end", "yesterday"], "'yesterday' does not match", 2),
+    [(["--start", "2020-13-01"], "'2020-13-01' is not a date in the form YYYY-MM-DD", 2),
+     (["--end", "yesterday"], "'yesterday' is not a date", 2),
      (["--start", "2020-02-01", "--end", "2020-01-01"], "is before --start", 1)],
 )  # fmt: skip
 def test_bad_dates(cached, data_dir, yahoo, args, message, code):

@@ -247,8 +247,8 @@ def test_predict_plot_into_a_missing_or_unwritable_folder(trained, tmp_path):
     )
     assert not (tmp_path / "no").exists()
     blocked = tmp_path / "blocked.png"
-    blocked.mkdir()  # a folder where the PNG should go: the rename fails
-    assert_one_line_error(run(trained, "predict", "--plot", str(blocked)), "cannot use")
+    blocked.mkdir()  # a folder where the PNG should go: refused before any work
+    assert_one_line_error(run(trained, "predict", "--plot", str(blocked)), "that is a folder")
 
 
 def test_predict_with_a_cache_that_starts_after_training(trained, tmp_path):

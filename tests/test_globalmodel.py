@@ -53,7 +53,10 @@ def test_a_global_name_never_replaces_a_per_ticker_model(frames, data_dir):
     g = globalmodel.fit_global("AAA", frames.items(), CFG)
     meta = {"ticker": "AAA", "kind_of": "per-ticker"}
     checkpoint.save_model(data_dir, "AAA", g.params(), meta)
-    with pytest.raises(ForecastError, match="per-ticker model; choose another --global name"):
+    with pytest.raises(
+        ForecastError,
+        match="is the per-ticker model of AAA; save the global model under another name",
+    ):
         globalmodel.save_global(data_dir, g)
 
 

@@ -28,9 +28,10 @@ LAYERS = [
             "forecast.calendars",
         ],
     ),
-    ("prices", ["forecast.prices", "forecast.store"]),
+    ("prices", ["forecast.prices"]),
     ("model", ["forecast.model"]),
-    ("evaluation", ["forecast.evaluation", "forecast.pipeline", "forecast.plot"]),
+    # store reads both kinds of sidecar (prices' and models'): it sits above the model
+    ("evaluation", ["forecast.evaluation", "forecast.pipeline", "forecast.plot", "forecast.store"]),
     ("universe", ["forecast.universe"]),
     ("api", ["forecast.api"]),
     ("cli", ["forecast.cli", "forecast.__main__"]),

@@ -4,10 +4,12 @@ The CLI imports only api, display, config and errors; api (and with it numpy, pa
 yfinance) is imported inside the commands that need it, so `forecast --help` stays fast.
 
 Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on stderr),
-2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted.
+2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, handled like Ctrl-C: workers stopped, no file left partial).
 """
 
 import datetime as dt
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +26,14 @@ except ImportError:  # pragma: no cover - older typer on the real Click
 from forecast import config
 from forecast.cli import display
 from forecast.config import RANGES, Loss, TrainConfig
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, Terminated, interrupted_exit_code, raise_terminated
 
 
 class OneLineErrors(TyperGroup):
     """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        previous = _on_sigterm(raise_terminated)  # SIGTERM: the clean-up Ctrl-C gets, exit 143
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClickException as e:
@@ -39,14 +42,33 @@ class OneLineErrors(TyperGroup):
             if message:  # empty: `forecast` alone, whose help Click has printed already
                 display.error(message.rstrip(".") + where)
             code = e.exit_code
-        except typer.Abort:
-            display.error("aborted; nothing was changed")
-            code = 1
+        except typer.Abort as e:
+            if isinstance(e.__cause__, Terminated):  # Click turns a KeyboardInterrupt into Abort
+                display.error("terminated; files on disk are unchanged")
+                code = interrupted_exit_code(e.__cause__)
+            else:
+                display.error("aborted; nothing was changed")
+                code = 1
         else:
             code = rv if isinstance(rv, int) else 0
+        finally:
+            _on_sigterm(previous)
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+def _on_sigterm(handler):
+    """Install `handler` for SIGTERM and return the one it replaces (None where signals cannot
+    be set: not the main thread, or no SIGTERM)."""
+    import signal
+
+    if handler is None or not hasattr(signal, "SIGTERM"):
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding application's worker thread)
+        return None
 
 
 app = typer.Typer(
@@ -87,9 +109,13 @@ def user_errors():
         where = f" {target}" if target else ""
         display.error(f"cannot use{where}: {e.strerror or e}; check the path and its permissions")
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        display.error("interrupted; files on disk are unchanged")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        display.error(f"{_stopped(e)}; files on disk are unchanged")
+        raise typer.Exit(interrupted_exit_code(e)) from None
+
+
+def _stopped(e: KeyboardInterrupt) -> str:
+    return "terminated" if isinstance(e, Terminated) else "interrupted"
 
 
 def _version(value: bool) -> None:
@@ -151,6 +177,18 @@ def _lr(value: float) -> float:
     return value
 
 
+def _day(text: str | None) -> dt.date | None:
+    # strptime's %Y-%m-%d also takes 2020-1-1; README promises YYYY-MM-DD, so exactly that
+    if text is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
 def _plot_path(path: Path | None) -> Path | None:
     if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
@@ -171,20 +209,22 @@ def fetch(
         ),
     ],
     start: Annotated[
-        dt.datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
-            help="First day (default: all history).",
+            help="First day, YYYY-MM-DD (default: all history).",
+            callback=_day,
             show_default=False,
+            metavar="YYYY-MM-DD",
             rich_help_panel="Range",
         ),
     ] = None,
     end: Annotated[
-        dt.datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Last day, inclusive (default: today).",
+            help="Last day, YYYY-MM-DD, inclusive (default: today).",
+            callback=_day,
             show_default=False,
+            metavar="YYYY-MM-DD",
             rich_help_panel="Range",
         ),
     ] = None,
@@ -207,8 +247,7 @@ def fetch(
     ] = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
-    start_day = start.date() if start else None
-    end_day = end.date() if end else None
+    start_day, end_day = start, end  # dates already (_day)
     if csv is not None:
         if len(tickers) != 1:
             raise typer.BadParameter("--csv imports one ticker; give exactly one symbol with it")
@@ -342,7 +381,8 @@ Jobs = Annotated[
     int | None,
     typer.Option(
         help="Worker processes for many tickers, each single-threaded (default: one per core).",
-        min=1,
+        min=RANGES["jobs"][0],
+        max=RANGES["jobs"][1],
         show_default=False,
         rich_help_panel=UNIVERSE,
     ),
@@ -386,11 +426,11 @@ def _run_universe(verb: str, plan, jobs, scheduler, work):
         with api.runner(jobs, scheduler) as runner:
             with display.UniverseProgress(len(plan.tickers), verb, runner.where) as progress:
                 return work(plan.tickers, runner, progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         display.error(
-            "interrupted; workers stopped; files saved before it are complete, none is partial"
+            f"{_stopped(e)}; workers stopped; files saved before it are complete, none is partial"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupted_exit_code(e)) from None
 
 
 def _show_rows(rows, plan, json_out: bool, table) -> None:
@@ -578,7 +618,7 @@ def predict(
             _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days))
             return
         if plot is not None:
-            api.check_plot_path(plot)
+            api.check_plot_path(plot, state.data_dir)
         pred = api.predict(
             plan.ticker, state.data_dir, days, n_paths=paths, seed=seed, global_name=model
         )
@@ -679,9 +719,9 @@ def backtest(
         from forecast import api  # numpy, pandas, numba: not for --help
 
         if plot is not None:
-            api.check_plot_path(plot)
+            api.check_plot_path(plot, state.data_dir)
         if export is not None:
-            api.check_export_path(export)
+            api.check_export_path(export, state.data_dir)
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )

@@ -221,6 +221,11 @@ def models_table(infos, data_dir) -> None:
         if m.kind == "global":  # one model over many tickers: say so, and over how many
             options += f" ×{len(m.tickers)}"
         gap = m.skill
+        if m.problem is not None:  # never listed as if usable: predict would refuse or skip it
+            table.add_row(
+                escape(m.ticker), "?", "[red]corrupt[/]", "–", "–", "–", f"{m.size / 1024:,.1f} KiB"
+            )
+            continue
         table.add_row(
             escape(m.ticker),
             escape(str(m.trained_through or "?")),
@@ -231,6 +236,9 @@ def models_table(infos, data_dir) -> None:
             f"{m.size / 1024:,.1f} KiB",
         )
     out.print(table)
+    for m in infos:
+        if m.problem is not None:
+            warn(f"{m.ticker} is corrupt: {m.problem}")
 
 
 def _pct(x: float) -> str:
@@ -506,9 +514,14 @@ def screen_table(rows, days: int) -> None:
             _cell(v.get("p_up"), ".0%"),
             _cell(v.get("band_80"), ".1%"),
             _cell(v.get("band_95"), ".1%"),
-            "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
+            "failed"
+            if not r.ok
+            else ("own corrupt" if v.get("switched") else "stale" if v.get("warnings") else ""),
         )
     out.print(t)
+    for r in ok:
+        if r.values.get("switched"):
+            warn(r.values["switched"])
     err.print(
         f"median: median return to day {days}; P(up): P(close above the last close) there "
         "(direction models: P(up that day)); band: calibrated band width / last close",

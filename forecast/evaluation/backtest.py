@@ -49,7 +49,7 @@ from forecast.errors import ForecastError
 from forecast.evaluation import metrics
 from forecast.evaluation.randomwalk import RandomWalk
 from forecast.evaluation.yardsticks import EGARCH, EWMA, GARCH
-from forecast.files import atomic_write_bytes
+from forecast.files import write_output
 from forecast.jsonfile import plain
 from forecast.model.estimator import LEVELS, RNNForecaster
 from forecast.model.features import min_prices
@@ -208,14 +208,15 @@ class BacktestResult:
         return pd.concat(frames, ignore_index=True)
 
     def write_forecasts_csv(self, path: str | Path, ticker: str | None = None) -> int:
-        """Write forecasts() to `path` as CSV, atomically (the old file survives a crash).
+        """Write forecasts() to `path` as CSV, atomically (the old file survives a crash); a
+        FIFO, a device or "-" (stdout) is written in place, never replaced (files.write_output).
 
         Returns the number of rows. Raises ForecastError when the file cannot be written.
         """
         table = self.forecasts(ticker)
         data = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
         try:
-            atomic_write_bytes(Path(path), data)
+            write_output(Path(path), data)
         except OSError as e:
             raise ForecastError(
                 f"cannot write {path} ({e.strerror or e}); choose a writable file path"

@@ -60,6 +60,7 @@ _NPZ_ERRORS = (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError)
 
 
 _TICKER = Str(15, r"[A-Z0-9^][A-Z0-9.\-^=]*")
+_MAX_SERIES = 100_000  # tickers in one global model
 _CONFIG = {  # TrainConfig's fields, as far as they are known here; all optional (renames pass)
     "window": Int(2, 1000),
     "hidden": Int(1, 1024),
@@ -116,15 +117,31 @@ META = Dict(
         "rows": Int(0, 10**8),
         "versions": Dict(extra=Str(60), max_len=40),
         "seed": Int(0, 2**32 - 1),
+        # a global model's own fields (forecast/model/globalmodel.py); _GLOBAL_FIELDS: required there
+        "kind": Str(20, "global"),
+        "name": _TICKER,
+        "cut_date": DATE,
+        "tickers": List(_TICKER, _MAX_SERIES, 1),
+        "windows": Dict(
+            extra=Dict({"train": Int(0, 10**9), "val": Int(0, 10**9)}), max_len=_MAX_SERIES
+        ),
+        "last_dates": Dict(extra=DATE, max_len=_MAX_SERIES),
+        "skipped": Dict(extra=Str(1000), max_len=_MAX_SERIES),
+        "member_epochs": List(List(Int(0, 1_000_000), 2, 2), 64, 1),
     },
     optional=(
         *("ticker", "config", "features", "scaler", "dates", "last_fit_date", "best_epoch"),
         *("epochs_run", "losses", "baseline_val_loss", "resid_std", "n_windows"),
         *("abs_return_quantiles", "calibration", "exchange", "fingerprint", "rows"),
         *("versions", "seed", "vol"),
+        *("kind", "name", "cut_date", "tickers", "windows", "last_dates", "skipped"),
+        "member_epochs",
     ),
     extra=Json(),
 )
+# What a global model (kind "global") cannot be used without: its options, the date that splits
+# every series into scaler/training days and calibration days, and the series it was fitted on.
+_GLOBAL_FIELDS = ("name", "config", "cut_date", "tickers", "windows")
 _MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with the horizon
 _NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
 
@@ -285,6 +302,17 @@ def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:
     expected = _weights_name(ticker, sha)
     if meta["weights_file"] != expected:
         raise unusable(f"{json_path} names weights {meta['weights_file']!r}, not {expected}")
+    if meta.get("kind") == "global":
+        missing = [f for f in _GLOBAL_FIELDS if f not in meta]
+        if missing:
+            raise unusable(f"{json_path} lacks {', '.join(missing)}")
+        if meta["name"] != ticker:  # copied or planted under another name
+            raise unusable(f"{json_path} is the global model {meta['name']}")
+        members = len(meta.get("member_epochs", [])) or shapes.get("M", 1)
+        if members != shapes.get("M", members):
+            raise unusable(
+                f"{json_path} has member_epochs for {members} members, not {shapes['M']}"
+            )
 
 
 def _declared(data: bytes, max_member: int) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -319,20 +347,8 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
         return {name: npz[name] for name in npz.files}
 
 
-def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict]:
-    """Read and check a saved model; return (params, meta) or raise ForecastError.
-
-    params: C-contiguous float64 copies, Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,).
-    meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
-    """
-    json_path = _json_path(data_dir, ticker)
-    retrain = f"retrain with `forecast train {ticker}`"
-
-    def unusable(detail: str) -> ForecastError:
-        return ForecastError(f"the model for {ticker} is unusable: {detail}; {retrain}")
-
-    if not (json_path.exists() or json_path.is_symlink()):  # a link to /dev/zero: refused below
-        raise ForecastError(f"no model for {ticker}; run `forecast train {ticker}`")
+def _checked_meta(json_path: Path, ticker: str, unusable, retrain: str) -> dict:
+    """The sidecar of `ticker`'s model, read and checked against META and _check_fields."""
     meta = _read_json(json_path, unusable)
     if "format_version" not in meta:
         raise unusable(f"{json_path} lacks format_version")
@@ -354,6 +370,49 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
     _check_fields(meta, json_path, ticker, unusable)
     if meta.get("ticker", ticker) != ticker:  # a model file copied or planted under another name
         raise unusable(f"{json_path} is the model of {meta['ticker']}")
+    return meta
+
+
+def sidecar_problem(data_dir: Path, name: str) -> str | None:
+    """Why models/<name>.json is no usable model (one line), or None when it is one: every
+    check load_model makes short of reading the weights, plus that its weights file exists.
+    For listing models and choosing one without loading every npz."""
+    json_path = _json_path(data_dir, name)
+    try:
+        meta = _checked_meta(json_path, name, ForecastError, "")
+    except ForecastError as e:
+        return str(e).removesuffix("; ")
+    weights = models_dir(data_dir) / _weights_name(name, meta["weights_sha256"])
+    if not weights.is_file():
+        return f"{weights.name}, named by {json_path.name}, is missing"
+    return None
+
+
+def retrain_advice(name: str, kind: str | None = None) -> str:
+    """What to run to replace the model `name`: a global model is retrained with --global."""
+    if kind == "global":
+        return f"retrain it with `forecast train TICKER ... --global {name}`"
+    return f"retrain with `forecast train {name}`"
+
+
+def load_model(
+    data_dir: Path, ticker: str, retrain: str | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Read and check a saved model; return (params, meta) or raise ForecastError.
+
+    params: C-contiguous float64 copies, Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,).
+    meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
+    retrain: the advice ending each error (default: `forecast train TICKER`).
+    """
+    json_path = _json_path(data_dir, ticker)
+    retrain = retrain or retrain_advice(ticker)
+
+    def unusable(detail: str) -> ForecastError:
+        return ForecastError(f"the model for {ticker} is unusable: {detail}; {retrain}")
+
+    if not (json_path.exists() or json_path.is_symlink()):  # a link to /dev/zero: refused below
+        raise ForecastError(f"no model for {ticker}; run `forecast train {ticker}`")
+    meta = _checked_meta(json_path, ticker, unusable, retrain)
     npz_path = models_dir(data_dir) / _weights_name(ticker, meta["weights_sha256"])
     s = meta["shapes"]
     expected = PARAM_SHAPES(s["D"], s["H"], s["O"], s.get("M"))
@@ -363,7 +422,7 @@ def load_model(data_dir: Path, ticker: str) -> tuple[dict[str, np.ndarray], dict
         data = read_regular(npz_path, payload + _NPZ_SLACK)  # hash and parse the same bytes
     except FileNotFoundError:
         if _read_json(json_path, unusable).get("weights_sha256") != meta["weights_sha256"]:
-            return load_model(data_dir, ticker)  # a save committed meanwhile: read the new one
+            return load_model(data_dir, ticker, retrain)  # a save committed meanwhile: read it
         raise unusable(f"{npz_path} is missing") from None
     except RefusedFile as e:
         raise unusable(f"{e} (what shapes {s} need, and headers)") from None

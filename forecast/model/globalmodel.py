@@ -127,18 +127,28 @@ def fit_global(
     return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
 
 
+def own_model_named(data_dir: Path, name: str) -> bool:
+    """Whether models/NAME.json is a usable per-ticker model: a name `--global NAME` may not
+    take. A corrupt file of either kind is no model; training replaces it."""
+    if checkpoint.sidecar_problem(data_dir, name) is not None:
+        return False
+    meta = checkpoint._read_json(checkpoint._json_path(data_dir, name), ForecastError)
+    return not is_global(meta)
+
+
+def check_name(data_dir: Path, name: str) -> None:
+    """Refuse, before any training, a global model name that is a ticker's own model."""
+    if own_model_named(data_dir, name):
+        raise ForecastError(
+            f"models/{name}.json is the per-ticker model of {name}; save the global model "
+            f"under another name with --global NAME"
+        )
+
+
 def save_global(data_dir: Path, fit: GlobalFit) -> Path:
-    """models/NAME.json + weights, atomically; refuses to replace a per-ticker model."""
-    existing = checkpoint._json_path(data_dir, fit.name)
-    if existing.is_file():
-        try:
-            kind = checkpoint._read_json(existing, ForecastError).get("kind")
-        except ForecastError:
-            kind = None
-        if kind != KIND:
-            raise ForecastError(
-                f"models/{fit.name}.json is a per-ticker model; choose another --global name"
-            )
+    """models/NAME.json + weights, atomically; refuses to replace a per-ticker model (a
+    corrupt file of either kind is replaced)."""
+    check_name(data_dir, fit.name)  # again: one may have been trained meanwhile
     return checkpoint.save_model(data_dir, fit.name, fit.params(), fit.meta())
 
 
@@ -150,7 +160,7 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
     """(params, meta) of the global model NAME, or ForecastError saying what to do."""
     name = validate_symbol(name)
     try:
-        params, meta = checkpoint.load_model(data_dir, name)
+        params, meta = checkpoint.load_model(data_dir, name, checkpoint.retrain_advice(name, KIND))
     except ForecastError as e:
         if f"no model for {name}" in str(e):
             raise ForecastError(
@@ -162,6 +172,20 @@ def load_global(data_dir: Path, name: str) -> tuple[dict, dict]:
             f"{name} is a per-ticker model; --model takes the NAME a `--global NAME` training saved"
         )
     return params, meta
+
+
+def config_of(meta: dict) -> TrainConfig:
+    """The TrainConfig a global model was trained with, or ForecastError naming its file: a
+    config the schema lets through may still be no config (an unknown key, loss or feature)."""
+    name = meta.get("name")
+    try:
+        return TrainConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ValueError, ForecastError) as e:
+        reason = " ".join(str(e).split())[:160]
+        raise ForecastError(
+            f"the global model {name} is unusable: models/{name}.json holds no valid config "
+            f"({reason}); {checkpoint.retrain_advice(name, KIND)}"
+        ) from None
 
 
 def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
@@ -178,8 +202,8 @@ def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
 def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
+    cfg = config_of(meta)
     try:
-        cfg = TrainConfig.from_dict(meta["config"])
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
         raise ForecastError(f"the global model file is inconsistent ({e}); retrain it") from None

@@ -17,8 +17,10 @@ Failures stay per job:
   breaks the whole pool, which is restarted; on Dask the scheduler reports `KilledWorker` for
   the jobs assigned to that worker), and suspects are re-run one at a time, alone, so only a
   job that kills its worker when running alone is failed; bystanders just run again.
-- Ctrl-C (KeyboardInterrupt) in the parent cancels queued jobs and kills the local workers;
-  what the parent had written stays whole because nothing partial is ever written.
+- Ctrl-C (KeyboardInterrupt; the CLI raises it for SIGTERM too) in the parent cancels queued
+  jobs and kills the local workers; what the parent had written stays whole because nothing
+  partial is ever written. A parent killed outright (kill -9) takes its workers, forkserver and
+  resource tracker along within seconds (forecast/universe/lifeline.py).
 
 At most one job per worker thread is in flight, and
 `args_for` is called only when a job is sent, so a universe of hundreds of tickers never has
@@ -27,6 +29,7 @@ all its price frames in the parent at once.
 
 import multiprocessing
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -36,10 +39,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from forecast.config import check_range
 from forecast.errors import ForecastError
 from forecast.model import train
+from forecast.universe import lifeline
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the issue asks ≤ 10)
+# seconds for the whole greeting: connect, then the scheduler's handshake reply. distributed
+# bounds only the connect; a port that accepts and never answers hung a command for good.
+HANDSHAKE_TIMEOUT = 10.0
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
 
@@ -70,8 +78,7 @@ def default_jobs() -> int:
 def check_jobs(jobs: int | None) -> int:
     if jobs is None:
         return default_jobs()
-    if jobs < 1:
-        raise ForecastError(f"--jobs must be at least 1 worker process, got {jobs}")
+    check_range("jobs", jobs)  # 2**31 processes would end in an OverflowError inside the pool
     return int(jobs)
 
 
@@ -86,8 +93,11 @@ def single_threaded() -> None:
 
 
 def _worker_init() -> None:
-    """Local pool workers: one thread each; Ctrl-C is the parent's to handle (it kills us)."""
+    """Local pool workers: one thread each; Ctrl-C is the parent's to handle (it kills us);
+    a dead command ends us within seconds (forecast/universe/lifeline.py)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.die_with_parent()  # the forkserver's death (it dies with the command)
+    lifeline.watch_command(os.getppid())  # the command's own death, on every platform
     single_threaded()
 
 
@@ -122,6 +132,8 @@ class _LocalPool:
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
+        # helpers that die with us and hold none of our pipes (a dead forkserver restarts here)
+        lifeline.start_helpers(self._ctx.get_start_method())
         return cf.ProcessPoolExecutor(self.slots, mp_context=self._ctx, initializer=_worker_init)
 
     def submit(self, fn, args, key):
@@ -162,6 +174,7 @@ class _DaskClient:
     breaks_all = False  # only the jobs on the dead worker fail (queued ones included)
 
     def __init__(self, address: str, timeout: float):
+        address = parse_scheduler(address)  # a malformed one fails here, at once
         try:
             import distributed
         except ImportError:
@@ -170,11 +183,15 @@ class _DaskClient:
             ) from None
         self._d = distributed
         try:
-            self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except Exception as e:  # refused, timed out, bad address: all one answer for the user
+            # A half-made Client prints a traceback from __del__ and waits 10 s at exit: make
+            # one only for a scheduler that has answered a complete handshake.
+            # the connect gets at most half the deadline: the greeting after it gets the rest
+            _handshake(address, min(timeout, HANDSHAKE_TIMEOUT / 2), HANDSHAKE_TIMEOUT)
+            self.client = _client(distributed, address, timeout)
+        except Exception as e:  # refused, timed out, silent: all one answer for the user
             reason = " ".join(str(e).split())[:160] or type(e).__name__
             raise ForecastError(
-                f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}); "
+                f"cannot reach the Dask scheduler at {address} ({reason}); "
                 f"start one with `dask scheduler` or fix --scheduler / ${SCHEDULER_ENV}"
             ) from None
         threads = sum(self.client.nthreads().values())
@@ -207,6 +224,58 @@ class _DaskClient:
 
     def close(self, kill: bool):
         self.client.close()
+
+
+def parse_scheduler(address: str) -> str:
+    """tcp://HOST:PORT from `address` (HOST:PORT is taken as tcp), or ForecastError saying
+    what is wrong with it: checked before any connection, so a typo fails at once."""
+    text = str(address).strip()
+    scheme, sep, location = text.rpartition("://")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    like = "give an address like tcp://127.0.0.1:8786"
+    if sep and scheme != "tcp":
+        raise ForecastError(f"--scheduler {shown!r}: only tcp:// schedulers are supported; {like}")
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):([0-9]+)", location)
+    if match is None:
+        raise ForecastError(f"--scheduler {shown!r} is not HOST:PORT; {like}")
+    host, port = match.groups()
+    if len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise ForecastError(f"--scheduler {shown!r}: the port must be in 1..65535; {like}")
+    return f"tcp://{host}:{int(port)}"
+
+
+def _client(distributed, address: str, timeout: float):
+    """distributed.Client(address); one whose __init__ fails is closed here, briefly, so its
+    __del__ prints no TimeoutError traceback and does not hold the exit for 10 s."""
+    client = distributed.Client.__new__(distributed.Client)
+    try:
+        client.__init__(address, timeout=timeout, set_as_default=False)
+    except BaseException:
+        try:
+            client.close(timeout=1)
+        except Exception:  # half made: whatever close trips over, the real error is raised
+            pass
+        raise
+    return client
+
+
+def _handshake(address: str, connect_timeout: float, deadline: float) -> None:
+    """Open one comm to the scheduler and close it, within `deadline` seconds in all: a port
+    that accepts and never speaks raises TimeoutError instead of waiting forever."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def greet():
+        comm = await asyncio.wait_for(connect(address, timeout=connect_timeout), deadline)
+        await comm.close()
+
+    try:
+        asyncio.run(greet())
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {deadline:g} s") from None
+    except OSError as e:
+        raise OSError(f"not reachable within {connect_timeout:g} s: {e}") from None
 
 
 # --- the runner ------------------------------------------------------------------------------------

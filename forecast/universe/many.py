@@ -192,13 +192,23 @@ def predict_universe(
             return global_args(global_name, ticker)
         chosen = store.model_for(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
+            broken = store.unusable_own_model(ticker, infos)
+            if broken is not None:  # never switched silently: the row says so
+                switched[ticker] = store.switch_warning(ticker, broken, chosen)
             return global_args(chosen.ticker, ticker)
         frame = prices.load_prices(ticker, data_dir)
         params, meta = checkpoint.load_model(data_dir, ticker)
         return (ticker, frame, params, meta, days, n_paths, seed, today)
 
+    def row_of(o):
+        values = screen_values(o.value)
+        if o.key in switched:
+            values["switched"] = switched[o.key]
+        return _row(o, values)
+
+    switched = {}  # ticker -> why a global model forecast it instead of its own
     outcomes = runner.run(predict_one, tickers, args_for)
-    return _collect(outcomes, lambda o: _row(o, screen_values(o.value)), on_row)
+    return _collect(outcomes, row_of, on_row)
 
 
 def backtest_universe(
