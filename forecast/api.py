@@ -226,11 +226,15 @@ def predict(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    **risk,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
     Without a ticker: the one whose model was trained last. The model: the newest saved of
     the ticker's own and the global models trained on it (store.model_for).
+    risk: levels (band levels, fractions), var_levels (VaR/ES levels; None: the default) and
+    short (VaR of a short position); pred.table has the columns, pred.risk_frame() the
+    tidy VaR/ES view.
     """
     check_range("days", days)
     check_range("paths", n_paths)
@@ -239,10 +243,10 @@ def predict(
     ticker = _symbol(ticker, latest_trained, data_dir)
     chosen = store.model_for(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
-        return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today, **risk)
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
     pred.currency = _currency(ticker, data_dir)
     return pred
 
@@ -496,6 +500,7 @@ def predict_global(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    **risk,
 ) -> Prediction:
     """predict() with the global model `model`, for any ticker with prices on both sides of
     its cut date."""
@@ -504,7 +509,9 @@ def predict_global(
     ticker = prices.validate_symbol(ticker)
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_global_frame(
+        ticker, frame, params, meta, days, n_paths, seed, today, **risk
+    )
     pred.currency = _currency(ticker, data_dir)
     return pred
 

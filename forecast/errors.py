@@ -7,3 +7,8 @@ class ForecastError(Exception):
     Messages are one sentence that names the problem and the remedy, e.g.
     "no cached prices for AAPL; run `forecast fetch AAPL` (or `--csv FILE`)".
     """
+
+
+class UsageError(ForecastError):
+    """A ForecastError about the options given, found only once the library has looked (e.g.
+    --var on a model whose head has no distribution): the CLI exits 2, like Click's usage errors."""

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older typer on the real Click
 from forecast import config
 from forecast.cli import display
 from forecast.config import RANGES, Loss, TrainConfig
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, UsageError
 
 
 class OneLineErrors(TyperGroup):
@@ -79,6 +79,9 @@ def user_errors():
     """Turn the library's ForecastError into one line on stderr and exit code 1."""
     try:
         yield
+    except UsageError as e:  # the options, found wrong by the library: Click's exit code
+        display.error(str(e))
+        raise typer.Exit(2) from None
     except ForecastError as e:
         display.error(str(e))
         raise typer.Exit(1) from None
@@ -312,6 +315,48 @@ Plot = Annotated[
         callback=_plot_path,
         show_default=False,
         rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def _levels(option: str):
+    """A callback that checks repeatable percent levels (range, repeats): exit 2 when wrong."""
+
+    def check(values: list[float] | None):
+        if not values:
+            return None
+        from forecast.model.predictive import check_levels  # numpy: not for --help
+
+        try:
+            return check_levels(values, option)
+        except UsageError as e:
+            raise typer.BadParameter(str(e).removeprefix(f"{option} ")) from None
+
+    return check
+
+
+RISK = "Risk"
+Levels = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--level",
+        help="Band level in percent, repeatable, in (50, 99.9) [default: 80 and 95].",
+        callback=_levels("--level"),
+        metavar="PCT",
+        show_default=False,
+        rich_help_panel=RISK,
+    ),
+]
+VarLevels = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--var",
+        help="Value at Risk and Expected Shortfall level in percent, repeatable "
+        "[default: 95 and 99].",
+        callback=_levels("--var"),
+        metavar="PCT",
+        show_default=False,
+        rich_help_panel=RISK,
     ),
 ]
 
@@ -570,10 +615,33 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    level: Levels = None,
+    var: VarLevels = None,
+    short: Annotated[
+        bool,
+        typer.Option(
+            "--short", help="VaR and ES of a short position (the upper tail).", rich_help_panel=RISK
+        ),
+    ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Many tickers: sort the screen by this column: sigma, ratio, var99, es97.5, "
+            "median, p_up or ticker [default: sigma, highest first].",
+            metavar="COLUMN",
+            show_default=False,
+            rich_help_panel=UNIVERSE,
+        ),
+    ] = None,
 ) -> None:
-    """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
+    """Forecast the next trading days: volatility, calibrated bands, VaR and ES, fan chart."""
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
+
+        risk = {"var_levels": var, "short": short} | ({"levels": level} if level else {})
+        if sort is not None:
+            display.check_screen_sort(sort)
 
         if _is_many(tickers, universe_file, jobs, scheduler):
             if plot is not None:
@@ -588,7 +656,7 @@ def predict(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
                 ),
             )
-            _show_rows(rows, u, json_out, lambda: display.screen_table(rows, days))
+            _show_rows(rows, u, json_out, lambda: display.screen_table(rows, days, sort))
             return
         ticker = tickers[0] if tickers else None
         if plot is not None:
@@ -598,9 +666,11 @@ def predict(
                 raise ForecastError(
                     "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
                 )
-            pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
+            pred = api.predict_global(
+                ticker, state.data_dir, model, days, n_paths=paths, seed=seed, **risk
+            )
         else:
-            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed, **risk)
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         for w in pred.warnings:
@@ -611,6 +681,7 @@ def predict(
             display.out.print_json(json.dumps(pred.to_json()))
             return
         display.prediction_table(pred)
+        display.risk_table(pred)
         display.fan(pred)
 
 

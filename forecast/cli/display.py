@@ -244,30 +244,97 @@ def _pct(x: float) -> str:
     return "–" if x != x else f"{x:.0%}"  # NaN: not measured
 
 
+def _level(level: float) -> str:
+    """0.8 -> "80%", 0.975 -> "97.5%"."""
+    return f"{level * 100:.10g}%"
+
+
 def prediction_table(pred) -> None:
-    """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
-    p_up = pred.p_up_label
+    """Per trading day: the forecast sigmas and the +-1 sigma move, then the calibrated bands
+    with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
     currency = f" {pred.currency}" if pred.currency else ""
-    t = Table(
-        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f}{currency})",
+    tb = pred.table
+    vol = Table(
+        title=f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
+        f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model",
         title_justify="left",
-        caption="bands are conformally calibrated; cov = share of held-out validation days inside "
-        f"the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
+        caption="σ day: sd of that day's log return; σ cum: of the return from the last close "
+        "to that day; ann.: annualised (× √252, √(252/h)); ±1σ: the expected move in price"
+        + (
+            f"; 1-year realised σ day {pred.sigma_1y:.2%}" if pred.sigma_1y == pred.sigma_1y else ""
+        ),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        min_width=78,  # the title on one line
+    )
+    for name in ["date", "σ day", "ann.", "σ cum", "ann.", "±1σ"]:
+        vol.add_column(name, justify="right")
+    for date, r in tb.iterrows():
+        vol.add_row(
+            f"{date:%Y-%m-%d}",
+            f"{r['sigma']:.2%}",
+            f"{r['sigma_ann']:.1%}",
+            f"{r['sigma_cum']:.2%}",
+            f"{r['sigma_cum_ann']:.1%}",
+            f"±{r['move']:,.2f}",
+        )
+    out.print(vol)
+    if pred.zero_mean:
+        note = (
+            f"the {pred.loss} model forecasts spread, not direction: its median is the last "
+            f"close and {pred.p_up_label} 50% every day; "
+        )
+    else:
+        note = ""
+    t = Table(
+        title="calibrated bands",
+        title_justify="left",
+        caption=note + "bands are conformally calibrated; cov = share of held-out validation "
+        f"days inside the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
     )
-    for name in ["date", "median", "80% band", "cov", "95% band", "cov", p_up]:
+    names = ["date"] + ([] if pred.zero_mean else ["median"])
+    for level in pred.levels:
+        names += [f"{_level(level)} band", "cov"]
+    names += [] if pred.zero_mean else [pred.p_up_label]
+    for name in names:
         t.add_column(name, justify="right")
+    for date, r in tb.iterrows():
+        cells = [f"{date:%Y-%m-%d}"] + ([] if pred.zero_mean else [f"{r['median']:,.2f}"])
+        for level in pred.levels:
+            p = f"{level * 100:.10g}"
+            cells += [f"{r[f'lower_{p}']:,.2f}–{r[f'upper_{p}']:,.2f}", _pct(r[f"coverage_{p}"])]
+        cells += [] if pred.zero_mean else [f"{r['p_up']:.0%}"]
+        t.add_row(*cells)
+    out.print(t)
+
+
+def risk_table(pred) -> None:
+    """Per trading day and VaR level: Value at Risk and Expected Shortfall, in % and in price."""
+    if not pred.var_levels:
+        return
+    side = "short" if pred.short else "long"
+    t = Table(
+        title=f"risk of a {side} position from the close {pred.last_close:,.2f}",
+        title_justify="left",
+        caption="VaR L%: the loss exceeded with probability 1 − L by that day: the "
+        f"{'upper' if pred.short else 'lower'} edge of the (2L − 1)% band, e.g. VaR 95% at the "
+        "90% band's; ES L%: the mean loss beyond VaR; in % of the close (in price)",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    t.add_column("date", justify="right")
+    for a in pred.var_levels:
+        t.add_column(f"VaR {_level(a)}", justify="right")
+        t.add_column(f"ES {_level(a)}", justify="right")
     for date, r in pred.table.iterrows():
-        t.add_row(
-            f"{date:%Y-%m-%d}",
-            f"{r['median']:,.2f}",
-            f"{r['lower_80']:,.2f}–{r['upper_80']:,.2f}",
-            _pct(r["coverage_80"]),
-            f"{r['lower_95']:,.2f}–{r['upper_95']:,.2f}",
-            _pct(r["coverage_95"]),
-            f"{r['p_up']:.0%}",
-        )
+        cells = [f"{date:%Y-%m-%d}"]
+        for a in pred.var_levels:
+            p = f"{a * 100:.10g}"
+            for k in ("var", "es"):
+                cells.append(f"{r[f'{k}_{p}']:.2%} ({r[f'{k}_{p}_price']:,.2f})")
+        t.add_row(*cells)
     out.print(t)
 
 
