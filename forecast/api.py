@@ -294,6 +294,7 @@ def backtest(
     forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
     from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
+    pipeline.risk_levels(config.loss, options.get("var_levels"))  # --var needs a distribution
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
     check_features(frame, config.features, config.loss)

@@ -15,7 +15,7 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.evaluation import backtest
 from forecast.evaluation.backtest import run_backtest, verdict
-from forecast.model.estimator import RNNForecaster, paths_predictive
+from forecast.model.estimator import RNNForecaster, paths_distribution, paths_predictive
 from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
@@ -90,6 +90,11 @@ class NaiveRNN:
         last = float(prices["Adj Close"].iloc[-1])
         return paths_predictive(cum, ps, last, self.calibration_, direction=False)
 
+    def distribution(self, prices, days, n_paths=100, seed=None):
+        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+        last = float(prices["Adj Close"].iloc[-1])
+        return paths_distribution(cum, ps, last, self.calibration_, direction=False)
+
 
 def oracle_rnn(full: pd.DataFrame):
     """An RNN stand-in that peeks at the future: it must be found to have skill."""
@@ -112,7 +117,7 @@ def oracle_rnn(full: pd.DataFrame):
 
 def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monkeypatch):
     fitted_on, forecast_from = [], []
-    real_fit, real_paths = RNNForecaster.fit, RNNForecaster.predictive
+    real_fit, real_paths = RNNForecaster.fit, RNNForecaster.distribution
 
     def recording_fit(self, prices, *args, **kwargs):
         fitted_on.append(prices.index.max())
@@ -123,7 +128,7 @@ def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monk
         return real_paths(self, prices, *args, **kwargs)
 
     monkeypatch.setattr(RNNForecaster, "fit", recording_fit)
-    monkeypatch.setattr(RNNForecaster, "predictive", recording_paths)
+    monkeypatch.setattr(RNNForecaster, "distribution", recording_paths)
     r = run_backtest(aapl, SMALL, horizon=3, test_days=30, refit_every=10, n_paths=50)
 
     n = 30  # the last 30 closes are the targets of the 1-day forecasts

@@ -751,8 +751,11 @@ def backtest(
     lr: LearningRate = D["lr"],
     patience: Patience = D["patience"],
     ensemble: Ensemble = D["ensemble"],
+    level: Levels = None,
+    var: VarLevels = None,
 ) -> None:
-    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines:
+    the verdict, VaR/ES backtests and variance losses, then point and interval scores."""
     with user_errors():
         cfg = train_config(
             features,
@@ -775,6 +778,10 @@ def backtest(
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
+        if level:
+            options["levels"] = level
+        if var:
+            options["var_levels"] = var
         if _is_many(tickers, universe_file, jobs, scheduler):
             if plot is not None or model is not None or export is not None:
                 raise ForecastError(
