@@ -41,6 +41,16 @@ KEYS = {
     "crps_vs_best",
     "dm_crps_stat",
     "dm_crps_p_value",
+    "interval_score_95",
+    "interval_score_vs_best",
+    *(f"{k}_{a}_{s}" for a in (95, 99) for k, s in (("var", "exceed"), ("var", "rate"))),
+    *(f"{k}_{a}_p" for a in (95, 99) for k in ("kupiec", "ind", "cc")),
+    *(f"es_{a}_{s}" for a in (95, 99) for s in ("z2", "z2_p")),
+    "qlike",
+    "mse_var",
+    "qlike_vs_best",
+    "dm_qlike_stat",
+    "dm_qlike_p_value",
 }
 
 

@@ -764,9 +764,11 @@ def verdict(scores: dict[str, list[dict]], best: str | None = None) -> str:
         if d1["direction_n"]
         else "no 1-day direction calls"
     )
-    cov95 = np.mean([r["coverage_95"] for r in rnn])
-    cov80 = np.mean([r["coverage_80"] for r in rnn])
-    bands = f"intervals: {cov95:.1%} of cases inside the 95% band, {cov80:.1%} inside the 80% band"
+    pcts = sorted((k[9:] for k in rnn[0] if k.startswith("coverage_")), key=float, reverse=True)
+    cov = [f"{np.mean([r[f'coverage_{p}'] for r in rnn]):.1%}" for p in pcts]  # widest first
+    bands = f"intervals: {cov[0]} of cases inside the {pcts[0]}% band" + "".join(
+        f", {c} inside the {p}% band" for c, p in zip(cov[1:], pcts[1:], strict=True)
+    )
     all_h = list(range(1, H + 1))
     if sk["rnn_own"]:
         own = sk["rnn_own"]
