@@ -589,8 +589,16 @@ class UniverseProgress:
         self.progress.update(self.task, advance=1, failed=self.failed)
 
 
-def _rows_table(title: str, columns: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+def _rows_table(title: str, columns: list[tuple[str, str]], compact: bool = False) -> Table:
+    """A one-line-per-ticker table; `compact`: no edge padding, so that more columns fit 80."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=not compact,
+        show_edge=not compact,
+        collapse_padding=compact,
+    )
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     return table
@@ -660,16 +668,17 @@ def screen_table(rows, days: int, sort: str | None = None) -> None:
     columns = [
         ("ticker", "left"),
         ("last", "left"),
-        ("close", "right"),
-        ("σ ann.", "right"),
+        ("σ ann", "right"),
         ("σ/1y", "right"),
-        (f"VaR 99% {days}d", "right"),
-        (f"ES 97.5% {days}d", "right"),
+        ("VaR 99", "right"),
+        ("ES 97.5", "right"),
     ]
     if any_direction:
         columns += [("median", "right"), ("P(up)", "right")]
-    columns += [("95% band", "right"), ("note", "left")]
-    t = _rows_table(f"{days}-day screen", columns)
+    columns += [] if any_direction else [("95%", "right")]  # --json has it always
+    columns += [("note", "left")]
+    title = f"{days}-day screen: " + ("riskiest first" if sort is None else f"by {sort}")
+    t = _rows_table(title, columns, compact=True)
     key, highest_first = SCREEN_SORTS[sort or "sigma"]
 
     def order(r):
@@ -685,7 +694,6 @@ def screen_table(rows, days: int, sort: str | None = None) -> None:
         cells = [
             escape(r.ticker),
             v.get("last_date", "–"),
-            _cell(v.get("last_close"), ",.2f"),
             _cell(v.get("sigma"), ".1%"),
             _cell(v.get("sigma_ratio"), ".2f"),
             _cell(v.get("var_99"), ".2%"),
@@ -697,16 +705,14 @@ def screen_table(rows, days: int, sort: str | None = None) -> None:
                 _cell(v.get("median_return"), "+.2%") if direction else "–",
                 _cell(v.get("p_up"), ".0%") if direction else "–",
             ]
-        cells += [
-            _cell(v.get("band_95"), ".1%"),
-            "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
-        ]
+        cells += [] if any_direction else [_cell(v.get("band_95"), ".1%")]
+        cells += ["failed" if not r.ok else ("stale" if v.get("warnings") else "")]
         t.add_row(*cells)
     out.print(t)
     err.print(
-        "σ ann.: the forecast sd of tomorrow's log return, annualised; σ/1y: its ratio to the "
+        "σ ann: the forecast sd of tomorrow's log return, annualised; σ/1y: its ratio to the "
         "ticker's realised sd over the last year; VaR 99% and ES 97.5%: loss of a long "
-        f"position by day {days}, in % of the last close; band: calibrated 95% band width / "
+        f"position by day {days}, in % of the last close; 95%: calibrated 95% band width / "
         "last close"
         + ("; median and P(up): only for models that forecast direction" if any_direction else ""),
         style="dim",
@@ -722,13 +728,14 @@ def backtest_many_table(rows, horizon: int) -> None:
             ("ticker", "left"),
             ("status", "left"),
             ("origins", "right"),
-            ("CRPS ×", "right"),
+            ("CRPS×", "right"),
             ("DM p", "right"),
-            ("Winkler ×", "right"),
-            ("VaR 99% exc", "right"),
+            ("IS×", "right"),
+            ("VaR 99", "right"),
             ("Basel", "left"),
-            ("seconds", "right"),
+            ("s", "right"),
         ],
+        compact=True,
     )
     for r in rows:
         v = r.values
@@ -746,10 +753,10 @@ def backtest_many_table(rows, horizon: int) -> None:
         )
     out.print(t)
     err.print(
-        "CRPS ×, Winkler ×: the RNN's 1-day CRPS and 95% interval score ÷ the best yardstick's "
-        "(< 1: better; DM p on CRPS); VaR 99% exc: share of days the loss exceeded the 1-day "
-        "99% VaR (expected 1%); Basel: zone of the last 250 (exceptions); --json has every "
-        "horizon and the verdict",
+        "CRPS×, IS×: the RNN's 1-day CRPS and Winkler (interval) score of its widest band ÷ the "
+        "best yardstick's (< 1: better; DM p on CRPS); VaR 99: share of days the loss exceeded "
+        "the 1-day 99% VaR (expected 1%); Basel: zone of the last 250 (exceptions); s: "
+        "seconds; --json has every horizon and the verdict",
         style="dim",
         highlight=False,
     )
