@@ -251,6 +251,22 @@ def predict(
     return pred
 
 
+def risk(
+    ticker: str | None,
+    data_dir: Path,
+    days: int,
+    var_levels=(0.95, 0.99),
+    short: bool = False,
+    **options,
+) -> pd.DataFrame:
+    """predict()'s Value at Risk and Expected Shortfall as a tidy frame, one row per day and
+    level (Prediction.risk_frame: date, h, level, position, sigma, sigma_cum, var, es,
+    var_price, es_price); options: n_paths, seed, today, levels."""
+    return predict(
+        ticker, data_dir, days, var_levels=var_levels, short=short, **options
+    ).risk_frame()
+
+
 def _currency(ticker: str, data_dir: Path) -> str | None:
     """The currency the price source recorded, if it did."""
     try:

@@ -330,3 +330,31 @@ def test_the_same_seed_gives_the_same_first_days_for_any_horizon(trained):
     long = json.loads(run(trained, "predict", "--days", "8", "--json").stdout)["forecasts"]
     for a, b in zip(short, long[:3], strict=True):
         assert a["median"] == b["median"] and a["upper_95"] == b["upper_95"]
+
+
+def test_the_api_returns_risk_as_a_tidy_frame(trained):
+    """api.risk and RNNForecaster.risk: one row per day and level, the same numbers as the
+    forecast table's columns."""
+    from forecast import api
+    from forecast.model.estimator import RNNForecaster
+
+    tidy = api.risk("AAPL", trained, 3, var_levels=(0.95, 0.99), n_paths=300, seed=1)
+    pred = api.predict("AAPL", trained, 3, n_paths=300, seed=1, var_levels=(0.95, 0.99))
+    assert list(tidy.columns) == [
+        *("date", "h", "level", "position", "sigma", "sigma_cum"),
+        *("var", "es", "var_price", "es_price"),
+    ]
+    assert len(tidy) == 6 and set(tidy["level"]) == {0.95, 0.99}
+    wide = tidy.pivot(index="date", columns="level", values="var")
+    np.testing.assert_array_equal(wide[0.99].to_numpy(), pred.table["var_99"].to_numpy())
+    params, meta = checkpoint_files(trained)
+    model = RNNForecaster.from_checkpoint(params, meta)
+    frame = load_prices("AAPL", trained)
+    own = model.risk(frame, 3, var_levels=(0.99,), n_paths=300, seed=1)
+    np.testing.assert_allclose(own["es"].to_numpy(), pred.table["es_99"].to_numpy(), rtol=1e-12)
+
+
+def checkpoint_files(data_dir):
+    from forecast.model import checkpoint
+
+    return checkpoint.load_model(data_dir, "AAPL")

@@ -489,6 +489,38 @@ class RNNForecaster:
         )
         return pd.DataFrame(out, index=index)
 
+    def risk(
+        self,
+        prices: pd.DataFrame,
+        days: int,
+        var_levels=(0.95, 0.99),
+        short: bool = False,
+        n_paths: int = 2000,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """VaR and ES after prices' last day as a tidy frame, one row per horizon and level:
+        h, level, position, sigma (the day's), sigma_cum (the h-day return's), var, es (loss
+        fractions of the last close) and var_price, es_price (forecast.model.valueatrisk)."""
+        dist = self.distribution(prices, days, n_paths, seed)
+        sig = dist.sigmas()
+        rows = []
+        for a, (var, es) in dist.risk(var_levels, short=short).items():
+            for k in range(days):
+                rows.append(
+                    {
+                        "h": k + 1,
+                        "level": a,
+                        "position": "short" if short else "long",
+                        "sigma": sig["sigma"][k],
+                        "sigma_cum": sig["sigma_cum"][k],
+                        "var": var[k],
+                        "es": es[k],
+                        "var_price": dist.last * var[k],
+                        "es_price": dist.last * es[k],
+                    }
+                )
+        return pd.DataFrame(rows).sort_values(["h", "level"], ignore_index=True)
+
     # --- the model file --------------------------------------------------------------------
 
     def to_checkpoint(self) -> tuple[dict, dict]:
