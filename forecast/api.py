@@ -23,7 +23,7 @@ from forecast import pipeline, prices, store
 from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
 from forecast.model import checkpoint, globalmodel
-from forecast.model.estimator import LEVELS, RNNForecaster
+from forecast.model.estimator import RNNForecaster, percent
 from forecast.model.features import check_features
 from forecast.model.panel import default_cut
 from forecast.model.train import Epoch
@@ -357,8 +357,11 @@ def check_plot_path(path: Path) -> Path:
 
 
 def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:
-    """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
+    """The fan chart of a prediction, over a volatility panel (past |r| and the model's fitted
+    sigma, then the forecast sigma path with its |r| bands), as .png, .svg or .pdf (by the
+    extension); returns the path."""
     from forecast import plot  # matplotlib, only when a chart is drawn
+    from forecast.model.valueatrisk import z
 
     days = history_days or plot_history_days(len(pred.table))
     title = (
@@ -366,12 +369,25 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     )
     if pred.currency:
         title += f" ({pred.currency})"
+    title += f", {pred.loss} model trained through {pred.trained_through}"
+    closes = pred.history
+    r = np.abs(np.diff(np.log(closes.to_numpy(np.float64)), prepend=np.nan))
+    fitted = None
+    if pred.fitted_sigma is not None:
+        fitted = pred.fitted_sigma.reindex(closes.index).to_numpy()
+    vol = {
+        "abs_returns": r,
+        "fitted": fitted,
+        "sigma": pred.table["sigma"].to_numpy(),
+        "z": {L: z((1 + L) / 2) for L in pred.levels},
+    }
     return plot.write_fan(
         path,
-        **pred.fan_series(days),
+        **pred.fan_series(),
         title=title,
         history_days=days,
         currency=pred.currency,
+        vol=vol,
     )
 
 
@@ -390,7 +406,9 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     y = cases.y[:, h - 1]
     ok = np.isfinite(y) & ~target.isna()
     coverage = {
-        model: {L: np.array([r[f"coverage_{round(L * 100)}"] for r in rows], float) for L in LEVELS}
+        model: {
+            L: np.array([r[f"coverage_{percent(L)}"] for r in rows], float) for L in cases.levels
+        }
         for model, rows in result.metrics.items()
     }
     first, last = result.origins[0], result.origins[-1]
@@ -400,12 +418,25 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         realised=y[ok],
         median=cases.point["rnn"][ok, h - 1],
         bands={
-            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1]) for L in LEVELS
+            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1])
+            for L in cases.levels
         },
         coverage=coverage,
-        title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
-        "and coverage by horizon",
+        title=f"{report.ticker}: RNN ({result.options['config'].get('loss')}) {h}-day forecasts "
+        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, and coverage by horizon",
+        exceedances=_exceedances(cases),
     )
+
+
+def _exceedances(cases) -> dict:
+    """The RNN's one-day VaRs against the long position's return on each day forecast."""
+    ok = np.isfinite(cases.y[:, 0])
+    x = np.log(cases.y[ok, 0] / cases.last[ok])
+    return {
+        "dates": pd.DatetimeIndex(np.asarray(cases.target_dates)[ok, 0]),
+        "returns": np.expm1(x),
+        "var": {a: cases.var["rnn", a][ok, 0] for a in cases.var_levels},
+    }
 
 
 # --- universes: many tickers per command, one global model (forecast/universe/tickers.py, jobs.py, -------

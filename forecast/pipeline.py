@@ -31,6 +31,7 @@ from forecast.model.predictive import VAR_LEVELS
 from forecast.model.train import Epoch
 from forecast.model.valueatrisk import TRADING_DAYS
 
+PLOT_DAYS = 120  # past days whose fitted sigma a prediction keeps for its volatility chart
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
 
@@ -304,6 +305,7 @@ def _prediction(
         var_levels=var_levels,
         short=short,
         sigma_1y=realised_sigma(frame["Adj Close"]),
+        fitted_sigma=model.fitted_sigma(frame, PLOT_DAYS),
     )
 
 

@@ -335,6 +335,26 @@ class RNNForecaster:
         cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
         return Predictive(last, np.zeros(days), sd, sd, np.full(days, 0.5), self.calibration_, cum)
 
+    def fitted_sigma(self, prices: pd.DataFrame, days: int) -> pd.Series | None:
+        """The vol head's one-day sigma for each of the last `days` days of prices, each the
+        forecast made at the close before it (what the model said then, reading nothing
+        later): the conditional volatility an arch user plots. None for other heads."""
+        if self.config.loss != "vol":
+            return None
+        self._check_fitted()
+        F = daily_features(prices, ("return",))
+        r = F["return"].to_numpy(np.float64)
+        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
+        hl = log_range(prices) if needs_range else None
+        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        T = self.config.window
+        origins = np.arange(max(T - 1, len(r) - 1 - days), len(r) - 1)  # close k: for day k + 1
+        if origins.size == 0:
+            return pd.Series(dtype=float)
+        cumvar, _ = self._vol_cumvar(inputs, origins, 1, 1, self.config.seed)  # day 1: no noise
+        sigma = self.vol_scaler_.sd * np.sqrt(self.scale_ * cumvar[:, 0])
+        return pd.Series(sigma, index=F.index[origins + 1], name="sigma")
+
     # --- sampling --------------------------------------------------------------------------
 
     def _check_fitted(self):
