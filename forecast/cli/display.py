@@ -254,9 +254,14 @@ def prediction_table(pred) -> None:
     with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
     currency = f" {pred.currency}" if pred.currency else ""
     tb = pred.table
-    vol = Table(
-        title=f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
+    out.print(
+        f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
         f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model",
+        markup=False,
+        highlight=False,
+    )
+    vol = Table(
+        title="volatility",
         title_justify="left",
         caption="σ day: sd of that day's log return; σ cum: of the return from the last close "
         "to that day; ann.: annualised (× √252, √(252/h)); ±1σ: the expected move in price"
@@ -265,7 +270,6 @@ def prediction_table(pred) -> None:
         ),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
-        min_width=78,  # the title on one line
     )
     for name in ["date", "σ day", "ann.", "σ cum", "ann.", "±1σ"]:
         vol.add_column(name, justify="right")
