@@ -270,6 +270,7 @@ def prediction_table(pred) -> None:
         ),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
+        min_width=60,
     )
     for name in ["date", "σ day", "ann.", "σ cum", "ann.", "±1σ"]:
         vol.add_column(name, justify="right")
@@ -293,6 +294,7 @@ def prediction_table(pred) -> None:
     t = Table(
         title="calibrated bands",
         title_justify="left",
+        min_width=60,  # the caption stays readable with one band
         caption=note + "bands are conformally calibrated; cov = share of held-out validation "
         f"days inside the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
@@ -322,6 +324,7 @@ def risk_table(pred) -> None:
     t = Table(
         title=f"risk of a {side} position from the close {pred.last_close:,.2f}",
         title_justify="left",
+        min_width=60,
         caption="VaR L%: the loss exceeded with probability 1 − L by that day: the "
         f"{'upper' if pred.short else 'lower'} edge of the (2L − 1)% band, e.g. VaR 95% at the "
         "90% band's; ES L%: the mean loss beyond VaR; in % of the close (in price)",
