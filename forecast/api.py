@@ -371,11 +371,11 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
         title += f" ({pred.currency})"
     title += f", {pred.loss} model trained through {pred.trained_through}"
     closes = pred.history
-    r = np.abs(np.diff(np.log(closes.to_numpy(np.float64)), prepend=np.nan))
+    r = np.abs(np.diff(np.log(closes.to_numpy(np.float64)), prepend=np.nan))[-days:]
     fitted = None
     if pred.fitted_sigma is not None:
-        fitted = pred.fitted_sigma.reindex(closes.index).to_numpy()
-    vol = {
+        fitted = pred.fitted_sigma.reindex(closes.index[-days:]).to_numpy()
+    vol = {  # on the same last `days` closes as the fan
         "abs_returns": r,
         "fitted": fitted,
         "sigma": pred.table["sigma"].to_numpy(),
@@ -383,7 +383,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     }
     return plot.write_fan(
         path,
-        **pred.fan_series(),
+        **pred.fan_series(days),
         title=title,
         history_days=days,
         currency=pred.currency,

@@ -280,6 +280,7 @@ def _prediction(
     short=False,
 ):
     var_levels = risk_levels(model.config.loss, var_levels)
+    warnings = warnings + _fallback_warnings(ticker, model.calibration_, levels, var_levels)
     table = forecast(
         model,
         frame,
@@ -334,6 +335,26 @@ def forecast(
         var_levels=var_levels,
         short=short,
     )
+
+
+def _fallback_warnings(ticker, calibration, levels, var_levels) -> list[str]:
+    """Say when a level asked for has no conformal factor: the model file predates the kept
+    validation scores, so that level's band (or VaR) uses the Gaussian factor."""
+    from forecast.model.predictive import band_level
+
+    if calibration.scores is not None:
+        return []
+    wanted = sorted({*levels, *(band_level(a) for a in var_levels)})
+    missing = [L for L in wanted if not any(abs(L - c) < 1e-9 for c in calibration.levels)]
+    if not missing:
+        return []
+    names = ", ".join(f"{L * 100:.10g}%" for L in missing)
+    return [
+        f"the {ticker} model file keeps no validation scores, so the {names} band"
+        f"{'s use' if len(missing) > 1 else ' uses'} the Gaussian factor instead of a conformal "
+        f"one (VaR a% reads the (2a − 1)% band); run `forecast train {ticker}` to calibrate "
+        "every level"
+    ]
 
 
 def _stale_warnings(ticker, frame, exchange, today) -> list[str]:

@@ -358,3 +358,25 @@ def checkpoint_files(data_dir):
     from forecast.model import checkpoint
 
     return checkpoint.load_model(data_dir, "AAPL")
+
+
+def test_an_old_model_file_without_scores_still_predicts_and_says_which_levels_are_gaussian(
+    trained, tmp_path
+):
+    """Model files saved before the calibration kept its scores: the stored 80%/95% bands are
+    unchanged; other levels (and the VaR levels' bands) use the Gaussian factor, with a warning."""
+    import shutil
+
+    d = tmp_path / "old"
+    shutil.copytree(trained, d)
+    path = models_dir(d) / "AAPL.json"
+    meta = json.loads(path.read_text())
+    del meta["calibration"]["scores"], meta["calibration"]["held_out"]
+    path.write_text(json.dumps(meta))
+    new = json.loads(run(trained, "predict", "--days", "3", "--json").stdout)["forecasts"]
+    result = run(d, "predict", "--days", "3", "--json")
+    assert result.exit_code == 0, result.output
+    old = json.loads(result.stdout)["forecasts"]
+    for a, b in zip(old, new, strict=True):
+        assert a["lower_80"] == b["lower_80"] and a["upper_95"] == b["upper_95"]
+    assert "90%, 98% bands use the Gaussian factor" in result.stderr

@@ -566,7 +566,8 @@ def score(cases: Cases) -> tuple[dict[str, list[dict]], str]:
         for k, row in enumerate(out[name]):
             stat_p = metrics.diebold_mariano_losses(crps_cases[name][k], crps_cases[best][k], k + 1)
             row["crps_vs_best"] = row["crps"] / out[best][k]["crps"]
-            row["interval_score_vs_best"] = row["interval_score"] / out[best][k]["interval_score"]
+            ref = out[best][k]["interval_score"]  # 0 on constant prices: no ratio
+            row["interval_score_vs_best"] = row["interval_score"] / ref if ref else math.nan
             row["dm_crps_stat"], row["dm_crps_p_value"] = stat_p  # < 0: lower CRPS than best
     return out, best
 
