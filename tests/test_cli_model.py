@@ -142,7 +142,7 @@ def test_predict_levels_var_and_short(trained):
         (["--level", "99.9"], "between 50 and 99.9"),
         (["--level", "40"], "between 50 and 99.9"),
         (["--var", "95", "--var", "95"], "given twice"),
-        (["--sort", "beauty"], "--sort beauty"),
+        (["--sort", "beauty"], "beauty: give one of"),
     ],
 )
 def test_bad_predict_levels_are_usage_errors(trained, args, message):

@@ -640,8 +640,11 @@ def predict(
         from forecast import api  # numpy, pandas, numba: not for --help
 
         risk = {"var_levels": var, "short": short} | ({"levels": level} if level else {})
-        if sort is not None:
-            display.check_screen_sort(sort)
+        if sort is not None and sort not in display.SCREEN_SORTS:
+            raise typer.BadParameter(
+                f"{sort}: give one of {', '.join(display.SCREEN_SORTS)}",
+                param_hint="'--sort'",
+            )
 
         if _is_many(tickers, universe_file, jobs, scheduler):
             if plot is not None:

@@ -659,16 +659,6 @@ SCREEN_SORTS = {  # --sort COLUMN: the value it sorts by, and whether the highes
 }
 
 
-def check_screen_sort(column: str) -> None:
-    """A usage error (exit 2) for a --sort column the screen does not have."""
-    if column not in SCREEN_SORTS:
-        import typer  # only the CLI calls this
-
-        raise typer.BadParameter(
-            f"--sort {column}: give one of {', '.join(SCREEN_SORTS)}", param_hint="'--sort'"
-        )
-
-
 def screen_table(rows, days: int, sort: str | None = None) -> None:
     """predict over many tickers: one line each, riskiest first (or by --sort)."""
     any_direction = any(r.ok and not r.values.get("zero_mean", False) for r in rows)
