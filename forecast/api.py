@@ -292,6 +292,7 @@ def _latest_for_backtest(data_dir: Path) -> str:
 class BacktestReport:
     ticker: str
     result: "BacktestResult"
+    currency: str | None = None  # when the price source said (chart titles)
 
     def to_json(self) -> dict:
         return {"ticker": self.ticker, **self.result.to_json()}
@@ -327,7 +328,7 @@ def backtest(
         # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
         warnings.simplefilter("ignore", RuntimeWarning)
         result = run_backtest(frame, config, on_fold=fold, **options)
-    return BacktestReport(ticker, result)
+    return BacktestReport(ticker, result, _currency(ticker, data_dir))
 
 
 def check_export_path(path: Path) -> Path:
@@ -423,7 +424,11 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         },
         coverage=coverage,
         title=f"{report.ticker}: RNN ({result.options['config'].get('loss')}) {h}-day forecasts "
-        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, and coverage by horizon",
+        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, data through "
+        f"{pd.Timestamp(np.nanmax(cases.target_dates)):%Y-%m-%d}"
+        + (f" ({report.currency})" if report.currency else "")
+        + ", and coverage by horizon",
+        currency=report.currency,
         exceedances=_exceedances(cases),
     )
 
@@ -598,4 +603,4 @@ def backtest_global(
             on_fold(i, n)
 
     result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
-    return BacktestReport(ticker, result)
+    return BacktestReport(ticker, result, _currency(ticker, data_dir))
