@@ -424,10 +424,9 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         },
         coverage=coverage,
         title=f"{report.ticker}: RNN ({result.options['config'].get('loss')}) {h}-day forecasts "
-        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, data through "
+        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, prices through "
         f"{pd.Timestamp(np.nanmax(cases.target_dates)):%Y-%m-%d}"
-        + (f" ({report.currency})" if report.currency else "")
-        + ", and coverage by horizon",
+        + (f" ({report.currency})" if report.currency else ""),
         currency=report.currency,
         exceedances=_exceedances(cases),
     )
