@@ -24,7 +24,7 @@ from forecast import pipeline, prices, store
 from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
 from forecast.model import checkpoint, globalmodel, summary
-from forecast.model.estimator import LEVELS, RNNForecaster
+from forecast.model.estimator import RNNForecaster, percent
 from forecast.model.features import check_features
 from forecast.model.panel import default_cut
 from forecast.model.summary import Summary
@@ -234,12 +234,16 @@ def predict(
     seed: int | None = None,
     today: dt.date | None = None,
     global_name: str | None = None,
+    **risk,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
     Without a ticker: the one whose model was trained last. The model: the global model named
-    `global_name` if given, else the newest saved of the ticker's own and the global models trained
-    on it (store.model_for).
+    `global_name` if given, else the newest saved of the ticker's own and the global models
+    trained on it (store.model_for).
+    risk: levels (band levels, fractions), var_levels (VaR/ES levels; None: the default) and
+    short (VaR of a short position); pred.table has the columns, pred.risk_frame() the
+    tidy VaR/ES view.
     """
     check_range("days", days)
     check_range("paths", n_paths)
@@ -252,14 +256,30 @@ def predict(
     ticker = _symbol(ticker, latest_trained, data_dir)
     chosen, switched = store.model_choice(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
-        pred = predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
+        pred = predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today, **risk)
         pred.warnings[:0] = [switched] if switched else []
         return pred
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
     pred.currency = _currency(ticker, data_dir)
     return pred
+
+
+def risk(
+    ticker: str | None,
+    data_dir: Path,
+    days: int,
+    var_levels=(0.95, 0.99),
+    short: bool = False,
+    **options,
+) -> pd.DataFrame:
+    """predict()'s Value at Risk and Expected Shortfall as a tidy frame, one row per day and
+    level (Prediction.risk_frame: date, h, level, position, sigma, sigma_cum, var, es,
+    var_price, es_price); options: n_paths, seed, today, levels."""
+    return predict(
+        ticker, data_dir, days, var_levels=var_levels, short=short, **options
+    ).risk_frame()
 
 
 def _currency(ticker: str, data_dir: Path) -> str | None:
@@ -287,6 +307,7 @@ def _latest_for_backtest(data_dir: Path) -> str:
 class BacktestReport:
     ticker: str
     result: "BacktestResult"
+    currency: str | None = None  # when the price source said (chart titles)
 
     def to_json(self) -> dict:
         return {"ticker": self.ticker, **self.result.to_json()}
@@ -313,6 +334,7 @@ def backtest(
         return backtest_global(
             ticker, data_dir, global_name, on_fold=on_fold, on_notice=on_notice, **options
         )
+    pipeline.risk_levels(config.loss, options.get("var_levels"))  # --var needs a distribution
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
     check_features(frame, config.features, config.loss)
@@ -329,7 +351,7 @@ def backtest(
         # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
         warnings.simplefilter("ignore", RuntimeWarning)
         result = run_backtest(frame, config, on_fold=fold, **options)
-    return BacktestReport(ticker, result)
+    return BacktestReport(ticker, result, _currency(ticker, data_dir))
 
 
 def check_export_path(path: Path, data_dir: Path | None = None) -> Path:
@@ -358,8 +380,11 @@ def check_plot_path(path: Path, data_dir: Path | None = None) -> Path:
 
 
 def plot_prediction(pred: Prediction, path: Path, history_days: int | None = None) -> Path:
-    """The fan chart of a prediction as .png, .svg or .pdf (by the extension); returns the path."""
+    """The fan chart of a prediction, over a volatility panel (past |r| and the model's fitted
+    sigma, then the forecast sigma path with its |r| bands), as .png, .svg or .pdf (by the
+    extension); returns the path."""
     from forecast import plot  # matplotlib, only when a chart is drawn
+    from forecast.model.valueatrisk import z
 
     days = history_days or plot_history_days(len(pred.table))
     title = (
@@ -367,12 +392,25 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     )
     if pred.currency:
         title += f" ({pred.currency})"
+    title += f", {pred.loss} model trained through {pred.trained_through}"
+    closes = pred.history
+    r = np.abs(np.diff(np.log(closes.to_numpy(np.float64)), prepend=np.nan))[-days:]
+    fitted = None
+    if pred.fitted_sigma is not None:
+        fitted = pred.fitted_sigma.reindex(closes.index[-days:]).to_numpy()
+    vol = {  # on the same last `days` closes as the fan
+        "abs_returns": r,
+        "fitted": fitted,
+        "sigma": pred.table["sigma"].to_numpy(),
+        "z": {L: z((1 + L) / 2) for L in pred.levels},
+    }
     return plot.write_fan(
         path,
         **pred.fan_series(days),
         title=title,
         history_days=days,
         currency=pred.currency,
+        vol=vol,
     )
 
 
@@ -391,7 +429,9 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     y = cases.y[:, h - 1]
     ok = np.isfinite(y) & ~target.isna()
     coverage = {
-        model: {L: np.array([r[f"coverage_{round(L * 100)}"] for r in rows], float) for L in LEVELS}
+        model: {
+            L: np.array([r[f"coverage_{percent(L)}"] for r in rows], float) for L in cases.levels
+        }
         for model, rows in result.metrics.items()
     }
     first, last = result.origins[0], result.origins[-1]
@@ -401,12 +441,28 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         realised=y[ok],
         median=cases.point["rnn"][ok, h - 1],
         bands={
-            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1]) for L in LEVELS
+            L: (cases.lower["rnn", L][ok, h - 1], cases.upper["rnn", L][ok, h - 1])
+            for L in cases.levels
         },
         coverage=coverage,
-        title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
-        "and coverage by horizon",
+        title=f"{report.ticker}: RNN ({result.options['config'].get('loss')}) {h}-day forecasts "
+        f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, prices through "
+        f"{pd.Timestamp(np.nanmax(cases.target_dates)):%Y-%m-%d}"
+        + (f" ({report.currency})" if report.currency else ""),
+        currency=report.currency,
+        exceedances=_exceedances(cases),
     )
+
+
+def _exceedances(cases) -> dict:
+    """The RNN's one-day VaRs against the long position's return on each day forecast."""
+    ok = np.isfinite(cases.y[:, 0])
+    x = np.log(cases.y[ok, 0] / cases.last[ok])
+    return {
+        "dates": pd.DatetimeIndex(np.asarray(cases.target_dates)[ok, 0]),
+        "returns": np.expm1(x),
+        "var": {a: cases.var["rnn", a][ok, 0] for a in cases.var_levels},
+    }
 
 
 # --- universes: many tickers per command, one global model (forecast/universe/tickers.py, jobs.py, -------
@@ -636,6 +692,7 @@ def predict_global(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    **risk,
 ) -> Prediction:
     """predict() with the global model `model`, for any ticker with prices on both sides of
     its cut date."""
@@ -644,7 +701,9 @@ def predict_global(
     ticker = prices.validate_symbol(ticker)
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
+    pred = pipeline.predict_global_frame(
+        ticker, frame, params, meta, days, n_paths, seed, today, **risk
+    )
     pred.currency = _currency(ticker, data_dir)
     return pred
 
@@ -683,4 +742,4 @@ def backtest_global(
             on_fold(i, n)
 
     result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
-    return BacktestReport(ticker, result)
+    return BacktestReport(ticker, result, _currency(ticker, data_dir))

@@ -22,3 +22,8 @@ def interrupted_exit_code(e: BaseException) -> int:
 def raise_terminated(signum, frame) -> None:
     """A SIGTERM handler: turn the signal into Terminated in the main thread."""
     raise Terminated()
+
+
+class UsageError(ForecastError):
+    """A ForecastError about the options given, found only once the library has looked (e.g.
+    --var on a model whose head has no distribution): the CLI exits 2, like Click's usage errors."""

@@ -21,14 +21,17 @@ import pandas as pd
 
 from forecast import calendars, prices
 from forecast.config import CAL_HORIZON, TrainConfig
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, UsageError
 from forecast.jsonfile import plain
 from forecast.model import checkpoint, globalmodel, kernels
-from forecast.model.estimator import RNNForecaster
+from forecast.model.estimator import LEVELS, RNNForecaster, percent
 from forecast.model.features import check_features, split_days
 from forecast.model.heads import HEADS
+from forecast.model.predictive import VAR_LEVELS
 from forecast.model.train import Epoch
+from forecast.model.valueatrisk import TRADING_DAYS
 
+PLOT_DAYS = 120  # past days whose fitted sigma a prediction keeps for its volatility chart
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
 COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
 
@@ -104,29 +107,68 @@ class Prediction:
     last_date: pd.Timestamp
     last_close: float
     loss: str  # the model's head
-    table: pd.DataFrame  # indexed by trading date: median, lower/upper_80/95, p_up, coverage_80/95
+    # indexed by trading date, one row per day (RNNForecaster.forecast): median, lower/upper_L,
+    # p_up, coverage_L; sigma, sigma_ann, sigma_cum, sigma_cum_ann, move; var_a, es_a and
+    # their _price for each VaR level a
+    table: pd.DataFrame
     history: pd.Series  # every cached close (Adj Close) up to last_date; charts take their tail
     warnings: list[str] = field(default_factory=list)
     trained_through: str = ""
     currency: str | None = None  # when the price source said
     calibrated_days: int = CAL_HORIZON  # horizons with their own conformal factor
+    levels: tuple[float, ...] = LEVELS  # band levels, narrowest first
+    var_levels: tuple[float, ...] = VAR_LEVELS  # () for a head without a distribution
+    short: bool = False  # VaR and ES of a short position (else long)
+    sigma_1y: float = float("nan")  # realised sd of the last year's (252) daily log returns
+    fitted_sigma: pd.Series | None = None  # the model's own one-day sigma on past days (plot)
 
     @property
     def p_up_label(self) -> str:
         return HEADS[self.loss].p_up_label
 
+    @property
+    def zero_mean(self) -> bool:
+        """The head forecasts spread, not direction: its median and P(up) say nothing."""
+        return HEADS[self.loss].zero_mean
+
+    def risk_frame(self) -> pd.DataFrame:
+        """The tidy risk view: per day and VaR level, one row (date, h, level, position,
+        sigma, sigma_cum, var, es, var_price, es_price)."""
+        rows = []
+        tb = self.table
+        for h, (date, r) in enumerate(tb.iterrows(), start=1):
+            for a in self.var_levels:
+                p = percent(a)
+                rows.append(
+                    {
+                        "date": date,
+                        "h": h,
+                        "level": a,
+                        "position": "short" if self.short else "long",
+                        "sigma": r["sigma"],
+                        "sigma_cum": r["sigma_cum"],
+                        "var": r[f"var_{p}"],
+                        "es": r[f"es_{p}"],
+                        "var_price": r[f"var_{p}_price"],
+                        "es_price": r[f"es_{p}_price"],
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def fan_series(self, history_days: int | None = None) -> dict:
         """The arrays a fan chart draws (fanchart.fan_chart and plot.write_fan take them)."""
         tb = self.table
         h = self.history if history_days is None else self.history.iloc[-history_days:]
+        inner, outer = percent(self.levels[0]), percent(self.levels[-1])  # narrowest, widest
         return {
             "history_dates": h.index,
             "history_closes": h.to_numpy(),
             "forecast_dates": tb.index,
-            **{
-                k: tb[k].to_numpy()
-                for k in ("median", "lower_80", "upper_80", "lower_95", "upper_95")
-            },
+            "median": tb["median"].to_numpy(),
+            "lower_80": tb[f"lower_{inner}"].to_numpy(),
+            "upper_80": tb[f"upper_{inner}"].to_numpy(),
+            "lower_95": tb[f"lower_{outer}"].to_numpy(),
+            "upper_95": tb[f"upper_{outer}"].to_numpy(),
         }
 
     def to_json(self) -> dict:
@@ -142,6 +184,11 @@ class Prediction:
             "currency": self.currency,
             "model": {"loss": self.loss, "trained_through": self.trained_through},
             "p_up_meaning": HEADS[self.loss].p_up_meaning,
+            "forecasts_direction": not self.zero_mean,
+            "levels": [float(L) for L in self.levels],
+            "var_levels": [float(a) for a in self.var_levels],
+            "position": "short" if self.short else "long",
+            "sigma_1y": plain(self.sigma_1y),
             "forecasts": rows,
             "warnings": self.warnings,
         }
@@ -156,9 +203,10 @@ def predict_frame(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    **risk,
 ) -> Prediction:
     """predict() for a saved model (params, meta) and prices already in memory: what a worker
-    with no access to the data directory runs."""
+    with no access to the data directory runs. risk: levels, var_levels, short (_prediction)."""
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
@@ -171,7 +219,7 @@ def predict_frame(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
     return _prediction(
-        ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"]
+        ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"], **risk
     )
 
 
@@ -184,17 +232,65 @@ def predict_global_frame(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    **risk,
 ) -> Prediction:
     """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
     model = globalmodel.for_ticker(params, meta, ticker, frame)
     exchange = calendars.exchange_for(ticker)
     warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
     trained = f"{meta['name']} (global, cut {meta['cut_date']})"
-    return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
+    return _prediction(
+        ticker, frame, model, exchange, days, n_paths, seed, warnings, trained, **risk
+    )
 
 
-def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained_through):
-    table = forecast(model, frame, days, exchange, n_paths=n_paths, seed=seed)
+def risk_levels(loss: str, var_levels) -> tuple[float, ...]:
+    """The VaR levels to show for a head: VAR_LEVELS by default, none for a head without a
+    distribution; asking one for VaR is a usage error."""
+    if not HEADS[loss].has_distribution:
+        if var_levels:
+            raise UsageError(
+                f"--var: a {loss} model forecasts no distribution to read VaR from; "
+                "train with --loss vol, gaussian or mse"
+            )
+        return ()
+    return VAR_LEVELS if var_levels is None else tuple(var_levels)
+
+
+def realised_sigma(closes: pd.Series, days: int = TRADING_DAYS) -> float:
+    """sqrt(mean r²) of the last `days` daily log returns: the one-year volatility a screen
+    compares the forecast sigma with (zero mean, like the vol head)."""
+    r = np.diff(np.log(closes.to_numpy(np.float64)[-(days + 1) :]))
+    return float(np.sqrt(np.mean(r**2))) if r.size else float("nan")
+
+
+def _prediction(
+    ticker,
+    frame,
+    model,
+    exchange,
+    days,
+    n_paths,
+    seed,
+    warnings,
+    trained_through,
+    levels=LEVELS,
+    var_levels=None,
+    short=False,
+):
+    var_levels = risk_levels(model.config.loss, var_levels)
+    warnings = warnings + _fallback_warnings(ticker, model.calibration_, levels, var_levels)
+    table = forecast(
+        model,
+        frame,
+        days,
+        exchange,
+        n_paths=n_paths,
+        seed=seed,
+        levels=levels,
+        var_levels=var_levels,
+        short=short,
+    )
     return Prediction(
         ticker=ticker,
         last_date=frame.index[-1],
@@ -205,6 +301,11 @@ def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, t
         warnings=warnings,
         trained_through=trained_through,
         calibrated_days=model.calibration_.horizon,
+        levels=tuple(levels),
+        var_levels=var_levels,
+        short=short,
+        sigma_1y=realised_sigma(frame["Adj Close"]),
+        fitted_sigma=model.fitted_sigma(frame, PLOT_DAYS),
     )
 
 
@@ -215,12 +316,44 @@ def forecast(
     exchange: str = "XNYS",
     n_paths: int = 2000,
     seed: int | None = None,
+    levels=LEVELS,
+    var_levels=(),
+    short: bool = False,
 ) -> pd.DataFrame:
     """A fitted model's forecast from the last day of one price frame, indexed by the next
-    `days` sessions of `exchange` (a MIC, e.g. calendars.exchange_for(ticker)): median,
-    lower/upper_80/95, p_up, coverage_80/95."""
+    `days` sessions of `exchange` (a MIC, e.g. calendars.exchange_for(ticker)): the columns
+    of RNNForecaster.forecast for band `levels` and VaR `var_levels`."""
     dates = calendars.next_trading_days(frame.index[-1], days, exchange)
-    return model.forecast(frame, days, dates=dates, n_paths=n_paths, seed=seed)
+    return model.forecast(
+        frame,
+        days,
+        dates=dates,
+        n_paths=n_paths,
+        seed=seed,
+        levels=levels,
+        var_levels=var_levels,
+        short=short,
+    )
+
+
+def _fallback_warnings(ticker, calibration, levels, var_levels) -> list[str]:
+    """Say when a level asked for has no conformal factor: the model file predates the kept
+    validation scores, so that level's band (or VaR) uses the Gaussian factor."""
+    from forecast.model.predictive import band_level
+
+    if calibration.scores is not None:
+        return []
+    wanted = sorted({*levels, *(band_level(a) for a in var_levels)})
+    missing = [L for L in wanted if not any(abs(L - c) < 1e-9 for c in calibration.levels)]
+    if not missing:
+        return []
+    names = ", ".join(f"{L * 100:.10g}%" for L in missing)
+    return [
+        f"the {ticker} model file keeps no validation scores, so the {names} band"
+        f"{'s use' if len(missing) > 1 else ' uses'} the Gaussian factor instead of a conformal "
+        f"one (VaR a% reads the (2a − 1)% band); run `forecast train {ticker}` to calibrate "
+        "every level"
+    ]
 
 
 def _stale_warnings(ticker, frame, exchange, today) -> list[str]:

@@ -15,7 +15,7 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.evaluation import backtest
 from forecast.evaluation.backtest import run_backtest, verdict
-from forecast.model.estimator import RNNForecaster, paths_predictive
+from forecast.model.estimator import RNNForecaster, paths_distribution, paths_predictive
 from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
@@ -41,6 +41,16 @@ KEYS = {
     "crps_vs_best",
     "dm_crps_stat",
     "dm_crps_p_value",
+    "interval_score_95",
+    "interval_score_vs_best",
+    *(f"{k}_{a}_{s}" for a in (95, 99) for k, s in (("var", "exceed"), ("var", "rate"))),
+    *(f"{k}_{a}_p" for a in (95, 99) for k in ("kupiec", "ind", "cc")),
+    *(f"es_{a}_{s}" for a in (95, 99) for s in ("z2", "z2_p")),
+    "qlike",
+    "mse_var",
+    "qlike_vs_best",
+    "dm_qlike_stat",
+    "dm_qlike_p_value",
 }
 
 
@@ -90,6 +100,11 @@ class NaiveRNN:
         last = float(prices["Adj Close"].iloc[-1])
         return paths_predictive(cum, ps, last, self.calibration_, direction=False)
 
+    def distribution(self, prices, days, n_paths=100, seed=None):
+        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
+        last = float(prices["Adj Close"].iloc[-1])
+        return paths_distribution(cum, ps, last, self.calibration_, direction=False)
+
 
 def oracle_rnn(full: pd.DataFrame):
     """An RNN stand-in that peeks at the future: it must be found to have skill."""
@@ -113,7 +128,7 @@ def oracle_rnn(full: pd.DataFrame):
 def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monkeypatch):
     fitted_on, forecast_from = [], []
     Model = type(RNNForecaster(SMALL))  # the estimator of SMALL's head (VolForecaster: vol)
-    real_fit, real_paths = Model.fit, Model.predictive
+    real_fit, real_paths = Model.fit, Model.distribution
 
     def recording_fit(self, prices, *args, **kwargs):
         fitted_on.append(prices.index.max())
@@ -124,7 +139,7 @@ def test_every_fold_is_fitted_through_its_first_origin_and_no_further(aapl, monk
         return real_paths(self, prices, *args, **kwargs)
 
     monkeypatch.setattr(Model, "fit", recording_fit)
-    monkeypatch.setattr(Model, "predictive", recording_paths)
+    monkeypatch.setattr(Model, "distribution", recording_paths)
     r = run_backtest(aapl, SMALL, horizon=3, test_days=30, refit_every=10, n_paths=50)
 
     n = 30  # the last 30 closes are the targets of the 1-day forecasts

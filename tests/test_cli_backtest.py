@@ -81,7 +81,50 @@ def test_tables_and_verdict_default_to_the_latest_ticker(fetched):
     assert "AAPL: walk-forward backtest, 30 origins" in out
     for text in ("point forecasts", "intervals", "egarch", "naive", "drift", "NLL", "CRPS"):
         assert text in out
-    assert out.rstrip().splitlines()[-1].startswith("RNN: ")
+    lines = out.splitlines()
+    # the verdict first: risk, then skill; then the risk tables before the point forecasts
+    assert lines[1].startswith("RNN risk: 1-day VaR 95% exceeded on ")
+    assert lines[2].startswith("RNN: ")
+    assert (
+        out.index("VaR and ES backtests")
+        < out.index("variance forecasts: QLIKE against")
+        < out.index("point forecasts")
+    )
+    # zero-mean models forecast the last close: one group of rows, names down the horizons
+    assert [line.split()[0] for line in lines if line.startswith(" rnn,")] == ["rnn,"]
+
+
+def test_any_levels_and_var_levels_reach_the_scores_and_the_export(fetched, tmp_path):
+    out = tmp_path / "f.csv"
+    result = run(
+        "backtest", *FAST, "--level", "90", "--level", "99", "--var", "97.5", "--json",
+        "--export", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    row = data["models"]["rnn"][0]
+    assert {"coverage_90", "coverage_99", "interval_score_99", "var_97.5_rate"} <= set(row)
+    assert "coverage_80" not in row and "var_95_rate" not in row
+    assert data["basel"]["rnn"]["days"] == 30  # the Basel 99% VaR is always backtested
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert {"lower_90", "upper_99", "sigma", "var_97.5", "es_97.5"} <= set(table.columns)
+    assert (table["es_97.5"] >= table["var_97.5"]).all()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--level", "120"], "between 50 and 99.9"),
+        (["--level", "50"], "between 50 and 99.9"),
+        (["--var", "99.9"], "between 50 and 99.9"),
+        (["--level", "90", "--level", "90"], "given twice"),
+        (["--var", "99", "--loss", "direction"], "no distribution"),
+    ],
+)
+def test_bad_levels_are_usage_errors(fetched, args, message):
+    assert_usage(run("backtest", "AAPL", *TINY, *args), message)
 
 
 def test_options_that_do_not_fit_the_data_fail_in_one_line(fetched):

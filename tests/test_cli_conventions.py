@@ -374,6 +374,15 @@ def test_backtest_chart_pairs_each_forecast_with_the_close_it_was_for(trained, m
     lo95, hi95 = seen["k"]["bands"][0.95]
     lo80, hi80 = seen["k"]["bands"][0.8]
     assert (lo95 <= lo80).all() and (hi80 <= hi95).all()
+    # the exceedance panel: each day forecast one session ahead, the long position's return
+    # on it, and the RNN's 1-day VaRs (the same numbers the risk backtest scored)
+    ex = seen["k"]["exceedances"]
+    assert len(ex["dates"]) == 12 and set(ex["var"]) == {0.95, 0.99}
+    for day, ret in zip(ex["dates"], ex["returns"], strict=True):
+        i = closes.index.get_loc(day)
+        assert ret == pytest.approx(closes.iloc[i] / closes.iloc[i - 1] - 1, rel=1e-12)
+    hits = int((ex["returns"] < -ex["var"][0.99]).sum())
+    assert hits == report.result.metrics["rnn"][0]["var_99_exceed"]
 
 
 @pytest.mark.parametrize("days, history", [(5, 40), (20, 80), (60, 120)])

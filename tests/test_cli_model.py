@@ -95,8 +95,61 @@ def test_predict_table_and_fan_chart(trained):
     result = run(trained, "predict", "--days", "5")
     assert result.exit_code == 0, result.output
     assert "2023-09-22" in result.stdout and "2023-09-28" in result.stdout
-    assert "95% band" in result.stdout and "median" in result.stdout
+    assert "95% band" in result.stdout and "σ day" in result.stdout
+    # the vol head's median and P(up) are the same every day: said once, not tabled
+    assert "forecasts spread, not direction" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if "95% band" in line)
+    assert "median" not in header and "P(" not in header
+    assert "VaR 99%" in result.stdout and "ES 95%" in result.stdout
     assert "trading days ago" in result.stderr  # the 2023 sample is stale today
+
+
+def test_predict_levels_var_and_short(trained):
+    """Any band level; the 95% band holds the 80% band and every edge widens with the horizon;
+    VaR_a is the (2a − 1) band's edge read as a loss; ES beyond VaR; --short reads the upper."""
+    args = ["predict", "--days", "8", "--json", "--level", "80", "--level", "90"]
+    long = json.loads(run(trained, *args, "--level", "95", "--var", "95").stdout)
+    short = json.loads(run(trained, *args, "--var", "95", "--short").stdout)
+    assert long["levels"] == [0.8, 0.9, 0.95] and long["var_levels"] == [0.95]
+    assert long["position"] == "long" and short["position"] == "short"
+    last = long["last_close"]
+    rows = long["forecasts"]
+    for f, g in zip(rows, short["forecasts"], strict=True):
+        assert f["lower_95"] <= f["lower_90"] <= f["lower_80"] < f["upper_80"] <= f["upper_90"]
+        assert f["upper_90"] <= f["upper_95"]
+        assert f["var_95"] == pytest.approx(1 - f["lower_90"] / last, rel=1e-12)
+        assert g["var_95"] == pytest.approx(g["upper_90"] / last - 1, rel=1e-12)
+        assert f["es_95"] > f["var_95"] > 0 and g["es_95"] > g["var_95"] > 0
+        assert f["var_95_price"] == pytest.approx(last * f["var_95"])
+        assert f["sigma_cum_ann"] == pytest.approx(
+            f["sigma_cum"] * np.sqrt(252 / (rows.index(f) + 1))
+        )
+    for key in ("lower_95", "lower_80"):
+        assert np.all(np.diff([f[key] for f in rows]) <= 0), key  # edges never come back in
+    for key in ("upper_95", "upper_80", "sigma_cum"):
+        assert np.all(np.diff([f[key] for f in rows]) >= 0), key
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--level", "99.9"], "between 50 and 99.9"),
+        (["--level", "40"], "between 50 and 99.9"),
+        (["--var", "95", "--var", "95"], "given twice"),
+        (["--sort", "beauty"], "beauty: give one of"),
+    ],
+)
+def test_bad_predict_levels_are_usage_errors(trained, args, message):
+    assert_usage_error(run(trained, "predict", *args), message)
+
+
+def test_var_on_a_direction_model_is_a_usage_error(trained, tmp_path):
+    d = tmp_path / "dir"
+    assert run(d, "fetch", "AAPL", "--offline").exit_code == 0
+    assert run(d, "train", *SMALL, "--loss", "direction").exit_code == 0
+    assert_usage_error(run(d, "predict", "--var", "99"), "no distribution")
+    result = run(d, "predict", "--json")  # without --var: no VaR columns, no error
+    assert result.exit_code == 0 and "var_99" not in json.loads(result.stdout)["forecasts"][0]
 
 
 def test_predict_json_has_the_documented_keys_and_skips_holidays(trained, tmp_path):
@@ -271,3 +324,53 @@ def test_the_same_seed_gives_the_same_first_days_for_any_horizon(trained):
     long = json.loads(run(trained, "predict", "--days", "8", "--json").stdout)["forecasts"]
     for a, b in zip(short, long[:3], strict=True):
         assert a["median"] == b["median"] and a["upper_95"] == b["upper_95"]
+
+
+def test_the_api_returns_risk_as_a_tidy_frame(trained):
+    """api.risk and RNNForecaster.risk: one row per day and level, the same numbers as the
+    forecast table's columns."""
+    from forecast import api
+    from forecast.model.estimator import RNNForecaster
+
+    tidy = api.risk("AAPL", trained, 3, var_levels=(0.95, 0.99), n_paths=300, seed=1)
+    pred = api.predict("AAPL", trained, 3, n_paths=300, seed=1, var_levels=(0.95, 0.99))
+    assert list(tidy.columns) == [
+        *("date", "h", "level", "position", "sigma", "sigma_cum"),
+        *("var", "es", "var_price", "es_price"),
+    ]
+    assert len(tidy) == 6 and set(tidy["level"]) == {0.95, 0.99}
+    wide = tidy.pivot(index="date", columns="level", values="var")
+    np.testing.assert_array_equal(wide[0.99].to_numpy(), pred.table["var_99"].to_numpy())
+    params, meta = checkpoint_files(trained)
+    model = RNNForecaster.from_checkpoint(params, meta)
+    frame = load_prices("AAPL", trained)
+    own = model.risk(frame, 3, var_levels=(0.99,), n_paths=300, seed=1)
+    np.testing.assert_allclose(own["es"].to_numpy(), pred.table["es_99"].to_numpy(), rtol=1e-12)
+
+
+def checkpoint_files(data_dir):
+    from forecast.model import checkpoint
+
+    return checkpoint.load_model(data_dir, "AAPL")
+
+
+def test_an_old_model_file_without_scores_still_predicts_and_says_which_levels_are_gaussian(
+    trained, tmp_path
+):
+    """Model files saved before the calibration kept its scores: the stored 80%/95% bands are
+    unchanged; other levels (and the VaR levels' bands) use the Gaussian factor, with a warning."""
+    import shutil
+
+    d = tmp_path / "old"
+    shutil.copytree(trained, d)
+    path = models_dir(d) / "AAPL.json"
+    meta = json.loads(path.read_text())
+    del meta["calibration"]["scores"], meta["calibration"]["held_out"]
+    path.write_text(json.dumps(meta))
+    new = json.loads(run(trained, "predict", "--days", "3", "--json").stdout)["forecasts"]
+    result = run(d, "predict", "--days", "3", "--json")
+    assert result.exit_code == 0, result.output
+    old = json.loads(result.stdout)["forecasts"]
+    for a, b in zip(old, new, strict=True):
+        assert a["lower_80"] == b["lower_80"] and a["upper_95"] == b["upper_95"]
+    assert "90%, 98% bands use the Gaussian factor" in result.stderr

@@ -63,8 +63,13 @@ def test_predict_many_is_one_screen_and_json_a_list(cached):
         if line.split()[:1] in (["SPY"], ["GLD"], ["INTC"])
     ]
     assert len(lines) == 3
-    medians = [float(line[3].rstrip("%")) for line in lines]
-    assert medians == sorted(medians, reverse=True)  # a screen: best median first
+    sigmas = [float(line[2].rstrip("%")) for line in lines]
+    assert sigmas == sorted(sigmas, reverse=True)  # a screen by risk: highest sigma first
+    assert "forecast sd of tomorrow" in r.stderr
+    r = run(cached, "predict", *TICKERS, "--days", "3", "--paths", "200", "--sort", "ticker")
+    order = [line.split()[0] for line in r.stdout.splitlines() if line.split()[:1] in
+             (["SPY"], ["GLD"], ["INTC"])]  # fmt: skip
+    assert order == sorted(TICKERS)
     j = run(cached, "predict", *TICKERS, "NOPE", "--days", "3", "--paths", "200", "--json")
     assert j.exit_code == 1
     data = json.loads(j.stdout)
@@ -73,6 +78,8 @@ def test_predict_many_is_one_screen_and_json_a_list(cached):
     assert by["NOPE"]["status"] == "failed" and "forecast fetch NOPE" in by["NOPE"]["error"]
     for t in TICKERS:
         assert {"median_return", "p_up", "band_80", "band_95"} <= set(by[t])
+        assert {"sigma", "sigma_ratio", "var_99", "es_97.5"} <= set(by[t])
+        assert by[t]["es_97.5"] > 0 and by[t]["var_99"] > 0 and by[t]["sigma_ratio"] > 0
         assert 0 <= by[t]["p_up"] <= 1 and by[t]["band_95"] > by[t]["band_80"] > 0
 
 
@@ -97,6 +104,11 @@ def test_backtest_many(cached):
     data = json.loads(r.stdout)
     assert [d["status"] for d in data] == ["ok", "ok"]
     assert all(d["origins"] == 30 and "verdict" in d for d in data)
+    assert all(d["basel_zone"] in ("green", "yellow", "red") for d in data)
+    r = run(cached, "backtest", "SPY", "GLD", "--test-days", "30", "--refit-every", "30",
+            "--paths", "50", "--horizon", "2", *SMALL)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "CRPS×" in r.stdout and "Basel" in r.stdout and "rel MAE" not in r.stdout
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1"])

@@ -13,6 +13,7 @@ from forecast.model.conformal import (
     calibrate,
     conformal_factors,
     coverage_of,
+    cross_coverage,
     gaussian_factor,
     normalised_scores,
 )
@@ -152,8 +153,31 @@ def test_factor_lookup_and_json_round_trip():
     np.testing.assert_array_equal(back.coverage, cal.coverage)
     np.testing.assert_array_equal(back.n, cal.n)
     assert back.levels == LEVELS
-    with pytest.raises(KeyError):
-        cal.factor(0.5, 1)
+    # a level never calibrated, with no scores kept (an old model file): the Gaussian z, flagged
+    factors, coverage, fallback = cal.at(0.5)
+    assert factors == pytest.approx([0.6744897502] * 3) and fallback.all()
+    assert np.isnan(coverage).all()
+
+
+def test_any_level_is_calibrated_from_the_kept_scores_like_the_stored_ones():
+    """A level asked for at forecast time gets exactly the factor and held-out coverage that
+    calibrating it with the stored levels would have given, and survives the model file."""
+    from dataclasses import replace
+
+    scores = np.abs(np.random.default_rng(3).normal(size=(300, 4)))
+    together = calibrate(scores, (0.8, 0.9, 0.95))
+    cal = replace(calibrate(scores, LEVELS), scores=scores, held_out="cross")
+    factors, coverage, fallback = cal.at(0.9)
+    np.testing.assert_array_equal(factors, together.factors[1])
+    np.testing.assert_array_equal(coverage, cross_coverage(scores, (0.9,))[0])
+    assert not fallback.any()
+    assert cal.factor(0.9, 2) == together.factors[1, 1]
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict(), allow_nan=False)))
+    np.testing.assert_allclose(back.at(0.9)[0], factors, atol=1e-6)  # scores kept to 6 decimals
+    half = replace(cal, held_out="half")  # factors from the first half, coverage on the rest
+    first = calibrate(scores[:150], (0.9,)).factors[0]
+    np.testing.assert_array_equal(half.at(0.9)[0], first)
+    assert half.at(0.9)[1][0] == pytest.approx(np.mean(scores[150:, 0] <= first[0]))
 
 
 def test_empty_horizon_is_json_safe():

@@ -46,7 +46,10 @@ def test_a_worker_fit_saved_by_the_parent_is_the_one_ticker_model(cached):
 def test_a_worker_prediction_is_the_one_ticker_prediction(cached):
     api.train("SYN", cached, CFG)
     today = dt.date(2001, 8, 1)
-    one = api.predict("SYN", cached, 5, n_paths=300, seed=4, today=today)
+    # the screen reads VaR 99% and ES 97.5%: the one-ticker command asked for the same
+    one = api.predict(
+        "SYN", cached, 5, n_paths=300, seed=4, today=today, var_levels=many.SCREEN_VAR_LEVELS
+    )
     params, meta = checkpoint.load_model(cached, "SYN")
     frame = prices.load_prices("SYN", cached)
     pred = many.predict_one("SYN", frame, params, meta, 5, 300, 4, today)
@@ -57,6 +60,11 @@ def test_a_worker_prediction_is_the_one_ticker_prediction(cached):
     assert v["median_return"] == pytest.approx(last["median"] / one.last_close - 1)
     assert v["band_80"] == pytest.approx((last["upper_80"] - last["lower_80"]) / one.last_close)
     assert v["p_up"] == last["p_up"]
+    assert v["var_99"] == last["var_99"] and v["es_97.5"] == last["es_97.5"]
+    assert v["sigma"] == one.table["sigma_ann"].iloc[0]
+    r = np.diff(np.log(frame["Adj Close"].to_numpy()[-253:]))  # the last year's 252 returns
+    assert one.sigma_1y == pytest.approx(np.sqrt(np.mean(r**2)), rel=1e-12)
+    assert v["sigma_ratio"] == pytest.approx(one.table["sigma"].iloc[0] / one.sigma_1y)
 
 
 def test_a_worker_backtest_summary(cached):
@@ -67,6 +75,9 @@ def test_a_worker_backtest_summary(cached):
     assert v["origins"] == 40  # every test day's close is a 1-day target
     assert v["verdict"] == summary["verdict"]
     assert v["rel_mae"] == summary["models"]["rnn"][0]["rel_mae"]
+    rnn = summary["models"]["rnn"][0]
+    assert v["crps_vs_best"] == rnn["crps_vs_best"] and v["var_99_rate"] == rnn["var_99_rate"]
+    assert v["basel_zone"] == summary["basel"]["rnn"]["zone"] in ("green", "yellow", "red")
 
 
 def test_too_little_history_is_one_line(cached):

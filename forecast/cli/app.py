@@ -26,7 +26,13 @@ except ImportError:  # pragma: no cover - older typer on the real Click
 from forecast import config
 from forecast.cli import display
 from forecast.config import RANGES, Loss, TrainConfig
-from forecast.errors import ForecastError, Terminated, interrupted_exit_code, raise_terminated
+from forecast.errors import (
+    ForecastError,
+    Terminated,
+    UsageError,
+    interrupted_exit_code,
+    raise_terminated,
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -101,6 +107,9 @@ def user_errors():
     """Turn the library's ForecastError into one line on stderr and exit code 1."""
     try:
         yield
+    except UsageError as e:  # the options, found wrong by the library: Click's exit code
+        display.error(str(e))
+        raise typer.Exit(2) from None
     except ForecastError as e:
         display.error(str(e))
         raise typer.Exit(1) from None
@@ -358,6 +367,48 @@ Plot = Annotated[
 ]
 
 
+def _levels(option: str):
+    """A callback that checks repeatable percent levels (range, repeats): exit 2 when wrong."""
+
+    def check(values: list[float] | None):
+        if not values:
+            return None
+        from forecast.model.predictive import check_levels  # numpy: not for --help
+
+        try:
+            return check_levels(values, option)
+        except UsageError as e:
+            raise typer.BadParameter(str(e).removeprefix(f"{option} ")) from None
+
+    return check
+
+
+RISK = "Risk"
+Levels = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--level",
+        help="Band level in percent, repeatable, in (50, 99.9) [default: 80 and 95].",
+        callback=_levels("--level"),
+        metavar="PCT",
+        show_default=False,
+        rich_help_panel=RISK,
+    ),
+]
+VarLevels = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--var",
+        help="Value at Risk and Expected Shortfall level in percent, repeatable "
+        "[default: 95 and 99].",
+        callback=_levels("--var"),
+        metavar="PCT",
+        show_default=False,
+        rich_help_panel=RISK,
+    ),
+]
+
+
 UNIVERSE = "Universe"
 Tickers = Annotated[
     list[str] | None,
@@ -591,11 +642,36 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    level: Levels = None,
+    var: VarLevels = None,
+    short: Annotated[
+        bool,
+        typer.Option(
+            "--short", help="VaR and ES of a short position (the upper tail).", rich_help_panel=RISK
+        ),
+    ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Many tickers: sort the screen by this column: sigma, ratio, var99, es97.5, "
+            "median, p_up or ticker [default: sigma, highest first].",
+            metavar="COLUMN",
+            show_default=False,
+            rich_help_panel=UNIVERSE,
+        ),
+    ] = None,
 ) -> None:
-    """Forecast the next trading days: median, calibrated 80%/95% bands, P(up), fan chart."""
+    """Forecast the next trading days: volatility, calibrated bands, VaR and ES, fan chart."""
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
 
+        risk = {"var_levels": var, "short": short} | ({"levels": level} if level else {})
+        if sort is not None and sort not in display.SCREEN_SORTS:
+            raise typer.BadParameter(
+                f"{sort}: give one of {', '.join(display.SCREEN_SORTS)}",
+                param_hint="'--sort'",
+            )
         plan = api.plan(
             "predict",
             tickers,
@@ -615,12 +691,18 @@ def predict(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, global_name=model
                 ),
             )
-            _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days))
+            _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days, sort))
             return
         if plot is not None:
             api.check_plot_path(plot, state.data_dir)
         pred = api.predict(
-            plan.ticker, state.data_dir, days, n_paths=paths, seed=seed, global_name=model
+            plan.ticker,
+            state.data_dir,
+            days,
+            n_paths=paths,
+            seed=seed,
+            global_name=model,
+            **risk,
         )
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
@@ -632,6 +714,7 @@ def predict(
             display.out.print_json(json.dumps(pred.to_json()))
             return
         display.prediction_table(pred)
+        display.risk_table(pred)
         display.fan(pred)
 
 
@@ -701,8 +784,11 @@ def backtest(
     lr: LearningRate = DEFAULTS["lr"],
     patience: Patience = DEFAULTS["patience"],
     ensemble: Ensemble = DEFAULTS["ensemble"],
+    level: Levels = None,
+    var: VarLevels = None,
 ) -> None:
-    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines."""
+    """Walk-forward test of the RNN against random-walk, EWMA, GARCH and EGARCH baselines:
+    the verdict, VaR/ES backtests and variance losses, then point and interval scores."""
     with user_errors():
         cfg = train_config(
             features,
@@ -725,6 +811,10 @@ def backtest(
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
+        if level:
+            options["levels"] = level
+        if var:
+            options["var_levels"] = var
         plan = api.plan(
             "backtest",
             tickers,

@@ -245,30 +245,104 @@ def _pct(x: float) -> str:
     return "–" if x != x else f"{x:.0%}"  # NaN: not measured
 
 
+def _level(level: float) -> str:
+    """0.8 -> "80%", 0.975 -> "97.5%"."""
+    return f"{level * 100:.10g}%"
+
+
 def prediction_table(pred) -> None:
-    """Per trading day: median, 80% and 95% bands with the coverage they achieved, and P(up)."""
-    p_up = pred.p_up_label
+    """Per trading day: the forecast sigmas and the +-1 sigma move, then the calibrated bands
+    with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
     currency = f" {pred.currency}" if pred.currency else ""
-    t = Table(
-        title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f}{currency})",
+    tb = pred.table
+    out.print(
+        f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
+        f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model",
+        markup=False,
+        highlight=False,
+    )
+    vol = Table(
+        title="volatility",
         title_justify="left",
-        caption="bands are conformally calibrated; cov = share of held-out validation days inside "
-        f"the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
+        caption="σ day: sd of that day's log return; σ cum: of the return from the last close "
+        "to that day; ann.: annualised (× √252, √(252/h)); ±1σ: the expected move in price"
+        + (
+            f"; 1-year realised σ day {pred.sigma_1y:.2%}" if pred.sigma_1y == pred.sigma_1y else ""
+        ),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        min_width=60,
+    )
+    for name in ["date", "σ day", "ann.", "σ cum", "ann.", "±1σ"]:
+        vol.add_column(name, justify="right")
+    for date, r in tb.iterrows():
+        vol.add_row(
+            f"{date:%Y-%m-%d}",
+            f"{r['sigma']:.2%}",
+            f"{r['sigma_ann']:.1%}",
+            f"{r['sigma_cum']:.2%}",
+            f"{r['sigma_cum_ann']:.1%}",
+            f"±{r['move']:,.2f}",
+        )
+    out.print(vol)
+    if pred.zero_mean:
+        note = (
+            f"the {pred.loss} model forecasts spread, not direction: its median is the last "
+            f"close and {pred.p_up_label} 50% every day; "
+        )
+    else:
+        note = ""
+    t = Table(
+        title="calibrated bands",
+        title_justify="left",
+        min_width=60,  # the caption stays readable with one band
+        caption=note + "bands are conformally calibrated; cov = share of held-out validation "
+        f"days inside the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
     )
-    for name in ["date", "median", "80% band", "cov", "95% band", "cov", p_up]:
+    names = ["date"] + ([] if pred.zero_mean else ["median"])
+    for level in pred.levels:
+        names += [f"{_level(level)} band", "cov"]
+    names += [] if pred.zero_mean else [pred.p_up_label]
+    for name in names:
         t.add_column(name, justify="right")
+    for date, r in tb.iterrows():
+        cells = [f"{date:%Y-%m-%d}"] + ([] if pred.zero_mean else [f"{r['median']:,.2f}"])
+        for level in pred.levels:
+            p = f"{level * 100:.10g}"
+            cells += [f"{r[f'lower_{p}']:,.2f}–{r[f'upper_{p}']:,.2f}", _pct(r[f"coverage_{p}"])]
+        cells += [] if pred.zero_mean else [f"{r['p_up']:.0%}"]
+        t.add_row(*cells)
+    out.print(t)
+
+
+def risk_table(pred) -> None:
+    """Per trading day and VaR level: Value at Risk and Expected Shortfall, in % and in price."""
+    if not pred.var_levels:
+        return
+    side = "short" if pred.short else "long"
+    t = Table(
+        title=f"risk of a {side} position from the close {pred.last_close:,.2f}",
+        title_justify="left",
+        min_width=60,
+        caption="VaR L%: the loss exceeded with probability 1 − L by that day: the "
+        f"{'upper' if pred.short else 'lower'} edge of the (2L − 1)% band, e.g. VaR 95% at the "
+        "90% band's; ES L%: the mean loss beyond VaR; in % of the close (in price)",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    t.add_column("date", justify="right")
+    for a in pred.var_levels:
+        t.add_column(f"VaR {_level(a)}", justify="right")
+        t.add_column(f"ES {_level(a)}", justify="right")
     for date, r in pred.table.iterrows():
-        t.add_row(
-            f"{date:%Y-%m-%d}",
-            f"{r['median']:,.2f}",
-            f"{r['lower_80']:,.2f}–{r['upper_80']:,.2f}",
-            _pct(r["coverage_80"]),
-            f"{r['lower_95']:,.2f}–{r['upper_95']:,.2f}",
-            _pct(r["coverage_95"]),
-            f"{r['p_up']:.0%}",
-        )
+        cells = [f"{date:%Y-%m-%d}"]
+        for a in pred.var_levels:
+            p = f"{a * 100:.10g}"
+            for k in ("var", "es"):
+                cells.append(f"{r[f'{k}_{p}']:.2%} ({r[f'{k}_{p}_price']:,.2f})")
+        t.add_row(*cells)
     out.print(t)
 
 
@@ -323,15 +397,96 @@ def _cell(value, fmt: str) -> str:
     return "–" if value is None or value != value else format(value, fmt)  # NaN → dash
 
 
-def _backtest_rows(table: Table, result, cells) -> None:
-    for model, rows in result.metrics.items():
-        for r in rows:
-            table.add_row(model if r["horizon"] == 1 else "", str(r["horizon"]), *cells(r))
+def _backtest_rows(table: Table, result, cells, groups=None) -> None:
+    """One section per model (or per group of models whose rows are identical), one row per h."""
+    for models in groups or [[m] for m in result.metrics]:
+        rows = result.metrics[models[0]]
+        for i, r in enumerate(rows):
+            # a group's names run down its rows, one per horizon, the rest on the last
+            names = models[i:] if i == len(rows) - 1 else models[i : i + 1]
+            more = "," if i + len(names) < len(models) else ""
+            table.add_row(", ".join(names) + more, str(r["horizon"]), *cells(r))
         table.add_section()
 
 
+def identical_point_groups(result) -> list[list[str]]:
+    """Models grouped where every point-forecast score is the same at every horizon: the
+    zero-mean ones (rnn with the vol head, naive, ewma, garch, egarch) forecast the last
+    close, so their rows would repeat one another."""
+    keys = ("mae", "rmse", "mase", "direction_n")
+    groups: dict[tuple, list[str]] = {}
+    for model, rows in result.metrics.items():
+        groups.setdefault(tuple(tuple(r[k] for k in keys) for r in rows), []).append(model)
+    return list(groups.values())
+
+
+def _table(title, caption, columns, first="model", first_width=None):
+    """A backtest table: `first` (models, wrapped at first_width when given), then columns."""
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+    t.title_justify = t.caption_justify = "left"
+    t.add_column(first, justify="left", no_wrap=first_width is None, max_width=first_width)
+    for name in columns:
+        t.add_column(name, justify="right", no_wrap=True)
+    return t
+
+
+def risk_tables(result) -> None:
+    """VaR backtests per model and level (exceedance rates by horizon, tests on one day), the
+    Basel zone, the ES test; then the variance forecasts' QLIKE against the best yardstick."""
+    metrics, H = result.metrics, len(result.metrics["rnn"])
+    shown = sorted({1, H})  # the shortest and the longest horizon; --json has every one
+    var_levels = result.cases.var_levels
+    t = _table(
+        "VaR and ES backtests (long position)",
+        "h=k: share of cases whose k-day loss exceeded the VaR (expected 1 − L); tests on "
+        "1-day cases: Kupiec (rate), Christoffersen cc (rate and independence); ES Z2: "
+        "Acerbi–Székely, < 0 risk understated, p simulated; Basel: zone of the last "
+        "250 one-day 99% VaRs (exceptions; /n: only n days, zones by the same binomial "
+        "probabilities)",
+        ["VaR", *(f"h={h}" for h in shown), "Kupiec p", "cc p", "ES Z2", "Z2 p", "Basel"],
+    )
+    for model, rows in metrics.items():
+        for i, a in enumerate(var_levels):
+            p = f"{a * 100:.10g}"
+            r1 = rows[0]
+            b = result.basel.get(model, {})
+            days = "" if not b or b["days"] >= 250 else f"/{b['days']}"
+            basel = f"{b['zone']} ({b['exceptions']}{days})" if b and i == 0 else ""
+            t.add_row(
+                model if i == 0 else "",
+                f"{p}%",
+                *(_cell(rows[h - 1][f"var_{p}_rate"], ".1%") for h in shown),
+                _cell(r1[f"kupiec_{p}_p"], ".2f"),
+                _cell(r1[f"cc_{p}_p"], ".2f"),
+                _cell(r1[f"es_{p}_z2"], "+.2f"),
+                _cell(r1[f"es_{p}_z2_p"], ".2f"),
+                basel,
+            )
+        t.add_section()
+    out.print(t)
+    v = _table(
+        "variance forecasts: QLIKE against the best yardstick",
+        f"QLIKE = ln σ² + x²/σ² of each forecast variance σ² of the h-day log return x (Patton "
+        f"2011; lower is better) at h = 1, and minus the best yardstick's ({result.best_variance})"
+        " at h = k, with the Diebold–Mariano p-value; MSE of σ² against x² at h = 1, × 10⁸",
+        ["QLIKE", *(f"Δ h={h}" for h in shown), "MSE"],
+    )
+    for model, rows in metrics.items():
+        v.add_row(
+            model,
+            _cell(rows[0]["qlike"], ".3f"),
+            *(
+                f"{rows[h - 1]['qlike_vs_best']:+.3f} ({_cell(rows[h - 1]['dm_qlike_p_value'], '.2f')})"
+                for h in shown
+            ),
+            _cell(rows[0]["mse_var"] * 1e8, ".2f"),
+        )
+    out.print(v)
+
+
 def backtest_table(ticker: str, result) -> None:
-    """Two tables per model and horizon, point forecasts then intervals, and the verdict."""
+    """The verdict first, then the risk tables, then point forecasts (identical rows as one)
+    and intervals per model and horizon."""
 
     first, last = result.origins[0], result.origins[-1]
     out.print(
@@ -340,20 +495,18 @@ def backtest_table(ticker: str, result) -> None:
         markup=False,
         highlight=False,
     )
-
-    def table(title, caption, columns):
-        t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
-        t.title_justify = t.caption_justify = "left"
-        for name in ["model", "h", *columns]:
-            t.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
-        return t
-
-    point = table(
+    for text in (getattr(result, "risk_verdict", ""), result.verdict):
+        if text:
+            out.print(text, markup=False, highlight=False, soft_wrap=True)
+    if "qlike" in result.metrics["rnn"][0]:
+        risk_tables(result)
+    groups = identical_point_groups(result)
+    point = _table(
         "point forecasts (median)",
         "rel MAE = MAE / naive MAE, < 1 beats the random walk; DM p: Diebold–Mariano vs naive; "
         "dir p: binomial vs the better of always-up and always-down, too small beyond h = 1 "
-        "(overlapping cases)",
-        ["MAE", "RMSE", "rel MAE", "MASE", "DM p", "dir", "n", "dir p"],
+        "(overlapping cases); models on one line forecast the same medians",
+        ["h", "MAE", "RMSE", "rel MAE", "MASE", "DM p", "dir", "n", "dir p"],
     )
     _backtest_rows(
         point,
@@ -368,22 +521,23 @@ def backtest_table(ticker: str, result) -> None:
             str(r["direction_n"]),
             _cell(r["direction_p_value"], ".2f"),
         ],
+        groups,
     )
-    bands = table(
+    levels = getattr(result.cases, "levels", (0.8, 0.95))
+    pcts = [f"{L * 100:.10g}" for L in levels]
+    bands = _table(
         "intervals",
         "in L%: share of cases inside the band; IS: interval (Winkler) score; CRPS and NLL of "
         "the h-day log return; DM p: Diebold–Mariano on CRPS against the best baseline "
         f"({result.best_baseline}); the verdict gives the CRPS ratios",
-        ["in 80%", "in 95%", "IS 80%", "IS 95%", "CRPS", "NLL", "DM p"],
+        ["h", *(f"in {p}%" for p in pcts), *(f"IS {p}%" for p in pcts), "CRPS", "NLL", "DM p"],
     )
     _backtest_rows(
         bands,
         result,
         lambda r: [
-            _cell(r["coverage_80"], ".1%"),
-            _cell(r["coverage_95"], ".1%"),
-            _cell(r["interval_score_80"], ",.2f"),
-            _cell(r["interval_score"], ",.2f"),
+            *(_cell(r[f"coverage_{p}"], ".1%") for p in pcts),
+            *(_cell(r[f"interval_score_{p}"], ",.2f") for p in pcts),
             _cell(r["crps"], ".4f"),
             _cell(r["nll"], ".3f"),
             _cell(r["dm_crps_p_value"], ".2f"),
@@ -391,7 +545,6 @@ def backtest_table(ticker: str, result) -> None:
     )
     out.print(point)
     out.print(bands)
-    out.print(result.verdict, markup=False, highlight=False, soft_wrap=True)
 
 
 # --- universes: many tickers per command ---------------------------------------------------------
@@ -444,8 +597,16 @@ class UniverseProgress:
         self.progress.update(self.task, advance=1, failed=self.failed)
 
 
-def _rows_table(title: str, columns: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+def _rows_table(title: str, columns: list[tuple[str, str]], compact: bool = False) -> Table:
+    """A one-line-per-ticker table; `compact`: no edge padding, so that more columns fit 80."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=not compact,
+        show_edge=not compact,
+        collapse_padding=compact,
+    )
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     return table
@@ -488,79 +649,116 @@ def train_many_table(rows) -> None:
     )
 
 
-def screen_table(rows, days: int) -> None:
-    """predict over many tickers: one line each at the last forecast day, best median first."""
-    t = _rows_table(
-        f"{days}-day screen",
-        [
-            ("ticker", "left"),
-            ("last", "left"),
-            ("close", "right"),
-            ("median", "right"),
-            ("P(up)", "right"),
-            ("80% band", "right"),
-            ("95% band", "right"),
-            ("note", "left"),
-        ],
-    )
-    ok = sorted((r for r in rows if r.ok), key=lambda r: -r.values["median_return"])
+SCREEN_SORTS = {  # --sort COLUMN: the value it sorts by, and whether the highest comes first
+    "sigma": ("sigma", True),
+    "ratio": ("sigma_ratio", True),
+    "var99": ("var_99", True),
+    "es97.5": ("es_97.5", True),
+    "median": ("median_return", True),
+    "p_up": ("p_up", True),
+    "ticker": (None, False),
+}
+
+
+def screen_table(rows, days: int, sort: str | None = None) -> None:
+    """predict over many tickers: one line each, riskiest first (or by --sort)."""
+    any_direction = any(r.ok and not r.values.get("zero_mean", False) for r in rows)
+    columns = [
+        ("ticker", "left"),
+        ("last", "left"),
+        ("σ ann", "right"),
+        ("σ/1y", "right"),
+        ("VaR 99", "right"),
+        ("ES 97.5", "right"),
+    ]
+    if any_direction:
+        columns += [("median", "right"), ("P(up)", "right")]
+    columns += [] if any_direction else [("95%", "right")]  # --json has it always
+    columns += [("note", "left")]
+    title = f"{days}-day screen: " + ("riskiest first" if sort is None else f"by {sort}")
+    t = _rows_table(title, columns, compact=True)
+    key, highest_first = SCREEN_SORTS[sort or "sigma"]
+
+    def order(r):
+        if key is None:
+            return r.ticker
+        v = r.values.get(key)
+        v = float("-inf") if v is None or v != v else v
+        return -v if highest_first else v
+
+    ok = sorted((r for r in rows if r.ok), key=order)
     for r in ok + [r for r in rows if not r.ok]:
         v = r.values
-        t.add_row(
+        cells = [
             escape(r.ticker),
             v.get("last_date", "–"),
-            _cell(v.get("last_close"), ",.2f"),
-            _cell(v.get("median_return"), "+.2%"),
-            _cell(v.get("p_up"), ".0%"),
-            _cell(v.get("band_80"), ".1%"),
-            _cell(v.get("band_95"), ".1%"),
-            "failed"
-            if not r.ok
-            else ("own corrupt" if v.get("switched") else "stale" if v.get("warnings") else ""),
-        )
+            _cell(v.get("sigma"), ".1%"),
+            _cell(v.get("sigma_ratio"), ".2f"),
+            _cell(v.get("var_99"), ".2%"),
+            _cell(v.get("es_97.5"), ".2%"),
+        ]
+        if any_direction:
+            direction = not v.get("zero_mean", False)
+            cells += [
+                _cell(v.get("median_return"), "+.2%") if direction else "–",
+                _cell(v.get("p_up"), ".0%") if direction else "–",
+            ]
+        cells += [] if any_direction else [_cell(v.get("band_95"), ".1%")]
+        note = "own corrupt" if v.get("switched") else "stale" if v.get("warnings") else ""
+        cells += ["failed" if not r.ok else note]
+        t.add_row(*cells)
     out.print(t)
     for r in ok:
         if r.values.get("switched"):
             warn(r.values["switched"])
     err.print(
-        f"median: median return to day {days}; P(up): P(close above the last close) there "
-        "(direction models: P(up that day)); band: calibrated band width / last close",
+        "σ ann: the forecast sd of tomorrow's log return, annualised; σ/1y: its ratio to the "
+        "ticker's realised sd over the last year; VaR 99% and ES 97.5%: loss of a long "
+        f"position by day {days}, in % of the last close; 95%: calibrated 95% band width / "
+        "last close"
+        + ("; median and P(up): only for models that forecast direction" if any_direction else ""),
         style="dim",
         highlight=False,
     )
 
 
 def backtest_many_table(rows, horizon: int) -> None:
-    """backtest over many tickers: the RNN's day-1 scores against naive, per ticker."""
+    """backtest over many tickers: the RNN's day-1 distribution and risk scores, per ticker."""
     t = _rows_table(
         f"walk-forward backtests (h = 1 of {horizon})",
         [
             ("ticker", "left"),
             ("status", "left"),
             ("origins", "right"),
-            ("rel MAE", "right"),
+            ("CRPS×", "right"),
             ("DM p", "right"),
-            ("in 80%", "right"),
-            ("in 95%", "right"),
-            ("seconds", "right"),
+            ("IS×", "right"),
+            ("VaR 99", "right"),
+            ("Basel", "left"),
+            ("s", "right"),
         ],
+        compact=True,
     )
     for r in rows:
         v = r.values
+        zone = v.get("basel_zone")
         t.add_row(
             escape(r.ticker),
             r.status,
             _cell(v.get("origins"), "d"),
-            _cell(v.get("rel_mae"), ".3f"),
-            _cell(v.get("dm_p"), ".3f"),
-            _cell(v.get("coverage_80"), ".1%"),
-            _cell(v.get("coverage_95"), ".1%"),
+            _cell(v.get("crps_vs_best"), ".3f"),
+            _cell(v.get("dm_crps_p"), ".2f"),
+            _cell(v.get("winkler_vs_best"), ".3f"),
+            _cell(v.get("var_99_rate"), ".1%"),
+            f"{zone} ({v.get('basel_exceptions')})" if zone else "–",
             f"{r.seconds:.1f}",
         )
     out.print(t)
     err.print(
-        "rel MAE: RNN's MAE / naive's at 1 day (< 1 beats the random walk); DM p: "
-        "Diebold–Mariano vs naive; --json has every horizon's verdict",
+        "CRPS×, IS×: the RNN's 1-day CRPS and Winkler (interval) score of its widest band ÷ the "
+        "best yardstick's (< 1: better; DM p on CRPS); VaR 99: share of days the loss exceeded "
+        "the 1-day 99% VaR (expected 1%); Basel: zone of the last 250 (exceptions); s: "
+        "seconds; --json has every horizon and the verdict",
         style="dim",
         highlight=False,
     )

@@ -28,6 +28,14 @@ CRPS and NLL of x under N(mean, sd²). The best baseline is the one with the low
 over horizons of its CRPS ÷ naive's); Diebold–Mariano tests on per-case CRPS say whether a
 model beats it.
 
+Risk (forecast.evaluation.riskbacktests): every model's VaR_a and ES_a of a long position at
+each --var level a, from its own distribution (the RNN: the Gaussian whose a-quantile is its
+(2a − 1) band's lower edge, forecast.model.predictive; the yardsticks: their N(mean, sd²)),
+scored on the same origins: exceedances, Kupiec, Christoffersen, Acerbi–Székely Z2, and the
+Basel zone of the last 250 one-day 99% VaRs; the variance forecasts sd² scored with QLIKE
+and MSE against the squared h-day log return, with a Diebold–Mariano test on QLIKE against the
+yardstick with the least mean QLIKE ("best variance").
+
 Skill on point forecasts is claimed at horizon h only when the RNN's relative MAE is below 1
 AND a Diebold–Mariano test (absolute-error loss, HLN-corrected) rejects equal accuracy with
 naive at 5%, AND the RNN is not merely matching drift there (drift not significantly better
@@ -46,18 +54,20 @@ from scipy import stats
 
 from forecast.config import TrainConfig, check_range
 from forecast.errors import ForecastError
-from forecast.evaluation import metrics
+from forecast.evaluation import metrics, riskbacktests
 from forecast.evaluation.randomwalk import RandomWalk
 from forecast.evaluation.yardsticks import EGARCH, EWMA, GARCH
 from forecast.files import write_output
 from forecast.jsonfile import plain
-from forecast.model.estimator import LEVELS, RNNForecaster
+from forecast.model.estimator import LEVELS, RNNForecaster, percent
 from forecast.model.features import min_prices
+from forecast.model.predictive import VAR_LEVELS, band_level
+from forecast.model.valueatrisk import var_es, z
 
 BASELINES = ("naive", "drift", "ewma", "garch", "egarch")
 MODELS = ("rnn", *BASELINES)
 ALPHA = 0.05  # significance level of the skill tests
-Z = {L: float(stats.norm.ppf((1 + L) / 2)) for L in LEVELS}  # z_{(1+L)/2}
+BASEL_LEVEL = riskbacktests.BASEL_LEVEL  # every backtest forecasts the one-day 99% VaR
 EXPORT_COLUMNS = (
     "model",
     "ticker",
@@ -74,7 +84,20 @@ EXPORT_COLUMNS = (
     "lower_95",
     "upper_95",
     "p_up",
+    "sigma",
+    "var_95",
+    "es_95",
+    "var_99",
+    "es_99",
 )
+
+
+def export_columns(levels=LEVELS, var_levels=VAR_LEVELS) -> tuple[str, ...]:
+    """forecasts()' columns for band `levels` and VaR `var_levels` (EXPORT_COLUMNS: the defaults)."""
+    bands = [f"{side}_{percent(L)}" for L in levels for side in ("lower", "upper")]
+    risk = [f"{k}_{percent(a)}" for a in var_levels for k in ("var", "es")]
+    head = EXPORT_COLUMNS[: EXPORT_COLUMNS.index("lower_80")]
+    return (*head, *bands, "p_up", "sigma", *risk)
 
 
 def yardsticks() -> dict:
@@ -132,6 +155,18 @@ class Cases:
     mean: dict[str, np.ndarray] = field(default_factory=dict)  # model → mean of ln(p_{o+h}/p_o)
     sd: dict[str, np.ndarray] = field(default_factory=dict)  # model → its sd
     p_up: dict[str, np.ndarray] = field(default_factory=dict)  # model → P(p_{o+h} > p_o)
+    levels: tuple[float, ...] = LEVELS  # band levels
+    var_levels: tuple[float, ...] = VAR_LEVELS  # VaR/ES levels asked for (BASEL_LEVEL is kept too)
+    # (model, a) → VaR_a and ES_a of a long position, loss fractions of p_o; and the sd σ_a of
+    # the Gaussian in log returns they come from (N(mean, σ_a²): the Z2 test's null)
+    var: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
+    es: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
+    risk_sd: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)
+
+    @property
+    def risk_levels(self) -> tuple[float, ...]:
+        """The VaR levels stored: those asked for and the Basel 99%."""
+        return tuple(sorted({*self.var_levels, BASEL_LEVEL}))
 
     @property
     def log_return(self) -> np.ndarray:
@@ -150,14 +185,20 @@ class BacktestResult:
     wall_time: float  # seconds
     options: dict
     cases: Cases
+    risk_verdict: str = ""  # the RNN's VaR, ES and variance forecasts in plain words
     best_baseline: str = ""
     ticker: str = ""
+    basel: dict[str, dict] = field(default_factory=dict)  # model → exceptions, days, zone
+    best_variance: str = ""  # the yardstick with the least mean QLIKE
 
     def to_json(self) -> dict:
         """JSON-safe summary (NaN and inf → None)."""
         return plain(
             {
                 "options": self.options,
+                "basel": self.basel,
+                "best_variance": self.best_variance,
+                "risk_verdict": self.risk_verdict,
                 "origins": len(self.origins),
                 "first_origin": _day(self.origins[0]),
                 "last_origin": _day(self.origins[-1]),
@@ -176,10 +217,13 @@ class BacktestResult:
         Adj Close on them; mean and sd the predictive mean and standard deviation of
         ln(price_target / price_origin) (for the RNN: its median and its calibrated 95% band's
         half-width in log space ÷ z_0.975); median, lower_L and upper_L prices; p_up the
-        forecast P(price_target > price_origin). Rows exist only where the target day is in the
+        forecast P(price_target > price_origin); sigma the sd of that day's own log return,
+        sqrt(sd_h² − sd_{h−1}²); var_a and es_a the VaR and ES of a long position as loss
+        fractions of price_origin. Rows exist only where the target day is in the
         data: n origins at h = 1, n − h + 1 at h. Ordered by model (MODELS), origin, h.
         """
         c = self.cases
+        columns = export_columns(c.levels, c.var_levels)
         n, K = c.y.shape
         ok = np.isfinite(c.y)  # (n, K)
         j, k = np.nonzero(ok)  # row-major: origin, then h
@@ -199,12 +243,18 @@ class BacktestResult:
                 "sd": c.sd[model][j, k],
                 "median": c.point[model][j, k],
             }
-            for level in LEVELS:
-                pct = int(round(level * 100))
+            for level in c.levels:
+                pct = percent(level)
                 cols[f"lower_{pct}"] = c.lower[model, level][j, k]
                 cols[f"upper_{pct}"] = c.upper[model, level][j, k]
             cols["p_up"] = c.p_up[model][j, k]
-            frames.append(pd.DataFrame(cols, columns=list(EXPORT_COLUMNS)))
+            var = c.sd[model] ** 2  # (n, K) variance of the h-day log return
+            day = np.sqrt(np.maximum(np.diff(var, axis=1, prepend=0.0), 0.0))
+            cols["sigma"] = day[j, k]
+            for a in c.var_levels:
+                cols[f"var_{percent(a)}"] = c.var[model, a][j, k]
+                cols[f"es_{percent(a)}"] = c.es[model, a][j, k]
+            frames.append(pd.DataFrame(cols, columns=list(columns)))
         return pd.concat(frames, ignore_index=True)
 
     def write_forecasts_csv(self, path: str | Path, ticker: str | None = None) -> int:
@@ -270,27 +320,43 @@ def _validate(
 # --- forecasts -------------------------------------------------------------------------------
 
 
-def _rnn_forecast(model: RNNForecaster, history: pd.DataFrame, K: int, n_paths: int, seed: int):
-    """The RNN's calibrated forecast from history's last close, as _store takes it
-    (RNNForecaster.predictive: median, bands, mean and sd of the log return, p_up)."""
-    return model.predictive(history, days=K, n_paths=n_paths, seed=seed)[:5]
+def _rnn_forecast(model, history: pd.DataFrame, K: int, n_paths: int, seed: int, cases: Cases):
+    """The RNN's calibrated forecast from history's last close, as _store takes it: median,
+    bands, mean and sd of the log return, p_up (RNNForecaster.distribution), and VaR/ES."""
+    dist = model.distribution(history, days=K, n_paths=n_paths, seed=seed)
+    levels, var_levels = cases.levels, cases.risk_levels
+    w = dist.half_widths([*levels, *(band_level(a) for a in var_levels)])
+    risk_sd = {a: w[band_level(a)] / z(a) for a in var_levels}  # σ_a: its a-quantile is the edge
+    return (
+        dist.last * np.exp(dist.center),
+        dist.bands(levels, var_levels),
+        dist.center,
+        dist.sd,
+        dist.p_up,
+        risk_sd,
+    )
 
 
-def _gaussian_forecast(last: np.ndarray, mean: np.ndarray, sd: np.ndarray):
+def _gaussian_forecast(last: np.ndarray, mean: np.ndarray, sd: np.ndarray, cases: Cases):
     """From mean and sd (k, K) of the log return at origins with closes last (k,): as _store takes it."""
     p = last[:, None]
-    bands = {L: (p * np.exp(mean - Z[L] * sd), p * np.exp(mean + Z[L] * sd)) for L in LEVELS}
+    zs = {L: z((1 + L) / 2) for L in cases.levels}  # z_{(1+L)/2}
+    bands = {L: (p * np.exp(mean - zs[L] * sd), p * np.exp(mean + zs[L] * sd)) for L in zs}
     p_up = stats.norm.cdf(mean / sd)  # P(x > 0) for x ~ N(mean, sd²)
-    return p * np.exp(mean), bands, mean, sd, p_up
+    return p * np.exp(mean), bands, mean, sd, p_up, {a: sd for a in cases.risk_levels}
 
 
-def _store(cases: Cases, rows, model: str, median, bands, mean, sd, p_up) -> None:
+def _store(cases: Cases, rows, model: str, median, bands, mean, sd, p_up, risk_sd) -> None:
     cases.point[model][rows] = median
-    for level in LEVELS:
+    for level in cases.levels:
         cases.lower[model, level][rows], cases.upper[model, level][rows] = bands[level]
     cases.mean[model][rows] = mean
     cases.sd[model][rows] = sd
     cases.p_up[model][rows] = p_up
+    for a, sd_a in risk_sd.items():
+        var, es = var_es(mean, sd_a, a)  # long position, from N(mean, σ_a²)
+        cases.var[model, a][rows], cases.es[model, a][rows] = var, es
+        cases.risk_sd[model, a][rows] = sd_a
 
 
 # --- the walk --------------------------------------------------------------------------------
@@ -309,6 +375,8 @@ def run_backtest(
     ticker: str = "",
     on_fold: Callable[[int, int], None] | None = None,
     fit: Callable[[pd.DataFrame, pd.Timestamp], RNNForecaster] | None = None,
+    levels=LEVELS,
+    var_levels=VAR_LEVELS,
 ) -> BacktestResult:
     """Walk forward over the last `test_days` days; score the RNN and the five yardsticks.
 
@@ -319,9 +387,11 @@ def run_backtest(
     fit(train, origin) replaces the per-fold RNNForecaster(cfg).fit(train), with train the
     prices through the fold's first origin (a global model refits on every series cut at
     that origin's date).
+    levels: band levels (fractions, e.g. (0.8, 0.95)); var_levels: VaR/ES levels (0.95, 0.99).
     """
     t0 = time.perf_counter()
     cfg = cfg.validate()
+    levels, var_levels = _check_levels(levels, "levels"), _check_levels(var_levels, "var_levels")
     K = horizon
     N = len(prices)
     first = _validate(N, cfg, horizon, refit_every, test_days, n_paths, max_train)
@@ -342,13 +412,18 @@ def run_backtest(
         y=np.where(exists, adj[safe], np.nan),
         origin_dates=pd.DatetimeIndex(prices.index[idx]),
         target_dates=np.where(exists, prices.index.to_numpy()[safe], np.datetime64("NaT")),
+        levels=levels,
+        var_levels=var_levels,
     )
     for name in MODELS:
         for store in (cases.point, cases.mean, cases.sd, cases.p_up):
             store[name] = np.full((n, K), np.nan)
-        for level in LEVELS:
+        for level in levels:
             cases.lower[name, level] = np.full((n, K), np.nan)
             cases.upper[name, level] = np.full((n, K), np.nan)
+        for a in cases.risk_levels:
+            for store in (cases.var, cases.es, cases.risk_sd):
+                store[name, a] = np.full((n, K), np.nan)
 
     starts = list(range(0, n, refit_every))  # fold j covers origins starts[j] .. + refit_every − 1
     folds = []
@@ -368,7 +443,8 @@ def run_backtest(
             if not yardstick.converged_:
                 unconverged.append(name)
             mean, sd = yardstick.forecast(r_fold, ends, K)
-            _store(cases, slice(j0, j1), name, *_gaussian_forecast(adj[idx[j0:j1]], mean, sd))
+            forecast = _gaussian_forecast(adj[idx[j0:j1]], mean, sd, cases)
+            _store(cases, slice(j0, j1), name, *forecast)
         fold = Fold(
             first_origin=prices.index[i0],
             last_origin=prices.index[i_last],
@@ -389,11 +465,13 @@ def run_backtest(
         for j in range(j0, j1):
             i = int(idx[j])
             history = prices.iloc[max(0, i - model.reads) : i + 1]  # what the RNN reads, to o
-            _store(cases, j, "rnn", *_rnn_forecast(model, history, K, n_paths, seed + i))
+            _store(cases, j, "rnn", *_rnn_forecast(model, history, K, n_paths, seed + i, cases))
         if on_fold:
             on_fold(f + 1, len(starts))
 
     scores, best = score(cases)
+    best_variance = risk_scores(cases, scores, seed)
+    basel = {m: basel_of(cases, m) for m in scores}
     options = {
         "horizon": horizon,
         "refit_every": refit_every,
@@ -401,6 +479,8 @@ def run_backtest(
         "max_train": max_train,
         "n_paths": n_paths,
         "seed": seed,
+        "levels": list(levels),
+        "var_levels": list(var_levels),
         "config": cfg.to_dict(),
     }
     return BacktestResult(
@@ -408,12 +488,23 @@ def run_backtest(
         metrics=scores,
         folds=folds,
         verdict=verdict(scores, best),
+        risk_verdict=risk_verdict(scores, basel, best_variance, var_levels),
         wall_time=time.perf_counter() - t0,
         options=options,
         cases=cases,
         best_baseline=best,
         ticker=ticker,
+        basel=basel,
+        best_variance=best_variance,
     )
+
+
+def _check_levels(values, name: str) -> tuple[float, ...]:
+    """Sorted levels, each in (0.5, 0.999) and given once; ForecastError otherwise."""
+    out = tuple(sorted(float(v) for v in values))
+    if not out or not all(0.5 < v < 0.999 for v in out) or len(set(out)) != len(out):
+        raise ForecastError(f"{name} must be distinct fractions in (0.5, 0.999), got {values}")
+    return out
 
 
 # --- scores ----------------------------------------------------------------------------------
@@ -450,12 +541,13 @@ def score(cases: Cases) -> tuple[dict[str, list[dict]], str]:
                 "direction_up_share": up_share,
                 "direction_p_value": p_dir,
             }
-            for level in LEVELS:
+            for level in cases.levels:
                 lo, up = cases.lower[name, level][ok, k], cases.upper[name, level][ok, k]
-                pct = int(round(level * 100))
+                pct = percent(level)
                 row[f"coverage_{pct}"] = metrics.coverage(y, lo, up)
                 row[f"interval_score_{pct}"] = metrics.interval_score(y, lo, up, alpha=1 - level)
-            row["interval_score"] = row.pop("interval_score_95")
+            # the widest band's Winkler score, the one the verdict and summaries compare
+            row["interval_score"] = row[f"interval_score_{percent(cases.levels[-1])}"]
             c = metrics.crps_gaussian_cases(x, mu, sd)
             crps_cases[name].append(c)
             row["crps"] = float(np.mean(c))
@@ -471,8 +563,81 @@ def score(cases: Cases) -> tuple[dict[str, list[dict]], str]:
         for k, row in enumerate(out[name]):
             stat_p = metrics.diebold_mariano_losses(crps_cases[name][k], crps_cases[best][k], k + 1)
             row["crps_vs_best"] = row["crps"] / out[best][k]["crps"]
+            ref = out[best][k]["interval_score"]  # 0 on constant prices: no ratio
+            row["interval_score_vs_best"] = row["interval_score"] / ref if ref else math.nan
             row["dm_crps_stat"], row["dm_crps_p_value"] = stat_p  # < 0: lower CRPS than best
     return out, best
+
+
+def risk_scores(cases: Cases, scores: dict[str, list[dict]], seed: int = 0) -> str:
+    """Add each model's risk backtests to its rows in `scores` (per horizon); return the
+    yardstick with the least mean QLIKE ("best variance"), which the DM test on QLIKE uses.
+
+    Row keys per VaR level a (e.g. 95): var_95_exceed, var_95_n, var_95_rate (all cases);
+    var_95_tested (the non-overlapping cases the tests use), kupiec_95_p, ind_95_p, cc_95_p,
+    es_95_z2, es_95_z2_p. Per row: qlike and mse_var of sd² against the squared log return,
+    qlike_vs_best (the difference from the best variance yardstick's; < 0: lower),
+    dm_qlike_stat, dm_qlike_p_value."""
+    K = cases.y.shape[1]
+    models = [m for m in MODELS if m in cases.point]
+    x_all = cases.log_return  # (n, K)
+    qlike = {m: [] for m in models}
+    for k in range(K):
+        h = k + 1
+        ok = np.isfinite(cases.y[:, k])
+        x = x_all[ok, k]
+        X = np.expm1(x)  # the long position's return
+        sub = riskbacktests.non_overlapping(int(ok.sum()), h)
+        for name in models:
+            row = scores[name][k]
+            mean, sd = cases.mean[name][ok, k], cases.sd[name][ok, k]
+            for a in cases.var_levels:
+                var, es = cases.var[name, a][ok, k], cases.es[name, a][ok, k]
+                sd_a = cases.risk_sd[name, a][ok, k]
+                hit = X < -var  # the loss exceeded VaR_a
+                p = 1.0 - a
+                pct = percent(a)
+                row[f"var_{pct}_exceed"] = int(hit.sum())
+                row[f"var_{pct}_n"] = int(hit.size)
+                row[f"var_{pct}_rate"] = float(hit.mean()) if hit.size else math.nan
+                row[f"var_{pct}_tested"] = int(sub.size)
+                row[f"kupiec_{pct}_p"] = riskbacktests.kupiec(hit[sub], p)[1]
+                ch = riskbacktests.christoffersen(hit[sub], p)
+                row[f"ind_{pct}_p"], row[f"cc_{pct}_p"] = ch["p_ind"], ch["p_cc"]
+                m_s, s_s = mean[sub], sd_a[sub]
+
+                def simulate(rng, S, m_s=m_s, s_s=s_s):  # P&L drawn from the forecasts
+                    return np.expm1(m_s + s_s * rng.standard_normal((S, m_s.size)))
+
+                z2, z2_p = riskbacktests.z2_test(
+                    X[sub], var[sub], es[sub], p, simulate, seed=[seed, k, int(a * 1000)]
+                )
+                row[f"es_{pct}_z2"], row[f"es_{pct}_z2_p"] = z2, z2_p
+            y2 = x**2  # one proxy for every model, as Patton's robustness needs
+            q = riskbacktests.qlike_cases(y2, sd**2)
+            qlike[name].append(q)
+            row["qlike"] = float(np.mean(q))
+            row["mse_var"] = float(np.mean(riskbacktests.mse_cases(y2, sd**2)))
+    yard = [b for b in BASELINES if b in qlike]
+    best = min(yard, key=lambda b: np.mean([np.mean(q) for q in qlike[b]]))
+    for name in models:
+        for k, row in enumerate(scores[name]):
+            row["qlike_vs_best"] = row["qlike"] - scores[best][k]["qlike"]  # < 0: better
+            stat_p = metrics.diebold_mariano_losses(qlike[name][k], qlike[best][k], k + 1)
+            row["dm_qlike_stat"], row["dm_qlike_p_value"] = stat_p
+    return best
+
+
+def basel_of(cases: Cases, model: str) -> dict:
+    """The Basel traffic light of a model's one-day 99% VaR over the last 250 origins (all of
+    them when fewer): exceptions, days, zone (riskbacktests.basel_zone on that many days)."""
+    x = cases.log_return[:, 0]
+    ok = np.isfinite(x)
+    X, var = np.expm1(x[ok]), cases.var[model, BASEL_LEVEL][ok, 0]
+    last = slice(-riskbacktests.BASEL_DAYS, None)
+    hit = X[last] < -var[last]
+    k, n = int(hit.sum()), int(hit.size)
+    return {"exceptions": k, "days": n, "zone": riskbacktests.basel_zone(k, n)}
 
 
 def best_baseline(scores: dict[str, list[dict]]) -> str:
@@ -545,6 +710,44 @@ def _distribution(scores: dict[str, list[dict]], best: str) -> str:
     return f"best baseline by CRPS: {best}; the RNN " + ", ".join(parts)
 
 
+def _p(value: float) -> str:
+    return "–" if value != value else f"{value:.2f}"
+
+
+def risk_verdict(scores: dict[str, list[dict]], basel: dict, best_variance: str, var_levels) -> str:
+    """Plain words on the RNN's risk forecasts at one day: VaR exceedances and their tests at
+    each level, the Basel zone, the ES test, and QLIKE against the best variance yardstick."""
+    r1 = scores["rnn"][0]
+    parts = []
+    for a in var_levels:
+        p = percent(a)
+        n, k = r1[f"var_{p}_n"], r1[f"var_{p}_exceed"]
+        parts.append(
+            f"1-day VaR {p}% exceeded on {k} of {n} days ({r1[f'var_{p}_rate']:.1%}, "
+            f"expected {1 - a:.1%}; Kupiec p={_p(r1[f'kupiec_{p}_p'])}, Christoffersen cc "
+            f"p={_p(r1[f'cc_{p}_p'])}; ES {p}% Z2 {r1[f'es_{p}_z2']:+.2f}, "
+            f"p={_p(r1[f'es_{p}_z2_p'])})"
+        )
+    b = basel.get("rnn")
+    if b:
+        parts.append(
+            f"Basel {b['zone']} ({b['exceptions']} exceptions of the 99% VaR in {b['days']} days)"
+        )
+    rows = scores["rnn"]
+    dq = [r["qlike_vs_best"] for r in rows]
+    ps = [r["dm_qlike_p_value"] for r in rows]
+    better = [r["horizon"] for r in rows if _beats(r, "dm_qlike")]
+    worse = [r["horizon"] for r in rows if _worse(r, "dm_qlike")]
+    where = (f"; lower at {_days(better)}" if better else "") + (
+        f"; higher at {_days(worse)}" if worse else ""
+    )
+    parts.append(
+        f"variance forecasts: QLIKE {_num(dq, '+.3f')} vs {best_variance} "
+        f"(DM p={_num(ps, '.2f')}{where or '; no significant difference'})"
+    )
+    return "RNN risk: " + "; ".join(parts)
+
+
 def verdict(scores: dict[str, list[dict]], best: str | None = None) -> str:
     """Plain words: point-forecast skill (only when earned), direction, the predictive
     distribution against the best baseline, and how the RNN's bands covered."""
@@ -559,9 +762,11 @@ def verdict(scores: dict[str, list[dict]], best: str | None = None) -> str:
         if d1["direction_n"]
         else "no 1-day direction calls"
     )
-    cov95 = np.mean([r["coverage_95"] for r in rnn])
-    cov80 = np.mean([r["coverage_80"] for r in rnn])
-    bands = f"intervals: {cov95:.1%} of cases inside the 95% band, {cov80:.1%} inside the 80% band"
+    pcts = sorted((k[9:] for k in rnn[0] if k.startswith("coverage_")), key=float, reverse=True)
+    cov = [f"{np.mean([r[f'coverage_{p}'] for r in rnn]):.1%}" for p in pcts]  # widest first
+    bands = f"intervals: {cov[0]} of cases inside the {pcts[0]}% band" + "".join(
+        f", {c} inside the {p}% band" for c, p in zip(cov[1:], pcts[1:], strict=True)
+    )
     all_h = list(range(1, K + 1))
     if sk["rnn_own"]:
         own = sk["rnn_own"]

@@ -13,10 +13,15 @@ With exchangeable cases, a new case falls inside its band with probability ≥ L
 band keep the model's own sense of which days are calm and which are wild, while c fixes its
 overall width. When n < MIN_CASES, or k > n (too few cases for level L), the factor falls
 back to the Gaussian z_{(1+L)/2} and is flagged.
+
+Any level: a Calibration keeps its (N, H) scores, so a level chosen at forecast time (say
+`--level 90`) gets its own conformal factor and held-out coverage, measured exactly as the
+stored levels' were. Model files saved before the scores were kept give such a level the
+Gaussian factor, flagged as a fallback.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist  # not scipy.stats: a second of import time for one quantile
 
 import numpy as np
@@ -78,6 +83,11 @@ class Calibration:
     coverage (L, H)  fraction of calibration scores ≤ c_{L,h} (nan where n = 0)
     n        (H,)    calibration cases per horizon
     fallback (L, H)  True where c is the Gaussian z because cases were too few
+    scores   (N, H)  the normalised scores behind them, origins in time order, NaN where a case
+                     is missing; None in model files saved before they were kept
+    held_out         how `coverage` was measured, and so how any other level's is:
+                     "cross"  factors from all N scores, coverage two-fold cross-conformal
+                     "half"   factors from the first N // 2, coverage on the later half
     """
 
     levels: tuple[float, ...]
@@ -85,36 +95,77 @@ class Calibration:
     coverage: np.ndarray
     n: np.ndarray
     fallback: np.ndarray
+    scores: np.ndarray | None = None
+    held_out: str = "cross"
+    _other: dict = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )  # level -> at(level)
 
     @property
     def horizon(self) -> int:
         return self.factors.shape[1]
 
-    def _level_index(self, level: float) -> int:
+    def _level_index(self, level: float) -> int | None:
         for i, L in enumerate(self.levels):
             if math.isclose(L, level, abs_tol=1e-9):
                 return i
-        raise KeyError(f"level {level} not calibrated; have {list(self.levels)}")
+        return None
+
+    def at(self, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(factors, coverage, fallback), each (H,), for any level L in (0, 1): stored for a
+        calibrated level, else computed from the scores the way the stored ones were, else
+        (no scores) the Gaussian z_{(1+L)/2} with NaN coverage, flagged."""
+        i = self._level_index(level)
+        if i is not None:
+            return self.factors[i], self.coverage[i], self.fallback[i]
+        key = round(float(level), 9)
+        if key not in self._other:
+            self._other[key] = self._compute(float(level))
+        return self._other[key]
+
+    def _compute(self, level: float):
+        H = self.horizon
+        if self.scores is None:
+            return np.full(H, gaussian_factor(level)), np.full(H, math.nan), np.ones(H, bool)
+        e = self.scores
+        if self.held_out == "half":
+            half = e.shape[0] // 2
+            fitted = calibrate(e[:half], (level,))
+            cov = np.array([coverage_of(e[half:, j], fitted.factors[0, j]) for j in range(H)])
+            return fitted.factors[0], cov, fitted.fallback[0]
+        fitted = calibrate(e, (level,))
+        return fitted.factors[0], cross_coverage(e, (level,))[0], fitted.fallback[0]
 
     def factor(self, level: float, h: int) -> float:
-        """c_{L,h} for horizon h = 1..H."""
+        """c_{L,h} for horizon h = 1..H, any level (see `at`)."""
         if not 1 <= h <= self.horizon:
             raise IndexError(f"horizon {h} outside 1..{self.horizon}")
-        return float(self.factors[self._level_index(level), h - 1])
+        return float(self.at(level)[0][h - 1])
 
     def to_dict(self) -> dict:
-        """JSON-safe plain lists (NaN → None) for the model file."""
+        """JSON-safe plain lists (NaN → None) for the model file; scores to 6 decimals (a
+        factor moves by < 1e-6 of a scale: nothing a printed price shows)."""
 
-        def clean(a):
-            return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+        def clean(a, digits=None):
+            return [
+                [
+                    None if not np.isfinite(v) else float(v if digits is None else round(v, digits))
+                    for v in row
+                ]
+                for row in a
+            ]
 
-        return {
+        out = {
             "levels": [float(L) for L in self.levels],
             "factors": clean(self.factors),
             "coverage": clean(self.coverage),
             "n": [int(v) for v in self.n],
             "fallback": [[bool(v) for v in row] for row in self.fallback],
+            "held_out": self.held_out,
         }
+        if self.scores is not None:
+            out["scores"] = clean(self.scores, 6)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
@@ -122,12 +173,15 @@ class Calibration:
             return np.array([[math.nan if v is None else v for v in row] for row in rows], float)
 
         factors = array(d["factors"])
+        scores = array(d["scores"]) if d.get("scores") else None
         return cls(
             levels=tuple(float(L) for L in d["levels"]),
             factors=factors,
             coverage=array(d["coverage"]),
             n=np.asarray(d["n"], dtype=int),
             fallback=np.asarray(d.get("fallback", np.zeros(factors.shape, bool)), dtype=bool),
+            scores=scores if scores is not None and scores.ndim == 2 else None,
+            held_out=str(d.get("held_out", "cross")),
         )
 
 

@@ -61,6 +61,7 @@ from forecast.model.kernels.rnn import (
     single_threaded_blas,
     to_params,
 )
+from forecast.model.predictive import Predictive
 from forecast.model.train import Epoch, fit_ensemble, fit_theta, map_members
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
@@ -72,43 +73,52 @@ VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget th
 SCALE_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))  # variance scales f tried
 
 
+def percent(level: float) -> str:
+    """A level's column suffix: 0.8 -> "80", 0.975 -> "97.5" (forecast table, JSON, export)."""
+    return f"{level * 100:.10g}"
+
+
 def calibrated_bands(cum: np.ndarray, last: float, calibration: Calibration):
     """Median price and conformal bands from sampled cumulative log returns cum (paths, days).
 
     Returns (median (days,), {level: (lower, upper)}, s (days,)): the band at horizon h is
-    last * exp(m_h ± c_{L,h} s_h), with m and s the paths' median and spread (conformal_bands).
+    last * exp(m_h ± w_{L,h}), w = c_{L,h} s_h nested and widening (forecast.model.predictive).
     """
     m, s = np.median(cum, axis=0), cum.std(axis=0)  # (days,) of log(p_{o+h} / p_o)
-    return last * np.exp(m), conformal_bands(m, s, last, calibration), s
+    dist = Predictive(last, m, s, s, np.full(len(m), np.nan), calibration)
+    return last * np.exp(m), dist.bands(LEVELS), s
+
+
+def paths_distribution(
+    cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool
+) -> Predictive:
+    """The calibrated forecast from sampled paths cum (P, days): centre their median, spread
+    their std, sd the 95% band's half-width / z_0.975 (the Gaussian it implies); p_up the
+    paths' share above 0, or the mean step P(up) ps of a direction head."""
+    m, s = np.median(cum, axis=0), cum.std(axis=0)  # (days,) of log(p_{o+h} / p_o)
+    p_up = ps.mean(axis=0) if direction else (cum > 0).mean(axis=0)
+    dist = Predictive(last, m, s, s, p_up, calibration, cum)
+    dist.sd = dist.half_widths(LEVELS)[0.95] / gaussian_factor(0.95)
+    return dist
 
 
 def paths_predictive(cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool):
-    """The calibrated forecast from sampled paths, as RNNForecaster.predictive returns it:
-    (median, bands, mean, sd, p_up, cum) with mean the paths' median log return (the bands'
-    centre) and sd the 95% band's half-width in log space / z_0.975 (the Gaussian it implies);
-    p_up the paths' share above 0, or the mean step P(up) ps of a direction head."""
-    median, bands, _ = calibrated_bands(cum, last, calibration)
-    mean = np.log(median / last)
-    sd = (np.log(bands[0.95][1]) - np.log(bands[0.95][0])) / (2.0 * gaussian_factor(0.95))
-    p_up = ps.mean(axis=0) if direction else (cum > 0).mean(axis=0)
-    return median, bands, mean, sd, p_up, cum
+    """paths_distribution as RNNForecaster.predictive returns it:
+    (median, bands, mean, sd, p_up, cum), mean the paths' median log return."""
+    return summary(paths_distribution(cum, ps, last, calibration, direction))
+
+
+def summary(dist: Predictive, levels=LEVELS):
+    """(median price, {level: (lower, upper)}, mean, sd, p_up, cum) of a Predictive."""
+    median = dist.last * np.exp(dist.center)
+    return median, dist.bands(levels), dist.center, dist.sd, dist.p_up, dist.cum
 
 
 def conformal_bands(center: np.ndarray, spread: np.ndarray, last: float, calibration: Calibration):
-    """{level: (lower, upper)} prices last * exp(center_h +- c_{L,h} spread_h), all (days,).
-
-    Beyond the calibrated horizons the last calibrated factor is reused. A wider level's
-    factor is at least the narrower level's, so its band contains the narrower band by
-    construction (two conformal quantiles of few cases can come out in the wrong order).
+    """{level: (lower, upper)} prices last * exp(center_h +- w_{L,h}), all (days,), with
+    w = c_{L,h} spread_h nested across levels and widening with h (forecast.model.predictive).
     """
-    days = len(center)
-    hs = np.minimum(np.arange(1, days + 1), calibration.horizon)
-    bands = {}
-    c = np.zeros(days)
-    for level in LEVELS:  # narrowest first
-        c = np.maximum(c, [calibration.factor(level, int(k)) for k in hs])
-        bands[level] = (last * np.exp(center - c * spread), last * np.exp(center + c * spread))
-    return bands
+    return Predictive(last, center, spread, spread, center, calibration).bands(LEVELS)
 
 
 def realised_sums(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -262,9 +272,13 @@ class RNNForecaster:
                 for i in range(len(LEVELS))
             ]
         )
-        return replace(fitted, coverage=held_out)
+        return replace(fitted, coverage=held_out, scores=scores, held_out="half")
 
     # --- sampling --------------------------------------------------------------------------
+
+    def fitted_sigma(self, prices: pd.DataFrame, days: int) -> pd.Series | None:
+        """The model's past one-day sigmas (VolForecaster); None for heads without one."""
+        return None
 
     def _check_fitted(self):
         if not hasattr(self, "theta_"):
@@ -327,22 +341,29 @@ class RNNForecaster:
         rs, ps = self._sample(X[None, -T:], days, n_paths, seed)
         return np.cumsum(rs[0], axis=1), ps[0]
 
-    def predictive(
+    def distribution(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
-    ):
-        """The calibrated forecast after prices' last day, each (days,) unless said:
-        (median price, {level: (lower, upper)} prices, mean and sd of log(p_{o+h} / p_o),
-        p_up, sampled cumulative log returns (P, days)).
+    ) -> Predictive:
+        """The calibrated forecast distribution after prices' last day (forecast.model.predictive):
+        bands at any level, sigmas, VaR and ES.
 
-        vol head: mean 0, sd = sd_h, bands +- c sd_h. Other heads: the paths' median, bands
-        median +- c s, and sd = the 95% band's half-width / z_0.975 (the Gaussian it implies).
+        vol head: centre 0, spread = sd = sd_h. Other heads: the paths' median and spread,
+        sd = the 95% band's half-width / z_0.975 (the Gaussian it implies).
         """
         self._check_fitted()
         seed = self.config.seed if seed is None else seed
         cum, ps = self.forecast_paths(prices, days, n_paths, seed)
         last = float(prices["Adj Close"].iloc[-1])
         direction = self.config.loss == "direction"
-        return paths_predictive(cum, ps, last, self.calibration_, direction)
+        return paths_distribution(cum, ps, last, self.calibration_, direction)
+
+    def predictive(
+        self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
+    ):
+        """The calibrated forecast after prices' last day, each (days,) unless said:
+        (median price, {level: (lower, upper)} prices, mean and sd of log(p_{o+h} / p_o),
+        p_up, sampled cumulative log returns (P, days)); `distribution` has the rest."""
+        return summary(self.distribution(prices, days, n_paths, seed))
 
     def forecast(
         self,
@@ -351,42 +372,91 @@ class RNNForecaster:
         dates=None,
         n_paths: int = 2000,
         seed: int | None = None,
+        levels=LEVELS,
+        var_levels=(),
+        short: bool = False,
     ) -> pd.DataFrame:
-        """Median price, calibrated 80%/95% bands and P(up) for each of the next `days` sessions.
+        """The forecast distribution of each of the next `days` sessions, one row per day.
 
-        Columns: median, lower_80, upper_80, lower_95, upper_95, p_up, coverage_80, coverage_95
-        (the coverage the calibrated band achieved on held-out validation origins at that
-        horizon; NaN beyond the calibrated horizons, whose factor is the last one reused).
-        p_up is P(close above the last close) for the vol, gaussian and mse heads (1/2 for the
-        vol head: mean 0), and the model's P(up that day) for the direction head.
+        Columns, for each band level L in `levels` (e.g. 80, 95) and VaR level a in
+        `var_levels` (e.g. 95, 99), as percentages:
+
+            median          median price (the last close for the vol head: mean 0)
+            lower_L upper_L the calibrated band (prices)
+            p_up            P(close above the last close) for the vol, gaussian and mse heads
+                            (1/2 for the vol head), the model's P(up that day) for direction
+            coverage_L      the coverage the band achieved on held-out validation origins at
+                            that horizon (NaN beyond the calibrated horizons)
+            sigma           sd of the day's log return;  sigma_ann = sigma * sqrt(252)
+            sigma_cum       sd of the h-day log return;  sigma_cum_ann = sigma_cum * sqrt(252/h)
+            move            last * sigma_cum: the expected move, +-1 sigma in price
+            var_a, es_a     Value at Risk and Expected Shortfall of a long (or `short`)
+                            position, as loss fractions of the last close
+            var_a_price, es_a_price   the same in price
+
+        VaR_a is the lower (short: upper) edge of the band of level 2a - 1, read as a loss
+        (forecast.model.valueatrisk).
         """
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: checked below
-            median, bands, _, _, p_up, _ = self.predictive(prices, days, n_paths, seed)
+            dist = self.distribution(prices, days, n_paths, seed)
+            bands = dist.bands(levels, var_levels)
         if not all(np.all(np.isfinite(a)) for band in bands.values() for a in band):
             raise ForecastError(
                 "this model's forecasts are not finite (training diverged?); "
                 "retrain with a smaller --lr"
             )
-        out = {"median": median}
+        out = {"median": dist.last * np.exp(dist.center)}
         for level, (lower, upper) in bands.items():
-            out[f"lower_{int(round(level * 100))}"] = lower
-            out[f"upper_{int(round(level * 100))}"] = upper
-        out["p_up"] = p_up
-        cal = self.calibration_
-        h = np.arange(1, days + 1)
-        for level in LEVELS:
-            li = cal.levels.index(level)
-            measured = cal.coverage[li, np.minimum(h, cal.horizon) - 1]
+            out[f"lower_{percent(level)}"] = lower
+            out[f"upper_{percent(level)}"] = upper
+        out["p_up"] = dist.p_up
+        for level in levels:
             # beyond the calibrated horizons the factor is extrapolated: no coverage to show
-            out[f"coverage_{int(round(level * 100))}"] = np.where(
-                h <= cal.horizon, measured, np.nan
-            )
+            out[f"coverage_{percent(level)}"] = dist.coverage(level)
+        out.update(dist.sigmas())
+        out["move"] = dist.last * dist.sd
+        for a, (var, es) in dist.risk(var_levels, levels, short).items():
+            out[f"var_{percent(a)}"], out[f"es_{percent(a)}"] = var, es
+            out[f"var_{percent(a)}_price"] = dist.last * var
+            out[f"es_{percent(a)}_price"] = dist.last * es
         index = (
             pd.DatetimeIndex(dates, name="Date")
             if dates is not None
             else pd.RangeIndex(1, days + 1, name="day")
         )
         return pd.DataFrame(out, index=index)
+
+    def risk(
+        self,
+        prices: pd.DataFrame,
+        days: int,
+        var_levels=(0.95, 0.99),
+        short: bool = False,
+        n_paths: int = 2000,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """VaR and ES after prices' last day as a tidy frame, one row per horizon and level:
+        h, level, position, sigma (the day's), sigma_cum (the h-day return's), var, es (loss
+        fractions of the last close) and var_price, es_price (forecast.model.valueatrisk)."""
+        dist = self.distribution(prices, days, n_paths, seed)
+        sig = dist.sigmas()
+        rows = []
+        for a, (var, es) in dist.risk(var_levels, short=short).items():
+            for k in range(days):
+                rows.append(
+                    {
+                        "h": k + 1,
+                        "level": a,
+                        "position": "short" if short else "long",
+                        "sigma": sig["sigma"][k],
+                        "sigma_cum": sig["sigma_cum"][k],
+                        "var": var[k],
+                        "es": es[k],
+                        "var_price": dist.last * var[k],
+                        "es_price": dist.last * es[k],
+                    }
+                )
+        return pd.DataFrame(rows).sort_values(["h", "level"], ignore_index=True)
 
     # --- the model file --------------------------------------------------------------------
 
@@ -581,13 +651,13 @@ class VolForecaster(RNNForecaster):
         f = min_crps_scale(realised[:, 0], sd_h[:, 0])
         scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
         fitted = calibrate(scores, LEVELS)
-        return replace(fitted, coverage=cross_coverage(scores)), f
+        return replace(fitted, coverage=cross_coverage(scores), scores=scores, held_out="cross"), f
 
-    def predictive(
+    def distribution(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
-    ):
-        """(median, bands, mean, sd, p_up, cum) for the next `days` after prices' last day:
-        mean 0, sd = sd_h, bands +- c sd_h, P(up) 1/2; cum the sampled paths at the same scale."""
+    ) -> Predictive:
+        """The vol head's forecast for the next `days` after prices' last day: centre 0,
+        spread = sd = sd_h (module docstring)."""
         self._check_fitted()
         seed = self.config.seed if seed is None else seed
         r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
@@ -603,16 +673,32 @@ class VolForecaster(RNNForecaster):
         sd_unit = self.vol_scaler_.sd
         sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
         last = float(prices["Adj Close"].iloc[-1])
-        mean = np.zeros(days)
-        bands = conformal_bands(mean, sd, last, self.calibration_)
         cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
-        return np.full(days, last), bands, mean, sd, np.full(days, 0.5), cum
+        return Predictive(last, np.zeros(days), sd, sd, np.full(days, 0.5), self.calibration_, cum)
+
+    def fitted_sigma(self, prices: pd.DataFrame, days: int) -> pd.Series:
+        """The one-day sigma for each of the last `days` days of prices, each the forecast made
+        at the close before it (what the model said then, reading nothing later): the
+        conditional volatility an arch user plots."""
+        self._check_fitted()
+        F = daily_features(prices, ("return",))
+        r = F["return"].to_numpy(np.float64)
+        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
+        hl = log_range(prices) if needs_range else None
+        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        T = self.config.window
+        origins = np.arange(max(T - 1, len(r) - 1 - days), len(r) - 1)  # close k: for day k + 1
+        if origins.size == 0:
+            return pd.Series(dtype=float)
+        cumvar, _ = self._vol_cumvar(inputs, origins, 1, 1, self.config.seed)  # day 1: no noise
+        sigma = self.vol_scaler_.sd * np.sqrt(self.scale_ * cumvar[:, 0])
+        return pd.Series(sigma, index=F.index[origins + 1], name="sigma")
 
     def forecast_paths(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
     ):
         """Sampled cumulative log returns (P, days), and P(up) 1/2 per step (mean 0)."""
-        cum = self.predictive(prices, days, n_paths, seed)[-1]
+        cum = self.distribution(prices, days, n_paths, seed).cum
         return cum, np.full(cum.shape, 0.5)
 
     @property

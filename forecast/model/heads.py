@@ -33,6 +33,8 @@ class Head:
     fixed_sigma: bool = False  # True: sigma is measured after training, not an output
     p_up_label: str = "P(>last)"  # the forecast table's P(up) column
     p_up_meaning: str = "P(close above last_close)"
+    has_distribution: bool = True  # False: no distribution of its own to read VaR and ES from
+    zero_mean: bool = False  # True: forecasts spread, not direction (median = last, P(up) = 1/2)
 
     @property
     def kernel_id(self) -> int:
@@ -131,7 +133,14 @@ HEADS: dict[str, Head] = {
     for h in (
         Gaussian("gaussian", 2, "mean and volatility (mu, sigma)"),
         Mse("mse", 1, "point forecast", fixed_sigma=True),
-        Direction("direction", 2, "P(up)", p_up_label="P(up)", p_up_meaning="P(up that day)"),
-        Vol("vol", 1, "volatility (sigma, mean 0)"),
+        Direction(
+            "direction",
+            2,
+            "P(up)",
+            p_up_label="P(up)",
+            p_up_meaning="P(up that day)",
+            has_distribution=False,  # magnitudes are the training |r|'s, not a forecast
+        ),
+        Vol("vol", 1, "volatility (sigma, mean 0)", zero_mean=True),
     )
 }

@@ -19,6 +19,7 @@ from forecast.config import TrainConfig
 from forecast.evaluation.backtest import run_backtest
 from forecast.jsonfile import plain
 from forecast.model import checkpoint, globalmodel
+from forecast.model.heads import HEADS
 
 
 @dataclass
@@ -96,14 +97,29 @@ def predict_one(
     """pipeline.Prediction for one ticker from a saved model (params, meta) and its prices: the
     ticker's own model, or a global model (`is_global`) that may not have seen it."""
     predict = pipeline.predict_global_frame if is_global else pipeline.predict_frame
-    pred = predict(ticker, frame, params, meta, days, n_paths, seed, today)
+    has_risk = HEADS[str(meta.get("config", {}).get("loss", "vol"))].has_distribution
+    risk = {"var_levels": SCREEN_VAR_LEVELS if has_risk else None}
+    pred = predict(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
     return replace(pred, history=pred.history.iloc[-1:])  # a screen draws no fan chart
 
 
+SCREEN_VAR_LEVELS = (0.975, 0.99)  # ES 97.5 (Basel's FRTB measure) and VaR 99 (its old one)
+
+
 def screen_values(pred) -> dict:
-    """A screen's columns at the last forecast day: median return, P(up), 80% band width."""
+    """A screen's columns: the day-1 sigma (annualised) and its ratio to the ticker's own
+    realised one-year sigma, VaR 99% and ES 97.5% at the last forecast day; median return,
+    P(up) and the band widths there."""
     last = pred.table.iloc[-1]
+    first = pred.table.iloc[0]
+    risk = {}
+    if "var_99" in pred.table:
+        risk = {"var_99": float(last["var_99"]), "es_97.5": float(last["es_97.5"])}
     return {
+        "sigma": float(first["sigma_ann"]),
+        "sigma_ratio": float(first["sigma"] / pred.sigma_1y),
+        **risk,
+        "zero_mean": pred.zero_mean,
         "last_date": f"{pred.last_date:%Y-%m-%d}",
         "last_close": pred.last_close,
         "date": f"{pred.table.index[-1]:%Y-%m-%d}",
@@ -127,15 +143,26 @@ def backtest_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: di
 
 
 def backtest_values(summary: dict) -> dict:
-    """A universe backtest's columns: the RNN's day-1 relative MAE, DM p and interval coverage."""
+    """A universe backtest's columns, the RNN's at one day: CRPS and Winkler score (widest
+    band) against the best yardstick's, 99% VaR exceedance rate and Basel zone; the relative
+    MAE, DM p and coverage stay in the JSON."""
     rnn = summary["models"]["rnn"][0]
+    basel = (summary.get("basel") or {}).get("rnn") or {}
     return {
         "origins": summary["origins"],
+        "best_baseline": summary.get("best_baseline"),
+        "crps_vs_best": rnn.get("crps_vs_best"),
+        "dm_crps_p": rnn.get("dm_crps_p_value"),
+        "winkler_vs_best": rnn.get("interval_score_vs_best"),
+        "var_99_rate": rnn.get("var_99_rate"),
+        "basel_zone": basel.get("zone"),
+        "basel_exceptions": basel.get("exceptions"),
         "rel_mae": rnn.get("rel_mae"),
         "dm_p": rnn.get("dm_p_value"),
         "coverage_80": rnn.get("coverage_80"),
         "coverage_95": rnn.get("coverage_95"),
         "verdict": summary["verdict"],
+        "risk_verdict": summary.get("risk_verdict"),
     }
 
 
