@@ -47,8 +47,8 @@ from forecast.model.features import (
     build_dataset,
     daily_features,
     log_range,
+    random_walk_terms,
     usable_features,
-    vol_baseline_terms,
     vol_dataset,
     vol_inputs,
 )
@@ -589,7 +589,7 @@ class VolForecaster(RNNForecaster):
         D, sd = self.D_, ds.scaler.sd
         self.scaler_ = Scaler(np.zeros(D), np.full(D, sd))  # the unit of every input: sd
         self._set_split_facts(ds, prices, ds.split.cut)  # vol: validation scores from the cut on
-        total, count = vol_baseline_terms(ds, self.config.window, self.config.burn)
+        total, count = random_walk_terms(ds, "vol", self.config.window, self.config.burn)
         self.baseline_val_loss_ = total / count if count else float("nan")
         self.resid_std_ = 1.0
         self.calibration_, self.scale_ = self._calibrate_vol(ds)

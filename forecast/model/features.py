@@ -416,3 +416,17 @@ def vol_baseline_terms(ds: VolDataset, T: int, burn: int) -> tuple[float, int]:
     ew, zv = burn_windows(ds.inputs.e[:, None], ds.z, T, burn, cut - 1, len(ds.z) - 2)
     terms = HEADS["vol"].baseline_terms(zv, ew[:, :, 0])  # NaN: burn-in
     return float(np.nansum(terms)), int(np.count_nonzero(~np.isnan(terms)))
+
+
+def random_walk_terms(ds, loss: str, T: int, burn: int) -> tuple[float, int]:
+    """(sum, count) of the random walk's loss over a dataset's scored validation steps, in the
+    head's units (heads.py says which random walk); (0, 0) without validation windows. What a
+    model's and a panel's "vs random walk" compare with."""
+    if loss == "vol":
+        return vol_baseline_terms(ds, T, burn)
+    zv = ds.val[1]
+    if not len(zv):
+        return 0.0, 0
+    mean, std = float(ds.scaler.mean[0]), float(ds.scaler.std[0])
+    rw = HEADS[loss].baseline_loss(zv, ds.returns[: ds.split.cut], mean, std)
+    return rw * zv.size, zv.size

@@ -31,13 +31,12 @@ from forecast.model.features import (
     VolScaler,
     daily_features,
     n_validation,
+    random_walk_terms,
     targets,
-    vol_baseline_terms,
     vol_dataset_at,
     vol_series,
     windows,
 )
-from forecast.model.heads import HEADS
 
 
 def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
@@ -170,7 +169,6 @@ def build_panel(
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0
-    head = HEADS[loss]
     for ticker, prices in frames:
         try:
             if vol:
@@ -196,14 +194,7 @@ def build_panel(
         last_dates[ticker] = prices.index[-1]
         tickers.append(ticker)
         # each series' own random walk (its scaler, its training returns), summed over steps
-        if vol:
-            total, count = vol_baseline_terms(ds, T, burn)
-        elif len(ds.val[1]):
-            mean, std = float(ds.scaler.mean[0]), float(ds.scaler.std[0])
-            rw = head.baseline_loss(ds.val[1], ds.returns[: ds.split.cut], mean, std)
-            total, count = rw * ds.val[1].size, ds.val[1].size
-        else:
-            total, count = 0.0, 0
+        total, count = random_walk_terms(ds, loss, T, burn)
         rw_total, rw_count = rw_total + total, rw_count + count
         baselines[ticker] = total / count if count else float("nan")
     if not tickers:
