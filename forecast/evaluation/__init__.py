@@ -6,6 +6,8 @@ randomwalk   naive, drift and the constant-volatility random walk
 metrics      MAE, MASE, coverage, Winkler, CRPS, NLL, Diebold–Mariano
 """
 
+from forecast import lazy_face
+
 __all__ = [
     "run_backtest",
     "BacktestResult",
@@ -31,16 +33,4 @@ _FACE = {  # public name -> the module that defines it
     "diebold_mariano": "metrics",
 }
 
-
-def __getattr__(name: str):
-    """Import a public name's module on first use (PEP 562): importing one light module of this
-    package (say metrics (no arch)) does not load the heavy ones."""
-    if name in _FACE:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_FACE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, _FACE)

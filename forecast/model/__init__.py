@@ -9,6 +9,8 @@ checkpoint  weights (.npz) + sidecar (.json), validated on load
 summary     what a training run made, as plain values
 """
 
+from forecast import lazy_face
+
 __all__ = [
     "RNNForecaster",
     "VolForecaster",
@@ -40,16 +42,4 @@ _FACE = {  # public name -> the module that defines it
     "Summary": "summary",
 }
 
-
-def __getattr__(name: str):
-    """Import a public name's module on first use (PEP 562): importing one light module of this
-    package (say checkpoint (numpy only)) does not load the heavy ones."""
-    if name in _FACE:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_FACE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, _FACE)

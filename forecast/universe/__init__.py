@@ -5,6 +5,8 @@ jobs      per-ticker jobs on a local process pool or a Dask cluster, one code pa
 many      what a worker computes per ticker, and the row the parent keeps
 """
 
+from forecast import lazy_face
+
 __all__ = [
     "Universe",
     "resolve",
@@ -28,16 +30,4 @@ _FACE = {  # public name -> the module that defines it
     "backtest_universe": "many",
 }
 
-
-def __getattr__(name: str):
-    """Import a public name's module on first use (PEP 562): importing one light module of this
-    package (say tickers (no numba)) does not load the heavy ones."""
-    if name in _FACE:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_FACE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, _FACE)
