@@ -171,13 +171,6 @@ def test_an_empty_or_file_data_dir_is_refused(home):
     assert afile.read_text() == "x"
 
 
-def test_make_demo_keeps_its_files_in_the_clone():
-    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
-    demo = makefile.split("\ndemo:")[1].split("\n\n")[0]
-    commands = [line.strip() for line in demo.splitlines() if "forecast " in line]
-    assert len(commands) == 3 and all("--data-dir data " in c for c in commands)
-
-
 # --- models and rm ------------------------------------------------------------------------------
 
 
