@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import pipeline, prices, store
+from forecast.catalog import cached, files_of, models, remove
 from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
 from forecast.model import checkpoint, globalmodel
@@ -133,11 +134,6 @@ def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResul
     return prices.import_csv(ticker, csv_path, data_dir)
 
 
-def cached(data_dir: Path) -> list[dict]:
-    """Every cached ticker: first, last, rows, source, fetched_at, stale."""
-    return prices.list_cached(data_dir)
-
-
 def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
     """One ticker's cached prices (the schema of forecast.prices), checked against its sidecar."""
     return prices.load_prices(ticker, data_dir)
@@ -157,25 +153,7 @@ def _symbol(ticker: str | None, default: Callable[[Path], str], data_dir: Path) 
     return prices.validate_symbol(ticker) if ticker is not None else default(data_dir)
 
 
-# --- models on disk ------------------------------------------------------------------------------
-
-
-def models(data_dir: Path) -> list[store.ModelInfo]:
-    """Every trained model: ticker, trained through, options, validation loss vs random walk, size."""
-    return store.models(data_dir)
-
-
-def files_of(
-    ticker: str, data_dir: Path, *, price_files: bool = True, model_files: bool = True
-) -> list[Path]:
-    """The files `remove` would delete for one ticker (its cached prices and/or its model)."""
-    symbol = prices.validate_symbol(ticker)
-    return store.ticker_files(symbol, data_dir, prices=price_files, models=model_files)
-
-
-def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
-    """Delete one ticker's files listed by files_of, under the locks its saves take."""
-    store.remove(prices.validate_symbol(ticker), data_dir, paths)
+# --- models on disk: forecast.catalog (cached, models, files_of, remove), light for the CLI ----
 
 
 # --- train ---------------------------------------------------------------------------------------

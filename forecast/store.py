@@ -17,7 +17,8 @@ from forecast import jsonfile
 from forecast.config import models_dir
 from forecast.errors import ForecastError
 from forecast.files import lock_path, locked
-from forecast.prices import cache, validate_symbol
+from forecast.prices import cache
+from forecast.prices.symbols import validate_symbol
 from forecast.text import printable
 
 

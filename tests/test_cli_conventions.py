@@ -404,3 +404,22 @@ def test_shell_completion_completes_commands_and_choices(words, cword, expected)
         [sys.executable, "-m", "forecast"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 0 and expected <= set(out.stdout.split()), out
+
+
+HEAVY = ("numpy", "pandas", "numba", "scipy", "arch", "yfinance", "exchange_calendars")
+
+
+@pytest.mark.parametrize("command", [["list"], ["models"], ["rm", "AAPL", "--yes"]])
+def test_everyday_commands_stay_light(trained, tmp_path, command):
+    """list, models and rm read sidecars and file names only: none of the numeric stack is
+    imported (it cost 1.1 s of their 1.15 s), so they answer in a few tenths of a second."""
+    d = copy_of(trained, tmp_path / "d")
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "forecast", "--data-dir", str(d), *command],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in HEAVY}
+    assert ("AAPL" in out.stdout) or ("deleted" in out.stderr)

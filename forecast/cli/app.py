@@ -259,9 +259,9 @@ def fetch(
 def list_cached() -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
-        entries = api.cached(state.data_dir)
+        entries = catalog.cached(state.data_dir)
         if not entries:
             display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
             return
@@ -774,9 +774,9 @@ def backtest(
 def models() -> None:
     """List the trained models: trained through, options, validation score vs random walk, size."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
-        infos = api.models(state.data_dir)
+        infos = catalog.models(state.data_dir)
         if not infos:
             display.info(f"no models in {state.data_dir} yet; run `forecast train TICKER`")
             return
@@ -794,10 +794,10 @@ def rm(
 ) -> None:
     """Delete a ticker's cached prices and model (both unless --prices or --models)."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
         both = not prices and not models
-        paths = api.files_of(
+        paths = catalog.files_of(
             ticker, state.data_dir, price_files=prices or both, model_files=models or both
         )
         if not paths:
@@ -819,5 +819,5 @@ def rm(
             if not answer:
                 display.info("nothing deleted")
                 return
-        api.remove(ticker, state.data_dir, paths)
+        catalog.remove(ticker, state.data_dir, paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")

@@ -7,26 +7,40 @@ yahoo.py    the Yahoo client: the only network code in forecast
 policy.py   the fetch policy: incremental fetches, refetch on actions, offline fallback, imports
 """
 
-from forecast.prices.cache import (
-    SAMPLES,
-    latest_ticker,
-    list_cached,
-    load_prices,
-    read_provenance,
-)
-from forecast.prices.csvfile import MIN_ROWS, read_price_csv
-from forecast.prices.policy import FetchResult, fetch, import_csv
-from forecast.prices.schema import (
-    ACTIONS,
-    COLUMNS,
-    PRICES,
-    STALE_DAYS,
-    fingerprint,
-    normalize,
-    parse_date,
-    validate_symbol,
-)
-from forecast.prices.yahoo import Yahoo
+import importlib
+
+# Where each name lives. They are imported on first use (PEP 562), so `forecast list`, `models`
+# and `rm` reach the cache's sidecars and symbols.py without numpy, pandas or yfinance.
+_HOME = {
+    "SAMPLES": "cache",
+    "latest_ticker": "cache",
+    "list_cached": "cache",
+    "load_prices": "cache",
+    "read_provenance": "cache",
+    "MIN_ROWS": "csvfile",
+    "read_price_csv": "csvfile",
+    "FetchResult": "policy",
+    "fetch": "policy",
+    "import_csv": "policy",
+    "ACTIONS": "schema",
+    "COLUMNS": "schema",
+    "PRICES": "schema",
+    "fingerprint": "schema",
+    "normalize": "schema",
+    "STALE_DAYS": "symbols",
+    "parse_date": "symbols",
+    "validate_symbol": "symbols",
+    "Yahoo": "yahoo",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'forecast.prices' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"forecast.prices.{_HOME[name]}"), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
 
 __all__ = [
     "ACTIONS",

@@ -21,8 +21,7 @@ import hashlib
 import re
 from importlib import resources
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from forecast import jsonfile
 from forecast.config import prices_dir
@@ -37,9 +36,11 @@ from forecast.files import (
     remove_stale_temps,
 )
 from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Any, Dict, Int, Json, Null, Str
-from forecast.prices.csvfile import csv_bytes, parse_csv
-from forecast.prices.schema import day, is_stale, validate_symbol
+from forecast.prices.symbols import is_stale, validate_symbol
 from forecast.text import printable
+
+if TYPE_CHECKING:  # csvfile and schema (pandas) are imported where a CSV is read or written:
+    import pandas as pd  # listing the cache reads only the JSON sidecars
 
 SAMPLES = {"AAPL": "AAPL.csv", "^GSPC": "GSPC.csv"}  # shipped in forecast/samples, read-only
 SOURCES = ("yahoo", "csv", "sample")
@@ -119,6 +120,9 @@ def write(
     imported_from: str | None = None,
 ) -> Path:
     """Commit `frame` as the cache of `ticker`; return the CSV's path. See the module docstring."""
+    from forecast.prices.csvfile import csv_bytes
+    from forecast.prices.schema import day
+
     data = csv_bytes(frame)
     sha256 = hashlib.sha256(data).hexdigest()
     sidecar = {
@@ -186,6 +190,8 @@ def csv_path(ticker: str, data_dir: Path, meta: dict) -> Path:
 
 def load(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict]:
     """(frame, sidecar) of a valid ticker's cache, the CSV checked against the sidecar's sha256."""
+    from forecast.prices.csvfile import parse_csv
+
     for _attempt in range(5):  # a concurrent write may replace the CSV between our two reads
         try:
             meta = _read_sidecar(ticker, data_dir)
@@ -323,5 +329,7 @@ def sample(ticker: str) -> pd.DataFrame | None:
     name = SAMPLES.get(ticker)
     if name is None:
         return None
+    from forecast.prices.csvfile import parse_csv
+
     data = (resources.files("forecast") / "samples" / name).read_bytes()  # never written
     return parse_csv(data, f"shipped sample {name}", min_rows=1)

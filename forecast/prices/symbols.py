@@ -1,0 +1,47 @@
+"""Symbols and dates, with the standard library only: `forecast list`, `models` and `rm` check
+names read from the disk without importing numpy or pandas."""
+
+import datetime as dt
+import re
+
+from forecast.errors import ForecastError
+
+STALE_DAYS = 4  # a long weekend plus a holiday; older than this and `forecast list` says stale
+
+_SYMBOL = re.compile(r"[A-Z0-9^][A-Z0-9.\-^=]*")  # Yahoo symbols: BRK-B, ^GSPC, EURUSD=X, 7203.T
+_MAX_SYMBOL = 15
+
+
+def validate_symbol(symbol: str) -> str:
+    """Return the upper-cased symbol, or raise ForecastError before it can become a path.
+
+    Also applied to every ticker read from a file (a sidecar, the .latest marker), so no name on
+    disk can become a path either.
+    """
+    s = str(symbol).strip().upper()
+    if not s:
+        raise ForecastError("empty ticker symbol; give one like AAPL or ^GSPC")
+    if any(c.isspace() for c in s):
+        raise ForecastError(f"ticker {s[:20]!r} contains spaces; give one symbol per argument")
+    if len(s) > _MAX_SYMBOL:
+        raise ForecastError(f"ticker {s[:20]!r} is longer than {_MAX_SYMBOL} characters")
+    if not s.isascii() or not _SYMBOL.fullmatch(s):
+        raise ForecastError(
+            f"invalid ticker {s!r}: use letters, digits and . - ^ = only, "
+            "starting with a letter, a digit or ^ (e.g. AAPL, BRK-B, ^GSPC)"
+        )
+    return s
+
+
+def parse_date(value: str | dt.date | None, name: str = "date") -> dt.date | None:
+    """'YYYY-MM-DD' (or a date) -> date; None stays None; anything else is a ForecastError."""
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ForecastError(f"{name} {str(value)[:30]!r} is not a date; use YYYY-MM-DD") from None
+
+
+def is_stale(last: dt.date, today: dt.date | None = None) -> bool:
+    return last < (today or dt.date.today()) - dt.timedelta(days=STALE_DAYS)
