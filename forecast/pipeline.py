@@ -30,7 +30,7 @@ from forecast.model.heads import HEADS
 from forecast.model.train import Epoch
 
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
-COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
+COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 10 s)…"
 
 Notice = Callable[[str], None] | None
 
