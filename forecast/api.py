@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast import pipeline, prices, store
+from forecast import exports, pipeline, prices, store
 from forecast.catalog import cached, files_of, models, remove
 from forecast.config import TrainConfig, check_range, plot_history_days
 from forecast.errors import ForecastError
@@ -53,6 +53,8 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "DEFAULT_GLOBAL",
     "default_global_name",
     "export_backtest",
+    "export_prediction",
+    "export_rows",
     "fetch",
     "files_of",
     "fit",
@@ -288,8 +290,9 @@ def backtest(
 
 
 def check_export_path(path: Path) -> Path:
-    """Refuse, before any work, an export file whose folder is missing or that is a folder."""
-    path = Path(path)
+    """Refuse, before any work, an export file whose folder is missing or that is a folder, or
+    whose suffix names no format (.csv, .parquet, .json)."""
+    path = exports.check_suffix(path)
     if path.is_dir():
         raise ForecastError(f"--export {path}: that is a folder; give a file name like out.csv")
     if not path.parent.is_dir():
@@ -297,10 +300,22 @@ def check_export_path(path: Path) -> Path:
     return path
 
 
-def export_backtest(report: BacktestReport, path: Path) -> int:
-    """Every forecast of a backtest to one CSV (BacktestResult.forecasts), written atomically;
-    returns the number of rows."""
-    return report.result.write_forecasts_csv(path, report.ticker)
+def export_backtest(report: BacktestReport, path: str | Path) -> int:
+    """Every forecast of a backtest (BacktestResult.forecasts) to a .csv, .parquet or .json
+    file (by its suffix), written atomically; returns the number of rows."""
+    return exports.write(report.result.forecasts(report.ticker), path)
+
+
+def export_prediction(pred: Prediction, path: str | Path) -> int:
+    """A forecast in long format (forecast.exports.prediction_table) to a .csv, .parquet or
+    .json file (by its suffix), written atomically; returns the number of rows."""
+    return exports.write(exports.prediction_table(pred), path)
+
+
+def export_rows(rows, path: str | Path) -> int:
+    """A universe's forecasts (predict_many, or backtest_many with keep_forecasts) in one long
+    table with a ticker column, to .csv, .parquet or .json; returns the number of rows."""
+    return exports.write(exports.concat([r.table for r in rows if r.ok]), path)
 
 
 # --- charts --------------------------------------------------------------------------------------
@@ -401,11 +416,16 @@ def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=N
     )
 
 
-def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
-    """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
+def backtest_many(
+    tickers, data_dir, config, runner, on_row, *, seed=0, keep_forecasts=False, **options
+):
+    """A walk-forward backtest per ticker on the runner's workers; one many.Row each (with
+    every forecast in row.table when keep_forecasts, for export_rows)."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
-    return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
+    return many.backtest_universe(
+        tickers, data_dir, config, options, seed, runner, on_row, keep=keep_forecasts
+    )
 
 
 DEFAULT_GLOBAL = "GLOBAL"

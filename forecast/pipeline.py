@@ -111,6 +111,17 @@ class Prediction:
     trained_through: str = ""
     currency: str | None = None  # when the price source said
     calibrated_days: int = CAL_HORIZON  # horizons with their own conformal factor
+    model_name: str = ""  # the model that made it: the ticker (its own model) or a global name
+    model_kind: str = "own"  # "own" or "global"
+    model_through: str = ""  # the last price day it learned from (a global model's cut date)
+    run: dict = field(default_factory=dict)  # forecast's version, seed, paths, days, exchange
+
+    @property
+    def model_label(self) -> str:
+        """Which model made this forecast, in one phrase: 'AAPL (own model), trained through
+        2023-09-21' or 'GLOBAL (global model), trained through 2023-05-01'."""
+        kind = "global model" if self.model_kind == "global" else "own model"
+        return f"{self.model_name} ({kind}), trained through {self.model_through or '?'}"
 
     @property
     def p_up_label(self) -> str:
@@ -141,7 +152,14 @@ class Prediction:
             "last_date": self.last_date.strftime("%Y-%m-%d"),
             "last_close": self.last_close,
             "currency": self.currency,
-            "model": {"loss": self.loss, "trained_through": self.trained_through},
+            "model": {
+                "name": self.model_name,
+                "kind": self.model_kind,
+                "loss": self.loss,
+                "trained_through": self.trained_through,
+                "through": self.model_through,
+            },
+            "run": plain(self.run),
             "p_up_meaning": HEADS[self.loss].p_up_meaning,
             "forecasts": rows,
             "warnings": self.warnings,
@@ -171,9 +189,12 @@ def predict_frame(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    return _prediction(
+    pred = _prediction(
         ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"]
     )
+    pred.model_name, pred.model_kind = ticker, "own"
+    pred.model_through = str(meta["last_fit_date"])
+    return pred
 
 
 def predict_global_frame(
@@ -191,7 +212,10 @@ def predict_global_frame(
     exchange = calendars.exchange_for(ticker)
     warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
     trained = f"{meta['name']} (global, cut {meta['cut_date']})"
-    return _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
+    pred = _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
+    pred.model_name, pred.model_kind = str(meta["name"]), "global"
+    pred.model_through = str(meta["cut_date"])
+    return pred
 
 
 def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained_through):
@@ -206,7 +230,20 @@ def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, t
         warnings=warnings,
         trained_through=trained_through,
         calibrated_days=model.calibration_.horizon,
+        run={
+            "forecast_version": _version(),
+            "seed": model.config.seed if seed is None else seed,
+            "paths": n_paths,
+            "days": days,
+            "exchange": exchange,
+        },
     )
+
+
+def _version() -> str:
+    from forecast import __version__
+
+    return __version__
 
 
 def forecast(

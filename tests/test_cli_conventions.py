@@ -55,10 +55,10 @@ def copy_of(src: Path, dst: Path) -> Path:
 
 
 def test_version():
-    from importlib.metadata import version
+    from forecast import __version__
 
     result = runner.invoke(app, ["--version"])
-    assert result.exit_code == 0 and result.stdout.strip() == f"forecast {version('forecast')}"
+    assert result.exit_code == 0 and result.stdout.strip() == f"forecast {__version__}"
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["predict"], ["backtest"], ["models"], ["rm"]])

@@ -94,9 +94,9 @@ def user_errors():
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from forecast import __version__
 
-        display.out.print(f"forecast {version('forecast')}", highlight=False)
+        display.out.print(f"forecast {__version__}", highlight=False)
         raise typer.Exit()
 
 
@@ -149,6 +149,17 @@ def _lr(value: float) -> float:
     if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
         raise typer.BadParameter(f"{value} is not in (0, 1)")
     return value
+
+
+def _export_path(path: Path | None) -> Path | None:
+    from forecast import exports  # light: the suffix check only
+
+    if path is not None:
+        try:
+            exports.check_suffix(path)
+        except ForecastError as e:
+            raise typer.BadParameter(str(e)) from None
+    return path
 
 
 def _plot_path(path: Path | None) -> Path | None:
@@ -311,6 +322,18 @@ Plot = Annotated[
         help="Also draw a chart into this .png, .svg or .pdf file (needs matplotlib).",
         callback=_plot_path,
         show_default=False,
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+Export = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write every forecast, one row per ticker, date and horizon, to this .csv, "
+        ".parquet (needs pyarrow) or .json file.",
+        callback=_export_path,
+        show_default=False,
+        metavar="FILE",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -559,6 +582,7 @@ def predict(
         ranged("seed", "Sampling seed (default: the model's seed).", FORECAST, show_default=False),
     ] = None,
     json_out: JsonOut = False,
+    export: Export = None,
     plot: Plot = None,
     history: Annotated[
         int | None,
@@ -575,6 +599,8 @@ def predict(
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
 
+        if export is not None:
+            api.check_export_path(export)
         if _is_many(tickers, universe_file, jobs, scheduler):
             if plot is not None:
                 raise ForecastError("--plot draws one ticker's fan chart; give one ticker")
@@ -588,6 +614,8 @@ def predict(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, model=model
                 ),
             )
+            if export is not None:
+                display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
             _show_rows(rows, u, json_out, lambda: display.screen_table(rows, days))
             return
         ticker = tickers[0] if tickers else None
@@ -603,6 +631,8 @@ def predict(
             pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
+        if export is not None:
+            display.info(f"wrote {api.export_prediction(pred, export)} forecasts to {export}")
         for w in pred.warnings:
             display.warn(w)
         if json_out:
@@ -656,14 +686,7 @@ def backtest(
     ],
     json_out: JsonOut = False,
     plot: Plot = None,
-    export: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
-            show_default=False,
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
+    export: Export = None,
     window: Window = D["window"],
     hidden: Hidden = D["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -705,10 +728,8 @@ def backtest(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
         if _is_many(tickers, universe_file, jobs, scheduler):
-            if plot is not None or model is not None or export is not None:
-                raise ForecastError(
-                    "--plot, --export and --model backtest one ticker; give one ticker"
-                )
+            if plot is not None or model is not None:
+                raise ForecastError("--plot and --model backtest one ticker; give one ticker")
             api.compile_notice(display.info)
             rows, u = _run_universe(
                 "backtesting",
@@ -724,9 +745,12 @@ def backtest(
                     on_row,
                     seed=seed,
                     n_paths=paths,
+                    keep_forecasts=export is not None,
                     **options,
                 ),
             )
+            if export is not None:
+                display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
             _show_rows(rows, u, json_out, lambda: display.backtest_many_table(rows, horizon))
             return
         ticker = tickers[0] if tickers else None

@@ -129,12 +129,16 @@ _MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with 
 _NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
 
 
-VERSIONED = ("forecast", "numpy", "pandas", "numba", "scipy", "yfinance")
+VERSIONED = ("numpy", "pandas", "numba", "scipy", "yfinance")
 
 
 def package_versions() -> dict[str, str]:
-    """The versions a model file records (per-ticker and global alike), for bug reports."""
-    return {n: importlib.metadata.version(n) for n in VERSIONED}
+    """The versions a model file records (per-ticker and global alike), for bug reports.
+    forecast's own comes from the package, which a source checkout has without an install
+    (and whose distribution is named forecast-rnn)."""
+    from forecast import __version__
+
+    return {"forecast": __version__} | {n: importlib.metadata.version(n) for n in VERSIONED}
 
 
 def PARAM_SHAPES(D: int, H: int, O: int, M: int | None = None) -> dict[str, tuple[int, ...]]:
