@@ -171,6 +171,29 @@ class TrainReport:
     n_val: int  # validation windows
     baseline_val_loss: float  # what a random walk scores on the same validation windows
 
+    def to_json(self) -> dict:
+        """What `train --json` prints for one ticker's model (README, "JSON output")."""
+        from forecast import __version__
+        from forecast.jsonfile import plain
+
+        m = self.model
+        cov = m.calibration_.coverage
+        return plain(
+            {
+                "name": self.ticker,
+                "kind": "own",
+                "trained_through": f"{m.last_fit_date_:%Y-%m-%d}",
+                "rows": self.rows,
+                "windows": {"train": self.n_train, "val": self.n_val},
+                "val_loss": float(m.losses_["val"]),
+                "baseline_val_loss": float(self.baseline_val_loss),
+                "coverage": {"80": float(cov[0, 0]), "95": float(cov[1, 0])},
+                "config": m.config.to_dict(),
+                "forecast_version": __version__,
+                "path": str(self.path),
+            }
+        )
+
 
 def train(
     ticker: str | None,
@@ -252,9 +275,19 @@ def _latest_for_backtest(data_dir: Path) -> str:
 class BacktestReport:
     ticker: str
     result: "BacktestResult"
+    model_name: str = ""  # whose refits: the ticker's own model, or a global model's name
+    model_kind: str = "own"
 
     def to_json(self) -> dict:
-        return {"ticker": self.ticker, **self.result.to_json()}
+        from forecast import __version__
+
+        model = {"name": self.model_name or self.ticker, "kind": self.model_kind}
+        return {
+            "ticker": self.ticker,
+            "model": model,
+            "forecast_version": __version__,
+            **self.result.to_json(),
+        }
 
 
 def backtest(
@@ -449,6 +482,28 @@ class GlobalReport:
     fit: object  # forecast.model.globalmodel.GlobalFit
     failed: dict  # ticker -> why it is not in the model
 
+    def to_json(self) -> dict:
+        """What `train --json` prints for a global model (README, "JSON output")."""
+        from forecast import __version__
+        from forecast.jsonfile import plain
+
+        fit = self.fit
+        losses = fit.meta()["losses"]
+        return plain(
+            {
+                "name": self.name,
+                "kind": "global",
+                "trained_through": f"{fit.panel.cut:%Y-%m-%d}",
+                "tickers": list(fit.panel.tickers),
+                "failed": dict(self.failed),
+                "val_loss": float(losses["val"]),
+                "baseline_val_loss": float(fit.baseline_val_loss),
+                "config": fit.config.to_dict(),
+                "forecast_version": __version__,
+                "path": str(self.path),
+            }
+        )
+
 
 def train_global(
     name: str,
@@ -541,4 +596,5 @@ def backtest_global(
             on_fold(i, n)
 
     result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
-    return BacktestReport(ticker, result)
+    name = prices.validate_symbol(model)
+    return BacktestReport(ticker, result, model_name=name, model_kind="global")

@@ -37,6 +37,22 @@ class ModelInfo:
     kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
 
+    def to_json(self) -> dict:
+        """What `models --json` prints for this model (README, "JSON output")."""
+        return {
+            "name": self.ticker,
+            "kind": self.kind or "own",
+            "trained_through": self.trained_through,
+            "saved_at": self.saved_at,
+            "val_loss": self.val_loss,
+            "baseline_val_loss": self.baseline_val_loss,
+            "skill": self.skill,
+            "config": self.config,
+            "tickers": list(self.tickers),
+            "size": self.size,
+            "path": str(self.path),
+        }
+
     @property
     def skill(self) -> float | None:
         """Validation loss minus the random walk's: below 0, the model did better."""

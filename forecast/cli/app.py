@@ -168,6 +168,26 @@ def _plot_path(path: Path | None) -> Path | None:
     return path
 
 
+OUTPUT = "Output"
+JsonOut = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='Print machine-readable JSON only (README, "JSON output", has each schema).',
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def print_json(value) -> None:
+    """JSON on stdout, NaN and infinities as null: data only, messages stay on stderr."""
+    import json
+
+    from forecast.jsonfile import plain
+
+    display.out.print_json(json.dumps(plain(value)))
+
+
 # --- fetch / list: cached prices -----------------------------------------------------------------
 
 
@@ -216,6 +236,7 @@ def fetch(
             rich_help_panel="Source",
         ),
     ] = False,
+    json_out: JsonOut = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
     start_day = start.date() if start else None
@@ -232,7 +253,10 @@ def fetch(
             result = api.import_csv(tickers[0], csv, state.data_dir)
             if result.warning:
                 display.warn(result.warning)
-            display.fetch_table([result])
+            if json_out:
+                print_json([result.to_json()])
+            else:
+                display.fetch_table([result])
             return
         results, failed = [], []
         client = api.yahoo_client()  # remembers a network failure for the next ticker
@@ -259,7 +283,9 @@ def fetch(
             if result.warning:
                 display.warn(result.warning)
             results.append(result)
-        if results:
+        if json_out:
+            print_json([r.to_json() for r in results])
+        elif results:
             display.fetch_table(results)
         if failed:
             names = ", ".join(failed)
@@ -267,12 +293,15 @@ def fetch(
 
 
 @app.command("list")
-def list_cached() -> None:
+def list_cached(json_out: JsonOut = False) -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
         from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
         entries = catalog.cached(state.data_dir)
+        if json_out:
+            print_json(entries)
+            return
         if not entries:
             display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
             return
@@ -281,7 +310,7 @@ def list_cached() -> None:
 
 # --- train / predict: the model ------------------------------------------------------------------
 
-MODEL, TRAINING, FORECAST, OUTPUT, WALK = "Model", "Training", "Forecast", "Output", "Walk-forward"
+MODEL, TRAINING, FORECAST, WALK = "Model", "Training", "Forecast", "Walk-forward"
 
 # The model options train and backtest share: one definition, one help text.
 Window = Annotated[int, ranged("window", "T: trading days the RNN reads per forecast.", MODEL)]
@@ -312,9 +341,6 @@ LearningRate = Annotated[
 ]
 Patience = Annotated[
     int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
-]
-JsonOut = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON only.", rich_help_panel=OUTPUT)
 ]
 Plot = Annotated[
     Path | None,
@@ -421,9 +447,7 @@ def _run_universe(verb: str, tickers, universe_file, jobs, scheduler, work):
 def _show_rows(rows, u, json_out: bool, table) -> None:
     """Many tickers' rows as a JSON list (--json) or table(), then exit 1 if any failed."""
     if json_out:
-        import json
-
-        display.out.print_json(json.dumps([r.to_json() for r in rows]))
+        print_json([r.to_json() for r in rows])
     else:
         table()
     _exit_if_failed(rows, u)
@@ -488,6 +512,7 @@ def train(
     seed: Annotated[
         int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
     ] = D["seed"],
+    json_out: JsonOut = False,
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
@@ -532,7 +557,10 @@ def train(
                 progress.stop_early()
             for t, why in report.failed.items():
                 display.warn(f"{t} left out of {report.name}: {why}")
-            display.global_summary(report)
+            if json_out:
+                print_json(report.to_json())
+            else:
+                display.global_summary(report)
             if report.failed or u.problems:  # the model is saved; the exit code says not all
                 n = len(report.failed) + len(u.problems)
                 names = ", ".join(list(report.failed)[:10])
@@ -554,8 +582,7 @@ def train(
                     symbols, state.data_dir, cfg, runner, on_row
                 ),
             )
-            display.train_many_table(rows)
-            _exit_if_failed(rows, u)
+            _show_rows(rows, u, json_out, lambda: display.train_many_table(rows))
             return
         ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
@@ -563,7 +590,10 @@ def train(
                 ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
             )
             progress.stop_early()
-        display.train_summary(report)
+        if json_out:
+            print_json(report.to_json())
+        else:
+            display.train_summary(report)
 
 
 @app.command()
@@ -636,9 +666,7 @@ def predict(
         for w in pred.warnings:
             display.warn(w)
         if json_out:
-            import json
-
-            display.out.print_json(json.dumps(pred.to_json()))
+            print_json(pred.to_json())
             return
         display.prediction_table(pred)
         display.fan(pred)
@@ -784,9 +812,7 @@ def backtest(
         if export is not None:
             display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
-            import json
-
-            display.out.print_json(json.dumps(report.to_json()))
+            print_json(report.to_json())
             return
         display.backtest_table(report.ticker, report.result)
 
@@ -795,12 +821,15 @@ def backtest(
 
 
 @app.command()
-def models() -> None:
+def models(json_out: JsonOut = False) -> None:
     """List the trained models: trained through, options, validation score vs random walk, size."""
     with user_errors():
         from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
         infos = catalog.models(state.data_dir)
+        if json_out:
+            print_json([m.to_json() for m in infos])
+            return
         if not infos:
             display.info(f"no models in {state.data_dir} yet; run `forecast train TICKER`")
             return

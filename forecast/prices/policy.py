@@ -33,6 +33,21 @@ class FetchResult:
     warning: str | None = None  # set when falling back to the cache or the shipped sample
     new_rows: int = 0  # trading days not in the cache before this call
 
+    def to_json(self) -> dict:
+        """What `fetch --json` prints for this ticker (README, "JSON output")."""
+        f = self.frame
+        return {
+            "ticker": self.ticker,
+            "source": self.source,
+            "rows": len(f),
+            "first": f"{f.index[0]:%Y-%m-%d}",
+            "last": f"{f.index[-1]:%Y-%m-%d}",
+            "last_close": float(f["Close"].iloc[-1]),
+            "new_rows": self.new_rows,
+            "path": str(self.path) if self.path is not None else None,
+            "warning": self.warning,
+        }
+
 
 def _fallback(ticker: str, data_dir: Path, cached, reason: str, offline: bool) -> FetchResult:
     """No fresh data: the cache as it is, else the shipped sample, else a ForecastError."""
