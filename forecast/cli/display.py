@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -35,6 +36,50 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     err.print(printable(message), markup=False, highlight=False, soft_wrap=True, style="dim")
+
+
+# --- tables that fit the terminal ---------------------------------------------------------------
+
+
+def show(table: Table, drop: tuple[str, ...] = (), keep: int = 2) -> None:
+    """Print `table` to stdout without cutting a number: when it is wider than the terminal,
+    drop whole columns (those named in `drop` first, then from the right, never the first
+    `keep`), say which on stderr, and if it is still too wide fold cells onto a second line
+    rather than end them in '…'."""
+
+    def width() -> int:  # as printed with room to spare: rich's measure counts words, not cells
+        import io
+
+        saved = table.title, table.caption
+        table.title = table.caption = None
+        wide = Console(file=io.StringIO(), width=10_000, color_system=None)
+        wide.print(table)
+        table.title, table.caption = saved
+        return max((cell_len(line) for line in wide.file.getvalue().splitlines()), default=0)
+
+    if width() > out.width:
+        table.pad_edge, table.collapse_padding = False, True
+    hidden = []
+    order = {id(c): c for name in drop for c in table.columns[keep:] if c.header == name}
+    order |= {id(c): c for c in reversed(table.columns[keep:]) if id(c) not in order}
+    for column in order.values():  # by identity: two columns may look alike ("cov")
+        if width() <= out.width:
+            break
+        table.columns[:] = [c for c in table.columns if c is not column]
+        for i, c in enumerate(table.columns):
+            c._index = i  # rich pads by position (first, last): renumber after a removal
+        hidden.append(str(column.header))
+    if width() > out.width:
+        for column in table.columns:
+            column.no_wrap, column.overflow = False, "fold"
+    out.print(table)
+    if hidden:
+        err.print(
+            f"{out.width} columns: {', '.join(hidden)} left out; a wider terminal or --json shows all",
+            style="dim",
+            highlight=False,
+            markup=False,
+        )
 
 
 # --- fetch / list -----------------------------------------------------------------------------
@@ -71,7 +116,7 @@ def fetch_table(results) -> None:
             f"{r.new_rows:,}",
             r.source,
         )
-    out.print(table)
+    show(table, drop=("new", "last close", "first"))
 
 
 def cached_table(entries: list[dict], data_dir) -> None:
@@ -99,7 +144,7 @@ def cached_table(entries: list[dict], data_dir) -> None:
             escape(str(e.get("fetched_at") or "?")[:10]),
             "[yellow]stale[/yellow]" if e.get("stale") else "fresh",
         )
-    out.print(table)
+    show(table, drop=("fetched", "first", "source"))
 
 
 # --- train / predict ----------------------------------------------------------------------------
@@ -237,7 +282,7 @@ def models_table(infos, data_dir) -> None:
             "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
             f"{m.size / 1024:,.1f} KiB",
         )
-    out.print(table)
+    show(table, drop=("size", "rw loss", "val loss"))
 
 
 def _pct(x: float) -> str:
@@ -268,13 +313,17 @@ def prediction_table(pred) -> None:
             _pct(r["coverage_95"]),
             f"{r['p_up']:.0%}",
         )
-    out.print(t)
+    show(t, drop=("cov", "cov", p_up, "95% band"), keep=3)
 
 
 def fan(pred) -> None:
     from forecast.cli.fanchart import fan_chart  # numpy: not for --help
 
-    out.print(fan_chart(**pred.fan_series()))
+    width = min(out.width, 120)  # the terminal's width: a wider chart would wrap
+    if width < 30:
+        info("the fan chart needs 30 columns; --json or a wider terminal shows the forecast")
+        return
+    out.print(fan_chart(**pred.fan_series(), width=width))
 
 
 # --- backtest -----------------------------------------------------------------------------------
@@ -388,8 +437,8 @@ def backtest_table(ticker: str, result) -> None:
             _cell(r["dm_crps_p_value"], ".2f"),
         ],
     )
-    out.print(point)
-    out.print(bands)
+    show(point, drop=("dir p", "n", "RMSE", "MASE"))
+    show(bands, drop=("NLL", "IS 80%", "IS 95%"))
     out.print(result.verdict, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -478,7 +527,7 @@ def train_many_table(rows) -> None:
             _cell(v.get("coverage_95"), ".1%"),
             f"{r.seconds:.1f}",
         )
-    out.print(t)
+    show(t, drop=("seconds", "cov 95%", "rw loss"))
     err.print(
         "vs rw: validation loss per day minus a random walk's on the same days (below 0: better); "
         "cov: day-1 bands' coverage of held-out validation days",
@@ -515,7 +564,7 @@ def screen_table(rows, days: int) -> None:
             _cell(v.get("band_95"), ".1%"),
             "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
         )
-    out.print(t)
+    show(t, drop=("note", "95% band", "last"))
     err.print(
         f"median: median return to day {days}; P(up): P(close above the last close) there "
         "(direction models: P(up that day)); band: calibrated band width / last close",
@@ -551,7 +600,7 @@ def backtest_many_table(rows, horizon: int) -> None:
             _cell(v.get("coverage_95"), ".1%"),
             f"{r.seconds:.1f}",
         )
-    out.print(t)
+    show(t, drop=("seconds", "in 95%", "DM p"))
     err.print(
         "rel MAE: RNN's MAE / naive's at 1 day (< 1 beats the random walk); DM p: "
         "Diebold–Mariano vs naive; --json has every horizon's verdict",
