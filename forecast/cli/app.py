@@ -27,8 +27,41 @@ from forecast.config import RANGES, Loss, TrainConfig
 from forecast.errors import ForecastError
 
 
+def _help_type(param, ctx) -> str | None:
+    """What the help shows after an option: its metavar, its choices, N for a number, nothing
+    for a flag or an argument (whose name says it), instead of Typer's <bool>, <list[str]>."""
+    if getattr(param, "is_flag", False) or param.param_type_name == "argument":
+        return None
+    if param.metavar:
+        return param.metavar
+    label = type(param).display_type(param, ctx).strip("<>")
+    if "|" in label and "%" not in label:
+        return label  # choices: gaussian|mse|direction|vol
+    if "%Y" in label:
+        return "YYYY-MM-DD"
+    names = {"int range": "N", "int": "N", "float range": "X", "float": "X", "str": "TEXT"}
+    return names.get(label, label.upper())
+
+
+def tidy_help(command, ctx) -> None:
+    """Give every parameter of `command` (-h too) the plain help type of _help_type."""
+    for param in command.get_params(ctx):
+        param.display_type_rich = lambda ctx, p=param: _help_type(p, ctx)
+
+
 class OneLineErrors(TyperGroup):
-    """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1)."""
+    """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1);
+    help without type noise."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            tidy_help(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter):
+        tidy_help(self, ctx)
+        return super().format_help(ctx, formatter)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -41,6 +74,14 @@ class OneLineErrors(TyperGroup):
             code = e.exit_code
         except typer.Abort:
             display.error("aborted; nothing was changed")
+            code = 1
+        except Exception as e:  # a bug, not bad input: one line, or with --debug the traceback
+            if state.debug:
+                raise
+            display.error(
+                f"unexpected {type(e).__name__}: {e}; this is a bug in forecast: "
+                "run the command again with --debug and report the traceback"
+            )
             code = 1
         else:
             code = rv if isinstance(rv, int) else 0
@@ -69,6 +110,7 @@ FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
 
 class State:
     data_dir: Path
+    debug: bool = False  # --debug: tracebacks instead of one-line errors
 
 
 state = State()
@@ -76,13 +118,22 @@ state = State()
 
 @contextmanager
 def user_errors():
-    """Turn the library's ForecastError into one line on stderr and exit code 1."""
+    """Turn the library's ForecastError into one line on stderr and exit code 1 (with
+    --debug, after its traceback)."""
     try:
         yield
     except ForecastError as e:
+        if state.debug:
+            import traceback
+
+            traceback.print_exc()
         display.error(str(e))
         raise typer.Exit(1) from None
     except OSError as e:  # the file system said no: permissions, a full disk, a missing folder
+        if state.debug:
+            import traceback
+
+            traceback.print_exc()
         target = e.filename2 or e.filename  # a failed rename names the temporary file first
         where = f" {target}" if target else ""
         display.error(f"cannot use{where}: {e.strerror or e}; check the path and its permissions")
@@ -90,6 +141,15 @@ def user_errors():
     except KeyboardInterrupt:
         display.error("interrupted; files on disk are unchanged")
         raise typer.Exit(130) from None
+
+
+def _typed_only(ctx: typer.Context, param: typer.CallbackParam, value):
+    """The option's value when typed; None when it came from its environment variable, which
+    the library reads itself (config.resolve_data_dir names it in errors; a scheduler from
+    the variable serves only runs over many tickers). The envvar is declared so that the help
+    shows it."""
+    source = ctx.get_parameter_source(param.name)
+    return None if source is not None and source.name == "ENVIRONMENT" else value
 
 
 def _version(value: bool) -> None:
@@ -109,12 +169,25 @@ def main(
         str | None,
         typer.Option(
             "--data-dir",
-            help=f"Where prices and models live (env: {config.DATA_DIR_ENV}; "
-            f"default: {display.escape(str(config.default_data_dir()))}).",
+            help="Where prices and models live "
+            f"(default: {display.escape(str(config.default_data_dir()))}).",
             show_default=False,
             metavar="DIR",
+            envvar=config.DATA_DIR_ENV,
+            show_envvar=True,
+            callback=_typed_only,
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only results (stdout) and errors: no progress or notes."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On an error, print its traceback too (for bug reports)."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -122,6 +195,8 @@ def main(
         ),
     ] = False,
 ) -> None:
+    state.debug = debug
+    display.set_quiet(quiet)
     try:
         state.data_dir = config.resolve_data_dir(data_dir)
     except ForecastError as e:
@@ -188,10 +263,21 @@ def print_json(value) -> None:
     display.out.print_json(json.dumps(plain(value)))
 
 
+def examples(*commands: str) -> str:
+    """A command's epilog: its examples, one per line (README's help excerpts show them too)."""
+    return "Examples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 # --- fetch / list: cached prices -----------------------------------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast fetch AAPL MSFT ^GSPC",
+        "forecast fetch AAPL --offline",
+        "forecast fetch ACME --csv acme.csv",
+    )
+)
 def fetch(
     tickers: Annotated[
         list[str],
@@ -292,7 +378,7 @@ def fetch(
             raise ForecastError(f"{len(failed)} of {len(symbols)} tickers failed: {names}")
 
 
-@app.command("list")
+@app.command("list", epilog=examples("forecast list", "forecast list --json"))
 def list_cached(json_out: JsonOut = False) -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
@@ -318,14 +404,21 @@ Hidden = Annotated[int, ranged("hidden", "H: hidden units.", MODEL)]
 LossOpt = Annotated[
     Loss,
     typer.Option(
-        help="Output head: gaussian (mean, volatility), mse (point), direction (P(up)).",
+        help="Output head: vol (a correction to EWMA volatility, mean 0), gaussian (mean and "
+        "volatility), mse (a point forecast), direction (P(up)).",
         rich_help_panel=MODEL,
     ),
 ]
 Features = Annotated[
     str,
     typer.Option(
-        help="Inputs per day, comma-separated: return, then range and/or volume.",
+        help="Inputs per day, comma-separated, return first: the vol head takes any of "
+        + ", ".join(config.HEAD_FEATURES["vol"])
+        + f" (default: {','.join(config.DEFAULT_FEATURES['vol'])}); the others any of "
+        + ", ".join(config.HEAD_FEATURES["other"])
+        + f" (default: {','.join(config.DEFAULT_FEATURES['other'])}).",
+        show_default=False,
+        metavar="LIST",
         callback=_features,
         rich_help_panel=MODEL,
     ),
@@ -370,7 +463,7 @@ Tickers = Annotated[
     list[str] | None,
     typer.Argument(
         help="Symbols (default: the most recently fetched or trained one).",
-        metavar="[TICKER]...",
+        metavar="TICKER",
         show_default=False,
     ),
 ]
@@ -396,10 +489,13 @@ Jobs = Annotated[
 Scheduler = Annotated[
     str | None,
     typer.Option(
-        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
-        "(env: FORECAST_SCHEDULER, used for per-ticker runs over many tickers).",
+        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 (the "
+        "variable is used only for runs over many tickers).",
         show_default=False,
         metavar="ADDRESS",
+        envvar="FORECAST_SCHEDULER",
+        show_envvar=True,
+        callback=_typed_only,
         rich_help_panel=UNIVERSE,
     ),
 ]
@@ -472,7 +568,13 @@ def train_config(features: str, **options) -> TrainConfig:
     return TrainConfig(features=config.parse_features(features), **options)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast train AAPL",
+        "forecast train SPY QQQ GLD --global MARKETS",
+        "forecast train AAPL --loss gaussian --hidden 32",
+    )
+)
 def train(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -596,7 +698,13 @@ def train(
             display.train_summary(report)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast predict AAPL --days 10",
+        "forecast predict --universe watch.txt --export screen.csv",
+        "forecast predict AAPL --json > aapl.json",
+    )
+)
 def predict(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -675,7 +783,12 @@ def predict(
 # --- backtest: walk-forward evaluation against baselines -----------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast backtest AAPL --test-days 250",
+        "forecast backtest AAPL MSFT --export backtests.parquet",
+    )
+)
 def backtest(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -820,7 +933,7 @@ def backtest(
 # --- models / rm: what the data directory holds ---------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=examples("forecast models", "forecast models --json"))
 def models(json_out: JsonOut = False) -> None:
     """List the trained models: trained through, options, validation score vs random walk, size."""
     with user_errors():
@@ -836,7 +949,7 @@ def models(json_out: JsonOut = False) -> None:
         display.models_table(infos, state.data_dir)
 
 
-@app.command()
+@app.command(epilog=examples("forecast rm AAPL --models", "forecast rm AAPL --yes"))
 def rm(
     ticker: Annotated[str, typer.Argument(metavar="TICKER", help="Symbol whose files to delete.")],
     prices: Annotated[

@@ -17,7 +17,13 @@ from forecast.config import DEFAULT_FEATURES
 from forecast.text import printable
 
 out = Console()  # stdout: tables, JSON, charts
-err = Console(stderr=True)  # stderr: progress, warnings, errors
+err = Console(stderr=True)  # stderr: progress, warnings, notes (silent under -q)
+errors = Console(stderr=True)  # stderr: errors, which -q keeps
+
+
+def set_quiet(quiet: bool) -> None:
+    """-q: results on stdout and errors on stderr, nothing else (no progress, notes, warnings)."""
+    err.quiet = quiet
 
 
 def error(message: str) -> None:
@@ -26,7 +32,7 @@ def error(message: str) -> None:
     Messages may quote file names and cells from files: printable() shows their control
     characters as escapes instead of letting them drive the terminal.
     """
-    err.print(f"error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
+    errors.print(f"error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
