@@ -49,6 +49,7 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "cached",
     "check_export_path",
     "check_plot_path",
+    "check_replace",
     "compile_notice",
     "DEFAULT_GLOBAL",
     "default_global_name",
@@ -195,15 +196,55 @@ class TrainReport:
         )
 
 
+def _saved_tickers(data_dir: Path, name: str) -> tuple[str, list[str]] | None:
+    """(kind, tickers) of the model saved as `name`, or None when there is none (or it cannot
+    be read, which a save replaces as before). A global model's tickers include those it
+    skipped: the set it was asked to train on."""
+    from forecast import jsonfile
+    from forecast.config import models_dir
+
+    try:
+        meta = jsonfile.read_object(models_dir(data_dir) / f"{name}.json")
+    except (OSError, ValueError):
+        return None
+    if meta.get("kind") != "global":
+        return "own", [name]
+    tickers = meta.get("tickers") if isinstance(meta.get("tickers"), list) else []
+    skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}
+    return "global", sorted({str(t) for t in tickers} | {str(t) for t in skipped})
+
+
+def check_replace(data_dir: Path, name: str, tickers: list[str], force: bool = False) -> None:
+    """Refuse, before training, to replace the model saved as `name` with one over another set
+    of tickers (a global model of four tickers by one of two, a global model by a ticker's own)
+    unless `force`: a command that names other tickers should not silently undo a model."""
+    saved = _saved_tickers(Path(data_dir), name)
+    if force or saved is None or set(saved[1]) == set(tickers):
+        return
+    kind, before = saved
+    what = (
+        f"the global model {name} of {', '.join(before)}"
+        if kind == "global"
+        else (f"{name}'s own model")
+    )
+    raise ForecastError(
+        f"{name} is {what}; training it on {', '.join(tickers)} would replace it: "
+        "add --force to replace it, or save the new model under another --global NAME"
+    )
+
+
 def train(
     ticker: str | None,
     data_dir: Path,
     config: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
+    force: bool = False,
 ) -> TrainReport:
-    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it."""
+    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it;
+    a global model saved under the same name is replaced only with `force`."""
     ticker = _symbol(ticker, latest_fetched, data_dir)
+    check_replace(data_dir, ticker, [ticker], force)
     frame = prices.load_prices(ticker, data_dir)
     fitted = pipeline.fit_model(ticker, frame, config, on_epoch, on_notice)
     model = fitted.model
@@ -229,18 +270,20 @@ def predict(
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
+    own: bool = False,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
     Without a ticker: the one whose model was trained last. The model: the newest saved of
-    the ticker's own and the global models trained on it (store.model_for).
+    the ticker's own and the global models trained on it (store.model_for); with `own`, the
+    ticker's own model. The Prediction names the model it came from (model_label).
     """
     check_range("days", days)
     check_range("paths", n_paths)
     if seed is not None:
         check_range("seed", seed)
     ticker = _symbol(ticker, latest_trained, data_dir)
-    chosen = store.model_for(data_dir, ticker)
+    chosen = None if own else store.model_for(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
         return predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today)
     params, meta = checkpoint.load_model(data_dir, ticker)
@@ -277,6 +320,12 @@ class BacktestReport:
     result: "BacktestResult"
     model_name: str = ""  # whose refits: the ticker's own model, or a global model's name
     model_kind: str = "own"
+
+    @property
+    def model_label(self) -> str:
+        """Whose refits were scored: 'AAPL (own model)' or 'GLOBAL (global model)'."""
+        kind = "global model" if self.model_kind == "global" else "own model"
+        return f"{self.model_name or self.ticker} ({kind})"
 
     def to_json(self) -> dict:
         from forecast import __version__
@@ -371,6 +420,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
     )
     if pred.currency:
         title += f" ({pred.currency})"
+    title += f"\nmodel: {pred.model_label}; forecast {pred.run.get('forecast_version', '?')}"
     return plot.write_fan(
         path,
         **pred.fan_series(days),
@@ -409,7 +459,7 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         },
         coverage=coverage,
         title=f"{report.ticker}: RNN {h}-day forecasts from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
-        "and coverage by horizon",
+        f"and coverage by horizon\nrefits of {report.model_label}",
     )
 
 
@@ -512,17 +562,22 @@ def train_global(
     config: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
+    force: bool = False,
 ) -> GlobalReport:
-    """One RNN on the windows of all `tickers`, saved as model `name`.
+    """One RNN on the windows of all `tickers`, saved as model `name` (replacing a model of
+    that name trained on another set of tickers only with `force`).
 
     Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
     the panel), so a large universe never has all its frames in memory at once.
     """
     name = prices.validate_symbol(name)
+    if name == "OWN":
+        raise ForecastError("--model own means a ticker's own model; choose another --global name")
     if not tickers:
         raise ForecastError(
             f"--global {name} trains on many tickers; give them, or --universe FILE"
         )
+    check_replace(data_dir, name, list(dict.fromkeys(tickers)), force)
     failed, dates = {}, []
     for t in tickers:
         try:

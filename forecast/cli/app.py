@@ -503,12 +503,19 @@ ModelName = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Use the global model saved by `train ... --global NAME` instead of the ticker's own.",
+        help="Which model: own (the ticker's own), or NAME, a global model saved by "
+        "`train ... --global NAME` (default: the newest of the ticker's own and the global "
+        "models trained on it).",
         show_default=False,
         metavar="NAME",
         rich_help_panel=UNIVERSE,
     ),
 ]
+
+
+def _own(model: str | None) -> bool:
+    """--model own: the ticker's own model, whatever global models were trained later."""
+    return model is not None and model.strip().lower() == "own"
 
 
 def _is_many(tickers, universe_file, jobs, scheduler) -> bool:
@@ -615,6 +622,14 @@ def train(
         int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
     ] = D["seed"],
     json_out: JsonOut = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a model of the same name trained on other tickers (a global model).",
+            rich_help_panel=UNIVERSE,
+        ),
+    ] = False,
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
@@ -655,6 +670,7 @@ def train(
                     cfg,
                     on_epoch=progress,
                     on_notice=display.info,
+                    force=force,
                 )
                 progress.stop_early()
             for t, why in report.failed.items():
@@ -689,7 +705,7 @@ def train(
         ticker = tickers[0] if tickers else None
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
-                ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
+                ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info, force=force
             )
             progress.stop_early()
         if json_out:
@@ -759,7 +775,9 @@ def predict(
         ticker = tickers[0] if tickers else None
         if plot is not None:
             api.check_plot_path(plot)
-        if model is not None:
+        if _own(model):
+            pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed, own=True)
+        elif model is not None:
             if ticker is None:
                 raise ForecastError(
                     "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`"
@@ -767,6 +785,11 @@ def predict(
             pred = api.predict_global(ticker, state.data_dir, model, days, n_paths=paths, seed=seed)
         else:
             pred = api.predict(ticker, state.data_dir, days, n_paths=paths, seed=seed)
+            if pred.model_kind == "global":  # chosen as the newest: say so, and how to choose
+                display.info(
+                    f"using {pred.model_label}, the newest model trained on {pred.ticker}; "
+                    f"`--model own` forecasts with {pred.ticker}'s own"
+                )
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
         if export is not None:
@@ -869,8 +892,8 @@ def backtest(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
         if _is_many(tickers, universe_file, jobs, scheduler):
-            if plot is not None or model is not None:
-                raise ForecastError("--plot and --model backtest one ticker; give one ticker")
+            if plot is not None or (model is not None and not _own(model)):
+                raise ForecastError("--plot and --model NAME backtest one ticker; give one ticker")
             api.compile_notice(display.info)
             rows, u = _run_universe(
                 "backtesting",
@@ -896,7 +919,7 @@ def backtest(
             return
         ticker = tickers[0] if tickers else None
         with display.fold_progress() as on_fold:
-            if model is not None:
+            if model is not None and not _own(model):
                 if ticker is None:
                     raise ForecastError("--model needs the TICKER to backtest")
                 report = api.backtest_global(
@@ -927,7 +950,7 @@ def backtest(
         if json_out:
             print_json(report.to_json())
             return
-        display.backtest_table(report.ticker, report.result)
+        display.backtest_table(report.ticker, report.result, report.model_label)
 
 
 # --- models / rm: what the data directory holds ---------------------------------------------------

@@ -302,7 +302,8 @@ def prediction_table(pred) -> None:
     t = Table(
         title=f"{pred.ticker}: next {len(pred.table)} trading days from {pred.last_date:%Y-%m-%d} (close {pred.last_close:,.2f}{currency})",
         title_justify="left",
-        caption="bands are conformally calibrated; cov = share of held-out validation days inside "
+        caption=f"model: {escape(pred.model_label)}; forecast {pred.run.get('forecast_version', '?')}"
+        "\nbands are conformally calibrated; cov = share of held-out validation days inside "
         f"the band (– beyond day {pred.calibrated_days}: factor extrapolated)",
         caption_justify="left",
         box=box.SIMPLE_HEAD,  # fits 80 columns
@@ -384,13 +385,15 @@ def _backtest_rows(table: Table, result, cells) -> None:
         table.add_section()
 
 
-def backtest_table(ticker: str, result) -> None:
-    """Two tables per model and horizon, point forecasts then intervals, and the verdict."""
+def backtest_table(ticker: str, result, model: str = "") -> None:
+    """Two tables per model and horizon, point forecasts then intervals, and the verdict.
+    model: whose refits the rnn rows are ("AAPL (own model)", "GLOBAL (global model)")."""
 
     first, last = result.origins[0], result.origins[-1]
     out.print(
         f"{ticker}: walk-forward backtest, {len(result.origins)} origins "
-        f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}, {len(result.folds)} refits",
+        f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}, {len(result.folds)} refits"
+        + (f" of {model}" if model else ""),
         markup=False,
         highlight=False,
     )
@@ -554,6 +557,7 @@ def screen_table(rows, days: int) -> None:
             ("P(up)", "right"),
             ("80% band", "right"),
             ("95% band", "right"),
+            ("model", "left"),
             ("note", "left"),
         ],
     )
@@ -568,9 +572,11 @@ def screen_table(rows, days: int) -> None:
             _cell(v.get("p_up"), ".0%"),
             _cell(v.get("band_80"), ".1%"),
             _cell(v.get("band_95"), ".1%"),
+            escape(str(v.get("model_name") or "–"))
+            + (" (global)" if v.get("model_kind") == "global" else ""),
             "failed" if not r.ok else ("stale" if v.get("warnings") else ""),
         )
-    show(t, drop=("note", "95% band", "last"))
+    show(t, drop=("note", "95% band", "last", "model"))
     err.print(
         f"median: median return to day {days}; P(up): P(close above the last close) there "
         "(direction models: P(up that day)); band: calibrated band width / last close",

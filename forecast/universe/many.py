@@ -188,6 +188,8 @@ def predict_universe(
 ) -> list[Row]:
     """Screen values per ticker, from the global model `model`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
+    own = model is not None and model.strip().lower() == "own"  # --model own: never a global
+    model = None if own else model
     loaded = {}  # global models by name, each read once
     infos = store.models(data_dir) if model is None else []  # every sidecar, read once
 
@@ -200,7 +202,7 @@ def predict_universe(
     def args_for(ticker):
         if model is not None:
             return global_args(model, ticker)
-        chosen = store.model_for(data_dir, ticker, infos)
+        chosen = None if own else store.model_for(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
             return global_args(chosen.ticker, ticker)
         frame = prices.load_prices(ticker, data_dir)
