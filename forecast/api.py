@@ -11,6 +11,8 @@ callbacks, so a multi-ticker caller can run them in a loop, a pool or a notebook
 """
 
 import datetime as dt
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ import pandas as pd
 
 from forecast import exports, pipeline, prices, store
 from forecast.catalog import cached, files_of, models, remove
-from forecast.config import TrainConfig, check_range, plot_history_days
+from forecast.config import TrainConfig, check_range, plot_history_days, resolve_data_dir
 from forecast.errors import ForecastError
 from forecast.model import checkpoint, globalmodel
 from forecast.model.estimator import LEVELS, RNNForecaster
@@ -43,6 +45,7 @@ from forecast.universe.tickers import resolve
 
 __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "backtest",
+    "backtest_frame",
     "backtest_global",
     "backtest_many",
     "BacktestReport",
@@ -93,12 +96,30 @@ if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed t
     from forecast.evaluation.backtest import BacktestResult  # arch and scipy: see run_backtest
 
 
+# --- the data directory: a str, a Path, or None for the user's ---------------------------------
+
+
+def _data_dir(fn):
+    """Let `fn` take data_dir as a str or a Path, or leave it out (None) for the user's data
+    directory, found as the CLI finds it: $FORECAST_DATA_DIR, else the per-user one."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def with_data_dir(*args, **kwargs):
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.arguments["data_dir"] = resolve_data_dir(bound.arguments.get("data_dir"))
+        return fn(*bound.args, **bound.kwargs)
+
+    return with_data_dir
+
+
 # --- prices --------------------------------------------------------------------------------------
 
 
+@_data_dir
 def fetch(
     ticker: str,
-    data_dir: Path,
+    data_dir: str | Path | None = None,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -132,22 +153,28 @@ def validate_symbol(ticker: str) -> str:
     return prices.validate_symbol(ticker)
 
 
-def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
+@_data_dir
+def import_csv(
+    ticker: str, csv_path: str | Path, data_dir: str | Path | None = None
+) -> prices.FetchResult:
     """Import one ticker's prices from a CSV file into the cache."""
     return prices.import_csv(ticker, csv_path, data_dir)
 
 
-def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
+@_data_dir
+def load_prices(ticker: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     """One ticker's cached prices (the schema of forecast.prices), checked against its sidecar."""
     return prices.load_prices(ticker, data_dir)
 
 
-def latest_fetched(data_dir: Path) -> str:
+@_data_dir
+def latest_fetched(data_dir: str | Path | None = None) -> str:
     """The ticker fetched last: what `train` uses without a ticker."""
     return prices.latest_ticker(data_dir)
 
 
-def latest_trained(data_dir: Path) -> str:
+@_data_dir
+def latest_trained(data_dir: str | Path | None = None) -> str:
     """The ticker whose model was saved last: what `predict` and `backtest` use without one."""
     return store.latest_model(data_dir)
 
@@ -214,7 +241,10 @@ def _saved_tickers(data_dir: Path, name: str) -> tuple[str, list[str]] | None:
     return "global", sorted({str(t) for t in tickers} | {str(t) for t in skipped})
 
 
-def check_replace(data_dir: Path, name: str, tickers: list[str], force: bool = False) -> None:
+@_data_dir
+def check_replace(
+    data_dir: str | Path | None, name: str, tickers: list[str], force: bool = False
+) -> None:
     """Refuse, before training, to replace the model saved as `name` with one over another set
     of tickers (a global model of four tickers by one of two, a global model by a ticker's own)
     unless `force`: a command that names other tickers should not silently undo a model."""
@@ -233,16 +263,18 @@ def check_replace(data_dir: Path, name: str, tickers: list[str], force: bool = F
     )
 
 
+@_data_dir
 def train(
-    ticker: str | None,
-    data_dir: Path,
-    config: TrainConfig,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
     force: bool = False,
 ) -> TrainReport:
     """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it;
     a global model saved under the same name is replaced only with `force`."""
+    config = config or TrainConfig()
     ticker = _symbol(ticker, latest_fetched, data_dir)
     check_replace(data_dir, ticker, [ticker], force)
     frame = prices.load_prices(ticker, data_dir)
@@ -263,10 +295,11 @@ def train(
 # --- predict -------------------------------------------------------------------------------------
 
 
+@_data_dir
 def predict(
-    ticker: str | None,
-    data_dir: Path,
-    days: int,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    days: int = 5,
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
@@ -339,10 +372,11 @@ class BacktestReport:
         }
 
 
+@_data_dir
 def backtest(
-    ticker: str | None,
-    data_dir: Path,
-    config: TrainConfig,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
     *,
     on_fold: Callable[[int, int], None] | None = None,
     on_notice: Notice = None,
@@ -352,6 +386,7 @@ def backtest(
     forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...)."""
     from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
+    config = config or TrainConfig()
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
     check_features(frame, config.features, config.loss)
@@ -369,6 +404,25 @@ def backtest(
         warnings.simplefilter("ignore", RuntimeWarning)
         result = run_backtest(frame, config, on_fold=fold, **options)
     return BacktestReport(ticker, result)
+
+
+def backtest_frame(
+    frame: pd.DataFrame, config: TrainConfig | None = None, **options
+) -> "BacktestResult":
+    """Walk-forward test of an RNN on one price frame in memory (no data directory): refits
+    every `refit_every` days over the last `test_days`, against the random walks, EWMA, GARCH
+    and EGARCH. `options` go to run_backtest (horizon, refit_every, test_days, max_train,
+    n_paths, seed). result.forecasts() is the long table of every forecast; result.metrics
+    the scores per model and horizon; result.verdict one sentence."""
+    import warnings
+
+    from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
+
+    config = config or TrainConfig()
+    check_features(frame, config.features, config.loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 scores are shown as nan
+        return run_backtest(frame, config, **options)
 
 
 def check_export_path(path: Path) -> Path:
@@ -478,7 +532,10 @@ def runner(jobs: int | None = None, scheduler: str | None = None):
     return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
 
 
-def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
+@_data_dir
+def train_many(
+    tickers, data_dir: str | Path | None, config: TrainConfig, runner, on_row, on_notice=None
+):
     """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
@@ -486,6 +543,7 @@ def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_
     return many.train_universe(tickers, data_dir, config, runner, on_row)
 
 
+@_data_dir
 def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=None, today=None):
     """Screen values per ticker (median return, P(up), band width) from its own model or from
     the global model `model`."""
@@ -499,6 +557,7 @@ def predict_many(tickers, data_dir, days, n_paths, seed, runner, on_row, model=N
     )
 
 
+@_data_dir
 def backtest_many(
     tickers, data_dir, config, runner, on_row, *, seed=0, keep_forecasts=False, **options
 ):
@@ -555,6 +614,7 @@ class GlobalReport:
         )
 
 
+@_data_dir
 def train_global(
     name: str,
     tickers: list[str],
@@ -596,6 +656,7 @@ def train_global(
     return GlobalReport(name, path, fit, failed)
 
 
+@_data_dir
 def predict_global(
     ticker: str,
     data_dir: Path,
@@ -617,6 +678,7 @@ def predict_global(
     return pred
 
 
+@_data_dir
 def backtest_global(
     ticker: str,
     data_dir: Path,

@@ -46,11 +46,14 @@ def compile_notice(on_notice: Notice) -> None:
 
 def fit(
     frame: pd.DataFrame,
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
 ) -> RNNForecaster:
-    """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
+    """Fit an RNN (default options: TrainConfig()) on one price frame, the schema of
+    forecast.prices (Open, High, Low, Close, Adj Close, Volume, ... by date); the inputs are
+    checked before the compile notice."""
+    config = config or TrainConfig()
     check_features(frame, config.features, config.loss)
     _, note = usable_features(frame, config.features, config.loss)
     if note and on_notice is not None:
@@ -249,7 +252,7 @@ def _version() -> str:
 def forecast(
     model: RNNForecaster,
     frame: pd.DataFrame,
-    days: int,
+    days: int = 5,
     exchange: str = "XNYS",
     n_paths: int = 2000,
     seed: int | None = None,
