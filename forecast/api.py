@@ -68,6 +68,7 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "ForecastError",
     "GlobalReport",
     "import_csv",
+    "import_csvs",
     "latest_fetched",
     "latest_trained",
     "load_prices",
@@ -155,10 +156,50 @@ def validate_symbol(ticker: str) -> str:
 
 @_data_dir
 def import_csv(
-    ticker: str, csv_path: str | Path, data_dir: str | Path | None = None
+    ticker: str,
+    csv_path: str | Path,
+    data_dir: str | Path | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
 ) -> prices.FetchResult:
-    """Import one ticker's prices from a CSV file into the cache."""
-    return prices.import_csv(ticker, csv_path, data_dir)
+    """Import one ticker's prices from a CSV file into the cache; `exchange` (an
+    exchange_calendars code such as XLON) and `currency` (ISO 4217) are kept with them and
+    used for every forecast's dates and labels (default: the exchange the ticker's Yahoo
+    suffix names, no currency)."""
+    exchange, currency = _market(exchange, currency)
+    return prices.import_csv(ticker, csv_path, data_dir, exchange, currency)
+
+
+@_data_dir
+def import_csvs(
+    paths: list[str | Path],
+    data_dir: str | Path | None = None,
+    *,
+    ticker: str | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
+    workers: int | None = None,
+) -> tuple[list[prices.FetchResult], dict[str, str]]:
+    """Import several CSV files, folders of them (each ticker from its file name) or long files
+    (a ticker column), in parallel: (results, {file: why it failed}); one bad file does not
+    stop the others. `ticker` names the ticker of a single file."""
+    from forecast.prices import bulk
+
+    exchange, currency = _market(exchange, currency)
+    items, failures = bulk.sources([Path(p) for p in paths], ticker)
+    results, failed = bulk.import_all(items, data_dir, exchange, currency, workers)
+    return results, failures | failed
+
+
+def _market(exchange: str | None, currency: str | None) -> tuple[str | None, str | None]:
+    """Checked exchange and currency codes (ForecastError for unknown ones)."""
+    from forecast.calendars import check_exchange
+    from forecast.prices.symbols import check_currency
+
+    return (
+        check_exchange(exchange) if exchange else None,
+        check_currency(currency) if currency else None,
+    )
 
 
 @_data_dir
@@ -322,7 +363,7 @@ def predict(
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
     pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today)
-    pred.currency = _currency(ticker, data_dir)
+    pred.currency = pred.currency or _currency(ticker, data_dir)
     return pred
 
 
@@ -674,7 +715,7 @@ def predict_global(
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
     pred = pipeline.predict_global_frame(ticker, frame, params, meta, days, n_paths, seed, today)
-    pred.currency = _currency(ticker, data_dir)
+    pred.currency = pred.currency or _currency(ticker, data_dir)
     return pred
 
 

@@ -63,11 +63,17 @@ def fit(
     return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
 
 
+def exchange_of(ticker: str, frame: pd.DataFrame) -> str:
+    """The calendar of a ticker's prices: the exchange given when they were imported
+    (frame.attrs, from the cache's sidecar), else the one its Yahoo suffix names."""
+    return str(frame.attrs.get("exchange") or "") or calendars.exchange_for(ticker)
+
+
 def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
     """What a model file records besides its weights: where its prices came from and with what."""
     return {
         "ticker": ticker,
-        "exchange": calendars.exchange_for(ticker),
+        "exchange": exchange_of(ticker, frame),
         "fingerprint": prices.fingerprint(frame),
         "rows": len(frame),
         "versions": checkpoint.package_versions(),
@@ -184,7 +190,9 @@ def predict_frame(
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
-        exchange = str(meta.get("exchange") or calendars.exchange_for(ticker))
+        exchange = str(frame.attrs.get("exchange") or meta.get("exchange") or "") or (
+            calendars.exchange_for(ticker)
+        )
     except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
         raise ForecastError(
             f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
@@ -212,7 +220,7 @@ def predict_global_frame(
 ) -> Prediction:
     """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
     model = globalmodel.for_ticker(params, meta, ticker, frame)
-    exchange = calendars.exchange_for(ticker)
+    exchange = exchange_of(ticker, frame)
     warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
     trained = f"{meta['name']} (global, cut {meta['cut_date']})"
     pred = _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, trained)
@@ -233,6 +241,7 @@ def _prediction(ticker, frame, model, exchange, days, n_paths, seed, warnings, t
         warnings=warnings,
         trained_through=trained_through,
         calibrated_days=model.calibration_.horizon,
+        currency=frame.attrs.get("currency"),
         run={
             "forecast_version": _version(),
             "seed": model.config.seed if seed is None else seed,

@@ -237,6 +237,24 @@ def _export_path(path: Path | None) -> Path | None:
     return path
 
 
+def _exchange_code(value: str | None) -> str | None:
+    from forecast.calendars import check_exchange  # exchange_calendars: only when given
+
+    try:
+        return check_exchange(value) if value is not None else None
+    except ForecastError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _currency_code(value: str | None) -> str | None:
+    from forecast.prices.symbols import check_currency
+
+    try:
+        return check_currency(value) if value is not None else None
+    except ForecastError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 def _plot_path(path: Path | None) -> Path | None:
     if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
@@ -280,13 +298,14 @@ def examples(*commands: str) -> str:
 )
 def fetch(
     tickers: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
+            help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B (with --csv FILE: the file's ticker; "
+            "default: the file names).",
             metavar="TICKER",
             show_default=False,
         ),
-    ],
+    ] = None,
     start: Annotated[
         dt.datetime | None,
         typer.Option(
@@ -306,11 +325,37 @@ def fetch(
         ),
     ] = None,
     csv: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--csv",
-            help="Import this CSV (Yahoo export, or Date and Close columns) instead of Yahoo.",
+            help="Import CSV files instead of Yahoo (a Yahoo export, or Date and Close columns): "
+            "repeat it for several files; a folder means its *.csv files, each ticker from its "
+            "file name (acme.csv: ACME); a file with a ticker column holds many tickers.",
             show_default=False,
+            metavar="PATH",
+            rich_help_panel="Source",
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            help="With --csv: the exchange the prices trade on, an exchange_calendars code "
+            "(XNYS, XLON, XTKS, ...); forecasts count its sessions (default: the one the "
+            "ticker's Yahoo suffix names, e.g. .L: XLON, else XNYS).",
+            show_default=False,
+            metavar="CODE",
+            callback=_exchange_code,
+            rich_help_panel="Source",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="With --csv: the prices' currency, an ISO 4217 code (USD, EUR, GBp, ...), "
+            "shown with every forecast.",
+            show_default=False,
+            metavar="CODE",
+            callback=_currency_code,
             rich_help_panel="Source",
         ),
     ] = None,
@@ -327,22 +372,24 @@ def fetch(
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
     start_day = start.date() if start else None
     end_day = end.date() if end else None
-    if csv is not None:
-        if len(tickers) != 1:
-            raise typer.BadParameter("--csv imports one ticker; give exactly one symbol with it")
+    tickers = tickers or []
+    if csv:
+        if len(tickers) > 1 or (tickers and len(csv) > 1):
+            raise typer.BadParameter(
+                "give one TICKER with one --csv FILE, or none: then each file's name (or its "
+                "ticker column) names its ticker"
+            )
         if start_day or end_day or offline:
             raise typer.BadParameter("--start, --end and --offline do not apply to --csv imports")
+    elif exchange or currency:
+        raise typer.BadParameter("--exchange and --currency describe --csv imports; add --csv")
+    elif not tickers:
+        raise typer.BadParameter("give the TICKER symbols to fetch (or --csv FILES to import)")
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
 
-        if csv is not None:
-            result = api.import_csv(tickers[0], csv, state.data_dir)
-            if result.warning:
-                display.warn(result.warning)
-            if json_out:
-                print_json([result.to_json()])
-            else:
-                display.fetch_table([result])
+        if csv:
+            _import_csvs(api, csv, tickers[0] if tickers else None, exchange, currency, json_out)
             return
         results, failed = [], []
         client = api.yahoo_client()  # remembers a network failure for the next ticker
@@ -376,6 +423,30 @@ def fetch(
         if failed:
             names = ", ".join(failed)
             raise ForecastError(f"{len(failed)} of {len(symbols)} tickers failed: {names}")
+
+
+def _import_csvs(api, paths, ticker, exchange, currency, json_out) -> None:
+    """fetch --csv: import every file, one summary, then exit 1 naming the files that failed."""
+    with display.status(f"importing {len(paths)} path{'s' * (len(paths) != 1)}"):
+        results, failures = api.import_csvs(
+            paths, state.data_dir, ticker=ticker, exchange=exchange, currency=currency
+        )
+    for r in results:
+        if r.warning:
+            display.warn(r.warning)
+    for label, why in failures.items():
+        if len(results) + len(failures) > 1:  # parse errors name their file already
+            display.error(why if label.split(" ")[0] in why else f"{label}: {why}")
+    if json_out:
+        print_json([r.to_json() for r in results])
+    elif results:
+        display.fetch_table(results)
+    if failures:
+        if len(results) + len(failures) == 1:
+            raise ForecastError(next(iter(failures.values())))
+        names = ", ".join(list(failures)[:10]) + (", …" if len(failures) > 10 else "")
+        n = len(results) + len(failures)
+        raise ForecastError(f"{len(failures)} of {n} imports failed ({names}); see the lines above")
 
 
 @app.command("list", epilog=examples("forecast list", "forecast list --json"))

@@ -109,6 +109,7 @@ def fetch_table(results) -> None:
         ("last close", "right"),
         ("new", "right"),
         ("source", "left"),
+        ("market", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)
     for r in results:
@@ -121,8 +122,9 @@ def fetch_table(results) -> None:
             f"{frame['Close'].iloc[-1]:,.2f}",
             f"{r.new_rows:,}",
             r.source,
+            escape(" ".join(x for x in (r.exchange, frame.attrs.get("currency")) if x)),
         )
-    show(table, drop=("new", "last close", "first"))
+    show(table, drop=("market", "new", "last close", "first"))
 
 
 def cached_table(entries: list[dict], data_dir) -> None:

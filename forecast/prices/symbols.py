@@ -45,3 +45,34 @@ def parse_date(value: str | dt.date | None, name: str = "date") -> dt.date | Non
 
 def is_stale(last: dt.date, today: dt.date | None = None) -> bool:
     return last < (today or dt.date.today()) - dt.timedelta(days=STALE_DAYS)
+
+
+# ISO 4217 currency codes in use, and the minor units Yahoo quotes some exchanges in (GBp:
+# pence on the LSE, ZAc: cents in Johannesburg, ILA: agorot in Tel Aviv).
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()
+)
+MINOR_UNITS = {"GBP": "GBp", "GBX": "GBp", "ZAC": "ZAc", "ILA": "ILA"}  # typed upper -> shown
+
+
+def check_currency(code: str) -> str:
+    """An ISO 4217 code (EUR, JPY, ...; GBp, ZAc, ILA for quotes in minor units), or
+    ForecastError. Upper-cased, except the minor units, which keep their conventional case."""
+    text = str(code).strip()
+    if text in ("GBp", "ZAc"):
+        return text
+    upper = text.upper()
+    if upper in ("GBX", "ZAC", "ILA"):
+        return MINOR_UNITS[upper]
+    if upper not in ISO_4217:
+        raise ForecastError(
+            f"unknown currency {text[:20]!r}; give an ISO 4217 code such as USD, EUR, GBP or JPY "
+            "(GBp for prices in pence)"
+        )
+    return upper
