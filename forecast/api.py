@@ -232,6 +232,8 @@ def _symbol(ticker: str | None, default: Callable[[Path], str], data_dir: Path) 
 
 @dataclass
 class TrainReport:
+    """What train() did: the saved model file (path), the fitted model, and the sizes and random-walk loss it was judged by; to_json() is `train --json`."""
+
     ticker: str
     path: Path
     model: RNNForecaster
@@ -390,6 +392,8 @@ def _latest_for_backtest(data_dir: Path) -> str:
 
 @dataclass
 class BacktestReport:
+    """A walk-forward backtest of one ticker: its result (scores, verdict, every forecast through result.forecasts()) and whose refits were scored; to_json() is `backtest --json`."""
+
     ticker: str
     result: "BacktestResult"
     model_name: str = ""  # whose refits: the ticker's own model, or a global model's name
@@ -627,6 +631,8 @@ def default_global_name(universe_file: Path | None) -> str:
 
 @dataclass
 class GlobalReport:
+    """What train_global() did: the model's name and file, its fit (panel, members, losses) and the tickers left out with why; to_json() is `train --json`."""
+
     name: str
     path: Path
     fit: object  # forecast.model.globalmodel.GlobalFit

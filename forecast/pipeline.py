@@ -110,6 +110,10 @@ def fit_model(
 
 @dataclass
 class Prediction:
+    """One ticker's forecast: `table` indexed by the next trading dates (median, lower/upper
+    per band level, p_up, coverage, ...), the history it started from, warnings, and which
+    model made it (model_label); to_json() is `predict --json`."""
+
     ticker: str
     last_date: pd.Timestamp
     last_close: float

@@ -36,6 +36,7 @@ class ModelInfo:
     size: int  # bytes on disk: JSON and weights
     kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
+    forecast_version: str | None = None  # the forecast version that trained it
 
     def to_json(self) -> dict:
         """What `models --json` prints for this model (README, "JSON output")."""
@@ -50,6 +51,7 @@ class ModelInfo:
             "config": self.config,
             "tickers": list(self.tickers),
             "size": self.size,
+            "forecast_version": self.forecast_version,
             "path": str(self.path),
         }
 
@@ -95,6 +97,9 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 size=sum(p.stat().st_size for p in [json_path, *weights]),
                 kind=meta.get("kind"),
                 tickers=_served(meta) if meta.get("kind") == "global" else (),
+                forecast_version=_text((meta.get("versions") or {}).get("forecast"))
+                if isinstance(meta.get("versions"), dict)
+                else None,
             )
         )
     return out

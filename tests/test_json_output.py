@@ -71,6 +71,9 @@ def test_fetch_list_train_models_predict_backtest_json(d):
     bt = parsed(bt)
     assert documented("backtest") <= set(bt) and bt["model"] == {"name": "AAPL", "kind": "own"}
     assert bt["options"]["seed"] == 0 and bt["options"]["n_paths"] == 20
+    assert models[0]["forecast_version"] == train["forecast_version"]
+    rm = parsed(run(d, "rm", "AAPL", "--models", "--yes", "--json"))
+    assert documented("rm") <= set(rm) and len(rm["deleted"]) == 2
 
 
 def test_empty_lists_are_empty_json(tmp_path):

@@ -1043,7 +1043,11 @@ def models(json_out: JsonOut = False) -> None:
         display.models_table(infos, state.data_dir)
 
 
-@app.command(epilog=examples("forecast rm AAPL --models", "forecast rm AAPL --yes"))
+@app.command(
+    epilog=examples(
+        "forecast rm AAPL --models", "forecast rm AAPL --yes", "forecast rm X -y --json"
+    )
+)
 def rm(
     ticker: Annotated[str, typer.Argument(metavar="TICKER", help="Symbol whose files to delete.")],
     prices: Annotated[
@@ -1051,6 +1055,7 @@ def rm(
     ] = False,
     models: Annotated[bool, typer.Option("--models", help="Delete only its model.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
+    json_out: JsonOut = False,
 ) -> None:
     """Delete a ticker's cached prices and model (both unless --prices or --models)."""
     with user_errors():
@@ -1078,6 +1083,10 @@ def rm(
                 ) from None
             if not answer:
                 display.info("nothing deleted")
+                if json_out:
+                    print_json({"ticker": ticker.upper(), "deleted": []})
                 return
         catalog.remove(ticker, state.data_dir, paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")
+        if json_out:
+            print_json({"ticker": ticker.upper(), "deleted": [str(p) for p in paths]})

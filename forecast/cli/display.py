@@ -268,6 +268,7 @@ def models_table(infos, data_dir) -> None:
         ("rw loss", "right"),
         ("vs rw", "right"),
         ("size", "right"),
+        ("version", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)
     for m in infos:
@@ -289,8 +290,9 @@ def models_table(infos, data_dir) -> None:
             _cell(m.baseline_val_loss, ".4f"),
             "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
             f"{m.size / 1024:,.1f} KiB",
+            escape(m.forecast_version or "?"),
         )
-    show(table, drop=("size", "rw loss", "val loss"))
+    show(table, drop=("version", "size", "rw loss", "val loss"))
 
 
 def _pct(x: float) -> str:
