@@ -25,9 +25,10 @@ LAYERS = [
             "forecast.files",
             "forecast.jsonfile",
             "forecast.calendars",
+            "forecast.exports",  # long tables to .csv/.parquet/.json: pandas only when used
         ],
     ),
-    ("prices", ["forecast.prices", "forecast.store"]),
+    ("prices", ["forecast.prices", "forecast.store", "forecast.catalog"]),
     ("model", ["forecast.model"]),
     ("evaluation", ["forecast.evaluation", "forecast.pipeline", "forecast.plot"]),
     ("universe", ["forecast.universe"]),
