@@ -22,11 +22,19 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # The main job on the shipped sample: --offline so it runs the same with or without a network.
-# Its files go to ./data in the clone, not to the per-user data directory.
+# Its files go where every later `forecast` command looks ($FORECAST_DATA_DIR, else the
+# per-user data directory), so the next commands it prints (README's quick start, run by
+# tests/test_quickstart.py) find its model.
 demo: $(VENV)/.installed
-	$(BIN)/forecast --data-dir data fetch AAPL --offline
-	$(BIN)/forecast --data-dir data train AAPL
-	$(BIN)/forecast --data-dir data predict AAPL --days 5
+	$(BIN)/forecast fetch AAPL --offline
+	$(BIN)/forecast train AAPL
+	$(BIN)/forecast predict AAPL --days 5
+	@echo
+	@echo "Next (README, Quick start):"
+	@echo "  source .venv/bin/activate    # puts forecast on PATH"
+	@echo "  forecast predict --days 10"
+	@echo "  forecast models"
+	@echo "  forecast list"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow" -q

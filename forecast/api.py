@@ -11,6 +11,8 @@ callbacks, so a multi-ticker caller can run them in a loop, a pool or a notebook
 """
 
 import datetime as dt
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast import pipeline, prices, store
-from forecast.config import TrainConfig, check_range, plot_history_days
+from forecast import exports, pipeline, prices, store
+from forecast.catalog import cached, files_of, models, remove
+from forecast.config import TrainConfig, check_range, plot_history_days, resolve_data_dir
 from forecast.errors import ForecastError
 from forecast.model import checkpoint, globalmodel, summary
 from forecast.model.estimator import RNNForecaster, percent
@@ -44,16 +47,20 @@ from forecast.universe.tickers import resolve
 
 __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "backtest",
+    "backtest_frame",
     "backtest_global",
     "backtest_many",
     "BacktestReport",
     "cached",
     "check_export_path",
     "check_plot_path",
+    "check_replace",
     "compile_notice",
     "DEFAULT_GLOBAL",
     "default_global_name",
     "export_backtest",
+    "export_prediction",
+    "export_rows",
     "fetch",
     "files_of",
     "fit",
@@ -66,6 +73,7 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "plan",
     "GlobalReport",
     "import_csv",
+    "import_csvs",
     "latest_fetched",
     "latest_trained",
     "load_prices",
@@ -94,12 +102,30 @@ if TYPE_CHECKING:  # imported when a backtest runs: its metrics are not needed t
     from forecast.evaluation.backtest import BacktestResult  # arch and scipy: see run_backtest
 
 
+# --- the data directory: a str, a Path, or None for the user's ---------------------------------
+
+
+def _data_dir(fn):
+    """Let `fn` take data_dir as a str or a Path, or leave it out (None) for the user's data
+    directory, found as the CLI finds it: $FORECAST_DATA_DIR, else the per-user one."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def with_data_dir(*args, **kwargs):
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.arguments["data_dir"] = resolve_data_dir(bound.arguments.get("data_dir"))
+        return fn(*bound.args, **bound.kwargs)
+
+    return with_data_dir
+
+
 # --- prices --------------------------------------------------------------------------------------
 
 
+@_data_dir
 def fetch(
     ticker: str,
-    data_dir: Path,
+    data_dir: str | Path | None = None,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -133,27 +159,68 @@ def validate_symbol(ticker: str) -> str:
     return prices.validate_symbol(ticker)
 
 
-def import_csv(ticker: str, csv_path: Path, data_dir: Path) -> prices.FetchResult:
-    """Import one ticker's prices from a CSV file into the cache."""
-    return prices.import_csv(ticker, csv_path, data_dir)
+@_data_dir
+def import_csv(
+    ticker: str,
+    csv_path: str | Path,
+    data_dir: str | Path | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
+) -> prices.FetchResult:
+    """Import one ticker's prices from a CSV file into the cache; `exchange` (an
+    exchange_calendars code such as XLON) and `currency` (ISO 4217) are kept with them and
+    used for every forecast's dates and labels (default: the exchange the ticker's Yahoo
+    suffix names, no currency)."""
+    exchange, currency = _market(exchange, currency)
+    return prices.import_csv(ticker, csv_path, data_dir, exchange, currency)
 
 
-def cached(data_dir: Path) -> list[dict]:
-    """Every cached ticker: first, last, rows, source, fetched_at, stale."""
-    return prices.list_cached(data_dir)
+@_data_dir
+def import_csvs(
+    paths: list[str | Path],
+    data_dir: str | Path | None = None,
+    *,
+    ticker: str | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
+    workers: int | None = None,
+) -> tuple[list[prices.FetchResult], dict[str, str]]:
+    """Import several CSV files, folders of them (each ticker from its file name) or long files
+    (a ticker column), in parallel: (results, {file: why it failed}); one bad file does not
+    stop the others. `ticker` names the ticker of a single file."""
+    from forecast.prices import bulk
+
+    exchange, currency = _market(exchange, currency)
+    items, failures = bulk.sources([Path(p) for p in paths], ticker)
+    results, failed = bulk.import_all(items, data_dir, exchange, currency, workers)
+    return results, failures | failed
 
 
-def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
+def _market(exchange: str | None, currency: str | None) -> tuple[str | None, str | None]:
+    """Checked exchange and currency codes (ForecastError for unknown ones)."""
+    from forecast.calendars import check_exchange
+    from forecast.symbols import check_currency
+
+    return (
+        check_exchange(exchange) if exchange else None,
+        check_currency(currency) if currency else None,
+    )
+
+
+@_data_dir
+def load_prices(ticker: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     """One ticker's cached prices (the schema of forecast.prices), checked against its sidecar."""
     return prices.load_prices(ticker, data_dir)
 
 
-def latest_fetched(data_dir: Path) -> str:
+@_data_dir
+def latest_fetched(data_dir: str | Path | None = None) -> str:
     """The ticker fetched last: what `train` uses without a ticker."""
     return prices.latest_ticker(data_dir)
 
 
-def latest_trained(data_dir: Path) -> str:
+@_data_dir
+def latest_trained(data_dir: str | Path | None = None) -> str:
     """The ticker whose model was saved last: what `predict` and `backtest` use without one."""
     return store.latest_model(data_dir)
 
@@ -162,25 +229,7 @@ def _symbol(ticker: str | None, default: Callable[[Path], str], data_dir: Path) 
     return prices.validate_symbol(ticker) if ticker is not None else default(data_dir)
 
 
-# --- models on disk ------------------------------------------------------------------------------
-
-
-def models(data_dir: Path) -> list[store.ModelInfo]:
-    """Every trained model: ticker, trained through, options, validation loss vs random walk, size."""
-    return store.models(data_dir)
-
-
-def files_of(
-    ticker: str, data_dir: Path, *, price_files: bool = True, model_files: bool = True
-) -> list[Path]:
-    """The files `remove` would delete for one ticker (its cached prices and/or its model)."""
-    symbol = prices.validate_symbol(ticker)
-    return store.ticker_files(symbol, data_dir, prices=price_files, models=model_files)
-
-
-def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
-    """Delete one ticker's files listed by files_of, under the locks its saves take."""
-    store.remove(prices.validate_symbol(ticker), data_dir, paths)
+# --- models on disk: forecast.catalog (cached, models, files_of, remove), light for the CLI ----
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -188,6 +237,8 @@ def remove(ticker: str, data_dir: Path, paths: list[Path]) -> None:
 
 @dataclass
 class TrainReport:
+    """What train() did: the saved model file (path), the fitted model, and the sizes and random-walk loss it was judged by; to_json() is `train --json`."""
+
     ticker: str
     path: Path
     model: RNNForecaster
@@ -197,16 +248,86 @@ class TrainReport:
     baseline_val_loss: float  # what a random walk scores on the same validation windows
     summary: Summary  # what a display shows: forecast.model.summary
 
+    def to_json(self) -> dict:
+        """What `train --json` prints for one ticker's model (README, "JSON output")."""
+        from forecast import __version__
+        from forecast.jsonfile import plain
 
+        m = self.model
+        cov = m.calibration_.coverage
+        return plain(
+            {
+                "name": self.ticker,
+                "kind": "own",
+                "trained_through": f"{m.last_fit_date_:%Y-%m-%d}",
+                "rows": self.rows,
+                "windows": {"train": self.n_train, "val": self.n_val},
+                "val_loss": float(m.losses_["val"]),
+                "baseline_val_loss": float(self.baseline_val_loss),
+                "coverage": {"80": float(cov[0, 0]), "95": float(cov[1, 0])},
+                "config": m.config.to_dict(),
+                "forecast_version": __version__,
+                "path": str(self.path),
+            }
+        )
+
+
+def _saved_tickers(data_dir: Path, name: str) -> tuple[str, list[str]] | None:
+    """(kind, tickers) of the model saved as `name`, or None when there is none or it is
+    corrupt (a corrupt model of either kind is replaced: checkpoint.sidecar_problem). A global
+    model's tickers include those it skipped: the set it was asked to train on."""
+    from forecast import jsonfile
+    from forecast.config import models_dir
+
+    if checkpoint.sidecar_problem(data_dir, name) is not None:
+        return None
+    try:
+        meta = jsonfile.read_object(models_dir(data_dir) / f"{name}.json")
+    except (OSError, ValueError):
+        return None
+    if meta.get("kind") != "global":
+        return "own", [name]
+    tickers = meta.get("tickers") if isinstance(meta.get("tickers"), list) else []
+    skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}
+    return "global", sorted({str(t) for t in tickers} | {str(t) for t in skipped})
+
+
+@_data_dir
+def check_replace(
+    data_dir: str | Path | None, name: str, tickers: list[str], force: bool = False
+) -> None:
+    """Refuse, before training, to replace the model saved as `name` with one over another set
+    of tickers (a global model of four tickers by one of two, a global model by a ticker's own)
+    unless `force`: a command that names other tickers should not silently undo a model."""
+    saved = _saved_tickers(Path(data_dir), name)
+    if force or saved is None or set(saved[1]) == set(tickers):
+        return
+    kind, before = saved
+    what = (
+        f"the global model {name} of {', '.join(before)}"
+        if kind == "global"
+        else (f"{name}'s own model")
+    )
+    raise ForecastError(
+        f"{name} is {what}; training it on {', '.join(tickers)} would replace it: "
+        "add --force to replace it, or save the new model under another --global NAME"
+    )
+
+
+@_data_dir
 def train(
-    ticker: str | None,
-    data_dir: Path,
-    config: TrainConfig,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
+    force: bool = False,
 ) -> TrainReport:
-    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it."""
+    """Fit an RNN on the cached prices of `ticker` (default: the latest fetched) and save it;
+    a global model saved under the same name is replaced only with `force`."""
+    config = config or TrainConfig()
     ticker = _symbol(ticker, latest_fetched, data_dir)
+    check_replace(data_dir, ticker, [ticker], force)
     frame = prices.load_prices(ticker, data_dir)
     fitted = pipeline.fit_model(ticker, frame, config, on_epoch, on_notice)
     model = fitted.model
@@ -226,21 +347,24 @@ def train(
 # --- predict -------------------------------------------------------------------------------------
 
 
+@_data_dir
 def predict(
-    ticker: str | None,
-    data_dir: Path,
-    days: int,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    days: int = 5,
     n_paths: int = 2000,
     seed: int | None = None,
     today: dt.date | None = None,
     global_name: str | None = None,
+    own: bool = False,
     **risk,
 ) -> Prediction:
     """Forecast the next `days` trading sessions after the last cached date, with calibrated bands.
 
     Without a ticker: the one whose model was trained last. The model: the global model named
-    `global_name` if given, else the newest saved of the ticker's own and the global models
-    trained on it (store.model_for).
+    `global_name` if given; the ticker's own with `own` (or global_name "own", as `--model
+    own` says); else the newest saved of the ticker's own and the global models trained on it
+    (store.model_for). The Prediction names the model it came from (model_label).
     risk: levels (band levels, fractions), var_levels (VaR/ES levels; None: the default) and
     short (VaR of a short position); pred.table has the columns, pred.risk_frame() the
     tidy VaR/ES view.
@@ -249,12 +373,14 @@ def predict(
     check_range("paths", n_paths)
     if seed is not None:
         check_range("seed", seed)
+    if global_name is not None and is_own(global_name):
+        own, global_name = True, None
     if global_name is not None:
         if ticker is None:
             raise ForecastError(MODEL_NEEDS_TICKER["predict"])
-        return predict_global(ticker, data_dir, global_name, days, n_paths, seed, today)
+        return predict_global(ticker, data_dir, global_name, days, n_paths, seed, today, **risk)
     ticker = _symbol(ticker, latest_trained, data_dir)
-    chosen, switched = store.model_choice(data_dir, ticker)
+    chosen, switched = (None, None) if own else store.model_choice(data_dir, ticker)
     if chosen is not None and chosen.kind == "global":
         pred = predict_global(ticker, data_dir, chosen.ticker, days, n_paths, seed, today, **risk)
         pred.warnings[:0] = [switched] if switched else []
@@ -262,7 +388,7 @@ def predict(
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
     pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
-    pred.currency = _currency(ticker, data_dir)
+    pred.currency = pred.currency or _currency(ticker, data_dir)
     return pred
 
 
@@ -305,18 +431,37 @@ def _latest_for_backtest(data_dir: Path) -> str:
 
 @dataclass
 class BacktestReport:
+    """A walk-forward backtest of one ticker: its result (scores, verdict, every forecast through result.forecasts()) and whose refits were scored; to_json() is `backtest --json`."""
+
     ticker: str
     result: "BacktestResult"
     currency: str | None = None  # when the price source said (chart titles)
+    model_name: str = ""  # whose refits: the ticker's own model, or a global model's name
+    model_kind: str = "own"
+
+    @property
+    def model_label(self) -> str:
+        """Whose refits were scored: 'AAPL (own model)' or 'GLOBAL (global model)'."""
+        kind = "global model" if self.model_kind == "global" else "own model"
+        return f"{self.model_name or self.ticker} ({kind})"
 
     def to_json(self) -> dict:
-        return {"ticker": self.ticker, **self.result.to_json()}
+        from forecast import __version__
+
+        model = {"name": self.model_name or self.ticker, "kind": self.model_kind}
+        return {
+            "ticker": self.ticker,
+            "model": model,
+            "forecast_version": __version__,
+            **self.result.to_json(),
+        }
 
 
+@_data_dir
 def backtest(
-    ticker: str | None,
-    data_dir: Path,
-    config: TrainConfig,
+    ticker: str | None = None,
+    data_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
     *,
     on_fold: Callable[[int, int], None] | None = None,
     on_notice: Notice = None,
@@ -328,7 +473,8 @@ def backtest(
     With `global_name`, the global model of that name is refitted instead (backtest_global)."""
     from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
 
-    if global_name is not None:
+    config = config or TrainConfig()
+    if global_name is not None and not is_own(global_name):
         if ticker is None:
             raise ForecastError(MODEL_NEEDS_TICKER["backtest"])
         return backtest_global(
@@ -354,18 +500,50 @@ def backtest(
     return BacktestReport(ticker, result, _currency(ticker, data_dir))
 
 
+def backtest_frame(
+    frame: pd.DataFrame, config: TrainConfig | None = None, **options
+) -> "BacktestResult":
+    """Walk-forward test of an RNN on one price frame in memory (no data directory): refits
+    every `refit_every` days over the last `test_days`, against the random walks, EWMA, GARCH
+    and EGARCH. `options` go to run_backtest (horizon, refit_every, test_days, max_train,
+    n_paths, seed). result.forecasts() is the long table of every forecast; result.metrics
+    the scores per model and horizon; result.verdict one sentence."""
+    import warnings
+
+    from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
+
+    config = config or TrainConfig()
+    check_features(frame, config.features, config.loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 scores are shown as nan
+        return run_backtest(frame, config, **options)
+
+
 def check_export_path(path: Path, data_dir: Path | None = None) -> Path:
-    """Refuse, before any work, an export path that is a folder, has no folder, is no file to
-    write (a socket, a block device) or lies inside the data directory (files.check_output)."""
+    """Refuse, before any work, an export path whose suffix names no format (.csv, .parquet,
+    .json; stdout, a FIFO and a device take CSV), that is a folder, has no folder, is no file
+    to write (a socket, a block device) or lies inside the data directory (files.check_output)."""
     from forecast.files import check_output
 
-    return check_output(path, "--export", data_dir)
+    return check_output(exports.check_suffix(path), "--export", data_dir)
 
 
-def export_backtest(report: BacktestReport, path: Path) -> int:
-    """Every forecast of a backtest to one CSV (BacktestResult.forecasts), written atomically;
-    returns the number of rows."""
-    return report.result.write_forecasts_csv(path, report.ticker)
+def export_backtest(report: BacktestReport, path: str | Path) -> int:
+    """Every forecast of a backtest (BacktestResult.forecasts) to a .csv, .parquet or .json
+    file (by its suffix), written atomically; returns the number of rows."""
+    return exports.write(report.result.forecasts(report.ticker), path)
+
+
+def export_prediction(pred: Prediction, path: str | Path) -> int:
+    """A forecast in long format (forecast.exports.prediction_table) to a .csv, .parquet or
+    .json file (by its suffix), written atomically; returns the number of rows."""
+    return exports.write(exports.prediction_table(pred), path)
+
+
+def export_rows(rows, path: str | Path) -> int:
+    """A universe's forecasts (predict_many, or backtest_many with keep_forecasts) in one long
+    table with a ticker column, to .csv, .parquet or .json; returns the number of rows."""
+    return exports.write(exports.concat([r.table for r in rows if r.ok]), path)
 
 
 # --- charts --------------------------------------------------------------------------------------
@@ -404,6 +582,7 @@ def plot_prediction(pred: Prediction, path: Path, history_days: int | None = Non
         "sigma": pred.table["sigma"].to_numpy(),
         "z": {L: z((1 + L) / 2) for L in pred.levels},
     }
+    title += f"\nmodel: {pred.model_label}; forecast {pred.run.get('forecast_version', '?')}"
     return plot.write_fan(
         path,
         **pred.fan_series(days),
@@ -448,7 +627,8 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
         title=f"{report.ticker}: RNN ({result.options['config'].get('loss')}) {h}-day forecasts "
         f"from {first:%Y-%m-%d} .. {last:%Y-%m-%d}, prices through "
         f"{pd.Timestamp(np.nanmax(cases.target_dates)):%Y-%m-%d}"
-        + (f" ({report.currency})" if report.currency else ""),
+        + (f" ({report.currency})" if report.currency else "")
+        + f"\nrefits of {report.model_label}",
         currency=report.currency,
         exceedances=_exceedances(cases),
     )
@@ -529,7 +709,8 @@ def plan(
             name = default_global_name(universe_file) if global_name is None else global_name
             return Plan("global", u.tickers, u.problems, global_name=name)
     if _is_many(tickers, universe_file, jobs, scheduler):
-        if any(value is not None for value in (one_ticker_only or {}).values()):
+        given = {k: v for k, v in (one_ticker_only or {}).items() if v is not None}
+        if given and not (set(given) == {"--model"} and is_own(str(given["--model"]))):
             raise ForecastError(ONE_TICKER_ONLY[command])
         u = resolve(tickers, universe_file)
         error = None
@@ -538,14 +719,19 @@ def plan(
                 "give the tickers to run (or --universe FILE) with --jobs or --scheduler"
             )
         return Plan("many", u.tickers, u.problems, error=error)
-    if command != "train" and global_name is not None and not tickers:
+    if command != "train" and global_name is not None and not is_own(global_name) and not tickers:
         raise ForecastError(MODEL_NEEDS_TICKER[command])
     return Plan("one", list(tickers or []))
 
 
+def is_own(model: str) -> bool:
+    """--model own: the ticker's own model, whatever global models were trained later."""
+    return model.strip().lower() == "own"
+
+
 ONE_TICKER_ONLY = {  # several tickers with an option that serves one
     "predict": "--plot draws one ticker's fan chart; give one ticker",
-    "backtest": "--plot, --export and --model backtest one ticker; give one ticker",
+    "backtest": "--plot and --model NAME backtest one ticker; give one ticker",
 }
 MODEL_NEEDS_TICKER = {
     "predict": "--model needs the TICKER to forecast, e.g. `predict AAPL --model NAME`",
@@ -578,7 +764,10 @@ def runner(jobs: int | None = None, scheduler: str | None = None):
     return Runner(jobs=jobs, scheduler=scheduler_address(scheduler))
 
 
-def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_notice=None):
+@_data_dir
+def train_many(
+    tickers, data_dir: str | Path | None, config: TrainConfig, runner, on_row, on_notice=None
+):
     """Train one model per ticker on the runner's workers; on_row(many.Row) as each finishes."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
@@ -586,6 +775,7 @@ def train_many(tickers, data_dir: Path, config: TrainConfig, runner, on_row, on_
     return many.train_universe(tickers, data_dir, config, runner, on_row)
 
 
+@_data_dir
 def predict_many(
     tickers, data_dir, days, n_paths, seed, runner, on_row, global_name=None, today=None
 ):
@@ -601,11 +791,17 @@ def predict_many(
     )
 
 
-def backtest_many(tickers, data_dir, config, runner, on_row, *, seed=0, **options):
-    """A walk-forward backtest per ticker on the runner's workers; one many.Row each."""
+@_data_dir
+def backtest_many(
+    tickers, data_dir, config, runner, on_row, *, seed=0, keep_forecasts=False, **options
+):
+    """A walk-forward backtest per ticker on the runner's workers; one many.Row each (with
+    every forecast in row.table when keep_forecasts, for export_rows)."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
-    return many.backtest_universe(tickers, data_dir, config, options, seed, runner, on_row)
+    return many.backtest_universe(
+        tickers, data_dir, config, options, seed, runner, on_row, keep=keep_forecasts
+    )
 
 
 DEFAULT_GLOBAL = "GLOBAL"
@@ -624,6 +820,8 @@ def default_global_name(universe_file: Path | None) -> str:
 
 @dataclass
 class GlobalReport:
+    """What train_global() did: the model's name and file, its fit (panel, members, losses) and the tickers left out with why; to_json() is `train --json`."""
+
     name: str
     path: Path
     fit: globalmodel.GlobalFit
@@ -643,7 +841,30 @@ class GlobalReport:
             + "; see the lines above"
         )
 
+    def to_json(self) -> dict:
+        """What `train --json` prints for a global model (README, "JSON output")."""
+        from forecast import __version__
+        from forecast.jsonfile import plain
 
+        fit = self.fit
+        losses = fit.meta()["losses"]
+        return plain(
+            {
+                "name": self.name,
+                "kind": "global",
+                "trained_through": f"{fit.panel.cut:%Y-%m-%d}",
+                "tickers": list(fit.panel.tickers),
+                "failed": dict(self.failed),
+                "val_loss": float(losses["val"]),
+                "baseline_val_loss": float(fit.baseline_val_loss),
+                "config": fit.config.to_dict(),
+                "forecast_version": __version__,
+                "path": str(self.path),
+            }
+        )
+
+
+@_data_dir
 def train_global(
     name: str,
     tickers: list[str],
@@ -651,8 +872,10 @@ def train_global(
     config: TrainConfig,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
+    force: bool = False,
 ) -> GlobalReport:
-    """One RNN on the windows of all `tickers`, saved as model `name`.
+    """One RNN on the windows of all `tickers`, saved as model `name` (replacing a model of
+    that name trained on another set of tickers only with `force`).
 
     Reads the prices twice (dates first, for the calendar cut; then one frame at a time into
     the panel), so a large universe never has all its frames in memory at once.
@@ -661,11 +884,14 @@ def train_global(
         name = prices.validate_symbol(name)
     except ForecastError as e:  # a model name is spelled like a symbol: say which name it was
         raise ForecastError(f"--global {name!r} is no model name: {e}") from None
+    if name == "OWN":
+        raise ForecastError("--model own means a ticker's own model; choose another --global name")
     globalmodel.check_name(data_dir, name)  # before the training, not after it
     if not tickers:
         raise ForecastError(
             f"--global {name} trains on many tickers; give them, or --universe FILE"
         )
+    check_replace(data_dir, name, list(dict.fromkeys(tickers)), force)
     failed, dates = {}, []
     for t in tickers:
         try:
@@ -684,6 +910,7 @@ def train_global(
     return GlobalReport(name, path, fit, failed, summary.of_global(fit, path, failed))
 
 
+@_data_dir
 def predict_global(
     ticker: str,
     data_dir: Path,
@@ -704,10 +931,11 @@ def predict_global(
     pred = pipeline.predict_global_frame(
         ticker, frame, params, meta, days, n_paths, seed, today, **risk
     )
-    pred.currency = _currency(ticker, data_dir)
+    pred.currency = pred.currency or _currency(ticker, data_dir)
     return pred
 
 
+@_data_dir
 def backtest_global(
     ticker: str,
     data_dir: Path,
@@ -742,4 +970,7 @@ def backtest_global(
             on_fold(i, n)
 
     result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
-    return BacktestReport(ticker, result, _currency(ticker, data_dir))
+    name = prices.validate_symbol(model)
+    return BacktestReport(
+        ticker, result, _currency(ticker, data_dir), model_name=name, model_kind="global"
+    )

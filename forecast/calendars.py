@@ -123,6 +123,34 @@ def _as_session_date(d) -> pd.Timestamp:
     return ts.normalize()
 
 
+def check_exchange(code: str) -> str:
+    """The exchange_calendars code (an ISO MIC such as XNYS, or an alias such as NYSE, or
+    24/7, 24/5) upper-cased, or ForecastError naming some valid ones."""
+    import exchange_calendars as xcals
+
+    name = str(code).strip().upper()
+    if name not in xcals.get_calendar_names(include_aliases=True):
+        raise ForecastError(
+            f"unknown exchange {str(code)[:20]!r}; give an exchange_calendars code such as "
+            "XNYS, XLON, XTKS, XETR or XHKG (or 24/7 for crypto)"
+        )
+    return name
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar_class(exchange: str):
+    """The calendar's class, through exchange_calendars' public API: its bound_min() and
+    bound_max() say how far the exchange's holiday tables go (XBOM and XSES stop at the end of
+    2026 in 4.13)."""
+    import exchange_calendars as xcals
+
+    name = check_exchange(exchange)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return type(xcals.get_calendar(name))
+
+
 @functools.lru_cache(maxsize=16)
 def _calendar(exchange: str, first_year: int, last_year: int):
     """The exchange_calendars calendar for whole years, clipped to the years it knows.
@@ -133,20 +161,7 @@ def _calendar(exchange: str, first_year: int, last_year: int):
     """
     import exchange_calendars as xcals
 
-    try:
-        # The factory class tells us how far the exchange's holiday tables go (XBOM and XSES
-        # stop at the end of 2026 in 4.13); the dispatcher has no public getter, so a missing
-        # attribute just means no known bounds.
-        factories = getattr(
-            xcals.calendar_utils.global_calendar_dispatcher, "_calendar_factories", {}
-        )
-        factory = factories.get(xcals.resolve_alias(exchange))
-    except xcals.errors.InvalidCalendarName:
-        factory = None
-    if factory is None and exchange not in xcals.get_calendar_names():
-        raise ForecastError(
-            f"unknown exchange calendar {exchange!r}; use an ISO MIC such as XNYS, XLON or XTKS"
-        )
+    factory = _calendar_class(exchange)
     first = pd.Timestamp(year=first_year, month=1, day=1)
     last = pd.Timestamp(year=last_year, month=12, day=31)
     bound_min = factory.bound_min() if factory is not None else None

@@ -33,7 +33,7 @@ from forecast.model.valueatrisk import TRADING_DAYS
 
 PLOT_DAYS = 120  # past days whose fitted sigma a prediction keeps for its volatility chart
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
-COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 15 s)…"
+COMPILE_NOTICE = "compiling the Numba kernels (first run only, about 10 s)…"
 
 Notice = Callable[[str], None] | None
 
@@ -49,11 +49,14 @@ def compile_notice(on_notice: Notice) -> None:
 
 def fit(
     frame: pd.DataFrame,
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     on_epoch: Callable[[Epoch], None] | None = None,
     on_notice: Notice = None,
 ) -> RNNForecaster:
-    """Fit an RNN on one price frame; the inputs are checked before the compile notice."""
+    """Fit an RNN (default options: TrainConfig()) on one price frame, the schema of
+    forecast.prices (Open, High, Low, Close, Adj Close, Volume, ... by date); the inputs are
+    checked before the compile notice."""
+    config = config or TrainConfig()
     _, note = check_features(frame, config.features, config.loss)
     if note and on_notice is not None:
         on_notice(note)
@@ -62,11 +65,17 @@ def fit(
     return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
 
 
+def exchange_of(ticker: str, frame: pd.DataFrame) -> str:
+    """The calendar of a ticker's prices: the exchange given when they were imported
+    (frame.attrs, from the cache's sidecar), else the one its Yahoo suffix names."""
+    return str(frame.attrs.get("exchange") or "") or calendars.exchange_for(ticker)
+
+
 def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
     """What a model file records besides its weights: where its prices came from and with what."""
     return {
         "ticker": ticker,
-        "exchange": calendars.exchange_for(ticker),
+        "exchange": exchange_of(ticker, frame),
         "fingerprint": prices.fingerprint(frame),
         "rows": len(frame),
         "versions": checkpoint.package_versions(),
@@ -103,6 +112,10 @@ def fit_model(
 
 @dataclass
 class Prediction:
+    """One ticker's forecast: `table` indexed by the next trading dates (median, lower/upper
+    per band level, p_up, coverage, ...), the history it started from, warnings, and which
+    model made it (model_label); to_json() is `predict --json`."""
+
     ticker: str
     last_date: pd.Timestamp
     last_close: float
@@ -121,6 +134,17 @@ class Prediction:
     short: bool = False  # VaR and ES of a short position (else long)
     sigma_1y: float = float("nan")  # realised sd of the last year's (252) daily log returns
     fitted_sigma: pd.Series | None = None  # the model's own one-day sigma on past days (plot)
+    model_name: str = ""  # the model that made it: the ticker (its own model) or a global name
+    model_kind: str = "own"  # "own" or "global"
+    model_through: str = ""  # the last price day it learned from (a global model's cut date)
+    run: dict = field(default_factory=dict)  # forecast's version, seed, paths, days, exchange
+
+    @property
+    def model_label(self) -> str:
+        """Which model made this forecast, in one phrase: 'AAPL (own model), trained through
+        2023-09-21' or 'GLOBAL (global model), trained through 2023-05-01'."""
+        kind = "global model" if self.model_kind == "global" else "own model"
+        return f"{self.model_name} ({kind}), trained through {self.model_through or '?'}"
 
     @property
     def p_up_label(self) -> str:
@@ -182,7 +206,14 @@ class Prediction:
             "last_date": self.last_date.strftime("%Y-%m-%d"),
             "last_close": self.last_close,
             "currency": self.currency,
-            "model": {"loss": self.loss, "trained_through": self.trained_through},
+            "model": {
+                "name": self.model_name,
+                "kind": self.model_kind,
+                "loss": self.loss,
+                "trained_through": self.trained_through,
+                "through": self.model_through,
+            },
+            "run": plain(self.run),
             "p_up_meaning": HEADS[self.loss].p_up_meaning,
             "forecasts_direction": not self.zero_mean,
             "levels": [float(L) for L in self.levels],
@@ -210,7 +241,9 @@ def predict_frame(
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
-        exchange = str(meta.get("exchange") or calendars.exchange_for(ticker))
+        exchange = str(frame.attrs.get("exchange") or meta.get("exchange") or "") or (
+            calendars.exchange_for(ticker)
+        )
     except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
         raise ForecastError(
             f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"
@@ -218,9 +251,12 @@ def predict_frame(
     warnings = _freshness_warnings(
         ticker, frame, model, fingerprint, exchange, today or dt.date.today()
     )
-    return _prediction(
+    pred = _prediction(
         ticker, frame, model, exchange, days, n_paths, seed, warnings, meta["last_fit_date"], **risk
     )
+    pred.model_name, pred.model_kind = ticker, "own"
+    pred.model_through = str(meta["last_fit_date"])
+    return pred
 
 
 def predict_global_frame(
@@ -236,12 +272,15 @@ def predict_global_frame(
 ) -> Prediction:
     """predict_frame() with a global model (params, meta), for a ticker it saw or not."""
     model = globalmodel.for_ticker(params, meta, ticker, frame)
-    exchange = calendars.exchange_for(ticker)
+    exchange = exchange_of(ticker, frame)
     warnings = _stale_warnings(ticker, frame, exchange, today or dt.date.today())
     trained = f"{meta['name']} (global, cut {meta['cut_date']})"
-    return _prediction(
+    pred = _prediction(
         ticker, frame, model, exchange, days, n_paths, seed, warnings, trained, **risk
     )
+    pred.model_name, pred.model_kind = str(meta["name"]), "global"
+    pred.model_through = str(meta["cut_date"])
+    return pred
 
 
 def risk_levels(loss: str, var_levels) -> tuple[float, ...]:
@@ -306,13 +345,30 @@ def _prediction(
         short=short,
         sigma_1y=realised_sigma(frame["Adj Close"]),
         fitted_sigma=model.fitted_sigma(frame, PLOT_DAYS),
+        currency=frame.attrs.get("currency"),
+        run={
+            "forecast_version": _version(),
+            "seed": model.config.seed if seed is None else seed,
+            "paths": n_paths,
+            "days": days,
+            "exchange": exchange,
+            "levels": list(levels),
+            "var_levels": list(var_levels),
+            "short": short,
+        },
     )
+
+
+def _version() -> str:
+    from forecast import __version__
+
+    return __version__
 
 
 def forecast(
     model: RNNForecaster,
     frame: pd.DataFrame,
-    days: int,
+    days: int = 5,
     exchange: str = "XNYS",
     n_paths: int = 2000,
     seed: int | None = None,

@@ -38,6 +38,24 @@ class ModelInfo:
     kind: str | None = None  # "global": one model over many tickers (forecast/model/globalmodel.py)
     tickers: tuple[str, ...] = ()  # a global model's series with validation days (it can serve)
     problem: str | None = None  # why it is no usable model (one line); None: it is one
+    forecast_version: str | None = None  # the forecast version that trained it
+
+    def to_json(self) -> dict:
+        """What `models --json` prints for this model (README, "JSON output")."""
+        return {
+            "name": self.ticker,
+            "kind": self.kind or "own",
+            "trained_through": self.trained_through,
+            "saved_at": self.saved_at,
+            "val_loss": self.val_loss,
+            "baseline_val_loss": self.baseline_val_loss,
+            "skill": self.skill,
+            "config": self.config,
+            "tickers": list(self.tickers),
+            "size": self.size,
+            "forecast_version": self.forecast_version,
+            "path": str(self.path),
+        }
 
     @property
     def skill(self) -> float | None:
@@ -85,6 +103,9 @@ def models(data_dir: Path) -> list[ModelInfo]:
                 kind=meta.get("kind"),
                 tickers=_served(meta) if meta.get("kind") == "global" else (),
                 problem=problem,
+                forecast_version=_text((meta.get("versions") or {}).get("forecast"))
+                if isinstance(meta.get("versions"), dict)
+                else None,
             )
         )
     return out

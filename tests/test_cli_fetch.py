@@ -158,7 +158,7 @@ def test_csv_import_errors(cached, data_dir):
     assert_fails(run("fetch", "X", "--csv", str(data_dir / "missing.csv")), "cannot read")
     csv = write_csv(data_dir.parent, minimal_csv(40), "ok.csv")
     for args, message in [
-        (["X", "Y", "--csv", str(csv)], "--csv imports one ticker"),
+        (["X", "Y", "--csv", str(csv)], "give one TICKER with one --csv FILE"),
         (["X", "--csv", str(csv), "--offline"], "do not apply to --csv"),
     ]:
         result = run("fetch", *args)

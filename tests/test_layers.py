@@ -26,12 +26,23 @@ LAYERS = [
             "forecast.files",
             "forecast.jsonfile",
             "forecast.calendars",
+            "forecast.exports",  # long tables to .csv/.parquet/.json: pandas only when used
         ],
     ),
     ("prices", ["forecast.prices"]),
     ("model", ["forecast.model"]),
     # store reads both kinds of sidecar (prices' and models'): it sits above the model
-    ("evaluation", ["forecast.evaluation", "forecast.pipeline", "forecast.plot", "forecast.store"]),
+    # catalog is the light door over store for list, models and rm
+    (
+        "evaluation",
+        [
+            "forecast.evaluation",
+            "forecast.pipeline",
+            "forecast.plot",
+            "forecast.store",
+            "forecast.catalog",
+        ],
+    ),
     ("universe", ["forecast.universe"]),
     ("api", ["forecast.api"]),
     ("cli", ["forecast.cli", "forecast.__main__"]),

@@ -36,8 +36,8 @@ def test_several_tickers_forecast_per_ticker_and_refuse_one_ticker_options():
     assert api.plan("predict", ["AAPL", "MSFT"]).mode == "many"
     with pytest.raises(ForecastError, match="--plot draws one ticker's fan chart"):
         api.plan("predict", ["AAPL", "MSFT"], one_ticker_only={"--plot": "fan.png"})
-    with pytest.raises(ForecastError, match="--plot, --export and --model backtest one ticker"):
-        api.plan("backtest", ["AAPL", "MSFT"], one_ticker_only={"--export": "x.csv"})
+    with pytest.raises(ForecastError, match="--plot and --model NAME backtest one ticker"):
+        api.plan("backtest", ["AAPL", "MSFT"], one_ticker_only={"--model": "W"})
 
 
 def test_a_model_needs_a_ticker_and_workers_need_tickers():

@@ -1,5 +1,6 @@
 """Every `forecast` command shown in README.md exists, and so does every option it uses."""
 
+import re
 import shlex
 from pathlib import Path
 
@@ -71,3 +72,61 @@ def test_every_command_is_in_the_readme():
     commands = set(typer.main.get_command(app).commands)
     shown = {split_command(c)[0] for c in readme_commands()}
     assert commands <= shown, commands - shown
+
+
+# --- help excerpts: README shows what `forecast ... -h` really prints ----------------------------
+
+HELP_ENV = {"COLUMNS": "100", "XDG_DATA_HOME": "/home/you/.local/share", "TERM": "dumb"}
+
+
+def real_help(command: str) -> str:
+    """What `command` (e.g. 'forecast predict -h') prints, 100 columns wide, for a user whose
+    data directory is /home/you/.local/share/forecast; trailing blanks dropped."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FORECAST_DATA_DIR", "NO_COLOR")}
+    env |= HELP_ENV | {"PYTHONPATH": str(README.parent)}
+    args = shlex.split(command)[1:]
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", *args], env=env, capture_output=True, text=True
+    ).stdout
+    return tidy(out)
+
+
+def tidy(text: str) -> str:
+    """Lines without trailing blanks, and no blank lines around them."""
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+def help_blocks(text: str) -> list[tuple[str, str]]:
+    """(command, shown output) of each README block that starts with `$ forecast ... -h`."""
+    blocks = re.findall(r"```\n\$ (forecast [^\n]*(?:-h|--help))\n(.*?)\n```", text, re.S)
+    return [
+        (c, "\n".join(line.rstrip() for line in body.strip("\n").splitlines()))
+        for c, body in blocks
+    ]
+
+
+def test_readme_help_excerpts_are_the_real_help():
+    blocks = help_blocks(README.read_text())
+    assert blocks, "README shows no `$ forecast ... -h` block"
+    for command, shown in blocks:
+        assert shown == real_help(command), (
+            f"README's `{command}` differs from the real help; run `python tests/test_readme.py`"
+        )
+
+
+def write_help_excerpts() -> None:
+    """Replace every help excerpt in README.md with the real help."""
+    text = README.read_text()
+    for command, body in re.findall(
+        r"```\n\$ (forecast [^\n]*(?:-h|--help))\n(.*?)\n```", text, re.S
+    ):
+        text = text.replace(f"$ {command}\n{body}\n```", f"$ {command}\n{real_help(command)}\n```")
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    write_help_excerpts()

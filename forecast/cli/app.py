@@ -35,8 +35,41 @@ from forecast.errors import (
 )
 
 
+def _help_type(param, ctx) -> str | None:
+    """What the help shows after an option: its metavar, its choices, N for a number, nothing
+    for a flag or an argument (whose name says it), instead of Typer's <bool>, <list[str]>."""
+    if getattr(param, "is_flag", False) or param.param_type_name == "argument":
+        return None
+    if param.metavar:
+        return param.metavar
+    label = type(param).display_type(param, ctx).strip("<>")
+    if "|" in label and "%" not in label:
+        return label  # choices: gaussian|mse|direction|vol
+    if "%Y" in label:
+        return "YYYY-MM-DD"
+    names = {"int range": "N", "int": "N", "float range": "X", "float": "X", "str": "TEXT"}
+    return names.get(label, label.upper())
+
+
+def tidy_help(command, ctx) -> None:
+    """Give every parameter of `command` (-h too) the plain help type of _help_type."""
+    for param in command.get_params(ctx):
+        param.display_type_rich = lambda ctx, p=param: _help_type(p, ctx)
+
+
 class OneLineErrors(TyperGroup):
-    """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1)."""
+    """Usage errors as one `error:` line on stderr and exit code 2, like runtime errors (1);
+    help without type noise."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            tidy_help(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter):
+        tidy_help(self, ctx)
+        return super().format_help(ctx, formatter)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         previous = _on_sigterm(raise_terminated)  # SIGTERM: the clean-up Ctrl-C gets, exit 143
@@ -55,6 +88,14 @@ class OneLineErrors(TyperGroup):
             else:
                 display.error("aborted; nothing was changed")
                 code = 1
+        except Exception as e:  # a bug, not bad input: one line, or with --debug the traceback
+            if state.debug:
+                raise
+            display.error(
+                f"unexpected {type(e).__name__}: {e}; this is a bug in forecast: "
+                "run the command again with --debug and report the traceback"
+            )
+            code = 1
         else:
             code = rv if isinstance(rv, int) else 0
         finally:
@@ -97,6 +138,7 @@ FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
 
 class State:
     data_dir: Path
+    debug: bool = False  # --debug: tracebacks instead of one-line errors
 
 
 state = State()
@@ -104,16 +146,25 @@ state = State()
 
 @contextmanager
 def user_errors():
-    """Turn the library's ForecastError into one line on stderr and exit code 1."""
+    """Turn the library's ForecastError into one line on stderr and exit code 1 (with
+    --debug, after its traceback)."""
     try:
         yield
     except UsageError as e:  # the options, found wrong by the library: Click's exit code
         display.error(str(e))
         raise typer.Exit(2) from None
     except ForecastError as e:
+        if state.debug:
+            import traceback
+
+            traceback.print_exc()
         display.error(str(e))
         raise typer.Exit(1) from None
     except OSError as e:  # the file system said no: permissions, a full disk, a missing folder
+        if state.debug:
+            import traceback
+
+            traceback.print_exc()
         target = e.filename2 or e.filename  # a failed rename names the temporary file first
         where = f" {target}" if target else ""
         display.error(f"cannot use{where}: {e.strerror or e}; check the path and its permissions")
@@ -127,11 +178,20 @@ def _stopped(e: KeyboardInterrupt) -> str:
     return "terminated" if isinstance(e, Terminated) else "interrupted"
 
 
+def _typed_only(ctx: typer.Context, param: typer.CallbackParam, value):
+    """The option's value when typed; None when it came from its environment variable, which
+    the library reads itself (config.resolve_data_dir names it in errors; a scheduler from
+    the variable serves only runs over many tickers). The envvar is declared so that the help
+    shows it."""
+    source = ctx.get_parameter_source(param.name)
+    return None if source is not None and source.name == "ENVIRONMENT" else value
+
+
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from forecast import __version__
 
-        display.out.print(f"forecast {version('forecast')}", highlight=False)
+        display.out.print(f"forecast {__version__}", highlight=False)
         raise typer.Exit()
 
 
@@ -144,12 +204,25 @@ def main(
         str | None,
         typer.Option(
             "--data-dir",
-            help=f"Where prices and models live (env: {config.DATA_DIR_ENV}; "
-            f"default: {display.escape(str(config.default_data_dir()))}).",
+            help="Where prices and models live "
+            f"(default: {display.escape(str(config.default_data_dir()))}).",
             show_default=False,
             metavar="DIR",
+            envvar=config.DATA_DIR_ENV,
+            show_envvar=True,
+            callback=_typed_only,
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only results (stdout) and errors: no progress or notes."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On an error, print its traceback too (for bug reports)."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -157,6 +230,8 @@ def main(
         ),
     ] = False,
 ) -> None:
+    state.debug = debug
+    display.set_quiet(quiet)
     try:
         state.data_dir = config.resolve_data_dir(data_dir)
     except ForecastError as e:
@@ -198,25 +273,86 @@ def _day(text: str | None) -> dt.date | None:
         raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
+def _export_path(path: Path | None) -> Path | None:
+    from forecast import exports  # light: the suffix check only
+
+    if path is not None:
+        try:
+            exports.check_suffix(path)
+        except ForecastError as e:
+            raise typer.BadParameter(str(e)) from None
+    return path
+
+
+def _exchange_code(value: str | None) -> str | None:
+    from forecast.calendars import check_exchange  # exchange_calendars: only when given
+
+    try:
+        return check_exchange(value) if value is not None else None
+    except ForecastError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _currency_code(value: str | None) -> str | None:
+    from forecast.symbols import check_currency
+
+    try:
+        return check_currency(value) if value is not None else None
+    except ForecastError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 def _plot_path(path: Path | None) -> Path | None:
     if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
     return path
 
 
+OUTPUT = "Output"
+JsonOut = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='Print machine-readable JSON only (README, "JSON output", has each schema).',
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def print_json(value) -> None:
+    """JSON on stdout, NaN and infinities as null: data only, messages stay on stderr."""
+    import json
+
+    from forecast.jsonfile import plain
+
+    display.out.print_json(json.dumps(plain(value)))
+
+
+def examples(*commands: str) -> str:
+    """A command's epilog: its examples, one per line (README's help excerpts show them too)."""
+    return "Examples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 # --- fetch / list: cached prices -----------------------------------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast fetch AAPL MSFT ^GSPC",
+        "forecast fetch AAPL --offline",
+        "forecast fetch ACME --csv acme.csv",
+    )
+)
 def fetch(
     tickers: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B.",
+            help="Yahoo symbols, e.g. AAPL MSFT ^GSPC BRK-B (with --csv FILE: the file's ticker; "
+            "default: the file names).",
             metavar="TICKER",
             show_default=False,
         ),
-    ],
+    ] = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -238,11 +374,37 @@ def fetch(
         ),
     ] = None,
     csv: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--csv",
-            help="Import this CSV (Yahoo export, or Date and Close columns) instead of Yahoo.",
+            help="Import CSV files instead of Yahoo (a Yahoo export, or Date and Close columns): "
+            "repeat it for several files; a folder means its *.csv files, each ticker from its "
+            "file name (acme.csv: ACME); a file with a ticker column holds many tickers.",
             show_default=False,
+            metavar="PATH",
+            rich_help_panel="Source",
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            help="With --csv: the exchange the prices trade on, an exchange_calendars code "
+            "(XNYS, XLON, XTKS, ...); forecasts count its sessions (default: the one the "
+            "ticker's Yahoo suffix names, e.g. .L: XLON, else XNYS).",
+            show_default=False,
+            metavar="CODE",
+            callback=_exchange_code,
+            rich_help_panel="Source",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="With --csv: the prices' currency, an ISO 4217 code (USD, EUR, GBp, ...), "
+            "shown with every forecast.",
+            show_default=False,
+            metavar="CODE",
+            callback=_currency_code,
             rich_help_panel="Source",
         ),
     ] = None,
@@ -254,22 +416,28 @@ def fetch(
             rich_help_panel="Source",
         ),
     ] = False,
+    json_out: JsonOut = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
     start_day, end_day = start, end  # dates already (_day)
-    if csv is not None:
-        if len(tickers) != 1:
-            raise typer.BadParameter("--csv imports one ticker; give exactly one symbol with it")
+    tickers = tickers or []
+    if csv:
+        if len(tickers) > 1 or (tickers and len(csv) > 1):
+            raise typer.BadParameter(
+                "give one TICKER with one --csv FILE, or none: then each file's name (or its "
+                "ticker column) names its ticker"
+            )
         if start_day or end_day or offline:
             raise typer.BadParameter("--start, --end and --offline do not apply to --csv imports")
+    elif exchange or currency:
+        raise typer.BadParameter("--exchange and --currency describe --csv imports; add --csv")
+    elif not tickers:
+        raise typer.BadParameter("give the TICKER symbols to fetch (or --csv FILES to import)")
     with user_errors():
         from forecast import api  # numpy, pandas, numba: not for --help
 
-        if csv is not None:
-            result = api.import_csv(tickers[0], csv, state.data_dir)
-            if result.warning:
-                display.warn(result.warning)
-            display.fetch_table([result])
+        if csv:
+            _import_csvs(api, csv, tickers[0] if tickers else None, exchange, currency, json_out)
             return
         results, failed = [], []
         client = api.yahoo_client()  # remembers a network failure for the next ticker
@@ -296,20 +464,49 @@ def fetch(
             if result.warning:
                 display.warn(result.warning)
             results.append(result)
-        if results:
+        if json_out:
+            print_json([r.to_json() for r in results])
+        elif results:
             display.fetch_table(results)
         if failed:
             names = ", ".join(failed)
             raise ForecastError(f"{len(failed)} of {len(symbols)} tickers failed: {names}")
 
 
-@app.command("list")
-def list_cached() -> None:
+def _import_csvs(api, paths, ticker, exchange, currency, json_out) -> None:
+    """fetch --csv: import every file, one summary, then exit 1 naming the files that failed."""
+    with display.status(f"importing {len(paths)} path{'s' * (len(paths) != 1)}"):
+        results, failures = api.import_csvs(
+            paths, state.data_dir, ticker=ticker, exchange=exchange, currency=currency
+        )
+    for r in results:
+        if r.warning:
+            display.warn(r.warning)
+    for label, why in failures.items():
+        if len(results) + len(failures) > 1:  # parse errors name their file already
+            display.error(why if label.split(" ")[0] in why else f"{label}: {why}")
+    if json_out:
+        print_json([r.to_json() for r in results])
+    elif results:
+        display.fetch_table(results)
+    if failures:
+        if len(results) + len(failures) == 1:
+            raise ForecastError(next(iter(failures.values())))
+        names = ", ".join(list(failures)[:10]) + (", …" if len(failures) > 10 else "")
+        n = len(results) + len(failures)
+        raise ForecastError(f"{len(failures)} of {n} imports failed ({names}); see the lines above")
+
+
+@app.command("list", epilog=examples("forecast list", "forecast list --json"))
+def list_cached(json_out: JsonOut = False) -> None:
     """Show the cached tickers: date range, rows, source and whether they are stale."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
-        entries = api.cached(state.data_dir)
+        entries = catalog.cached(state.data_dir)
+        if json_out:
+            print_json(entries)
+            return
         if not entries:
             display.info(f"no prices in {state.data_dir} yet; run `forecast fetch TICKER`")
             return
@@ -318,7 +515,7 @@ def list_cached() -> None:
 
 # --- train / predict: the model ------------------------------------------------------------------
 
-MODEL, TRAINING, FORECAST, OUTPUT, WALK = "Model", "Training", "Forecast", "Output", "Walk-forward"
+MODEL, TRAINING, FORECAST, WALK = "Model", "Training", "Forecast", "Walk-forward"
 
 # The model options train and backtest share: one definition, one help text.
 Window = Annotated[int, ranged("window", "T: trading days the RNN reads per forecast.", MODEL)]
@@ -328,15 +525,21 @@ LossOpt = Annotated[  # --head names what it is; --loss, its name before, still 
     typer.Option(
         "--head",
         "--loss",
-        help="Output head: vol (volatility, mean 0), gaussian (mean, volatility), "
-        "mse (point), direction (P(up)).",
+        help="Output head: vol (a correction to EWMA volatility, mean 0), gaussian (mean and "
+        "volatility), mse (a point forecast), direction (P(up)).",
         rich_help_panel=MODEL,
     ),
 ]
 Features = Annotated[
     str,
     typer.Option(
-        help="Inputs per day, comma-separated: return, then range and/or volume.",
+        help="Inputs per day, comma-separated, return first: the vol head takes any of "
+        + ", ".join(config.HEAD_FEATURES["vol"])
+        + f" (default: {','.join(config.DEFAULT_FEATURES['vol'])}); the others any of "
+        + ", ".join(config.HEAD_FEATURES["other"])
+        + f" (default: {','.join(config.DEFAULT_FEATURES['other'])}).",
+        show_default=False,
+        metavar="LIST",
         callback=_features,
         rich_help_panel=MODEL,
     ),
@@ -353,15 +556,24 @@ LearningRate = Annotated[
 Patience = Annotated[
     int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
 ]
-JsonOut = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON only.", rich_help_panel=OUTPUT)
-]
 Plot = Annotated[
     Path | None,
     typer.Option(
         help="Also draw a chart into this .png, .svg or .pdf file (needs matplotlib).",
         callback=_plot_path,
         show_default=False,
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+Export = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write every forecast, one row per ticker, date and horizon, to this .csv, "
+        ".parquet (needs pyarrow) or .json file.",
+        callback=_export_path,
+        show_default=False,
+        metavar="FILE",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -414,7 +626,7 @@ Tickers = Annotated[
     list[str] | None,
     typer.Argument(
         help="Symbols (default: the most recently fetched or trained one).",
-        metavar="[TICKER]...",
+        metavar="TICKER",
         show_default=False,
     ),
 ]
@@ -441,10 +653,13 @@ Jobs = Annotated[
 Scheduler = Annotated[
     str | None,
     typer.Option(
-        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 "
-        "(env: FORECAST_SCHEDULER, used for per-ticker runs over many tickers).",
+        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 (the "
+        "variable is used only for runs over many tickers).",
         show_default=False,
         metavar="ADDRESS",
+        envvar="FORECAST_SCHEDULER",
+        show_envvar=True,
+        callback=_typed_only,
         rich_help_panel=UNIVERSE,
     ),
 ]
@@ -452,7 +667,9 @@ ModelName = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Use the global model saved by `train ... --global NAME` instead of the ticker's own.",
+        help="Which model: own (the ticker's own), or NAME, a global model saved by "
+        "`train ... --global NAME` (default: the newest of the ticker's own and the global "
+        "models trained on it).",
         show_default=False,
         metavar="NAME",
         rich_help_panel=UNIVERSE,
@@ -487,9 +704,7 @@ def _run_universe(verb: str, plan, jobs, scheduler, work):
 def _show_rows(rows, plan, json_out: bool, table) -> None:
     """Many tickers' rows as a JSON list (--json) or table(), then exit 1 if any failed."""
     if json_out:
-        import json
-
-        display.out.print_json(json.dumps([r.to_json() for r in rows]))
+        print_json([r.to_json() for r in rows])
     else:
         table()
     _exit_if_failed(rows, plan)
@@ -508,7 +723,13 @@ def train_config(features: str, **options) -> TrainConfig:
     return TrainConfig(features=config.parse_features(features), **options)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast train AAPL",
+        "forecast train SPY QQQ GLD --global MARKETS",
+        "forecast train AAPL --loss gaussian --hidden 32",
+    )
+)
 def train(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -548,6 +769,15 @@ def train(
     seed: Annotated[
         int, ranged("seed", "Seed for weights and shuffling: same seed, same model.", TRAINING)
     ] = DEFAULTS["seed"],
+    json_out: JsonOut = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a model of the same name trained on other tickers (a global model).",
+            rich_help_panel=UNIVERSE,
+        ),
+    ] = False,
 ) -> None:
     """Train the RNN on cached prices and save the model under the data directory."""
     with user_errors():
@@ -584,11 +814,15 @@ def train(
                     cfg,
                     on_epoch=progress,
                     on_notice=display.info,
+                    force=force,
                 )
                 progress.stop_early()
             for t, why in report.failed.items():
                 display.warn(f"{t} left out of {report.name}: {why}")
-            display.global_summary(report)
+            if json_out:
+                print_json(report.to_json())
+            else:
+                display.global_summary(report)
             error = report.left_out_error(invalid=len(plan.problems))
             if error is not None:  # the model is saved; the exit code says not all tickers are in
                 raise error
@@ -604,18 +838,31 @@ def train(
                     symbols, state.data_dir, cfg, runner, on_row
                 ),
             )
-            display.train_many_table(rows)
-            _exit_if_failed(rows, plan)
+            _show_rows(rows, plan, json_out, lambda: display.train_many_table(rows))
             return
         with display.EpochProgress(cfg.epochs) as progress:
             report = api.train(
-                plan.ticker, state.data_dir, cfg, on_epoch=progress, on_notice=display.info
+                plan.ticker,
+                state.data_dir,
+                cfg,
+                on_epoch=progress,
+                on_notice=display.info,
+                force=force,
             )
             progress.stop_early()
-        display.train_summary(report)
+        if json_out:
+            print_json(report.to_json())
+        else:
+            display.train_summary(report)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast predict AAPL --days 10",
+        "forecast predict --universe watch.txt --export screen.csv",
+        "forecast predict AAPL --json > aapl.json",
+    )
+)
 def predict(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -631,6 +878,7 @@ def predict(
         ranged("seed", "Sampling seed (default: the model's seed).", FORECAST, show_default=False),
     ] = None,
     json_out: JsonOut = False,
+    export: Export = None,
     plot: Plot = None,
     history: Annotated[
         int | None,
@@ -672,6 +920,8 @@ def predict(
                 f"{sort}: give one of {', '.join(display.SCREEN_SORTS)}",
                 param_hint="'--sort'",
             )
+        if export is not None:
+            api.check_export_path(export, state.data_dir)
         plan = api.plan(
             "predict",
             tickers,
@@ -691,6 +941,8 @@ def predict(
                     symbols, state.data_dir, days, paths, seed, runner, on_row, global_name=model
                 ),
             )
+            if export is not None:
+                display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
             _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days, sort))
             return
         if plot is not None:
@@ -704,14 +956,19 @@ def predict(
             global_name=model,
             **risk,
         )
+        if model is None and pred.model_kind == "global":  # the newest: say so, and the other
+            display.info(
+                f"using {pred.model_label}, the newest model trained on {pred.ticker}; "
+                f"`--model own` forecasts with {pred.ticker}'s own"
+            )
         if plot is not None:
             display.info(f"wrote {api.plot_prediction(pred, plot, history_days=history)}")
+        if export is not None:
+            display.info(f"wrote {api.export_prediction(pred, export)} forecasts to {export}")
         for w in pred.warnings:
             display.warn(w)
         if json_out:
-            import json
-
-            display.out.print_json(json.dumps(pred.to_json()))
+            print_json(pred.to_json())
             return
         display.prediction_table(pred)
         display.risk_table(pred)
@@ -721,7 +978,12 @@ def predict(
 # --- backtest: walk-forward evaluation against baselines -----------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast backtest AAPL --test-days 250",
+        "forecast backtest AAPL MSFT --export backtests.parquet",
+    )
+)
 def backtest(
     tickers: Tickers = None,
     universe_file: UniverseFile = None,
@@ -760,14 +1022,7 @@ def backtest(
     ] = DEFAULTS["seed"],
     json_out: JsonOut = False,
     plot: Plot = None,
-    export: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write every forecast (model, origin, h, mean, sd, bands, ...) to this CSV.",
-            show_default=False,
-            rich_help_panel=OUTPUT,
-        ),
-    ] = None,
+    export: Export = None,
     window: Window = DEFAULTS["window"],
     hidden: Hidden = DEFAULTS["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
@@ -822,7 +1077,7 @@ def backtest(
             jobs=jobs,
             scheduler=scheduler,
             global_name=model,
-            one_ticker_only={"--plot": plot, "--export": export, "--model": model},
+            one_ticker_only={"--plot": plot, "--model": model},
         )
         if plan.mode == "many":
             api.compile_notice(display.info)
@@ -839,9 +1094,12 @@ def backtest(
                     on_row,
                     seed=seed,
                     n_paths=paths,
+                    keep_forecasts=export is not None,
                     **options,
                 ),
             )
+            if export is not None:
+                display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
             _show_rows(rows, plan, json_out, lambda: display.backtest_many_table(rows, horizon))
             return
         with display.fold_progress() as on_fold:
@@ -861,30 +1119,35 @@ def backtest(
         if export is not None:
             display.info(f"wrote {api.export_backtest(report, export)} forecasts to {export}")
         if json_out:
-            import json
-
-            display.out.print_json(json.dumps(report.to_json()))
+            print_json(report.to_json())
             return
-        display.backtest_table(report.ticker, report.result)
+        display.backtest_table(report.ticker, report.result, report.model_label)
 
 
 # --- models / rm: what the data directory holds ---------------------------------------------------
 
 
-@app.command()
-def models() -> None:
+@app.command(epilog=examples("forecast models", "forecast models --json"))
+def models(json_out: JsonOut = False) -> None:
     """List the trained models: trained through, options, validation score vs random walk, size."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
-        infos = api.models(state.data_dir)
+        infos = catalog.models(state.data_dir)
+        if json_out:
+            print_json([m.to_json() for m in infos])
+            return
         if not infos:
             display.info(f"no models in {state.data_dir} yet; run `forecast train TICKER`")
             return
         display.models_table(infos, state.data_dir)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "forecast rm AAPL --models", "forecast rm AAPL --yes", "forecast rm X -y --json"
+    )
+)
 def rm(
     ticker: Annotated[str, typer.Argument(metavar="TICKER", help="Symbol whose files to delete.")],
     prices: Annotated[
@@ -892,13 +1155,14 @@ def rm(
     ] = False,
     models: Annotated[bool, typer.Option("--models", help="Delete only its model.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
+    json_out: JsonOut = False,
 ) -> None:
     """Delete a ticker's cached prices and model (both unless --prices or --models)."""
     with user_errors():
-        from forecast import api  # numpy, pandas, numba: not for --help
+        from forecast import catalog  # sidecars only: no numpy, pandas or numba
 
         both = not prices and not models
-        paths = api.files_of(
+        paths = catalog.files_of(
             ticker, state.data_dir, price_files=prices or both, model_files=models or both
         )
         if not paths:
@@ -919,6 +1183,10 @@ def rm(
                 ) from None
             if not answer:
                 display.info("nothing deleted")
+                if json_out:
+                    print_json({"ticker": ticker.upper(), "deleted": []})
                 return
-        api.remove(ticker, state.data_dir, paths)
+        catalog.remove(ticker, state.data_dir, paths)
         display.info(f"deleted {len(paths)} file{'s' * (len(paths) != 1)}")
+        if json_out:
+            print_json({"ticker": ticker.upper(), "deleted": [str(p) for p in paths]})

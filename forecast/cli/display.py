@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -16,7 +17,13 @@ from forecast.config import DEFAULT_FEATURES
 from forecast.text import printable
 
 out = Console()  # stdout: tables, JSON, charts
-err = Console(stderr=True)  # stderr: progress, warnings, errors
+err = Console(stderr=True)  # stderr: progress, warnings, notes (silent under -q)
+errors = Console(stderr=True)  # stderr: errors, which -q keeps
+
+
+def set_quiet(quiet: bool) -> None:
+    """-q: results on stdout and errors on stderr, nothing else (no progress, notes, warnings)."""
+    err.quiet = quiet
 
 
 def error(message: str) -> None:
@@ -25,7 +32,7 @@ def error(message: str) -> None:
     Messages may quote file names and cells from files: printable() shows their control
     characters as escapes instead of letting them drive the terminal.
     """
-    err.print(f"error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
+    errors.print(f"error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
@@ -35,6 +42,50 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     err.print(printable(message), markup=False, highlight=False, soft_wrap=True, style="dim")
+
+
+# --- tables that fit the terminal ---------------------------------------------------------------
+
+
+def show(table: Table, drop: tuple[str, ...] = (), keep: int = 2) -> None:
+    """Print `table` to stdout without cutting a number: when it is wider than the terminal,
+    drop whole columns (those named in `drop` first, then from the right, never the first
+    `keep`), say which on stderr, and if it is still too wide fold cells onto a second line
+    rather than end them in '…'."""
+
+    def width() -> int:  # as printed with room to spare: rich's measure counts words, not cells
+        import io
+
+        saved = table.title, table.caption
+        table.title = table.caption = None
+        wide = Console(file=io.StringIO(), width=10_000, color_system=None)
+        wide.print(table)
+        table.title, table.caption = saved
+        return max((cell_len(line) for line in wide.file.getvalue().splitlines()), default=0)
+
+    if width() > out.width:
+        table.pad_edge, table.collapse_padding = False, True
+    hidden = []
+    order = {id(c): c for name in drop for c in table.columns[keep:] if c.header == name}
+    order |= {id(c): c for c in reversed(table.columns[keep:]) if id(c) not in order}
+    for column in order.values():  # by identity: two columns may look alike ("cov")
+        if width() <= out.width:
+            break
+        table.columns[:] = [c for c in table.columns if c is not column]
+        for i, c in enumerate(table.columns):
+            c._index = i  # rich pads by position (first, last): renumber after a removal
+        hidden.append(str(column.header))
+    if width() > out.width:
+        for column in table.columns:
+            column.no_wrap, column.overflow = False, "fold"
+    out.print(table)
+    if hidden:
+        err.print(
+            f"{out.width} columns: {', '.join(hidden)} left out; a wider terminal or --json shows all",
+            style="dim",
+            highlight=False,
+            markup=False,
+        )
 
 
 # --- fetch / list -----------------------------------------------------------------------------
@@ -58,6 +109,7 @@ def fetch_table(results) -> None:
         ("last close", "right"),
         ("new", "right"),
         ("source", "left"),
+        ("market", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)
     for r in results:
@@ -70,8 +122,9 @@ def fetch_table(results) -> None:
             f"{frame['Close'].iloc[-1]:,.2f}",
             f"{r.new_rows:,}",
             r.source,
+            escape(" ".join(x for x in (r.exchange, frame.attrs.get("currency")) if x)),
         )
-    out.print(table)
+    show(table, drop=("market", "new", "last close", "first"))
 
 
 def cached_table(entries: list[dict], data_dir) -> None:
@@ -99,7 +152,7 @@ def cached_table(entries: list[dict], data_dir) -> None:
             escape(str(e.get("fetched_at") or "?")[:10]),
             "[yellow]stale[/yellow]" if e.get("stale") else "fresh",
         )
-    out.print(table)
+    show(table, drop=("fetched", "first", "source"))
 
 
 # --- train / predict ----------------------------------------------------------------------------
@@ -208,6 +261,7 @@ def models_table(infos, data_dir) -> None:
         ("rw loss", "right"),
         ("vs rw", "right"),
         ("size", "right"),
+        ("version", "left"),
     ]:
         table.add_column(name, justify=justify, no_wrap=True)
     for m in infos:
@@ -234,8 +288,9 @@ def models_table(infos, data_dir) -> None:
             _cell(m.baseline_val_loss, ".4f"),
             "?" if gap is None else ("[green]" if gap < 0 else "[yellow]") + f"{gap:+.4f}[/]",
             f"{m.size / 1024:,.1f} KiB",
+            escape(m.forecast_version or "?"),
         )
-    out.print(table)
+    show(table, drop=("version", "size", "rw loss", "val loss"))
     for m in infos:
         if m.problem is not None:
             warn(f"{m.ticker} is corrupt: {m.problem}")
@@ -257,7 +312,8 @@ def prediction_table(pred) -> None:
     tb = pred.table
     out.print(
         f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
-        f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model",
+        f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model\n"
+        f"model: {pred.model_label}; forecast {pred.run.get('forecast_version', '?')}",
         markup=False,
         highlight=False,
     )
@@ -284,7 +340,7 @@ def prediction_table(pred) -> None:
             f"{r['sigma_cum_ann']:.1%}",
             f"±{r['move']:,.2f}",
         )
-    out.print(vol)
+    show(vol, drop=("ann.", "ann."), keep=2)
     if pred.zero_mean:
         note = (
             f"the {pred.loss} model forecasts spread, not direction: its median is the last "
@@ -343,13 +399,17 @@ def risk_table(pred) -> None:
             for k in ("var", "es"):
                 cells.append(f"{r[f'{k}_{p}']:.2%} ({r[f'{k}_{p}_price']:,.2f})")
         t.add_row(*cells)
-    out.print(t)
+    show(t, keep=2)
 
 
 def fan(pred) -> None:
     from forecast.cli.fanchart import fan_chart  # numpy: not for --help
 
-    out.print(fan_chart(**pred.fan_series()))
+    width = min(out.width, 120)  # the terminal's width: a wider chart would wrap
+    if width < 30:
+        info("the fan chart needs 30 columns; --json or a wider terminal shows the forecast")
+        return
+    out.print(fan_chart(**pred.fan_series(), width=width))
 
 
 # --- backtest -----------------------------------------------------------------------------------
@@ -463,7 +523,7 @@ def risk_tables(result) -> None:
                 basel,
             )
         t.add_section()
-    out.print(t)
+    show(t, drop=("Z2 p", "ES Z2"))
     v = _table(
         "variance forecasts: QLIKE against the best yardstick",
         f"QLIKE = ln σ² + x²/σ² of each forecast variance σ² of the h-day log return x (Patton "
@@ -481,17 +541,18 @@ def risk_tables(result) -> None:
             ),
             _cell(rows[0]["mse_var"] * 1e8, ".2f"),
         )
-    out.print(v)
+    show(v)
 
 
-def backtest_table(ticker: str, result) -> None:
+def backtest_table(ticker: str, result, model: str = "") -> None:
     """The verdict first, then the risk tables, then point forecasts (identical rows as one)
-    and intervals per model and horizon."""
-
+    and intervals per model and horizon. model: whose refits the rnn rows are ("AAPL (own
+    model)", "GLOBAL (global model)")."""
     first, last = result.origins[0], result.origins[-1]
     out.print(
         f"{ticker}: walk-forward backtest, {len(result.origins)} origins "
-        f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}, {len(result.folds)} refits",
+        f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}, {len(result.folds)} refits"
+        + (f" of {model}" if model else ""),
         markup=False,
         highlight=False,
     )
@@ -543,8 +604,8 @@ def backtest_table(ticker: str, result) -> None:
             _cell(r["dm_crps_p_value"], ".2f"),
         ],
     )
-    out.print(point)
-    out.print(bands)
+    show(point, drop=("dir p", "n", "RMSE", "MASE"))
+    show(bands, drop=("NLL", "IS 80%", "IS 95%"))
 
 
 # --- universes: many tickers per command ---------------------------------------------------------
@@ -640,7 +701,7 @@ def train_many_table(rows) -> None:
             _cell(v.get("coverage_95"), ".1%"),
             f"{r.seconds:.1f}",
         )
-    out.print(t)
+    show(t, drop=("seconds", "cov 95%", "rw loss"))
     err.print(
         "vs rw: validation loss per day minus a random walk's on the same days (below 0: better); "
         "cov: day-1 bands' coverage of held-out validation days",
@@ -707,7 +768,7 @@ def screen_table(rows, days: int, sort: str | None = None) -> None:
         note = "own corrupt" if v.get("switched") else "stale" if v.get("warnings") else ""
         cells += ["failed" if not r.ok else note]
         t.add_row(*cells)
-    out.print(t)
+    show(t, drop=("note", "last", "σ/1y"))
     for r in ok:
         if r.values.get("switched"):
             warn(r.values["switched"])
@@ -753,7 +814,7 @@ def backtest_many_table(rows, horizon: int) -> None:
             f"{zone} ({v.get('basel_exceptions')})" if zone else "–",
             f"{r.seconds:.1f}",
         )
-    out.print(t)
+    show(t, drop=("seconds", "in 95%", "DM p"))
     err.print(
         "CRPS×, IS×: the RNN's 1-day CRPS and Winkler (interval) score of its widest band ÷ the "
         "best yardstick's (< 1: better; DM p on CRPS); VaR 99: share of days the loss exceeded "

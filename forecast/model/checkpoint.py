@@ -22,6 +22,8 @@ larger than its JSON's shapes imply, and each array's declared shape and dtype (
 are checked before any array is loaded.
 """
 
+from __future__ import annotations
+
 import hashlib
 import importlib.metadata
 import io
@@ -30,8 +32,10 @@ import re
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only; the functions that read or write weights import it
+    import numpy as np
 
 from forecast import jsonfile
 from forecast.config import models_dir
@@ -146,12 +150,16 @@ _MAX_JSON_BYTES = 4 << 20  # a model JSON is ~30 kB; its calibration grows with 
 _NPZ_SLACK = 64 << 10  # zip and .npy headers around the float64 payload of five arrays
 
 
-VERSIONED = ("forecast", "numpy", "pandas", "numba", "scipy", "yfinance")
+VERSIONED = ("numpy", "pandas", "numba", "scipy", "yfinance")
 
 
 def package_versions() -> dict[str, str]:
-    """The versions a model file records (per-ticker and global alike), for bug reports."""
-    return {n: importlib.metadata.version(n) for n in VERSIONED}
+    """The versions a model file records (per-ticker and global alike), for bug reports.
+    forecast's own comes from the package, which a source checkout has without an install
+    (and whose distribution is named forecast-rnn)."""
+    from forecast import __version__
+
+    return {"forecast": __version__} | {n: importlib.metadata.version(n) for n in VERSIONED}
 
 
 def PARAM_SHAPES(D: int, H: int, O: int, M: int | None = None) -> dict[str, tuple[int, ...]]:
@@ -190,6 +198,8 @@ def _remove_unnamed_weights(data_dir: Path, ticker: str, keep: str) -> None:
 def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
     """Return {"D", "H", "O"} (and "M" for an ensemble: Wxh 3-D) for a complete, finite,
     float64 parameter set; else ValueError."""
+    import numpy as np  # here, not at the top: listing models reads sidecars only
+
     names = list(PARAM_SHAPES(0, 0, 0))
     if not isinstance(params, dict) or set(params) != set(names):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
@@ -218,6 +228,8 @@ def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
 
 def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
     """The npz file as bytes: same weights give the same bytes (zip entries carry no clock time)."""
+    import numpy as np  # here, not at the top: listing models reads sidecars only
+
     buf = io.BytesIO()
     # C order so the bytes depend only on the values, not on how the caller's arrays are laid out
     np.savez(buf, **{name: np.ascontiguousarray(params[name]) for name in PARAM_SHAPES(0, 0, 0)})
@@ -321,6 +333,8 @@ def _declared(data: bytes, max_member: int) -> dict[str, tuple[tuple[int, ...], 
     Raises ValueError for anything np.load would not read as plain arrays, and for a member
     whose uncompressed size exceeds max_member (a zip bomb).
     """
+    import numpy as np  # here, not at the top: listing models reads sidecars only
+
     declared = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
@@ -340,6 +354,8 @@ def _declared(data: bytes, max_member: int) -> dict[str, tuple[tuple[int, ...], 
 
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
     """Every array in the npz bytes, by name; raises what np.load raises, or TypeError if no npz."""
+    import numpy as np  # here, not at the top: listing models reads sidecars only
+
     npz = np.load(io.BytesIO(data), allow_pickle=False)
     if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy loads as one array
         raise TypeError("not an npz archive")
@@ -404,6 +420,8 @@ def load_model(
     meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
     retrain: the advice ending each error (default: `forecast train TICKER`).
     """
+    import numpy as np  # here, not at the top: listing models reads sidecars only
+
     json_path = _json_path(data_dir, ticker)
     retrain = retrain or retrain_advice(ticker)
 

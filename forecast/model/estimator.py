@@ -24,6 +24,7 @@ scored with the factors the other half set (two-fold cross-conformal), and the t
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -375,8 +376,11 @@ class RNNForecaster:
         levels=LEVELS,
         var_levels=(),
         short: bool = False,
+        exchange: str = "XNYS",
     ) -> pd.DataFrame:
-        """The forecast distribution of each of the next `days` sessions, one row per day.
+        """The forecast distribution of each of the next `days` sessions, one row per day,
+        indexed by their dates: `dates` if given, else the sessions of `exchange` (an
+        exchange_calendars code such as XNYS, XLON, XTKS) after prices' last day.
 
         Columns, for each band level L in `levels` (e.g. 80, 95) and VaR level a in
         `var_levels` (e.g. 95, 99), as percentages:
@@ -419,12 +423,43 @@ class RNNForecaster:
             out[f"var_{percent(a)}"], out[f"es_{percent(a)}"] = var, es
             out[f"var_{percent(a)}_price"] = dist.last * var
             out[f"es_{percent(a)}_price"] = dist.last * es
-        index = (
-            pd.DatetimeIndex(dates, name="Date")
-            if dates is not None
-            else pd.RangeIndex(1, days + 1, name="day")
-        )
-        return pd.DataFrame(out, index=index)
+        if dates is None:
+            from forecast import calendars  # exchange_calendars: imported only when needed
+
+            dates = calendars.next_trading_days(prices.index[-1], days, exchange)
+        return pd.DataFrame(out, index=pd.DatetimeIndex(dates, name="Date"))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to one .npz file (weights, and its facts as JSON inside),
+        atomically; returns the path. RNNForecaster.load(path) reads it back."""
+        import io
+        import json
+
+        from forecast.files import atomic_write_bytes
+
+        params, meta = self.to_checkpoint()
+        blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **params, __meta__=blob)
+        path = Path(path)
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RNNForecaster":
+        """A model written by save(path), of the class its head needs (RNNForecaster.load
+        gives a VolForecaster for a vol model); ForecastError if the file is not one."""
+        import json
+
+        try:
+            with np.load(Path(path), allow_pickle=False) as z:  # never unpickle a file
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))
+            return RNNForecaster.from_checkpoint(arrays, meta)
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise ForecastError(
+                f"{path} is not a model written by RNNForecaster.save ({e})"
+            ) from None
 
     def risk(
         self,

@@ -21,8 +21,7 @@ import hashlib
 import re
 from importlib import resources
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from forecast import jsonfile
 from forecast.config import prices_dir
@@ -37,10 +36,11 @@ from forecast.files import (
     remove_stale_temps,
 )
 from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Any, Dict, Int, Json, Null, Str
-from forecast.prices.csvfile import csv_bytes, parse_csv
-from forecast.prices.schema import day, is_stale
-from forecast.symbols import validate_symbol
+from forecast.symbols import is_stale, validate_symbol
 from forecast.text import printable
+
+if TYPE_CHECKING:  # csvfile and schema (pandas) are imported where a CSV is read or written:
+    import pandas as pd  # listing the cache reads only the JSON sidecars
 
 SAMPLES = {"AAPL": "AAPL.csv", "^GSPC": "GSPC.csv"}  # shipped in forecast/samples, read-only
 SOURCES = ("yahoo", "csv", "sample")
@@ -60,8 +60,10 @@ SIDECAR = Dict(
         "start": Any(Null(), DATE),
         "end": Any(Null(), DATE),
         "imported_from": Str(4096),
+        "exchange": Str(20, r"[A-Z0-9/]+"),  # exchange_calendars code given on import
+        "currency": Str(3, r"[A-Za-z]{3}"),  # ISO 4217 (or GBp, ZAc) given on import
     },
-    optional=("yfinance_version", "start", "end", "imported_from"),
+    optional=("yfinance_version", "start", "end", "imported_from", "exchange", "currency"),
     extra=Json(),  # a newer forecast may add fields; they are kept, never interpreted
 )
 LATEST = Dict({"ticker": _TICKER, "since": TIMESTAMP}, extra=Json())
@@ -118,8 +120,15 @@ def write(
     end: str | None = None,
     yfinance_version: str | None = None,
     imported_from: str | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
 ) -> Path:
-    """Commit `frame` as the cache of `ticker`; return the CSV's path. See the module docstring."""
+    """Commit `frame` as the cache of `ticker`; return the CSV's path. See the module docstring.
+    exchange, currency: the market the prices come from, kept in the sidecar (load() puts them
+    in frame.attrs, where every forecast's dates and labels read them)."""
+    from forecast.prices.csvfile import csv_bytes
+    from forecast.prices.schema import day
+
     data = csv_bytes(frame)
     sha256 = hashlib.sha256(data).hexdigest()
     sidecar = {
@@ -136,6 +145,9 @@ def write(
     }
     if imported_from is not None:
         sidecar["imported_from"] = imported_from[:4096]
+    for key, value in (("exchange", exchange), ("currency", currency)):
+        if value is not None:
+            sidecar[key] = value
     jsonfile.check(sidecar, SIDECAR, f"the sidecar of {ticker}")  # never write what load refuses
     directory = prices_dir(data_dir)
     csv_path = directory / csv_name(ticker, sha256)
@@ -187,6 +199,8 @@ def csv_path(ticker: str, data_dir: Path, meta: dict) -> Path:
 
 def load(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict]:
     """(frame, sidecar) of a valid ticker's cache, the CSV checked against the sidecar's sha256."""
+    from forecast.prices.csvfile import parse_csv
+
     for _attempt in range(5):  # a concurrent write may replace the CSV between our two reads
         try:
             meta = _read_sidecar(ticker, data_dir)
@@ -222,9 +236,13 @@ def load(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict]:
             "was it edited, or a write interrupted?",
         )
     try:
-        return parse_csv(data, str(path), min_rows=1), meta
+        frame = parse_csv(data, str(path), min_rows=1)
     except ForecastError as e:
         raise _corrupt(ticker, str(e)) from None
+    for key in ("exchange", "currency"):  # the market, for forecast dates and labels
+        if meta.get(key):
+            frame.attrs[key] = printable(meta[key])
+    return frame, meta
 
 
 def load_prices(ticker: str, data_dir: Path) -> pd.DataFrame:
@@ -324,5 +342,7 @@ def sample(ticker: str) -> pd.DataFrame | None:
     name = SAMPLES.get(ticker)
     if name is None:
         return None
+    from forecast.prices.csvfile import parse_csv
+
     data = (resources.files("forecast") / "samples" / name).read_bytes()  # never written
     return parse_csv(data, f"shipped sample {name}", min_rows=1)

@@ -33,6 +33,30 @@ class FetchResult:
     warning: str | None = None  # set when falling back to the cache or the shipped sample
     new_rows: int = 0  # trading days not in the cache before this call
 
+    def to_json(self) -> dict:
+        """What `fetch --json` prints for this ticker (README, "JSON output")."""
+        f = self.frame
+        return {
+            "ticker": self.ticker,
+            "source": self.source,
+            "rows": len(f),
+            "first": f"{f.index[0]:%Y-%m-%d}",
+            "last": f"{f.index[-1]:%Y-%m-%d}",
+            "last_close": float(f["Close"].iloc[-1]),
+            "new_rows": self.new_rows,
+            "path": str(self.path) if self.path is not None else None,
+            "warning": self.warning,
+            "exchange": self.exchange,
+            "currency": f.attrs.get("currency"),
+        }
+
+    @property
+    def exchange(self) -> str:
+        """The calendar its forecasts use: the one given on import, else the Yahoo suffix's."""
+        from forecast.calendars import exchange_for
+
+        return str(self.frame.attrs.get("exchange") or "") or exchange_for(self.ticker)
+
 
 def _fallback(ticker: str, data_dir: Path, cached, reason: str, offline: bool) -> FetchResult:
     """No fresh data: the cache as it is, else the shipped sample, else a ForecastError."""
@@ -190,13 +214,46 @@ def _fetch(
     return FetchResult(ticker, frame, "yahoo", path, None, new_rows)
 
 
-def import_csv(ticker: str, csv_path: str | Path, data_dir: Path) -> FetchResult:
-    """Store a user's CSV as the cached history of `ticker` (source "csv"); never touches Yahoo."""
+def import_csv(
+    ticker: str,
+    csv_path: str | Path,
+    data_dir: Path,
+    exchange: str | None = None,
+    currency: str | None = None,
+) -> FetchResult:
+    """Store a user's CSV as the cached history of `ticker` (source "csv"); never touches Yahoo.
+    exchange, currency: the market of the prices (checked by the caller), kept with them."""
     ticker = validate_symbol(ticker)
     notes: list[str] = []
     frame = read_price_csv(csv_path, ticker, notes)
+    return import_frame(
+        ticker, frame, data_dir, str(Path(csv_path).resolve()), notes, exchange, currency
+    )
+
+
+def import_frame(
+    ticker: str,
+    frame: pd.DataFrame,
+    data_dir: Path,
+    imported_from: str,
+    notes: list[str] | None = None,
+    exchange: str | None = None,
+    currency: str | None = None,
+) -> FetchResult:
+    """Store a parsed CSV's frame (the schema) as the cached history of `ticker`."""
     cached = cache.cached(ticker, data_dir)
     new_rows = len(frame) if cached is None else len(frame.index.difference(cached[0].index))
-    path = cache.write(ticker, data_dir, frame, "csv", imported_from=str(Path(csv_path).resolve()))
+    path = cache.write(
+        ticker,
+        data_dir,
+        frame,
+        "csv",
+        imported_from=imported_from,
+        exchange=exchange,
+        currency=currency,
+    )
     cache.mark_latest(ticker, data_dir)
-    return FetchResult(ticker, frame, "csv", path, "; ".join(notes) or None, new_rows)
+    for key, value in (("exchange", exchange), ("currency", currency)):
+        if value:
+            frame.attrs[key] = value
+    return FetchResult(ticker, frame, "csv", path, "; ".join(notes or []) or None, new_rows)

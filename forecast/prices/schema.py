@@ -7,41 +7,28 @@ exactly COLUMNS: the five prices float64, finite and > 0; Volume int64 >= 0; the
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
-from forecast.symbols import validate_symbol  # noqa: F401  (prices' face re-exports it)
+from forecast.symbols import (  # noqa: F401  part of the schema's names too
+    STALE_DAYS,
+    is_stale,
+    parse_date,
+    validate_symbol,
+)
 
 COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits"]
 PRICES = ["Open", "High", "Low", "Close", "Adj Close"]  # float64, must be finite and > 0
 ACTIONS = ["Dividends", "Stock Splits"]  # float64, 0.0 on days without an event
 
-STALE_DAYS = 4  # a long weekend plus a holiday; older than this and `forecast list` says stale
-
-
 # --- symbols and dates ---------------------------------------------------------------------------
-
-
-def parse_date(value: str | dt.date | None, name: str = "date") -> dt.date | None:
-    """'YYYY-MM-DD' (or a date) -> date; None stays None; anything else is a ForecastError."""
-    if value is None or isinstance(value, dt.date):
-        return value.date() if isinstance(value, dt.datetime) else value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ForecastError(f"{name} {str(value)[:30]!r} is not a date; use YYYY-MM-DD") from None
 
 
 def day(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
-
-
-def is_stale(last: dt.date, today: dt.date | None = None) -> bool:
-    return last < (today or dt.date.today()) - dt.timedelta(days=STALE_DAYS)
 
 
 # --- the schema ----------------------------------------------------------------------------------

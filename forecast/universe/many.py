@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import pipeline, prices, store
+from forecast import exports, pipeline, prices, store
 from forecast.config import TrainConfig
 from forecast.evaluation.backtest import run_backtest
 from forecast.jsonfile import plain
@@ -31,6 +31,7 @@ class Row:
     seconds: float = 0.0
     error: str | None = None
     values: dict = field(default_factory=dict)  # what the command measured (see each *_row)
+    table: object = None  # its long table for --export (forecast.exports), when one was asked for
 
     @property
     def ok(self) -> bool:
@@ -129,17 +130,26 @@ def screen_values(pred) -> dict:
         "band_95": float((last["upper_95"] - last["lower_95"]) / pred.last_close),
         "coverage_80": float(last["coverage_80"]),
         "model": pred.trained_through,  # a date, or "NAME (global, cut DATE)"
+        "model_name": pred.model_name,
+        "model_kind": pred.model_kind,
         "warnings": list(pred.warnings),
+        "forecasts": pred.to_json()["forecasts"],  # every day, not only the last
     }
 
 
 # --- backtest ----------------------------------------------------------------------------------
 
 
-def backtest_one(ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: dict, seed: int):
-    """run_backtest's JSON summary for one ticker (the per-case arrays stay in the worker)."""
+def backtest_one(
+    ticker: str, frame: pd.DataFrame, cfg: TrainConfig, options: dict, seed: int, keep=False
+):
+    """run_backtest's JSON summary for one ticker; the per-case arrays stay in the worker unless
+    `keep` (--export): then its forecasts' long table comes back as "forecasts_table"."""
     result = run_backtest(frame, cfg, **options, seed=seed)
-    return result.to_json()
+    summary = result.to_json()
+    if keep:
+        summary["forecasts_table"] = result.forecasts(ticker)
+    return summary
 
 
 def backtest_values(summary: dict) -> dict:
@@ -205,6 +215,8 @@ def predict_universe(
 ) -> list[Row]:
     """Screen values per ticker, from the global model `global_name`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
+    own = global_name is not None and global_name.strip().lower() == "own"  # never a global
+    global_name = None if own else global_name
     loaded = {}  # global models by name, each read once
     infos = store.models(data_dir) if global_name is None else []  # every sidecar, read once
 
@@ -217,7 +229,7 @@ def predict_universe(
     def args_for(ticker):
         if global_name is not None:
             return global_args(global_name, ticker)
-        chosen = store.model_for(data_dir, ticker, infos)
+        chosen = None if own else store.model_for(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
             broken = store.unusable_own_model(ticker, infos)
             if broken is not None:  # never switched silently: the row says so
@@ -227,11 +239,13 @@ def predict_universe(
         params, meta = checkpoint.load_model(data_dir, ticker)
         return (ticker, frame, params, meta, days, n_paths, seed, today)
 
-    def row_of(o):
+    def row_of(o) -> Row:
         values = screen_values(o.value)
         if o.key in switched:
             values["switched"] = switched[o.key]
-        return _row(o, values)
+        row = _row(o, values)
+        row.table = exports.prediction_table(o.value)
+        return row
 
     switched = {}  # ticker -> why a global model forecast it instead of its own
     outcomes = runner.run(predict_one, tickers, args_for)
@@ -239,12 +253,19 @@ def predict_universe(
 
 
 def backtest_universe(
-    tickers, data_dir: Path, cfg: TrainConfig, options: dict, seed: int, runner, on_row
+    tickers, data_dir: Path, cfg: TrainConfig, options: dict, seed: int, runner, on_row, keep=False
 ) -> list[Row]:
-    """A walk-forward backtest per ticker on the runner's workers; one Row each."""
+    """A walk-forward backtest per ticker on the runner's workers; one Row each (with its
+    forecasts' long table when `keep`)."""
 
     def args_for(ticker):
-        return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed)
+        return (ticker, prices.load_prices(ticker, data_dir), cfg, options, seed, keep)
+
+    def row_of(o) -> Row:
+        table = o.value.pop("forecasts_table", None)
+        row = _row(o, backtest_values(o.value))
+        row.table = table
+        return row
 
     outcomes = runner.run(backtest_one, tickers, args_for)
-    return _collect(outcomes, lambda o: _row(o, backtest_values(o.value)), on_row)
+    return _collect(outcomes, row_of, on_row)

@@ -16,7 +16,10 @@ from numba import njit
 @njit(cache=True, error_model="numpy", nogil=True)
 def adam_step(theta, grad, m, v, step, lr, beta1, beta2, eps, max_norm):
     """Update theta, m, v in place (all shape (P,)); step k is 1-based. Returns ||g|| before clipping."""
-    norm = np.sqrt(np.sum(grad * grad))
+    sq = 0.0
+    for i in range(grad.shape[0]):  # a loop, not np.sum(grad * grad): a temporary less, and
+        sq += grad[i] * grad[i]  # an array expression less to compile on the first run
+    norm = np.sqrt(sq)
     clip = max_norm / norm if norm > max_norm else 1.0
     bc1 = 1.0 - beta1**step  # bias corrections
     bc2 = 1.0 - beta2**step

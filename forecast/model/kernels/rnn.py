@@ -69,7 +69,11 @@ def rnn_forward(Wxh, Whh, bh, Why, by, xs):
         for b in range(B):
             for j in range(H):
                 hs[t + 1, b, j] = tanh(xproj[t, b, j] + a[b, j] + bh[j])  # h_t
-    ys = (np.dot(hs[1:].reshape((T * B, H)), Why.T) + by).reshape((T, B, O))  # y_t
+    ys = np.dot(hs[1:].reshape((T * B, H)), Why.T).reshape((T, B, O))
+    for t in range(T):
+        for b in range(B):
+            for o in range(O):
+                ys[t, b, o] += by[o]  # y_t
     return hs, ys
 
 
@@ -87,8 +91,14 @@ def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
     dY = dys.reshape((T * B, O))
     Hs = hs[1:].reshape((T * B, H))
     dWhy = np.dot(dY.T, Hs)  # sum_t dy_t h_t^T
-    dby = dY.sum(axis=0)  # sum_t dy_t
-    dhy = np.dot(dY, Why).reshape((T, B, H))  # Why^T dy_t: backprop into h from the head
+    dby = np.zeros(O)
+    for i in range(T * B):  # sums as loops: .sum(axis=) alone took 1.3 s to compile
+        for o in range(O):
+            dby[o] += dY[i, o]  # sum_t dy_t
+    # Why and Whh enter as the transposes of C copies of their transposes: every np.dot here
+    # then has the operand layouts of rnn_forward's, and each layout pair is one more compile
+    dhy = np.dot(dY, c_transpose(Why).T).reshape((T, B, H))  # Why^T dy_t: into h from the head
+    WhhTT = c_transpose(Whh).T
     dhraw = np.empty((T, B, H))
     dhnext = np.zeros((B, H))
     for t in range(T - 1, -1, -1):
@@ -97,11 +107,15 @@ def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
                 dh = dhy[t, b, j] + dhnext[b, j]  # backprop into h: from y_t and from h_{t+1}
                 h = hs[t + 1, b, j]
                 dhraw[t, b, j] = (1.0 - h * h) * dh  # backprop through tanh
-        np.dot(dhraw[t], Whh, dhnext)  # Whh^T dhraw: into h_{t-1}
+        np.dot(dhraw[t], WhhTT, dhnext)  # Whh^T dhraw: into h_{t-1}
     dA = dhraw.reshape((T * B, H)).T
     dWhh = np.dot(dA, hs[:T].reshape((T * B, H)))  # sum_t dhraw_t h_{t-1}^T
     dWxh = np.dot(dA, xs.reshape((T * B, D)))  # sum_t dhraw_t x_t^T
-    dbh = dA.sum(axis=1)  # sum_t dhraw_t
+    dbh = np.zeros(H)
+    for t in range(T):
+        for b in range(B):
+            for j in range(H):
+                dbh[j] += dhraw[t, b, j]  # sum_t dhraw_t
     return dWxh, dWhh, dbh, dWhy, dby
 
 
@@ -187,12 +201,11 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
     hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs)
     E, dys = head_loss(head, ys, zs)
     dWxh, dWhh, dbh, dWhy, dby = rnn_backward(Wxh, Whh, Why, xs, hs, dys)
-    gWxh, gWhh, gbh, gWhy, gby = unpack(grad, D, H, O)
-    gWxh += scale * dWxh
-    gWhh += scale * dWhh
-    gbh += scale * dbh
-    gWhy += scale * dWhy
-    gby += scale * dby
+    k = 0  # grad is laid out like theta: the five gradients one after another
+    for g in (dWxh.ravel(), dWhh.ravel(), dbh, dWhy.ravel(), dby):
+        for i in range(g.shape[0]):
+            grad[k] += scale * g[i]
+            k += 1
     return scale * E
 
 
@@ -433,6 +446,17 @@ def time_major(xs, zs, rows):
             for d in range(D):
                 xs_t[t, b, d] = xs[i, t, d]
     return xs_t, zs_t
+
+
+@jit
+def c_transpose(A):
+    """A.T (n, m) as a new C-contiguous array, for A (m, n)."""
+    m, n = A.shape
+    out = np.empty((n, m))
+    for i in range(m):
+        for j in range(n):
+            out[j, i] = A[i, j]
+    return out
 
 
 # --- the parameter layout: one flat vector, in this order --------------------------------------

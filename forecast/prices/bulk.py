@@ -1,0 +1,139 @@
+"""Many CSV files in at once: several files, a folder of them, or one long file with a ticker
+column; each ticker imported on its own thread, a failure kept per file.
+
+    sources(paths, ticker)   -> the tickers to import and where each one's rows are
+    import_all(sources, ...) -> (results, failures): the others import when one file fails
+
+A file's ticker is its name (acme.csv -> ACME, BRK-B.csv -> BRK-B), unless the file has a
+ticker (or symbol) column: then it is a long file, ticker,date,close,..., one ticker per
+group of rows. Each ticker's rows go through the same parser and checks as a one-file import.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from forecast.errors import ForecastError
+from forecast.files import RefusedFile, read_regular
+from forecast.prices import policy
+from forecast.prices.csvfile import MAX_CSV_BYTES, MIN_ROWS, parse_csv
+from forecast.symbols import validate_symbol
+
+TICKER_COLUMNS = ("ticker", "symbol")  # a header with one of these makes a long file
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ticker's prices to import: a whole file, or a long file's rows of that ticker."""
+
+    ticker: str
+    label: str  # what messages and the summary call it: the file name (and ticker)
+    path: Path
+    data: bytes | None = None  # a long file's rows for this ticker, as a CSV without the column
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return read_regular(path, MAX_CSV_BYTES)
+    except RefusedFile as e:
+        raise ForecastError(f"{e}; give a CSV file of prices") from None
+    except OSError as e:
+        raise ForecastError(f"cannot read {path} ({e.strerror or e}); check the path") from None
+
+
+def _ticker_column(data: bytes) -> str | None:
+    """The header's ticker column, if the file has one."""
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
+    sep = ";" if first.count(";") > first.count(",") else ","
+    for name in first.split(sep):
+        if name.strip().strip('"').lower() in TICKER_COLUMNS:
+            return name.strip().strip('"')
+    return None
+
+
+def _split_long(path: Path, data: bytes, column: str) -> list[Source]:
+    """A long file's rows, one Source per ticker in the order they first appear."""
+    import pandas as pd
+
+    sep = ";" if data.split(b"\n", 1)[0].count(b";") > data.split(b"\n", 1)[0].count(b",") else ","
+    try:
+        raw = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False)
+    except Exception as e:  # pandas' parser raises many types
+        raise ForecastError(f"{path.name} is not a readable CSV file ({e})") from None
+    out = []
+    for value, rows in raw.groupby(column, sort=False):
+        ticker = validate_symbol(value)
+        body = rows.drop(columns=[column]).to_csv(index=False, sep=sep).encode("utf-8")
+        out.append(Source(ticker, f"{path.name} ({ticker})", path, body))
+    return out
+
+
+def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source], dict[str, str]]:
+    """The tickers in `paths` (files and folders of *.csv) and where each one's rows are, with
+    the files that cannot be used ({label: why}). `ticker`: the one ticker of a single file
+    (the form `fetch TICKER --csv FILE`)."""
+    files, failures = [], {}
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".csv" and q.is_file())
+            if not found:
+                failures[str(p)] = "a folder without .csv files"
+            files += found
+        else:
+            files.append(p)
+    out = []
+    for f in files:
+        try:
+            if ticker is not None:
+                out.append(Source(validate_symbol(ticker), f"{f.name} ({ticker})", f))
+                continue
+            data = _read(f)
+            column = _ticker_column(data)
+            if column is not None:
+                out += _split_long(f, data, column)
+            else:
+                name = validate_symbol(f.stem)
+                out.append(Source(name, f"{f.name} ({name})", f))
+        except ForecastError as e:
+            failures[f.name] = str(e)
+    return out, failures
+
+
+def _import_one(source: Source, data_dir: Path, exchange, currency) -> policy.FetchResult:
+    if source.data is None:
+        return policy.import_csv(source.ticker, source.path, data_dir, exchange, currency)
+    notes: list[str] = []
+    frame = parse_csv(source.data, source.label, MIN_ROWS, notes)
+    where = f"{source.path.resolve()} ({source.ticker})"
+    return policy.import_frame(source.ticker, frame, data_dir, where, notes, exchange, currency)
+
+
+def import_all(
+    items: list[Source],
+    data_dir: Path,
+    exchange: str | None = None,
+    currency: str | None = None,
+    workers: int | None = None,
+) -> tuple[list[policy.FetchResult], dict[str, str]]:
+    """Import every source on a pool of threads (pandas' parser and the file writes release
+    the GIL); returns the results in the sources' order and the failures ({label: why})."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    results, failures = [], {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
+        futures = [(s, pool.submit(_import_one, s, data_dir, exchange, currency)) for s in items]
+        for source, future in futures:
+            try:
+                results.append(future.result())
+            except ForecastError as e:
+                failures[source.label] = str(e)
+            except OSError as e:
+                failures[source.label] = f"cannot save it ({e.strerror or e})"
+    if results:  # threads finish in any order: the last source is the one commands default to
+        from forecast.prices import cache
+
+        cache.mark_latest(results[-1].ticker, data_dir)
+    return results, failures

@@ -1,0 +1,104 @@
+"""fetch --csv with many files, a folder or one long file; --exchange and --currency kept with
+the prices and used by every forecast's dates and labels; one bad file fails alone."""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from forecast.cli.app import app
+from forecast.prices.cache import SAMPLES
+
+runner = CliRunner()
+TINY = ["--window", "10", "--hidden", "4", "--epochs", "1"]
+
+
+def run(data_dir, *args):
+    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
+
+
+@pytest.fixture(scope="module")
+def rows():
+    from importlib import resources
+
+    text = (resources.files("forecast") / "samples" / SAMPLES["AAPL"]).read_text()
+    header, *body = list(csv.reader(text.splitlines()))
+    return header, body
+
+
+def write(path, header, body, ticker=None):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow((["ticker"] if ticker else []) + header)
+        for r in body:
+            w.writerow(([ticker] if ticker else []) + r)
+    return path
+
+
+def test_a_folder_files_and_a_long_file_in_one_command(tmp_path, rows):
+    header, body = rows
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder / "acme.csv", header, body[:600])
+    write(folder / "BETA.L.csv", header, body[600:1200])
+    (folder / "broken.csv").write_text("not,a price file\n1,2\n")
+    long = tmp_path / "long.csv"
+    with open(long, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Symbol", *header])
+        for t, part in (("LA", body[:500]), ("LB", body[500:1000])):
+            w.writerows([t, *r] for r in part)
+    d = tmp_path / "d"
+    r = run(d, "fetch", "--csv", str(folder), "--csv", str(long), "--json")
+    assert r.exit_code == 1, r.output
+    got = {x["ticker"]: x for x in json.loads(r.stdout)}
+    assert set(got) == {"ACME", "BETA.L", "LA", "LB"}  # the others still imported
+    assert got["ACME"]["rows"] == 600 and got["LB"]["rows"] == 500
+    assert got["BETA.L"]["exchange"] == "XLON" and got["ACME"]["exchange"] == "XNYS"
+    err = r.stderr.strip().splitlines()
+    assert any("broken.csv" in line for line in err[:-1])
+    assert err[-1].startswith("error: 1 of 5 imports failed (broken.csv")
+    listed = {x["ticker"] for x in json.loads(run(d, "list", "--json").stdout)}
+    assert listed == {"ACME", "BETA.L", "LA", "LB"}
+
+
+def test_exchange_and_currency_reach_every_forecast(tmp_path, rows):
+    header, body = rows
+    until = [r for r in body if r[0] <= "2022-12-23"]  # a Friday before two London holidays
+    f = write(tmp_path / "x.csv", header, until)
+    d = tmp_path / "d"
+    r = run(d, "fetch", "ACME", "--csv", str(f), "--exchange", "xlon", "--currency", "GBp")
+    assert r.exit_code == 0, r.output
+    assert run(d, "train", "ACME", *TINY).exit_code == 0
+    p = json.loads(run(d, "predict", "ACME", "--days", "2", "--paths", "50", "--json").stdout)
+    assert [x["date"] for x in p["forecasts"]] == ["2022-12-28", "2022-12-29"]  # XLON sessions
+    assert p["currency"] == "GBp" and p["run"]["exchange"] == "XLON"
+    table = run(d, "predict", "ACME", "--days", "2", "--paths", "50")
+    assert "GBp" in table.stdout
+    # the same prices without --exchange follow the New York calendar
+    d2 = tmp_path / "d2"
+    assert run(d2, "fetch", "ACME", "--csv", str(f)).exit_code == 0
+    assert run(d2, "train", "ACME", *TINY).exit_code == 0
+    p2 = json.loads(run(d2, "predict", "ACME", "--days", "1", "--paths", "50", "--json").stdout)
+    assert p2["forecasts"][0]["date"] == "2022-12-27" and p2["currency"] is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--exchange", "XXXX"], "unknown exchange 'XXXX'"),
+        (["--currency", "ABC"], "unknown currency 'ABC'"),
+    ],
+)
+def test_unknown_exchange_or_currency_is_a_usage_error(tmp_path, rows, args, message):
+    f = write(tmp_path / "acme.csv", *rows)
+    r = run(tmp_path / "d", "fetch", "--csv", str(f), *args)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert r.stderr.startswith("error: ") and message in r.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_market_options_need_csv(tmp_path):
+    r = run(tmp_path, "fetch", "AAPL", "--exchange", "XLON")
+    assert r.exit_code == 2 and "add --csv" in r.stderr
