@@ -102,3 +102,12 @@ def test_unknown_exchange_or_currency_is_a_usage_error(tmp_path, rows, args, mes
 def test_market_options_need_csv(tmp_path):
     r = run(tmp_path, "fetch", "AAPL", "--exchange", "XLON")
     assert r.exit_code == 2 and "add --csv" in r.stderr
+
+
+def test_a_ticker_names_one_file_not_a_folder(tmp_path, rows):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder / "acme.csv", *rows)
+    r = run(tmp_path / "d", "fetch", "XYZ", "--csv", str(folder))
+    assert r.exit_code == 1 and "for a folder or several files leave it out" in r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "d" / "prices").exists()

@@ -2,6 +2,9 @@
 
 The CLI imports only api, display, config and errors; api (and with it numpy, pandas, numba,
 yfinance) is imported inside the commands that need it, so `forecast --help` stays fast.
+`list`, `models` and `rm` use forecast.catalog instead, the light door that reads only JSON
+sidecars (no numpy at all); parsing checks export suffixes, exchange and currency codes
+through forecast.exports, forecast.calendars and forecast.prices.symbols.
 
 Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on stderr),
 2 a usage error (unknown option or command, wrong type, value out of range), 130 interrupted

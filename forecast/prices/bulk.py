@@ -77,6 +77,11 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
     the files that cannot be used ({label: why}). `ticker`: the one ticker of a single file
     (the form `fetch TICKER --csv FILE`)."""
     files, failures = [], {}
+    if ticker is not None and (len(paths) != 1 or Path(paths[0]).is_dir()):
+        raise ForecastError(
+            f"{ticker} names the ticker of one CSV file; for a folder or several files leave "
+            "it out: each file's name (or its ticker column) names its ticker"
+        )
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".csv" and q.is_file())
