@@ -555,6 +555,7 @@ def backtest_table(ticker: str, result, model: str = "") -> None:
         + (f" of {model}" if model else ""),
         markup=False,
         highlight=False,
+        soft_wrap=True,  # one line: the verdict lines below start at a fixed line
     )
     for text in (getattr(result, "risk_verdict", ""), result.verdict):
         if text:
