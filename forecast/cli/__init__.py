@@ -1,7 +1,9 @@
 """The terminal: Typer commands that parse, call one forecast.api function, and render.
 
-app         the commands and their options; exit codes 0, 1, 2, 130
-display     rich tables and progress bars; errors as one line on stderr
+app         the commands; exit codes 0, 1, 2, 130, 143
+options     every option, defined once (help, range, check), shared by the commands
+display     rich tables; errors as one line on stderr; columns dropped, never numbers cut
+progress    the bars on stderr: epochs, folds, tickers
 fanchart    the terminal fan chart
 """
 

@@ -11,8 +11,6 @@ Exit codes are Click's: 0 success, 1 a failure at run time (one `error:` line on
 (Ctrl-C), 143 terminated (SIGTERM, handled like Ctrl-C: workers stopped, no file left partial).
 """
 
-import datetime as dt
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +26,43 @@ except ImportError:  # pragma: no cover - older typer on the real Click
 
 from forecast import config
 from forecast.cli import display
-from forecast.config import RANGES, Loss, TrainConfig
+from forecast.cli import progress as bars
+from forecast.cli.options import (  # the options every command shares, defined once
+    DEFAULTS,
+    FEATURES_DEFAULT,
+    FORECAST,
+    LOSS_DEFAULT,
+    OUTPUT,
+    RISK,
+    TRAINING,
+    UNIVERSE,
+    WALK,
+    BatchSize,
+    Ensemble,
+    Export,
+    Features,
+    Hidden,
+    Jobs,
+    JsonOut,
+    LearningRate,
+    Levels,
+    LossOpt,
+    ModelName,
+    Patience,
+    Plot,
+    Scheduler,
+    Tickers,
+    UniverseFile,
+    VarLevels,
+    Window,
+    currency_code,
+    day,
+    examples,
+    exchange_code,
+    ranged,
+    typed_only,
+)
+from forecast.config import TrainConfig
 from forecast.errors import (
     ForecastError,
     Terminated,
@@ -130,14 +164,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# CLI defaults are TrainConfig's
-DEFAULTS = {
-    name: TrainConfig.default(name)
-    for name in ("window", "hidden", "epochs", "batch_size", "lr", "patience", "seed", "ensemble")
-}
-LOSS_DEFAULT = Loss(TrainConfig.default("loss"))
-FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
-
 
 class State:
     data_dir: Path
@@ -181,15 +207,6 @@ def _stopped(e: KeyboardInterrupt) -> str:
     return "terminated" if isinstance(e, Terminated) else "interrupted"
 
 
-def _typed_only(ctx: typer.Context, param: typer.CallbackParam, value):
-    """The option's value when typed; None when it came from its environment variable, which
-    the library reads itself (config.resolve_data_dir names it in errors; a scheduler from
-    the variable serves only runs over many tickers). The envvar is declared so that the help
-    shows it."""
-    source = ctx.get_parameter_source(param.name)
-    return None if source is not None and source.name == "ENVIRONMENT" else value
-
-
 def _version(value: bool) -> None:
     if value:
         from forecast import __version__
@@ -213,7 +230,7 @@ def main(
             metavar="DIR",
             envvar=config.DATA_DIR_ENV,
             show_envvar=True,
-            callback=_typed_only,
+            callback=typed_only,
         ),
     ] = None,
     quiet: Annotated[
@@ -241,87 +258,6 @@ def main(
         raise typer.BadParameter(str(e)) from None
 
 
-def ranged(name: str, help: str, panel: str, **kwargs):
-    """An integer option whose range the parser checks (exit 2), from config.RANGES."""
-    lo, hi = RANGES[name]
-    return typer.Option(help=help, min=lo, max=hi, rich_help_panel=panel, **kwargs)
-
-
-def _features(text: str) -> str:
-    names = config.parse_features(text)
-    bad = [f for f in names if f not in config.FEATURES]
-    if bad or not names or names[0] != "return" or len(set(names)) != len(names):
-        raise typer.BadParameter(
-            f"{text!r}: give 'return' first, then any of {', '.join(config.FEATURES[1:])}, "
-            "comma-separated, each once"
-        )
-    return text
-
-
-def _lr(value: float) -> float:
-    if not 0 < value < 1:  # math.isfinite too: nan fails both comparisons
-        raise typer.BadParameter(f"{value} is not in (0, 1)")
-    return value
-
-
-def _day(text: str | None) -> dt.date | None:
-    # strptime's %Y-%m-%d also takes 2020-1-1; README promises YYYY-MM-DD, so exactly that
-    if text is None:
-        return None
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
-
-
-def _export_path(path: Path | None) -> Path | None:
-    from forecast import exports  # light: the suffix check only
-
-    if path is not None:
-        try:
-            exports.check_suffix(path)
-        except ForecastError as e:
-            raise typer.BadParameter(str(e)) from None
-    return path
-
-
-def _exchange_code(value: str | None) -> str | None:
-    from forecast.calendars import check_exchange  # exchange_calendars: only when given
-
-    try:
-        return check_exchange(value) if value is not None else None
-    except ForecastError as e:
-        raise typer.BadParameter(str(e)) from None
-
-
-def _currency_code(value: str | None) -> str | None:
-    from forecast.symbols import check_currency
-
-    try:
-        return check_currency(value) if value is not None else None
-    except ForecastError as e:
-        raise typer.BadParameter(str(e)) from None
-
-
-def _plot_path(path: Path | None) -> Path | None:
-    if path is not None and path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise typer.BadParameter(f"{path.name}: give a file name ending in .png, .svg or .pdf")
-    return path
-
-
-OUTPUT = "Output"
-JsonOut = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help='Print machine-readable JSON only (README, "JSON output", has each schema).',
-        rich_help_panel=OUTPUT,
-    ),
-]
-
-
 def print_json(value) -> None:
     """JSON on stdout, NaN and infinities as null: data only, messages stay on stderr."""
     import json
@@ -329,11 +265,6 @@ def print_json(value) -> None:
     from forecast.jsonfile import plain
 
     display.out.print_json(json.dumps(plain(value)))
-
-
-def examples(*commands: str) -> str:
-    """A command's epilog: its examples, one per line (README's help excerpts show them too)."""
-    return "Examples:\n" + "\n".join(f"  {c}" for c in commands)
 
 
 # --- fetch / list: cached prices -----------------------------------------------------------------
@@ -360,7 +291,7 @@ def fetch(
         str | None,
         typer.Option(
             help="First day, YYYY-MM-DD (default: all history).",
-            callback=_day,
+            callback=day,
             show_default=False,
             metavar="YYYY-MM-DD",
             rich_help_panel="Range",
@@ -370,7 +301,7 @@ def fetch(
         str | None,
         typer.Option(
             help="Last day, YYYY-MM-DD, inclusive (default: today).",
-            callback=_day,
+            callback=day,
             show_default=False,
             metavar="YYYY-MM-DD",
             rich_help_panel="Range",
@@ -396,7 +327,7 @@ def fetch(
             "ticker's Yahoo suffix names, e.g. .L: XLON, else XNYS).",
             show_default=False,
             metavar="CODE",
-            callback=_exchange_code,
+            callback=exchange_code,
             rich_help_panel="Source",
         ),
     ] = None,
@@ -407,7 +338,7 @@ def fetch(
             "shown with every forecast.",
             show_default=False,
             metavar="CODE",
-            callback=_currency_code,
+            callback=currency_code,
             rich_help_panel="Source",
         ),
     ] = None,
@@ -422,7 +353,7 @@ def fetch(
     json_out: JsonOut = False,
 ) -> None:
     """Download daily prices from Yahoo into the data directory (only new days after the first)."""
-    start_day, end_day = start, end  # dates already (_day)
+    start_day, end_day = start, end  # dates already (day)
     tickers = tickers or []
     if csv:
         if len(tickers) > 1 or (tickers and len(csv) > 1):
@@ -518,167 +449,6 @@ def list_cached(json_out: JsonOut = False) -> None:
 
 # --- train / predict: the model ------------------------------------------------------------------
 
-MODEL, TRAINING, FORECAST, WALK = "Model", "Training", "Forecast", "Walk-forward"
-
-# The model options train and backtest share: one definition, one help text.
-Window = Annotated[int, ranged("window", "T: trading days the RNN reads per forecast.", MODEL)]
-Hidden = Annotated[int, ranged("hidden", "H: hidden units.", MODEL)]
-LossOpt = Annotated[  # --head names what it is; --loss, its name before, still works
-    Loss,
-    typer.Option(
-        "--head",
-        "--loss",
-        help="Output head: vol (a correction to EWMA volatility, mean 0), gaussian (mean and "
-        "volatility), mse (a point forecast), direction (P(up)).",
-        rich_help_panel=MODEL,
-    ),
-]
-Features = Annotated[
-    str,
-    typer.Option(
-        help="Inputs per day, comma-separated, return first: the vol head takes any of "
-        + ", ".join(config.HEAD_FEATURES["vol"])
-        + f" (default: {','.join(config.DEFAULT_FEATURES['vol'])}); the others any of "
-        + ", ".join(config.HEAD_FEATURES["other"])
-        + f" (default: {','.join(config.DEFAULT_FEATURES['other'])}).",
-        show_default=False,
-        metavar="LIST",
-        callback=_features,
-        rich_help_panel=MODEL,
-    ),
-]
-BatchSize = Annotated[int, ranged("batch_size", "Windows per Adam step.", TRAINING)]
-Ensemble = Annotated[
-    int,
-    ranged("ensemble", "vol head: RNNs trained from seeds seed, seed+1, ...; averaged.", TRAINING),
-]
-LearningRate = Annotated[
-    float,
-    typer.Option(help="Adam learning rate, in (0, 1).", callback=_lr, rich_help_panel=TRAINING),
-]
-Patience = Annotated[
-    int, ranged("patience", "Epochs without validation improvement before stopping.", TRAINING)
-]
-Plot = Annotated[
-    Path | None,
-    typer.Option(
-        help="Also draw a chart into this .png, .svg or .pdf file (needs matplotlib).",
-        callback=_plot_path,
-        show_default=False,
-        rich_help_panel=OUTPUT,
-    ),
-]
-
-Export = Annotated[
-    Path | None,
-    typer.Option(
-        help="Also write every forecast, one row per ticker, date and horizon, to this .csv, "
-        ".parquet (needs pyarrow) or .json file.",
-        callback=_export_path,
-        show_default=False,
-        metavar="FILE",
-        rich_help_panel=OUTPUT,
-    ),
-]
-
-
-def _levels(option: str):
-    """A callback that checks repeatable percent levels (range, repeats): exit 2 when wrong."""
-
-    def check(values: list[float] | None):
-        if not values:
-            return None
-        from forecast.model.predictive import check_levels  # numpy: not for --help
-
-        try:
-            return check_levels(values, option)
-        except UsageError as e:
-            raise typer.BadParameter(str(e).removeprefix(f"{option} ")) from None
-
-    return check
-
-
-RISK = "Risk"
-Levels = Annotated[
-    list[float] | None,
-    typer.Option(
-        "--level",
-        help="Band level in percent, repeatable, in (50, 99.9) [default: 80 and 95].",
-        callback=_levels("--level"),
-        metavar="PCT",
-        show_default=False,
-        rich_help_panel=RISK,
-    ),
-]
-VarLevels = Annotated[
-    list[float] | None,
-    typer.Option(
-        "--var",
-        help="Value at Risk and Expected Shortfall level in percent, repeatable "
-        "[default: 95 and 99].",
-        callback=_levels("--var"),
-        metavar="PCT",
-        show_default=False,
-        rich_help_panel=RISK,
-    ),
-]
-
-
-UNIVERSE = "Universe"
-Tickers = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Symbols (default: the most recently fetched or trained one).",
-        metavar="TICKER",
-        show_default=False,
-    ),
-]
-UniverseFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--universe",
-        help="Also every ticker in this file: one per line, # comments, blanks and repeats ignored.",
-        show_default=False,
-        metavar="FILE",
-        rich_help_panel=UNIVERSE,
-    ),
-]
-Jobs = Annotated[
-    int | None,
-    typer.Option(
-        help="Worker processes for many tickers, each single-threaded (default: one per core).",
-        min=RANGES["jobs"][0],
-        max=RANGES["jobs"][1],
-        show_default=False,
-        rich_help_panel=UNIVERSE,
-    ),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        help="Run the per-ticker jobs on this Dask scheduler, e.g. tcp://host:8786 (the "
-        "variable is used only for runs over many tickers).",
-        show_default=False,
-        metavar="ADDRESS",
-        envvar="FORECAST_SCHEDULER",
-        show_envvar=True,
-        callback=_typed_only,
-        rich_help_panel=UNIVERSE,
-    ),
-]
-ModelName = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help="Which model: own (the ticker's own), or NAME, a global model saved by "
-        "`train ... --global NAME` (default: the newest of the ticker's own and the global "
-        "models trained on it).",
-        show_default=False,
-        metavar="NAME",
-        rich_help_panel=UNIVERSE,
-    ),
-]
-
 
 def _show_problems(plan) -> None:
     """Invalid symbols of the universe, one line each; then the plan's error, if it has one."""
@@ -695,7 +465,7 @@ def _run_universe(verb: str, plan, jobs, scheduler, work):
     _show_problems(plan)
     try:
         with api.runner(jobs, scheduler) as runner:
-            with display.UniverseProgress(len(plan.tickers), verb, runner.where) as progress:
+            with bars.UniverseProgress(len(plan.tickers), verb, runner.where) as progress:
                 return work(plan.tickers, runner, progress)
     except KeyboardInterrupt as e:
         display.error(
@@ -809,7 +579,7 @@ def train(
         )
         if plan.mode == "global":
             _show_problems(plan)
-            with display.EpochProgress(cfg.epochs) as progress:
+            with bars.EpochProgress(cfg.epochs) as progress:
                 report = api.train_global(
                     plan.global_name,
                     plan.tickers,
@@ -843,7 +613,7 @@ def train(
             )
             _show_rows(rows, plan, json_out, lambda: display.train_many_table(rows))
             return
-        with display.EpochProgress(cfg.epochs) as progress:
+        with bars.EpochProgress(cfg.epochs) as progress:
             report = api.train(
                 plan.ticker,
                 state.data_dir,
@@ -1105,7 +875,7 @@ def backtest(
                 display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
             _show_rows(rows, plan, json_out, lambda: display.backtest_many_table(rows, horizon))
             return
-        with display.fold_progress() as on_fold:
+        with bars.fold_progress() as on_fold:
             report = api.backtest(
                 plan.ticker,
                 state.data_dir,

@@ -158,47 +158,6 @@ def cached_table(entries: list[dict], data_dir) -> None:
 # --- train / predict ----------------------------------------------------------------------------
 
 
-class EpochProgress:
-    """A rich progress bar over epochs (stderr): train loss, validation loss, best so far."""
-
-    def __init__(self, epochs: int):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[losses]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,  # on failure only the one error line stays; the summary follows success
-            disable=not err.is_terminal,  # logs get the summary, not a redrawn bar
-        )
-        self.task = self.progress.add_task("train", total=epochs, losses="compiling / first epoch…")
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
-
-    def __call__(self, e) -> None:
-        mark = "*" if e.improved else " "
-        losses = f"train {e.train_loss:.4f}  val {e.val_loss:.4f}{mark} best {e.best_val_loss:.4f}"
-        self.progress.update(self.task, completed=e.epoch, losses=losses)
-
-    def stop_early(self) -> None:
-        task = self.progress.tasks[0]
-        self.progress.update(self.task, total=task.completed)
-
-
 def _options(s) -> str:
     cfg = s.config
     return f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}"
@@ -415,44 +374,6 @@ def fan(pred) -> None:
 # --- backtest -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def fold_progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar over backtest refits on stderr; yields backtest.run_backtest's on_fold.
-
-    The bar appears on the first callback, after the options were checked, so an error
-    before it stays the only line on stderr.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    progress = Progress(
-        TextColumn("refit"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # logs get the tables, not a redrawn bar
-    )
-    task = progress.add_task("backtest", total=None)
-
-    def on_fold(i: int, n_folds: int) -> None:
-        if not progress.live.is_started:
-            progress.start()
-        progress.update(task, completed=i, total=n_folds)
-
-    try:
-        yield on_fold
-    finally:
-        if progress.live.is_started:
-            progress.stop()
-
-
 def _cell(value, fmt: str) -> str:
     return "–" if value is None or value != value else format(value, fmt)  # NaN → dash
 
@@ -610,53 +531,6 @@ def backtest_table(ticker: str, result, model: str = "") -> None:
 
 
 # --- universes: many tickers per command ---------------------------------------------------------
-
-
-class UniverseProgress:
-    """One bar over the universe on stderr, and one line as each ticker finishes.
-
-    Called with each forecast.universe.many.Row; lines stay above the bar (and in logs, where the bar
-    is off).
-    """
-
-    def __init__(self, total: int, verb: str, where: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.progress = Progress(
-            TextColumn(verb),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[failed]} failed · {task.elapsed:.0f} s"),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
-        self.task = self.progress.add_task(verb, total=total, failed=0)
-        self.failed = 0
-        info(f"{verb} {total} ticker{'s' * (total != 1)} on {where}")
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
-
-    def __call__(self, row) -> None:
-        if row.ok:
-            err.print(
-                f"  {row.ticker:<12} ok      {row.seconds:6.1f} s", highlight=False, markup=False
-            )
-        else:
-            self.failed += 1
-            err.print(
-                f"  {row.ticker:<12} failed  {row.error}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-                style="yellow",
-            )
-        self.progress.update(self.task, advance=1, failed=self.failed)
 
 
 def _rows_table(title: str, columns: list[tuple[str, str]], compact: bool = False) -> Table:
