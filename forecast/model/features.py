@@ -80,7 +80,8 @@ def usable_features(
     instead of failing: close-only data is common. A set the user chose is kept (and
     check_features refuses range inputs the prices cannot give); other heads keep theirs.
     """
-    if loss != "vol" or has_range(prices) or features != DEFAULT_FEATURES["vol"]:
+    vol = loss in HEADS and HEADS[loss].offset  # loss "": a check that names no head
+    if not vol or has_range(prices) or features != DEFAULT_FEATURES["vol"]:
         return features, None
     dropped = [f for f in features if f in RANGE_FEATURES]
     if not dropped:
@@ -422,7 +423,7 @@ def random_walk_terms(ds, loss: str, T: int, burn: int) -> tuple[float, int]:
     """(sum, count) of the random walk's loss over a dataset's scored validation steps, in the
     head's units (heads.py says which random walk); (0, 0) without validation windows. What a
     model's and a panel's "vs random walk" compare with."""
-    if loss == "vol":
+    if HEADS[loss].offset:
         return vol_baseline_terms(ds, T, burn)
     zv = ds.val[1]
     if not len(zv):

@@ -49,7 +49,7 @@ class GlobalFit:
         vol model's do (RNNForecaster.to_checkpoint)."""
         D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss].O
         members = [to_params(r.theta, D, H, O) for r in self.results]
-        if self.config.loss != "vol":
+        if not HEADS[self.config.loss].ensemble:
             return members[0]
         return {k: np.stack([p[k] for p in members]) for k in members[0]}
 
@@ -103,7 +103,7 @@ def global_config(cfg: TrainConfig) -> TrainConfig:
     """The options a global model trains with: the user's, except that options left at their
     per-ticker defaults take the global model's (GLOBAL_SETTINGS): pooled series give many
     more windows an epoch, so larger batches (measured: benchmarks/quality.py --global)."""
-    settings = GLOBAL_SETTINGS["vol" if cfg.loss == "vol" else "other"]
+    settings = GLOBAL_SETTINGS[HEADS[cfg.loss].family]
     changed = {k: v for k, v in settings.items() if getattr(cfg, k) == TrainConfig.default(k)}
     return replace(cfg, **changed)
 
@@ -120,7 +120,7 @@ def fit_global(
     cfg = global_config(cfg)
     T = cfg.window
     panel = build_panel(frames, cfg.features, T, cfg.loss, cfg.val_fraction, cut, cfg.burn)
-    if cfg.loss == "vol":
+    if HEADS[cfg.loss].ensemble:
         results = fit_ensemble(panel.train, panel.val, cfg, on_epoch, steps=T - cfg.burn)
     else:
         results = [fit_theta(panel.train, panel.val, cfg, on_epoch)]
@@ -207,7 +207,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
         raise ForecastError(f"the global model file is inconsistent ({e}); retrain it") from None
-    T, vol = cfg.window, cfg.loss == "vol"
+    T, vol = cfg.window, HEADS[cfg.loss].offset  # the vol head's datasets
     try:
         if vol:
             ds = series_vol_dataset(frame, cfg.features, T, cfg.burn, cut)

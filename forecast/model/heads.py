@@ -35,6 +35,16 @@ class Head:
     p_up_meaning: str = "P(close above last_close)"
     has_distribution: bool = True  # False: no distribution of its own to read VaR and ES from
     zero_mean: bool = False  # True: forecasts spread, not direction (median = last, P(up) = 1/2)
+    # Training: the vol head learns a correction to the EWMA log-sd (its windows carry that
+    # offset, features.vol_dataset), as an ensemble of members, starting near EWMA itself.
+    offset: bool = False  # True: its datasets are the vol head's (EWMA offset, burn-in)
+    ensemble: bool = False  # True: trains cfg.ensemble members, variances averaged
+    why_scale: float = 1.0  # initial output weights Why scaled by this (0.1: start near EWMA)
+
+    @property
+    def family(self) -> str:
+        """The key of config.HEAD_FEATURES / DEFAULT_FEATURES and of a global model's settings."""
+        return "vol" if self.offset else "other"
 
     @property
     def kernel_id(self) -> int:
@@ -141,6 +151,14 @@ HEADS: dict[str, Head] = {
             p_up_meaning="P(up that day)",
             has_distribution=False,  # magnitudes are the training |r|'s, not a forecast
         ),
-        Vol("vol", 1, "volatility (sigma, mean 0)", zero_mean=True),
+        Vol(
+            "vol",
+            1,
+            "volatility (sigma, mean 0)",
+            zero_mean=True,
+            offset=True,
+            ensemble=True,
+            why_scale=0.1,  # drawn N(0, 1/H) by init_theta: the correction starts near 0
+        ),
     )
 }

@@ -37,6 +37,7 @@ from forecast.model.features import (
     vol_series,
     windows,
 )
+from forecast.model.heads import HEADS
 
 
 def default_cut(dates: list[pd.DatetimeIndex], T: int, val_fraction: float) -> pd.Timestamp:
@@ -165,7 +166,7 @@ def build_panel(
         frames = list(frames)
         cut = default_cut([f.index[1:] for _, f in frames], T, val_fraction)
     cut = pd.Timestamp(cut)
-    vol = loss == "vol"
+    vol = HEADS[loss].offset  # the vol head's datasets: EWMA offset, burn-in
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0

@@ -116,9 +116,10 @@ def map_members(fn: Callable[[int], object], n: int) -> list:
 def init_member(D: int, H: int, O: int, seed: int, head: str) -> np.ndarray:
     """Initial weights; the vol head starts at EWMA: output weights Why ~ N(0, 0.1^2/H)."""
     theta = init_theta(D, H, O, seed)
-    if head == "vol":
+    scale = HEADS[head].why_scale
+    if scale != 1.0:
         _, _, _, Why, _ = unpack(theta, D, H, O)
-        Why *= 0.1  # drawn N(0, 1/H) by init_theta: the correction starts near 0
+        Why *= scale  # a view into theta
     return theta
 
 
