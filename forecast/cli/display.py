@@ -190,8 +190,21 @@ def train_summary(report) -> None:
         "calibration",
         f"day-1 bands cover {cov[0, 0]:.1%} (80%) and {cov[1, 0]:.1%} (95%) of held-out validation days",
     )
+    if m.config.loss == "vol" and hasattr(m, "blend_weights_"):  # the RNN's, or EGARCH's
+        t.add_row("variance", blend_text(m.variance_choice, m.egarch_ratio_))
     t.add_row("saved", str(report.path))  # the JSON, which names its weights file
     out.print(t)
+
+
+def blend_text(choice: str, ratio: float) -> str:
+    """Which variance a vol model chose on its validation days (RNNForecaster.variance_choice)
+    and EGARCH's validation CRPS over the RNN's (egarch_ratio_)."""
+    vs = f"EGARCH's validation CRPS ×{ratio:.3f} of the RNN's at 1-5 days"
+    if choice == "rnn":
+        return f"the RNN's ({vs})"
+    if choice == "egarch":
+        return f"EGARCH's, recalibrated: the fallback ({vs})"
+    return f"a blend of the RNN's and EGARCH's ({vs})"
 
 
 def models_table(infos, data_dir) -> None:
