@@ -256,7 +256,7 @@ def table(frame, horizons: list[int], models: list[str]) -> str:
     return "\n".join(lines)
 
 
-SIDE_BY_SIDE = ("rnn", "global", "naive", "ewma", "garch", "egarch")  # subset table's models
+SIDE_BY_SIDE = ("rnn", "global", "drift", "ewma", "garch", "egarch")  # naive: 1 by definition
 
 
 def with_subsets(frame, split):
