@@ -387,7 +387,9 @@ class RNNForecaster:
         inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
         origin = np.array([len(r) - 1])
         cumvar_rnn, paths = self._vol_cumvar(inputs, origin, days, n_paths, seed)
-        cumvar = self._blended(cumvar_rnn, self._egarch_cumvar(r, origin, days))
+        cumvar = cumvar_rnn  # the RNN's (the usual choice): no EGARCH recursion to run
+        if self.variance_choice != "rnn":
+            cumvar = self._blended(cumvar_rnn, self._egarch_cumvar(r, origin, days))
         sd_unit = self.vol_scaler_.sd
         sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
         last = float(prices["Adj Close"].iloc[-1])
