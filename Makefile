@@ -47,8 +47,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check forecast tests benchmarks
 
 # Every model against the random walk on the real series of ../shared/data/universe and the
-# samples, by the backtest protocol (benchmarks/quality.py; ~15 min on 2 cores). Subsets:
-# make quality QUALITY_ARGS="--series AAPL,SPY --test-days 100"
+# samples, by the backtest protocol (benchmarks/quality.py; ~15 min on 2 cores), with close-only
+# copies of the confirmation US stocks and a table per half of benchmarks/universe_split.csv.
+# Subsets: make quality QUALITY_ARGS="--series AAPL,SPY --test-days 100"
+#          make quality QUALITY_ARGS="--half screening --close-only all"
 quality: $(VENV)/.installed
 	$(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)
 

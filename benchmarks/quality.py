@@ -10,6 +10,15 @@ and including the origin's close; horizons 1..5 are scored on every origin whose
 Series: every CSV in ../shared/data/universe/ (read with forecast.prices.read_price_csv, so a
 missing Adj Close is the Close) and the shipped samples data/samples/AAPL.csv and GSPC.csv.
 
+The split (benchmarks/universe_split.csv, fixed before any model was compared on it): a
+`screening` half that model changes are chosen on, and a `confirmation` half that only says
+whether a chosen change generalises; each half has close-only and High/Low series. Series the
+file marks `close_only_copy` run twice: as they are and as `NAME~close`, with High and Low
+dropped (High = Low = Close, as a Date,Close import reads), so the close-only subset is more
+than the three close-only indices. The subset table gives medians per subset (a half, and its
+close-only and High/Low series apart) with every model side by side and the series where the
+RNN beats EGARCH.
+
 Per series, scores are divided by the constant-volatility random walk's (`naive`) on the same
 cases; the table shows, per model and horizon, medians across series with inter-quartile
 ranges [Q1, Q3] in brackets (coverage as it is), and on how many series the model's CRPS beats
@@ -37,6 +46,8 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
 SAMPLES = [ROOT / "data" / "samples" / "AAPL.csv", ROOT / "data" / "samples" / "GSPC.csv"]
+SPLIT = ROOT / "benchmarks" / "universe_split.csv"
+CLOSE = "~close"  # suffix of a series run with its High and Low dropped
 OUT = ROOT / "bench_out" / "quality_series.csv"
 SCORES = ("coverage_80", "coverage_95", "interval_score", "crps", "mae", "nll")
 RELATIVE = ("interval_score", "crps", "mae")  # ÷ naive's on the same series and horizon
@@ -55,24 +66,57 @@ def series_paths(universe: Path, names: list[str] | None) -> list[Path]:
     return paths
 
 
+def read_split(path: Path = SPLIT):
+    """The split file: one row per series (index: its stem) with half, data and close_only_copy."""
+    import pandas as pd
+
+    split = pd.read_csv(path, dtype=str).set_index("series")
+    split["close_only_copy"] = split["close_only_copy"] == "yes"
+    return split
+
+
+def close_only(prices):
+    """prices without their High and Low: High = Low = Open = Close, as a Date,Close import."""
+    return prices.assign(Open=prices["Close"], High=prices["Close"], Low=prices["Close"])
+
+
+def make_jobs(paths: list[Path], split, copies: str) -> list[dict]:
+    """One job per series, plus a close-only copy (NAME~close) of each series that `copies`
+    names: "split" those the split file marks, "all" every one, "none" none. A copy of a
+    series without High and Low is skipped when it runs (it would repeat the series)."""
+    jobs = []
+    for p in paths:
+        jobs.append({"path": str(p), "name": p.stem})
+        marked = p.stem in split.index and bool(split.loc[p.stem, "close_only_copy"])
+        if copies == "all" or (copies == "split" and marked):
+            jobs.append({"path": str(p), "name": p.stem + CLOSE, "close_only": True})
+    return jobs
+
+
 def run_series(job: dict) -> dict:
     """One series through run_backtest (in a worker process): rows per model and horizon."""
     from forecast.config import TrainConfig
     from forecast.evaluation.backtest import BASELINES, run_backtest
+    from forecast.model.features import has_range
     from forecast.model.train import set_num_threads
     from forecast.prices import read_price_csv
 
     set_num_threads(1)
     path = Path(job["path"])
+    name = job.get("name", path.stem)
     t0 = time.perf_counter()
     try:
         prices = read_price_csv(path, path.stem)
+        if job.get("close_only"):
+            if not has_range(prices):  # already close-only: the copy would repeat it
+                return {"series": name, "rows": [], "seconds": 0.0, "skipped": True}
+            prices = close_only(prices)
         cfg = TrainConfig(**job["config"])
         fit = global_fit(job["global"], path.stem) if job.get("global") else None
-        result = run_backtest(prices, cfg, **job["options"], ticker=path.stem, fit=fit)
+        result = run_backtest(prices, cfg, **job["options"], ticker=name, fit=fit)
     except Exception as e:  # one bad series must not end the benchmark
         return {
-            "series": path.stem,
+            "series": name,
             "error": f"{type(e).__name__}: {e}",
             "tb": traceback.format_exc(),
         }
@@ -80,19 +124,21 @@ def run_series(job: dict) -> dict:
     best = result.best_baseline
     rows = []
     rnn = "global" if job.get("global") else "rnn"  # the name of this run's RNN in the rows
+    series, data = name, "ohlc" if has_range(prices) else "close"
     for model, per_h in m.items():
         for k, r in enumerate(per_h):
             rw, ref = m["naive"][k], m[best][k]
             name = rnn if model == "rnn" else model
-            row = {"series": path.stem, "model": name, "h": r["horizon"], "n": r["n"]}
+            row = {"series": series, "model": name, "h": r["horizon"], "n": r["n"]}
             row.update({s: r[s] for s in SCORES})
             row.update({f"{s}_rel": r[s] / rw[s] for s in RELATIVE})
             row["best_baseline"] = best
             row["beats_rw"] = r["crps"] < rw["crps"]
             row["beats_best"] = r["crps"] < ref["crps"] if model not in BASELINES else None
             row["unconverged_fits"] = sum(model in f.unconverged for f in result.folds)
+            row["data"] = data
             rows.append(row)
-    return {"series": path.stem, "rows": rows, "seconds": time.perf_counter() - t0}
+    return {"series": series, "rows": rows, "seconds": time.perf_counter() - t0}
 
 
 # --- --global: one RNN over all the series, refitted on a shared calendar ---------------------
@@ -210,7 +256,83 @@ def table(frame, horizons: list[int], models: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summary(frame, horizons: list[int]) -> str:
+SIDE_BY_SIDE = ("rnn", "global", "drift", "ewma", "garch", "egarch")  # naive: 1 by definition
+
+
+def with_subsets(frame, split):
+    """frame with `half` (screening, confirmation or unsplit) and `data` (ohlc or close) per
+    row: from the split file by the series' stem; data from the rows where they carry it."""
+    stems = frame["series"].str.removesuffix(CLOSE)
+    half = stems.map(split["half"]).fillna("unsplit")
+    data = frame["data"] if "data" in frame else stems.map(split["data"]).fillna("ohlc")
+    data = data.where(~frame["series"].str.endswith(CLOSE), "close")
+    return frame.assign(half=half, data=data)
+
+
+def subsets(frame) -> list[tuple[str, object]]:
+    """(name, rows) of each subset worth a row: every half, then its close-only and High/Low
+    series apart, confirmation first; then all series if there is more than one half. A
+    subset with the same series as one before it is left out."""
+    out, seen = [], []
+    halves = [h for h in ("confirmation", "screening", "unsplit") if h in set(frame["half"])]
+    for half in halves:
+        f = frame[frame["half"] == half]
+        name = "" if half == "unsplit" else half
+        out.append((name or "all", f))
+        for data, label in (("close", "close-only"), ("ohlc", "High/Low")):
+            out.append((f"{name} {label}".strip(), f[f["data"] == data]))
+    if len(halves) > 1:
+        out.append(("all", frame))
+    kept = []
+    for name, f in out:
+        key = frozenset(f["series"])
+        if f.empty or key in seen:
+            continue
+        seen.append(key)
+        kept.append((name, f))
+    return kept
+
+
+def subset_table(frame, horizons: list[int]) -> str:
+    """Per subset and horizon: every model's median Winkler 95 / CRPS (÷ the random walk's) side
+    by side, on how many series the per-ticker and global RNN beat EGARCH (Winkler 95 / CRPS),
+    and their median coverage 80 / 95."""
+    models = [m for m in SIDE_BY_SIDE if m in set(frame["model"])]
+    rnns = [m for m in ("rnn", "global") if m in models]
+    head = ["subset", "series", "h", *(f"{m} W95 / CRPS" for m in models)]
+    head += [f"{m} beats egarch W95 / CRPS" for m in rnns if "egarch" in models]
+    head += [f"{m} cov 80 / 95" for m in rnns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, f in subsets(frame):
+        n = f["series"].nunique()
+        for h in horizons:
+            fh = f[f["h"] == h]
+            if fh.empty:
+                continue
+            by = {m: fh[fh["model"] == m].set_index("series") for m in models}
+            cells = [name, str(n), str(h)]
+            for m in models:
+                g = by[m]
+                cells.append(
+                    f"{g['interval_score_rel'].median():.3f} / {g['crps_rel'].median():.4f}"
+                    if len(g)
+                    else "–"
+                )
+            if "egarch" in models:
+                eg = by["egarch"]
+                for m in rnns:
+                    g = by[m].join(eg.add_suffix("_eg"), how="inner")
+                    w = int((g["interval_score_rel"] < g["interval_score_rel_eg"]).sum())
+                    c = int((g["crps_rel"] < g["crps_rel_eg"]).sum())
+                    cells.append(f"{w} / {c} of {len(g)}")
+            for m in rnns:
+                g = by[m]
+                cells.append(f"{g['coverage_80'].median():.3f} / {g['coverage_95'].median():.3f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summary(frame, horizons: list[int], split=None) -> str:
     """What make quality prints: the heading, the table, and which baseline was best where."""
     from forecast.evaluation.backtest import MODELS
 
@@ -226,6 +348,11 @@ def summary(frame, horizons: list[int]) -> str:
             "",
             "best baseline per series (lowest CRPS): "
             + ", ".join(f"{b} {c}" for b, c in best.items()),
+            "",
+            "By subset (medians of the ratios to the random walk; NAME~close: the series "
+            "with High and Low dropped):",
+            "",
+            subset_table(with_subsets(frame, read_split() if split is None else split), horizons),
         ]
     )
 
@@ -234,6 +361,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", help="comma-separated stems to run (e.g. AAPL,SPY); default all")
     ap.add_argument("--universe", type=Path, default=UNIVERSE, help="folder of CSVs")
+    ap.add_argument(
+        "--half",
+        choices=("all", "screening", "confirmation"),
+        default="all",
+        help="which half of the split to run (without --series) [all]",
+    )
+    ap.add_argument(
+        "--close-only",
+        choices=("split", "all", "none"),
+        default="split",
+        help="also run close-only copies (NAME~close, High and Low dropped) of the series the "
+        "split file marks, of every series, or of none [split]",
+    )
+    ap.add_argument("--split", type=Path, default=SPLIT, help=f"the split file [{SPLIT.name}]")
     ap.add_argument("--test-days", type=int, default=500)
     ap.add_argument("--refit-every", type=int, default=20)
     ap.add_argument("--horizon", type=int, default=5)
@@ -272,12 +413,15 @@ def main(argv=None) -> int:
             ["series", "model", "h"]
         )
         shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, frame["h"].max()]
-        print(summary(frame, sorted(set(shown))))
+        print(summary(frame, sorted(set(shown)), read_split(args.split)))
         return 0
 
     from forecast.files import atomic_write_bytes
 
+    split = read_split(args.split)
     names = [s.strip() for s in args.series.split(",")] if args.series else None
+    if names is None and args.half != "all":
+        names = list(split.index[split["half"] == args.half])
     paths = series_paths(args.universe, names)
     given = (("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden))
     config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
@@ -289,7 +433,10 @@ def main(argv=None) -> int:
         "n_paths": args.paths,
     }
     out = args.out or (OUT.with_name("quality_global.csv") if args.global_model else OUT)
-    jobs = [{"path": str(p), "config": config, "options": options} for p in paths]
+    jobs = [
+        {**job, "config": config, "options": options}
+        for job in make_jobs(paths, split, args.close_only)
+    ]
     print(
         f"quality: {len(jobs)} series, --test-days {args.test_days} --refit-every "
         f"{args.refit_every} --horizon {args.horizon} --max-train {args.max_train}, "
@@ -326,6 +473,7 @@ def main(argv=None) -> int:
     try:
         for done, res in enumerate(results, start=1):
             status = f"FAILED {res['error']}" if "error" in res else f"{res['seconds']:.0f} s"
+            status = "skipped: no High and Low to drop" if res.get("skipped") else status
             print(f"  [{done}/{len(jobs)}] {res['series']}: {status}", file=sys.stderr)
             if "error" in res:
                 failed.append(res)
@@ -344,7 +492,7 @@ def main(argv=None) -> int:
     horizons = (
         [int(h) for h in args.show_h.split(",")] if args.show_h else sorted({1, args.horizon})
     )
-    print(summary(frame, horizons))
+    print(summary(frame, horizons, split))
     print(f"per-series rows: {out}")
     print(f"run time: {wall:.0f} s ({wall / 60:.1f} min) on {args.jobs} processes")
     for f in failed:

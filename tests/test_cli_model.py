@@ -52,6 +52,17 @@ def test_train_writes_a_model_and_a_summary(trained):
     assert meta["ticker"] == "AAPL" and meta["config"]["window"] == 20
     assert meta["dates"]["train_last"] < meta["dates"]["val_first"]
     assert len(meta["fingerprint"]) == 64 and meta["versions"]["numba"]
+    blend = meta["vol"]["blend"]  # what the variance is: RNN and EGARCH, weights per horizon
+    assert blend["model"] == "egarch" and blend["chosen"] in ("rnn", "egarch")
+
+
+def test_train_summary_says_which_variance_was_chosen():
+    from forecast.cli.display import blend_text
+
+    assert blend_text("rnn", 1.004) == (
+        "the RNN's (EGARCH's validation CRPS ×1.004 of the RNN's at 1-5 days)"
+    )
+    assert blend_text("egarch", 0.95).startswith("EGARCH's, recalibrated: the fallback")
 
 
 def test_a_window_longer_than_the_data_fails_at_run_time(trained):

@@ -263,3 +263,81 @@ def test_vol_on_close_only_prices_drops_the_range_inputs_with_a_note():
     assert model.config.features == ("return", "abs", "ewma")
     assert model.notes_ and "no daily High and Low" in model.notes_[0]
     assert np.all(np.isfinite(model.forecast(prices, 3)["upper_95"]))
+
+
+def test_vol_blend_with_egarch_is_fitted_before_the_cut_and_stored():
+    """EGARCH is fitted on the training returns only; the choice (RNN or EGARCH) follows the
+    validation ratio; the model file keeps it and forecasts the same bands after a round trip."""
+    from forecast.model.classical import EGARCH
+    from forecast.model.features import vol_dataset
+    from forecast.model.kernels.rnn import single_threaded_blas
+
+    r, _ = regime_returns(1200, seed=8)
+    prices = prices_from_returns(r)
+    cfg = TrainConfig(**VOL_FAST)
+    model = RNNForecaster(cfg).fit(prices)
+    ds = vol_dataset(prices, model.config.features, cfg.window, cfg.burn, cfg.val_fraction)
+    with single_threaded_blas():  # as the fit runs it: the same bits
+        fresh = EGARCH().fit(ds.returns[: ds.split.cut])
+    np.testing.assert_array_equal(model.egarch_.params_, fresh.params_)
+    w = model.blend_weights_
+    assert w.shape == (model.calibration_.horizon,) and len(set(w)) == 1 and w[0] in (0, 1)
+    assert model.variance_choice == ("rnn" if w[0] == 1 else "egarch")
+    assert (model.egarch_ratio_ < 0.99) == (w[0] == 0)
+    params, meta = model.to_checkpoint()
+    assert meta["vol"]["blend"]["weights"] == w.tolist()
+    assert meta["vol"]["blend"]["chosen"] == model.variance_choice
+    again = RNNForecaster.from_checkpoint(params, meta)
+    a, b = model.forecast(prices, 5), again.forecast(prices, 5)
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+
+
+def test_a_model_file_from_before_the_blend_forecasts_with_the_rnn_alone():
+    r, _ = regime_returns(900, seed=9)
+    prices = prices_from_returns(r)
+    model = RNNForecaster(TrainConfig(**{**VOL_FAST, "epochs": 2})).fit(prices)
+    params, meta = model.to_checkpoint()
+    del meta["vol"]["blend"]
+    old = RNNForecaster.from_checkpoint(params, meta)
+    model.blend_weights_ = np.ones_like(model.blend_weights_)  # what the old file means
+    a, b = model.forecast(prices, 3), old.forecast(prices, 3)
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+
+
+def test_the_fallback_compares_the_variances_that_generated_the_outcomes():
+    """egarch_vs_rnn < 1 when the outcomes were drawn with EGARCH's variance, > 1 with the
+    RNN's, 1 for equal variances; scale-free up to the grid of scales (outcomes ×1.2); NaN outcomes
+    (past the data) ignored."""
+    from forecast.model.estimator import egarch_vs_rnn
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    a = np.exp(rng.normal(0, 0.7, (n, 5)))  # two unrelated variance paths
+    b = np.exp(rng.normal(0, 0.7, (n, 5)))
+    y_a = np.sqrt(a) * rng.standard_normal((n, 5))
+    y_b = np.sqrt(b) * rng.standard_normal((n, 5))
+    assert egarch_vs_rnn(y_b, a, b) < 0.97 < 1.03 < egarch_vs_rnn(y_a, a, b)
+    assert egarch_vs_rnn(y_a, a, a) == 1.0
+    assert egarch_vs_rnn(1.2 * y_b, a, b) == pytest.approx(egarch_vs_rnn(y_b, a, b), rel=1e-3)
+    y_a[: n // 2, 4] = np.nan
+    assert egarch_vs_rnn(y_a, a, b) > 1.03
+
+
+def test_vol_falls_back_to_egarch_when_it_is_better_on_validation_days():
+    """A model whose RNN is replaced by noise after fitting: recalibrated, it chooses EGARCH
+    (weights 0), and its bands then come from EGARCH's variance."""
+    r, _ = regime_returns(1200, seed=10)
+    prices = prices_from_returns(r)
+    model = RNNForecaster(TrainConfig(**{**VOL_FAST, "epochs": 2})).fit(prices)
+    rng = np.random.default_rng(0)
+    model.theta_ = model.theta_ + rng.normal(0, 3.0, model.theta_.shape)  # a useless RNN
+    from forecast.model.features import vol_dataset
+
+    cfg = model.config
+    ds = vol_dataset(prices, cfg.features, cfg.window, cfg.burn, cfg.val_fraction)
+    model.adopt(ds, prices)
+    assert model.variance_choice == "egarch" and model.egarch_ratio_ < 0.99
+    assert np.all(model.blend_weights_ == 0)
+    _, _, _, sd, _, _ = model.predictive(prices, 3, n_paths=50, seed=1)
+    eg = model._egarch_cumvar(ds.returns, np.array([len(ds.returns) - 1]), 3)[0]
+    np.testing.assert_allclose(sd, model.vol_scaler_.sd * np.sqrt(model.scale_ * eg), rtol=1e-12)

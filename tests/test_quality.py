@@ -57,3 +57,87 @@ def test_the_harness_runs_two_series_in_parallel(universe, tmp_path, capsys):
 def test_an_unknown_series_is_refused(universe):
     with pytest.raises(SystemExit, match="no series named NOPE"):
         quality.main(["--universe", str(universe), "--series", "NOPE"])
+
+
+def test_close_only_copies_lose_high_and_low():
+    from forecast.model.features import has_range
+    from forecast.prices import read_price_csv
+
+    prices = read_price_csv(ROOT / "data" / "samples" / "AAPL.csv", "AAPL")
+    copy = quality.close_only(prices)
+    assert has_range(prices) and not has_range(copy)
+    assert (copy["Adj Close"] == prices["Adj Close"]).all()  # the returns are the same
+
+
+def test_the_split_file_has_both_kinds_of_series_in_each_half():
+    split = quality.read_split()
+    assert set(split["half"]) == {"screening", "confirmation"}
+    for _, half in split.groupby("half"):
+        assert set(half["data"]) == {"close", "ohlc"}
+    copies = split[split["close_only_copy"]]
+    assert (copies["data"] == "ohlc").all() and (copies["half"] == "confirmation").all()
+    assert {p.stem for p in quality.SAMPLES} <= set(split.index)
+    if not quality.UNIVERSE.is_dir():
+        pytest.skip(f"no universe at {quality.UNIVERSE}")
+    stems = {p.stem for p in quality.series_paths(quality.UNIVERSE, None)}
+    assert set(split.index) == stems  # every series of make quality, once
+
+
+def test_jobs_add_close_only_copies_of_the_marked_series(tmp_path):
+    split = pd.DataFrame(
+        {"half": ["screening", "confirmation"], "data": ["ohlc"] * 2, "close_only_copy": [0, 1]},
+        index=pd.Index(["AAA", "BBB"], name="series"),
+    ).astype({"close_only_copy": bool})
+    paths = [tmp_path / "AAA.csv", tmp_path / "BBB.csv"]
+    names = {c: [j["name"] for j in quality.make_jobs(paths, split, c)] for c in ("split", "all")}
+    assert names == {
+        "split": ["AAA", "BBB", "BBB~close"],
+        "all": ["AAA", "AAA~close", "BBB", "BBB~close"],
+    }
+    assert quality.make_jobs(paths, split, "none") == [
+        {"path": str(p), "name": p.stem} for p in paths
+    ]
+
+
+def test_the_subset_table_puts_models_side_by_side_per_subset():
+    split = pd.DataFrame(
+        {
+            "half": ["confirmation"] * 3,
+            "data": ["ohlc", "ohlc", "close"],
+            "close_only_copy": [1, 0, 0],
+        },
+        index=pd.Index(["A", "B", "C"], name="series"),
+    )
+    rows = []
+    ratios = {  # series: (rnn W95, rnn CRPS, egarch W95, egarch CRPS)
+        "A": (0.90, 0.95, 0.92, 0.96),
+        "B": (0.95, 0.99, 0.93, 0.98),
+        "C": (0.80, 0.90, 0.85, 0.91),
+        "A~close": (0.97, 0.99, 0.96, 0.97),
+    }
+    for series, (rw, rc, ew, ec) in ratios.items():
+        for model, w, c in (("rnn", rw, rc), ("egarch", ew, ec)):
+            rows.append(
+                {
+                    "series": series,
+                    "model": model,
+                    "h": 1,
+                    "interval_score_rel": w,
+                    "crps_rel": c,
+                    "coverage_80": 0.8,
+                    "coverage_95": 0.95,
+                }
+            )
+    frame = quality.with_subsets(pd.DataFrame(rows), split)
+    assert list(frame.loc[frame["series"] == "A~close", "data"].unique()) == ["close"]
+    text = quality.subset_table(frame, [1])
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
+    assert list(lines) == ["confirmation", "confirmation close-only", "confirmation High/Low"]
+    # all four: rnn medians 0.925 / 0.97, egarch 0.925 / 0.965; wins A, C (W95) and A, C (CRPS)
+    assert lines["confirmation"] == (
+        "| confirmation | 4 | 1 | 0.925 / 0.9700 | 0.925 / 0.9650 | 2 / 2 of 4 | 0.800 / 0.950 |"
+    )
+    assert (
+        "| confirmation close-only | 2 | 1 | 0.885 / 0.9450 |" in lines["confirmation close-only"]
+    )
+    assert "| 1 / 1 of 2 |" in lines["confirmation High/Low"]

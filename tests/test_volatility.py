@@ -7,7 +7,7 @@ import pytest
 from arch import arch_model
 from scipy import integrate, stats
 
-from forecast.evaluation import yardsticks as vol
+from forecast.model import classical as vol
 from forecast.evaluation.randomwalk import RandomWalk
 
 
@@ -139,3 +139,19 @@ def test_h_day_forecast_fits_on_everything(returns):
     mean, sd = vol.h_day_forecast(vol.EWMA(), returns, 5)
     assert mean.shape == sd.shape == (5,)
     assert sd[4] == pytest.approx(math.sqrt(5 * vol.ewma_variance(returns)[-1]))
+
+
+def test_egarch_windows_are_its_forecasts_from_each_window(returns):
+    """step_variances_windows: many windows side by side, each as forecast() reads it alone
+    (a short window, left-padded, starts its recursion at its own first return)."""
+    model = vol.EGARCH().fit(returns[:1500])
+    L, ends = 300, np.array([1500, 1650, 120, 2000])
+    R, starts = np.zeros((len(ends), L)), np.zeros(len(ends), dtype=np.int64)
+    for i, e in enumerate(ends):
+        w = returns[max(0, e - L) : e]
+        R[i, L - len(w) :], starts[i] = w, L - len(w)
+    step = model.step_variances_windows(R, starts, 5)
+    for i, e in enumerate(ends):
+        w = returns[max(0, e - L) : e]
+        _, sd = model.forecast(w, [len(w)], 5)
+        np.testing.assert_allclose(np.cumsum(step[i]), sd[0] ** 2, rtol=1e-12)

@@ -9,9 +9,9 @@ fanchart    the terminal fan chart
 
 from forecast import lazy_face
 
-__all__ = ["app"]
 _FACE = {  # public name -> the module that defines it
     "app": "app",
 }
+__all__ = list(_FACE)
 
 __getattr__, __dir__ = lazy_face(__name__, _FACE)

@@ -195,8 +195,21 @@ def train_summary(report) -> None:
     _versus_random_walk(t, s)
     covers = " and ".join(f"{c:.1%} ({L:.0%})" for L, c in s.coverage.items())
     t.add_row("calibration", f"day-1 bands cover {covers} of held-out validation days")
+    if s.variance is not None:  # the vol head: the RNN's variance, or EGARCH's (the fallback)
+        t.add_row("variance", blend_text(*s.variance))
     t.add_row("saved", str(s.path))  # the JSON, which names its weights file
     out.print(t)
+
+
+def blend_text(choice: str, ratio: float) -> str:
+    """Which variance a vol model chose on its validation days (VolForecaster.variance_choice)
+    and EGARCH's validation CRPS over the RNN's (egarch_ratio_)."""
+    vs = f"EGARCH's validation CRPS ×{ratio:.3f} of the RNN's at 1-5 days"
+    if choice == "rnn":
+        return f"the RNN's ({vs})"
+    if choice == "egarch":
+        return f"EGARCH's, recalibrated: the fallback ({vs})"
+    return f"a blend of the RNN's and EGARCH's ({vs})"
 
 
 def models_table(infos, data_dir) -> None:

@@ -18,7 +18,7 @@ x = ln(P[o+h]/P[o]) (Adj Close), summarised by a mean and an sd:
     naive   the constant-volatility random walk: N(0, hσ²), σ = std of the fit's returns
     drift   random walk with drift: N(h·r̄, hσ²), r̄ = mean of the fit's returns
     ewma    RiskMetrics λ = 0.94;  garch, egarch: (E)GARCH(1,1), zero mean, fitted with arch
-            (forecast.evaluation.yardsticks): N(0, Σ_{j≤h} E σ²_{o+j})
+            (forecast.model.classical): N(0, Σ_{j≤h} E σ²_{o+j})
 
 A Gaussian model's median price is P[o]·exp(mean), its band at level L P[o]·exp(mean ± z·sd),
 its P(up) Φ(mean/sd). Scores per model and horizon (forecast.evaluation.metrics): MAE, RMSE, relative MAE
@@ -56,9 +56,9 @@ from forecast.config import TrainConfig, check_range
 from forecast.errors import ForecastError
 from forecast.evaluation import metrics, riskbacktests
 from forecast.evaluation.randomwalk import RandomWalk
-from forecast.evaluation.yardsticks import EGARCH, EWMA, GARCH
 from forecast.files import write_output
 from forecast.jsonfile import plain
+from forecast.model.classical import EGARCH, EWMA, GARCH
 from forecast.model.estimator import LEVELS, RNNForecaster, percent
 from forecast.model.features import min_prices
 from forecast.model.predictive import VAR_LEVELS, band_level

@@ -78,7 +78,7 @@ def random_walk_intervals(
 
 
 class RandomWalk:
-    """The random walk as a yardstick with the interface of forecast.evaluation.yardsticks's models.
+    """The random walk as a yardstick with the interface of forecast.model.classical's models.
 
     Fitted on the daily log returns up to a refit, r (n,): σ = std(r, ddof=1), and with
     drift r̄ = mean r. Forecast at a later origin: the h-day log return is N(h·r̄, hσ²)

@@ -7,25 +7,11 @@ estimator   RNNForecaster, VolForecaster: fit, predictive, forecast, model-file 
 panel, globalmodel                      one RNN over many series, cut on one date
 checkpoint  weights (.npz) + sidecar (.json), validated on load
 summary     what a training run made, as plain values
+classical   EWMA, GARCH(1,1), EGARCH(1,1) (arch): the yardsticks and the vol head's fallback
 """
 
 from forecast import lazy_face
 
-__all__ = [
-    "RNNForecaster",
-    "VolForecaster",
-    "LEVELS",
-    "HEADS",
-    "Epoch",
-    "TrainResult",
-    "Calibration",
-    "GlobalFit",
-    "fit_global",
-    "for_ticker",
-    "save_model",
-    "load_model",
-    "Summary",
-]
 _FACE = {  # public name -> the module that defines it
     "RNNForecaster": "estimator",
     "VolForecaster": "estimator",
@@ -40,6 +26,10 @@ _FACE = {  # public name -> the module that defines it
     "save_model": "checkpoint",
     "load_model": "checkpoint",
     "Summary": "summary",
+    "EWMA": "classical",
+    "GARCH": "classical",
+    "EGARCH": "classical",
 }
+__all__ = list(_FACE)
 
 __getattr__, __dir__ = lazy_face(__name__, _FACE)

@@ -49,7 +49,7 @@ from forecast.files import (
     read_regular,
     remove_stale_temps,
 )
-from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Dict, Float, Int, Json, List, Str
+from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Bool, Dict, Float, Int, Json, List, Str
 
 FORMAT_VERSION = 2  # bump when the files change meaning; load refuses any other version
 # 2: content-addressed weights file (1 kept the weights in <TICKER>.npz)
@@ -113,7 +113,19 @@ META = Dict(
                 "kp": Float(0),
                 "scale": Float(0),
                 "member_epochs": List(List(Int(0, 1_000_000), 2, 2), 64, 1),
+                "blend": Dict(  # the EGARCH fallback (estimator.VolForecaster); older files lack it
+                    {
+                        "model": Str(20, "egarch"),
+                        "chosen": Str(10, "rnn|egarch|blend"),
+                        "egarch_vs_rnn": Float(finite=False),  # NaN: nothing to compare on
+                        "weights": List(Float(0, 1), 1000, 1),
+                        "params": List(Float(), 4, 4),
+                        "bounds": List(Float(0), 2, 2),
+                        "converged": Bool(),
+                    }
+                ),
             },
+            optional=("blend",),
             extra=Json(),
         ),
         "exchange": Str(20),

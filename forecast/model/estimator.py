@@ -19,6 +19,20 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
 
 The coverage stored with the factors is held out: each half of the validation origins is
 scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
+
+The fallback to EGARCH: an EGARCH(1,1) (forecast.evaluation.yardsticks, fitted by arch on the
+training part's returns only) gives its own h-day variance cumvar^eg_h at every validation
+origin, read from the same days the RNN reads. Both are judged on the validation days' h-day
+errors, each at its least-CRPS scale (egarch_vs_rnn: EGARCH's CRPS over the RNN's, averaged
+over days 1-5). When EGARCH is better by more than FALLBACK_MARGIN (1%), the model forecasts
+with EGARCH's variance instead of the RNN's, scaled and calibrated as above:
+
+    cumvar_h = w cumvar^rnn_h + (1 - w) cumvar^eg_h,   w = 0 if egarch_vs_rnn < 0.99 else 1
+
+So on its validation days the model is never worse than EGARCH by more than 1% of CRPS. The
+choice, the ratio and EGARCH's parameters are stored in the model file; train's summary says
+which variance was chosen. (Weights between 0 and 1, chosen per horizon or for all horizons
+on the same days, were measured and not kept: README, "Issue 15".)
 """
 
 import math
@@ -31,11 +45,13 @@ import pandas as pd
 
 from forecast.config import CAL_HORIZON, TrainConfig
 from forecast.errors import ForecastError
+from forecast.model.classical import EGARCH
 from forecast.model.conformal import (
     Calibration,
     calibrate,
     coverage_of,
     cross_coverage,
+    crps_gaussian0,
     gaussian_factor,
     min_crps_scale,
     normalised_scores,
@@ -72,6 +88,33 @@ N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitu
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
 SCALE_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))  # variance scales f tried
+
+FALLBACK_SCALES = SCALE_GRID[::4]  # 21 scales: each model is judged at its best scale
+FALLBACK_HORIZONS = 5  # the days the fallback compares the two models on
+FALLBACK_MARGIN = 0.01  # EGARCH is chosen only when at least 1% better: not on noise
+
+
+def best_scale_crps(y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(H,) per horizon the least mean CRPS of N(0, f v) at outcomes y over f in
+    FALLBACK_SCALES; y, v (n, H), y NaN past the data (ignored). Scale-free on purpose: the
+    scale is set afterwards (f, the conformal factors), so only the shape across origins counts."""
+    out = np.full(y.shape[1], np.nan)
+    for h in range(y.shape[1]):
+        ok = np.isfinite(y[:, h])
+        if ok.any():
+            sd = np.sqrt(v[ok, h])
+            out[h] = min(
+                crps_gaussian0(y[ok, h], math.sqrt(f) * sd).mean() for f in FALLBACK_SCALES
+            )
+    return out
+
+
+def egarch_vs_rnn(y: np.ndarray, v_rnn: np.ndarray, v_eg: np.ndarray) -> float:
+    """EGARCH's validation CRPS over the RNN's, each at its best scale, averaged over days
+    1..FALLBACK_HORIZONS: y, v_rnn, v_eg (n, H) h-day outcomes and the two models' variances."""
+    H = min(FALLBACK_HORIZONS, y.shape[1])
+    ratio = best_scale_crps(y[:, :H], v_eg[:, :H]) / best_scale_crps(y[:, :H], v_rnn[:, :H])
+    return float(np.nanmean(ratio)) if np.isfinite(ratio).any() else 1.0
 
 
 def percent(level: float) -> str:
@@ -627,8 +670,28 @@ class VolForecaster(RNNForecaster):
         total, count = random_walk_terms(ds, "vol", self.config.window, self.config.burn)
         self.baseline_val_loss_ = total / count if count else float("nan")
         self.resid_std_ = 1.0
+        self.egarch_ = EGARCH().fit(ds.returns[: ds.split.cut])  # training returns only
         self.calibration_, self.scale_ = self._calibrate_vol(ds)
         return self
+
+    def _egarch_cumvar(self, returns: np.ndarray, origins: np.ndarray, days: int) -> np.ndarray:
+        """EGARCH's cumulative h-day variance (n, days), units of sd^2, at the close of days
+        `origins` (n,) of `returns`, each read from the last `reads` returns up to its origin
+        (what a forecast reads: calibration and forecasts start the recursion alike)."""
+        L = self.reads
+        first = origins - L + 1  # (n,) first return of each origin's window; < 0: from day 0
+        idx = np.maximum(first[:, None] + np.arange(L)[None, :], 0)
+        R = np.where(first[:, None] + np.arange(L)[None, :] >= 0, returns[idx], 0.0)  # (n, L)
+        step = self.egarch_.step_variances_windows(R, np.maximum(-first, 0), days)
+        return np.cumsum(step, axis=1) / self.vol_scaler_.sd**2
+
+    def _blended(self, cumvar: np.ndarray, cumvar_eg: np.ndarray) -> np.ndarray:
+        """w_h cumvar_h + (1 - w_h) cumvar^eg_h (n, days), w_h = blend_weights_ (the fallback:
+        all 1 or all 0); beyond the weights' horizons the last weight is reused."""
+        w = self.blend_weights_[
+            np.minimum(np.arange(cumvar.shape[1]), len(self.blend_weights_) - 1)
+        ]
+        return w * cumvar + (1.0 - w) * cumvar_eg
 
     def _vol_cumvar(self, inputs, origins, days, n_paths, seed):
         """cumvar (n, days): mean over members and n_paths paths each of sum_{k<=h} sigma_k^2,
@@ -681,8 +744,14 @@ class VolForecaster(RNNForecaster):
         cumvar, _ = self._vol_cumvar(
             ds.inputs, origins, CAL_HORIZON, VOL_CAL_PATHS, self.config.seed
         )
-        sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
         realised = realised_sums(ds.returns, origins, CAL_HORIZON)
+        cumvar_eg = self._egarch_cumvar(ds.returns, origins, CAL_HORIZON)
+        unit = ds.scaler.sd**2  # weights chosen on the validation days' h-day errors
+        self.egarch_ratio_ = egarch_vs_rnn(realised, unit * cumvar, unit * cumvar_eg)
+        w = 0.0 if self.egarch_ratio_ < 1.0 - FALLBACK_MARGIN else 1.0  # the fallback
+        self.blend_weights_ = np.full(CAL_HORIZON, w)
+        cumvar = self._blended(cumvar, cumvar_eg)
+        sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
         f = min_crps_scale(realised[:, 0], sd_h[:, 0])
         scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
         fitted = calibrate(scores, LEVELS)
@@ -704,11 +773,16 @@ class VolForecaster(RNNForecaster):
                 f"the model reads {T} days but only {len(r)} days of prices are cached"
             )
         inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
-        cumvar, paths = self._vol_cumvar(inputs, np.array([len(r) - 1]), days, n_paths, seed)
+        origin = np.array([len(r) - 1])
+        cumvar_rnn, paths = self._vol_cumvar(inputs, origin, days, n_paths, seed)
+        cumvar = cumvar_rnn  # the RNN's (the usual choice): no EGARCH recursion to run
+        if self.variance_choice != "rnn":
+            cumvar = self._blended(cumvar_rnn, self._egarch_cumvar(r, origin, days))
         sd_unit = self.vol_scaler_.sd
         sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
         last = float(prices["Adj Close"].iloc[-1])
-        cum = paths[0] * sd_unit * np.sqrt(self.scale_)  # sampled paths, the same scale
+        # sampled paths, the same scale: each day's cumulative return stretched to the blend's
+        cum = paths[0] * sd_unit * np.sqrt(self.scale_ * cumvar[0] / cumvar_rnn[0])
         return Predictive(last, np.zeros(days), sd, sd, np.full(days, 0.5), self.calibration_, cum)
 
     def fitted_sigma(self, prices: pd.DataFrame, days: int) -> pd.Series:
@@ -726,6 +800,8 @@ class VolForecaster(RNNForecaster):
         if origins.size == 0:
             return pd.Series(dtype=float)
         cumvar, _ = self._vol_cumvar(inputs, origins, 1, 1, self.config.seed)  # day 1: no noise
+        if self.variance_choice != "rnn":  # the variance it forecasts with: EGARCH's
+            cumvar = self._blended(cumvar, self._egarch_cumvar(r, origins, 1))
         sigma = self.vol_scaler_.sd * np.sqrt(self.scale_ * cumvar[:, 0])
         return pd.Series(sigma, index=F.index[origins + 1], name="sigma")
 
@@ -748,6 +824,15 @@ class VolForecaster(RNNForecaster):
                 **self.vol_scaler_.to_dict(),
                 "scale": self.scale_,
                 "member_epochs": [list(e) for e in self.member_epochs_],
+                "blend": {  # the variance is w_h RNN + (1 - w_h) EGARCH (module docstring)
+                    "model": "egarch",
+                    "chosen": self.variance_choice,
+                    "egarch_vs_rnn": self.egarch_ratio_,
+                    "weights": self.blend_weights_.tolist(),
+                    "params": self.egarch_.params_.tolist(),
+                    "bounds": list(self.egarch_.bounds_),
+                    "converged": bool(self.egarch_.converged_),
+                },
             }
         }
 
@@ -758,11 +843,43 @@ class VolForecaster(RNNForecaster):
         self.vol_scaler_ = VolScaler.from_dict(vol)
         self.scale_ = float(vol["scale"])
         self.member_epochs_ = [tuple(e) for e in vol["member_epochs"]]
+        self._read_blend(vol.get("blend"))
+
+    @property
+    def variance_choice(self) -> str:
+        """Which variance the vol model forecasts with: "rnn", "egarch" or "blend"."""
+        w = self.blend_weights_
+        return "rnn" if np.all(w == 1) else "egarch" if np.all(w == 0) else "blend"
+
+    def _read_blend(self, blend: dict | None) -> None:
+        """The EGARCH blend from a model file's vol section; a file from before the blend
+        (no "blend") forecasts with the RNN alone (weight 1), as it was calibrated."""
+        self.egarch_ = EGARCH()
+        self.egarch_ratio_ = math.nan if blend is None else float(blend["egarch_vs_rnn"])
+        if blend is None:
+            self.blend_weights_ = np.ones(1)
+            self.egarch_.params_ = np.array([0.0, 0.0, 0.0, 0.0])
+            self.egarch_.bounds_ = (1e-300, 1e300)
+            self.egarch_.converged_ = False
+            return
+        if blend.get("model") != "egarch":
+            raise ValueError(f"vol.blend.model {blend.get('model')!r} unknown")
+        self.blend_weights_ = np.asarray(blend["weights"], dtype=np.float64)
+        self.egarch_.params_ = np.asarray(blend["params"], dtype=np.float64)
+        lo, hi = blend["bounds"]
+        self.egarch_.bounds_ = (float(lo), float(hi))
+        self.egarch_.converged_ = bool(blend["converged"])
 
     def _head_checks(self, M: int | None) -> dict[str, bool]:
-        vs = self.vol_scaler_
+        vs, w, eg = self.vol_scaler_, self.blend_weights_, self.egarch_
         return {
             "config.ensemble": M == self.config.ensemble,
             "vol": all(math.isfinite(x) and x > 0 for x in (vs.sd, vs.m_hl, vs.kp, self.scale_))
             and len(self.member_epochs_) == M,
+            "vol.blend": w.ndim == 1
+            and 1 <= len(w) <= self.calibration_.factors.shape[1]
+            and bool(np.all((w >= 0) & (w <= 1)))
+            and eg.params_.shape == (4,)
+            and bool(np.all(np.isfinite(eg.params_)))
+            and 0 < eg.bounds_[0] <= eg.bounds_[1],
         }

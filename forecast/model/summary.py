@@ -45,6 +45,7 @@ class Summary:
     train_dates: tuple[pd.Timestamp, pd.Timestamp] | None = None
     val_dates: tuple[pd.Timestamp, pd.Timestamp] | None = None
     coverage: dict[float, float] = field(default_factory=dict)  # level -> held-out day-1 coverage
+    variance: tuple[str, float] | None = None  # vol head: ("rnn"|"egarch"|"blend", EGARCH/RNN CRPS)
     # a global model
     cut: pd.Timestamp | None = None
     tickers: list[str] = field(default_factory=list)
@@ -77,6 +78,9 @@ def of_estimator(model, ticker: str, rows: int, path: Path | None = None) -> Sum
         train_dates=(d["train_first"], d["train_last"]),
         val_dates=(d["val_first"], d["val_last"]),
         coverage={L: float(cal.coverage[i, 0]) for i, L in enumerate(cal.levels)},
+        variance=(model.variance_choice, float(model.egarch_ratio_))
+        if hasattr(model, "blend_weights_")
+        else None,
     )
 
 

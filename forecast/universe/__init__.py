@@ -7,17 +7,6 @@ many      what a worker computes per ticker, and the row the parent keeps
 
 from forecast import lazy_face
 
-__all__ = [
-    "Universe",
-    "resolve",
-    "read_universe",
-    "Runner",
-    "Outcome",
-    "Row",
-    "train_universe",
-    "predict_universe",
-    "backtest_universe",
-]
 _FACE = {  # public name -> the module that defines it
     "Universe": "tickers",
     "resolve": "tickers",
@@ -29,5 +18,6 @@ _FACE = {  # public name -> the module that defines it
     "predict_universe": "many",
     "backtest_universe": "many",
 }
+__all__ = list(_FACE)
 
 __getattr__, __dir__ = lazy_face(__name__, _FACE)

@@ -1,4 +1,5 @@
-"""Volatility yardsticks: EWMA, GARCH(1,1) and EGARCH(1,1) as the mean and sd of h-day log returns.
+"""The classical volatility models: EWMA, GARCH(1,1) and EGARCH(1,1) as the mean and sd of h-day
+log returns. The backtest's yardsticks, and the vol head's fallback (its EGARCH).
 
 Every model here has zero mean: r_t = σ_t z_t with z_t ~ N(0, 1) and r_t the daily log return.
 
@@ -151,6 +152,22 @@ def egarch_log_variance(y, omega: float, alpha: float, gamma: float, beta: float
     return l
 
 
+def egarch_log_variance_windows(Y, starts, omega, alpha, gamma, beta) -> np.ndarray:
+    """EGARCH(1,1) log variance after the last return of each window: Y (n, L) percent returns,
+    row i's returns Y[i, starts[i]:] (earlier columns unused) -> l (n,), for each row the last
+    value egarch_log_variance(Y[i, starts[i]:]) returns; the rows run side by side."""
+    Y = np.asarray(Y, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    n, L = Y.shape
+    bc = np.array([backcast(Y[i, starts[i] :]) for i in range(n)])  # (n,)
+    l = omega + beta * np.log(np.maximum(bc, _TINY))  # l[0] of each row
+    for t in range(L):
+        z = Y[:, t] / np.exp(0.5 * l)  # standardised shock z_t
+        step = omega + alpha * (np.abs(z) - SQRT_2_OVER_PI) + gamma * z + beta * l
+        l = np.where(t >= starts, step, l)  # a row starts at its first return
+    return l
+
+
 def egarch_step_variances(log_var1, omega, alpha, gamma, beta, horizon: int) -> np.ndarray:
     """E σ²_{T+j} for j = 1..K from ln σ²_{T+1} (k,), in closed form (module docstring) → (k, K)."""
     log_var1 = np.asarray(log_var1, dtype=np.float64)
@@ -232,6 +249,17 @@ class EGARCH(_ArchModel):
         omega, alpha, gamma, beta = self.params_
         l = egarch_log_variance(y, omega, alpha, gamma, beta)
         return egarch_step_variances(l[ends], omega, alpha, gamma, beta, horizon)
+
+    def step_variances_windows(self, R, starts, horizon: int) -> np.ndarray:
+        """E σ²_{T+j}, j = 1..H (k, H), of log returns, after each window of returns R (k, L)
+        whose row i starts at column starts[i]: what forecast(R[i, starts[i]:], [L - starts[i]],
+        H) implies, for many windows at once (the vol head's blend, RNNForecaster)."""
+        omega, alpha, gamma, beta = self.params_
+        with np.errstate(all="ignore"):  # a degenerate fit: bounded below
+            l = egarch_log_variance_windows(PERCENT * np.asarray(R), starts, *self.params_)
+            step = egarch_step_variances(l, omega, alpha, gamma, beta, horizon)
+        step = np.clip(np.nan_to_num(step, nan=self.bounds_[1]), *self.bounds_)
+        return step / PERCENT**2
 
 
 def h_day_forecast(model, r, horizon: int) -> tuple[np.ndarray, np.ndarray]:
