@@ -46,3 +46,10 @@ def die_for(key, marker_dir):
 def slow(key, seconds):
     time.sleep(seconds)
     return os.getpid()
+
+
+def stuck(seconds):
+    """A worker that ignores SIGTERM and outlasts any shutdown (a wedged job)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return os.getpid()

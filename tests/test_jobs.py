@@ -100,6 +100,25 @@ def test_interrupt_kills_the_workers_and_stops():
     assert not any(alive(p) for p in pids)
 
 
+def test_a_worker_stuck_at_shutdown_is_killed_within_the_deadline(monkeypatch):
+    """Closing a pool never waits forever: a worker still alive after STOP_SECONDS is killed
+    (SIGTERM ignored: only SIGKILL ends it), so the command returns and leaves no process."""
+    from forecast.universe import jobs
+
+    monkeypatch.setattr(jobs, "STOP_SECONDS", 1.0)
+    with Runner(jobs=1) as runner:
+        pool = runner.backend
+        pool.submit(jobhelpers.stuck, (120,), "X")
+        time.sleep(1.0)  # the job is running
+        pids = pool.pids()
+        t0 = time.monotonic()
+        pool.close(kill=False)
+        assert time.monotonic() - t0 < 1.0 + 2 * jobs.KILL_SECONDS
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_an_unreachable_scheduler_is_one_line_naming_it_within_10_s():
     pytest.importorskip("distributed")
     import socket

@@ -7,8 +7,8 @@ import pytest
 from arch import arch_model
 from scipy import integrate, stats
 
-from forecast.model import classical as vol
 from forecast.evaluation.randomwalk import RandomWalk
+from forecast.model import classical as vol
 
 
 @pytest.fixture(scope="module")

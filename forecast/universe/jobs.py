@@ -50,6 +50,8 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach a Dask scheduler before giving up (the
 HANDSHAKE_TIMEOUT = 10.0
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
+STOP_SECONDS = 30.0  # an idle worker exits at once when its pool shuts down; later: stuck
+KILL_SECONDS = 5.0  # after terminate or kill, how long to wait for a worker to be gone
 
 
 @dataclass
@@ -150,22 +152,30 @@ class _LocalPool:
         return isinstance(exc, BrokenProcessPool)
 
     def restart(self):
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._stop(kill=False)
         self._pool = self._new()
 
     def pids(self) -> list[int]:
-        return [p.pid for p in list(getattr(self._pool, "_processes", {}).values())]
+        return [p.pid for p in list((getattr(self._pool, "_processes", None) or {}).values())]
 
     def close(self, kill: bool):
-        if kill:  # Ctrl-C: don't wait for running jobs; their results would be dropped anyway
-            processes = list(getattr(self._pool, "_processes", {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stop(kill)
+
+    def _stop(self, kill: bool) -> None:
+        """Shut the pool down without ever waiting forever. kill (Ctrl-C): don't wait for
+        running jobs, their results would be dropped anyway. Else the jobs are done and idle
+        workers exit at once; one still alive after STOP_SECONDS is stuck, and is killed."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if kill:
             for p in processes:
                 p.terminate()
-            for p in processes:
-                p.join(timeout=5)
-        else:
-            self._pool.shutdown(wait=True)
+        deadline = time.monotonic() + (KILL_SECONDS if kill else STOP_SECONDS)
+        for p in processes:
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=KILL_SECONDS)
 
 
 class _DaskClient:
