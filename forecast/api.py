@@ -74,6 +74,7 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "GlobalReport",
     "import_csv",
     "import_csvs",
+    "is_own",
     "latest_fetched",
     "latest_trained",
     "load_prices",
@@ -86,6 +87,7 @@ __all__ = [  # the door's face: what the CLI, notebooks and scripts may use
     "Prediction",
     "provenance",
     "remove",
+    "risk",
     "RNNForecaster",
     "runner",
     "train",
@@ -692,8 +694,9 @@ def plan(
     better than one model per ticker in make quality (README, "One global model"), unless
     --per-ticker, --jobs or --scheduler ask for one model per ticker on workers. predict and
     backtest: several tickers run per ticker on workers. global_name: the model train saves
-    (--global), or the global model predict and backtest use (--model). `one_ticker_only` names the options
-    that apply to one ticker only ({"--plot": value, ...}): given with several, they refuse.
+    (--global), or the global model predict and backtest use (--model; "own": the ticker's).
+    `one_ticker_only` names the options that apply to one ticker only ({"--plot": value,
+    ...}): given with several tickers, they refuse.
     """
     if command == "train":
         separate = per_ticker or bool(jobs) or bool(scheduler)

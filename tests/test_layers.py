@@ -132,3 +132,16 @@ def test_every_package_face_names_what_it_has():
         assert face.__all__, pkg
         for name in face.__all__:
             assert getattr(face, name) is not None, f"forecast.{pkg}.{name}"
+
+
+def test_the_api_face_lists_every_public_function():
+    """Every public function or class defined in forecast/api.py is in its __all__."""
+    import forecast.api as api
+
+    tree = ast.parse((ROOT / "api.py").read_text())
+    public = {
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.ClassDef) and not n.name.startswith("_")
+    }
+    assert public <= set(api.__all__), sorted(public - set(api.__all__))
