@@ -10,6 +10,10 @@ call them on what the parent read for them. Notices leave through callbacks:
     fit_model(ticker, frame, config)            -> FittedModel: estimator + its model file
     predict_frame(ticker, frame, params, meta, days)          -> Prediction (own model)
     predict_global_frame(ticker, frame, params, meta, days)   -> Prediction (global model)
+
+One verb per meaning: `predict*` is a use case (prices and a model file -> a Prediction with
+its warnings and provenance), `forecast` a fitted estimator's table by trading date, and an
+estimator's `distribution` (`predictive`, as a tuple) the calibrated distribution itself.
 """
 
 import datetime as dt
