@@ -214,3 +214,18 @@ def test_qlike_and_mse_by_hand_and_least_at_the_true_variance():
 def test_non_overlapping_origins():
     assert non_overlapping(10, 1).tolist() == list(range(10))
     assert non_overlapping(10, 3).tolist() == [0, 3, 6, 9]
+
+
+def test_var_es_limits_when_sigma_is_huge():
+    """A diverged model's sigma overflows E e^x: ES takes its limit (a long position loses at
+    most everything: 1; a short one without bound), never NaN, and no warning is raised."""
+    import warnings
+
+    from forecast.model.valueatrisk import var_es
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        var, es = var_es(np.array([0.0]), np.array([50.0]), 0.99)
+        assert var[0] == pytest.approx(1.0) and es[0] == 1.0
+        _, es_short = var_es(np.array([0.0]), np.array([50.0]), 0.99, short=True)
+        assert es_short[0] == np.inf

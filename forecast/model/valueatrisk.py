@@ -54,13 +54,17 @@ def var_es(m, sigma, a: float, short: bool = False) -> tuple[np.ndarray, np.ndar
     """
     m, sigma = np.asarray(m, float), np.asarray(sigma, float)
     za = z(a)
-    growth = np.exp(m + 0.5 * sigma**2)  # E e^x
-    if short:
-        var = np.exp(m + za * sigma) - 1.0  # VaR_a, short
-        es = growth * _Phi(sigma - za) / (1.0 - a) - 1.0  # ES_a, short
-    else:
-        var = 1.0 - np.exp(m - za * sigma)  # VaR_a, long
-        es = 1.0 - growth * _Phi(-za - sigma) / (1.0 - a)  # ES_a, long
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge sigma: the limits below
+        growth = np.exp(m + 0.5 * sigma**2)  # E e^x
+        if short:
+            var = np.exp(m + za * sigma) - 1.0  # VaR_a, short
+            es = growth * _Phi(sigma - za) / (1.0 - a) - 1.0  # ES_a, short
+        else:
+            var = 1.0 - np.exp(m - za * sigma)  # VaR_a, long
+            es = 1.0 - growth * _Phi(-za - sigma) / (1.0 - a)  # ES_a, long
+    # growth overflows (inf * 0 = NaN) only where sigma is huge: a long position then loses
+    # everything in its tail (ES -> 1), a short one without bound (ES -> inf)
+    es = np.where(np.isnan(es) & np.isfinite(m) & np.isfinite(sigma), np.inf if short else 1.0, es)
     return var, es
 
 
