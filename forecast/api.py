@@ -42,6 +42,7 @@ from forecast.pipeline import (  # the in-memory use cases, part of this door to
     forecast,
     provenance,
 )
+from forecast.store import is_own
 from forecast.universe.jobs import Runner, scheduler_address
 from forecast.universe.tickers import resolve
 
@@ -725,11 +726,6 @@ def plan(
     if command != "train" and global_name is not None and not is_own(global_name) and not tickers:
         raise ForecastError(MODEL_NEEDS_TICKER[command])
     return Plan("one", list(tickers or []))
-
-
-def is_own(model: str) -> bool:
-    """--model own: the ticker's own model, whatever global models were trained later."""
-    return model.strip().lower() == "own"
 
 
 ONE_TICKER_ONLY = {  # several tickers with an option that serves one

@@ -152,15 +152,22 @@ def unusable_own_model(ticker: str, infos: list[ModelInfo]) -> ModelInfo | None:
     return next((m for m in infos if m.ticker == ticker and m.problem is not None), None)
 
 
-def model_choice(data_dir: Path, ticker: str) -> tuple[ModelInfo | None, str | None]:
+def model_choice(
+    data_dir: Path, ticker: str, infos: list[ModelInfo] | None = None
+) -> tuple[ModelInfo | None, str | None]:
     """model_for, and a one-line warning when a global model serves `ticker` only because the
-    ticker's own model is corrupt: a model is never switched silently."""
-    infos = models(data_dir)
+    ticker's own model is corrupt: a model is never switched silently. infos as model_for's."""
+    infos = models(data_dir) if infos is None else infos
     chosen = model_for(data_dir, ticker, infos)
     broken = unusable_own_model(ticker, infos)
     if chosen is None or chosen.kind != "global" or broken is None:
         return chosen, None
     return chosen, switch_warning(ticker, broken, chosen)
+
+
+def is_own(model: str) -> bool:
+    """--model own: the ticker's own model, whatever global models were trained later."""
+    return model.strip().lower() == "own"
 
 
 def switch_warning(ticker: str, broken: ModelInfo, chosen: ModelInfo) -> str:

@@ -215,7 +215,7 @@ def predict_universe(
 ) -> list[Row]:
     """Screen values per ticker, from the global model `global_name`, or else from the model
     `predict TICKER` would use (its own or a global one trained on it, the newest)."""
-    own = global_name is not None and global_name.strip().lower() == "own"  # never a global
+    own = global_name is not None and store.is_own(global_name)  # never a global
     global_name = None if own else global_name
     loaded = {}  # global models by name, each read once
     infos = store.models(data_dir) if global_name is None else []  # every sidecar, read once
@@ -229,11 +229,10 @@ def predict_universe(
     def args_for(ticker):
         if global_name is not None:
             return global_args(global_name, ticker)
-        chosen = None if own else store.model_for(data_dir, ticker, infos)
+        chosen, switch = (None, None) if own else store.model_choice(data_dir, ticker, infos)
         if chosen is not None and chosen.kind == "global":
-            broken = store.unusable_own_model(ticker, infos)
-            if broken is not None:  # never switched silently: the row says so
-                switched[ticker] = store.switch_warning(ticker, broken, chosen)
+            if switch is not None:  # never switched silently: the row says so
+                switched[ticker] = switch
             return global_args(chosen.ticker, ticker)
         frame = prices.load_prices(ticker, data_dir)
         params, meta = checkpoint.load_model(data_dir, ticker)
