@@ -80,6 +80,13 @@ def close_only(prices):
     return prices.assign(Open=prices["Close"], High=prices["Close"], Low=prices["Close"])
 
 
+def unsplit(split, paths: list[Path]) -> tuple[list[str], list[str]]:
+    """(series of `paths` the split file does not place, split rows with no series): both
+    empty when every series of the development universe is in exactly one half."""
+    stems = {p.stem for p in paths}
+    return sorted(stems - set(split.index)), sorted(set(split.index) - stems)
+
+
 def make_jobs(paths: list[Path], split, copies: str) -> list[dict]:
     """One job per series, plus a close-only copy (NAME~close) of each series that `copies`
     names: "split" those the split file marks, "all" every one, "none" none. A copy of a
@@ -423,6 +430,13 @@ def main(argv=None) -> int:
     if names is None and args.half != "all":
         names = list(split.index[split["half"] == args.half])
     paths = series_paths(args.universe, names)
+    if names is None and args.universe == UNIVERSE:  # a new or lost series must be placed
+        missing, extra = unsplit(split, paths)
+        if missing or extra:
+            sys.exit(
+                f"error: {args.split} does not match {UNIVERSE}: not in the split "
+                f"{missing or 'none'}, no such series {extra or 'none'}; edit the split file"
+            )
     given = (("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden))
     config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
     options = {

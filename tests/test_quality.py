@@ -77,10 +77,20 @@ def test_the_split_file_has_both_kinds_of_series_in_each_half():
     copies = split[split["close_only_copy"]]
     assert (copies["data"] == "ohlc").all() and (copies["half"] == "confirmation").all()
     assert {p.stem for p in quality.SAMPLES} <= set(split.index)
-    if not quality.UNIVERSE.is_dir():
-        pytest.skip(f"no universe at {quality.UNIVERSE}")
-    stems = {p.stem for p in quality.series_paths(quality.UNIVERSE, None)}
-    assert set(split.index) == stems  # every series of make quality, once
+
+
+def test_a_series_the_split_does_not_place_is_found(tmp_path):
+    """make quality refuses a universe that does not match the split file (quality.unsplit):
+    its real universe is checked there, where ../shared is; here a folder made for the test."""
+    split = quality.read_split()
+    universe = [s for s in split.index if s not in {p.stem for p in quality.SAMPLES}]
+    for stem in universe[1:] + ["NEW"]:  # one series lost, one new
+        (tmp_path / f"{stem}.csv").write_text("Date,Close\n")
+    paths = quality.series_paths(tmp_path, None)
+    assert quality.unsplit(split, paths) == (["NEW"], [universe[0]])
+    (tmp_path / "NEW.csv").unlink()
+    (tmp_path / f"{universe[0]}.csv").write_text("Date,Close\n")
+    assert quality.unsplit(split, quality.series_paths(tmp_path, None)) == ([], [])
 
 
 def test_jobs_add_close_only_copies_of_the_marked_series(tmp_path):
