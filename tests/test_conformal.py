@@ -10,6 +10,7 @@ import pytest
 from forecast.model.conformal import (
     MIN_CASES,
     Calibration,
+    Prior,
     calibrate,
     conformal_factors,
     coverage_of,
@@ -223,3 +224,69 @@ def test_scores_all_zero_give_the_smallest_positive_factor():
 
     cal = calibrate(np.zeros((50, 2)))
     assert np.all(cal.factors == MIN_FACTOR) and not cal.fallback.any()
+
+
+# --- shrinkage toward the model's own scale (Prior) ------------------------------------------
+
+
+def test_prior_factor_is_the_unit_variance_t_quantile_at_the_models_scale():
+    gauss = Prior(scale=1.5, cases=40.0)
+    assert gauss.factor(0.95) == pytest.approx(1.5 * 1.9599639845)
+    # t(6) of unit variance, from draws: its variance is 1 and its |quantiles| are the factors
+    rng = np.random.default_rng(0)
+    draws = rng.standard_t(6, 2_000_000) * math.sqrt(4 / 6)
+    assert draws.var() == pytest.approx(1.0, abs=0.01)
+    t6 = Prior(scale=2.0, cases=40.0, nu=6.0)
+    for level in (0.8, 0.95, 0.98):
+        assert t6.factor(level) == pytest.approx(2.0 * np.quantile(np.abs(draws), level), rel=5e-3)
+    # heavy tails: narrower than the Gaussian at 80%, wider at 98%
+    assert t6.factor(0.8) < Prior(2.0, 40.0).factor(0.8)
+    assert t6.factor(0.98) > Prior(2.0, 40.0).factor(0.98)
+
+
+def test_shrunk_factor_weighs_conformal_and_prior_by_the_cases_beyond_the_quantile():
+    scores = np.random.default_rng(3).standard_normal((270, 2)) ** 2
+    plain = calibrate(scores, LEVELS)
+    prior = Prior(scale=1.2, cases=40.0, nu=6.0)
+    shrunk = calibrate(scores, LEVELS, prior)
+    for i, L in enumerate(LEVELS):
+        k = 270 * (1 - L)
+        want = (k * plain.factors[i] + 40.0 * prior.factor(L)) / (k + 40.0)
+        np.testing.assert_allclose(shrunk.factors[i], want, rtol=1e-12)
+    # no prior cases: plain split conformal; overwhelming ones: the prior
+    np.testing.assert_array_equal(calibrate(scores, LEVELS, Prior(1.2, 0.0)).factors, plain.factors)
+    huge = calibrate(scores, LEVELS, Prior(1.2, 1e12, 6.0))
+    np.testing.assert_allclose(huge.factors[1], prior.factor(0.95), rtol=1e-9)
+
+
+def test_shrinkage_makes_the_95_percent_factor_closer_to_the_truth():
+    # 270 validation cases of t(6) errors at a scale the model knows, and a prior that is
+    # wrong about their tails (Gaussian): the shrunk 95% factor is still nearer the true
+    # quantile than the bare order statistic, over many draws
+    rng = np.random.default_rng(7)
+    prior = Prior(scale=1.0, cases=40.0)
+    truth = Prior(scale=1.0, cases=40.0, nu=6.0).factor(0.95)
+    err_plain, err_shrunk = [], []
+    for _ in range(400):
+        scores = np.abs(rng.standard_t(6, 270) * math.sqrt(4 / 6))
+        err_plain.append(conformal_factors(scores, (0.95,))[0.95] - truth)
+        err_shrunk.append(calibrate(scores, (0.95,), prior).factors[0, 0] - truth)
+    assert np.sqrt(np.mean(np.square(err_shrunk))) < 0.5 * np.sqrt(np.mean(np.square(err_plain)))
+
+
+def test_prior_is_kept_by_the_json_round_trip_and_by_any_other_level():
+    scores = np.random.default_rng(5).standard_normal((120, 3)) ** 2
+    prior = Prior(scale=0.9, cases=40.0, nu=6.0)
+    cal = calibrate(scores, LEVELS, prior)
+    cal = Calibration(
+        cal.levels, cal.factors, cal.coverage, cal.n, cal.fallback, scores, "cross", prior
+    )
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back.prior == prior
+    np.testing.assert_allclose(back.at(0.9)[0], calibrate(scores, (0.9,), prior).factors[0])
+    np.testing.assert_allclose(back.at(0.9)[1], cross_coverage(scores, (0.9,), prior)[0])
+    gauss = Calibration.from_dict({**cal.to_dict(), "prior": Prior(0.9, 40.0).to_dict()})
+    assert gauss.prior.nu == math.inf  # JSON null: Gaussian
+    for bad in ({"scale": 0.0, "cases": 40.0, "nu": 6.0}, {"scale": 1.0, "cases": 40.0, "nu": 2.0}):
+        with pytest.raises(ValueError, match="calibration prior"):
+            Calibration.from_dict({**cal.to_dict(), "prior": bad})

@@ -1,5 +1,7 @@
 """RNNForecaster learns real signals, beats the naive forecast out of sample, and is reproducible."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -290,6 +292,37 @@ def test_vol_blend_with_egarch_is_fitted_before_the_cut_and_stored():
     again = RNNForecaster.from_checkpoint(params, meta)
     a, b = model.forecast(prices, 5), again.forecast(prices, 5)
     assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+
+
+def test_vol_band_factors_are_shrunk_toward_t_errors_at_the_models_own_scale():
+    """The calibration's prior sits at the unscaled model sd (1/sqrt(f) in score units), is
+    worth PRIOR_CASES tail cases of t(PRIOR_NU) errors, moves each factor from the order
+    statistic by the documented weight, and travels with the model file; a model file from
+    before the prior forecasts with plain conformal factors."""
+    from forecast.model.conformal import calibrate
+    from forecast.model.estimator import PRIOR_CASES, PRIOR_NU
+
+    r, _ = regime_returns(1200, seed=10)
+    prices = prices_from_returns(r)
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices)
+    cal = model.calibration_
+    assert cal.prior.scale == pytest.approx(1 / math.sqrt(model.scale_))
+    assert (cal.prior.cases, cal.prior.nu) == (PRIOR_CASES, PRIOR_NU)
+    plain = calibrate(cal.scores, cal.levels)
+    for i, L in enumerate(cal.levels):
+        k = cal.n * (1 - L)
+        want = (k * plain.factors[i] + PRIOR_CASES * cal.prior.factor(L)) / (k + PRIOR_CASES)
+        np.testing.assert_allclose(cal.factors[i], want, rtol=1e-12)
+    params, meta = model.to_checkpoint()
+    again = RNNForecaster.from_checkpoint(params, meta)
+    assert again.calibration_.prior == cal.prior
+    a, b = model.forecast(prices, 5), again.forecast(prices, 5)
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+    del meta["calibration"]["prior"]  # a model file written before the prior
+    old = RNNForecaster.from_checkpoint(params, meta)
+    assert old.calibration_.prior is None
+    kept = old.calibration_.scores  # the file's scores (6 decimals)
+    assert old.calibration_.at(0.9)[0].tolist() == calibrate(kept, (0.9,)).factors[0].tolist()
 
 
 def test_a_model_file_from_before_the_blend_forecasts_with_the_rnn_alone():

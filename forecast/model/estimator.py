@@ -15,7 +15,9 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
                day-1 validation errors (a grid 0.4..2)
     median   = the last price (mean 0);  P(up) = 1/2 (a symmetric distribution)
     band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every second
-               validation origin (forecast/model/conformal.py)
+               validation origin, shrunk toward those of unit-variance t(6) errors at the
+               model's own scale sqrt(cumvar_h) (forecast/model/conformal.py, Prior): at
+               95% the ~13 validation cases beyond the quantile are too few to trust alone
 
 The coverage stored with the factors is held out: each half of the validation origins is
 scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
@@ -48,6 +50,7 @@ from forecast.errors import ForecastError
 from forecast.model.classical import EGARCH
 from forecast.model.conformal import (
     Calibration,
+    Prior,
     calibrate,
     coverage_of,
     cross_coverage,
@@ -88,6 +91,9 @@ N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitu
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
 SCALE_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))  # variance scales f tried
+
+PRIOR_CASES = 40.0  # vol head: a band factor's prior is worth 40 cases beyond the quantile
+PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40, nu 5/6/inf)
 
 FALLBACK_SCALES = SCALE_GRID[::4]  # 21 scales: each model is judged at its best scale
 FALLBACK_HORIZONS = 5  # the days the fallback compares the two models on
@@ -735,7 +741,8 @@ class VolForecaster(RNNForecaster):
         """(Calibration, f) from forecasts at every CAL_STRIDE-th validation origin.
 
         f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
-        split conformal on |y| / sd_h over all those origins. Coverage: two-fold cross-conformal
+        split conformal on |y| / sd_h over all those origins, shrunk toward the t(PRIOR_NU)
+        factors at the unscaled sd_h (a Prior). Coverage: two-fold cross-conformal
         (each half scored with the factors of the other half), so no number is measured on
         the cases that set it.
         """
@@ -754,8 +761,12 @@ class VolForecaster(RNNForecaster):
         sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
         f = min_crps_scale(realised[:, 0], sd_h[:, 0])
         scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
-        fitted = calibrate(scores, LEVELS)
-        return replace(fitted, coverage=cross_coverage(scores), scores=scores, held_out="cross"), f
+        # factors shrunk toward t(PRIOR_NU) errors at the model's own (likelihood) scale sd_h,
+        # which is 1/sqrt(f) in these scores' units (forecast/model/conformal.py)
+        prior = Prior(1.0 / math.sqrt(f), PRIOR_CASES, PRIOR_NU)
+        fitted = calibrate(scores, LEVELS, prior)
+        coverage = cross_coverage(scores, LEVELS, prior)
+        return replace(fitted, coverage=coverage, scores=scores, held_out="cross"), f
 
     def distribution(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
