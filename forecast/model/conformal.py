@@ -71,10 +71,11 @@ class Prior:
         """scale * t_nu quantile((1 + L)/2) * sqrt((nu - 2)/nu)."""
         if math.isinf(self.nu):
             return self.scale * gaussian_factor(level)
-        from scipy.stats import t  # here, not at import: `forecast --help` stays light
+        # scipy.special, not scipy.stats (0.2 s of import against 0.5 s): predict stays light
+        from scipy.special import stdtrit  # the t quantile
 
         unit = math.sqrt((self.nu - 2.0) / self.nu)
-        return self.scale * float(t.ppf((1.0 + level) / 2.0, self.nu)) * unit
+        return self.scale * float(stdtrit(self.nu, (1.0 + level) / 2.0)) * unit
 
     def shrink(self, factor: float, n: int, level: float) -> float:
         """(k c + cases p) / (k + cases), k = n (1 - L) the cases beyond the conformal c."""
