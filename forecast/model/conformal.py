@@ -22,7 +22,7 @@ likelihood on many more days, as much as the tail's cases allow:
 
     c'_{L,h} = (k c_{L,h} + n0 p_L) / (k + n0),   k = n (1 − L)
 
-At 80% (k = 54) the data lead; at 95% (k = 13) and beyond, the prior does. The coverage
+At 80% (k = 54 against n0 = 40) the data lead; at 95% (k = 13) and beyond, the prior does. The coverage
 guarantee then holds only approximately; the held-out coverage stored with the factors
 (cross_coverage, with the same prior) says how well. Measured in README, "Issue 15".
 
