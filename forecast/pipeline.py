@@ -34,6 +34,7 @@ from forecast.model.heads import HEADS
 from forecast.model.predictive import VAR_LEVELS
 from forecast.model.train import Epoch
 from forecast.model.valueatrisk import TRADING_DAYS
+from forecast.prices.schema import exchange_of
 
 PLOT_DAYS = 120  # past days whose fitted sigma a prediction keeps for its volatility chart
 STALE_SESSIONS = 3  # cached prices older than this many sessions get a warning
@@ -67,12 +68,6 @@ def fit(
     split_days(len(frame) - 1, config.window, config.val_fraction)  # enough days for the window
     compile_notice(on_notice)
     return RNNForecaster(config).fit(frame, on_epoch=on_epoch)
-
-
-def exchange_of(ticker: str, frame: pd.DataFrame) -> str:
-    """The calendar of a ticker's prices: the exchange given when they were imported
-    (frame.attrs, from the cache's sidecar), else the one its Yahoo suffix names."""
-    return str(frame.attrs.get("exchange") or "") or calendars.exchange_for(ticker)
 
 
 def provenance(ticker: str, frame: pd.DataFrame, config: TrainConfig) -> dict:
@@ -245,9 +240,7 @@ def predict_frame(
     try:
         model = RNNForecaster.from_checkpoint(params, meta)
         fingerprint = str(meta["fingerprint"])
-        exchange = str(frame.attrs.get("exchange") or meta.get("exchange") or "") or (
-            calendars.exchange_for(ticker)
-        )
+        exchange = exchange_of(ticker, frame, meta.get("exchange"))
     except (ForecastError, KeyError, TypeError, ValueError, IndexError) as e:
         raise ForecastError(
             f"the model file for {ticker} is inconsistent ({e}); retrain with `forecast train {ticker}`"

@@ -25,6 +25,7 @@ _HOME = {
     "ACTIONS": "schema",
     "COLUMNS": "schema",
     "PRICES": "schema",
+    "exchange_of": "schema",
     "fingerprint": "schema",
     "normalize": "schema",
     "STALE_DAYS": "forecast.symbols",  # the one symbol and date grammar, standard library only

@@ -15,6 +15,7 @@ from forecast.prices.csvfile import read_price_csv
 from forecast.prices.schema import (
     ACTIONS,
     day,
+    exchange_of,
     is_stale,
     no_data,
     normalize,
@@ -53,9 +54,7 @@ class FetchResult:
     @property
     def exchange(self) -> str:
         """The calendar its forecasts use: the one given on import, else the Yahoo suffix's."""
-        from forecast.calendars import exchange_for
-
-        return str(self.frame.attrs.get("exchange") or "") or exchange_for(self.ticker)
+        return exchange_of(self.ticker, self.frame)
 
 
 def _fallback(ticker: str, data_dir: Path, cached, reason: str, offline: bool) -> FetchResult:

@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from forecast.calendars import exchange_for
 from forecast.errors import ForecastError
 from forecast.symbols import (  # noqa: F401  part of the schema's names too
     STALE_DAYS,
@@ -25,6 +26,13 @@ PRICES = ["Open", "High", "Low", "Close", "Adj Close"]  # float64, must be finit
 ACTIONS = ["Dividends", "Stock Splits"]  # float64, 0.0 on days without an event
 
 # --- symbols and dates ---------------------------------------------------------------------------
+
+
+def exchange_of(ticker: str, frame: pd.DataFrame, recorded: str | None = None) -> str:
+    """The calendar of a ticker's prices: the exchange given when they were imported
+    (frame.attrs, from the cache's sidecar), else `recorded` (what a model file wrote down),
+    else the one its Yahoo suffix names."""
+    return str(frame.attrs.get("exchange") or recorded or "") or exchange_for(ticker)
 
 
 def day(ts) -> str:
