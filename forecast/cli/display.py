@@ -214,18 +214,7 @@ def blend_text(choice: str, ratio: float) -> str:
 
 def models_table(infos, data_dir) -> None:
     """`forecast models`: one row per trained model (forecast.store.ModelInfo), in 80 columns."""
-    table = Table(
-        title=f"models in {escape(str(data_dir))}",
-        title_justify="left",
-        caption="T window, H hidden units, ×N a global model serving N tickers; val loss per "
-        "step vs a random walk's on the same days (vs rw < 0: the model did better)",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        show_edge=False,
-    )
-    for name, justify in [
+    columns = [
         ("ticker", "left"),
         ("through", "left"),
         ("options", "left"),
@@ -234,8 +223,13 @@ def models_table(infos, data_dir) -> None:
         ("vs rw", "right"),
         ("size", "right"),
         ("version", "left"),
-    ]:
-        table.add_column(name, justify=justify, no_wrap=True)
+    ]
+    table = _rows_table(f"models in {escape(str(data_dir))}", columns, compact=True)
+    table.caption = (
+        "T window, H hidden units, ×N a global model serving N tickers; val loss per "
+        "step vs a random walk's on the same days (vs rw < 0: the model did better)"
+    )
+    table.caption_justify = "left"
     for m in infos:
         cfg = m.config
         options = f"{cfg.get('loss', '?')} T={cfg.get('window', '?')} H={cfg.get('hidden', '?')}"
