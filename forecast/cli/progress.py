@@ -9,29 +9,26 @@ from contextlib import contextmanager
 from forecast.cli.display import err, info
 
 
-class EpochProgress:
-    """A rich progress bar over epochs (stderr): train loss, validation loss, best so far."""
+def _bar(label: str, *columns):
+    """A rich Progress on stderr: `label`, done/total, the bar, then `columns`. Transient (on
+    failure only the one error line stays; the results follow success) and off when stderr is
+    no terminal (logs get the results, not a redrawn bar)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    def __init__(self, epochs: int):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    return Progress(
+        TextColumn(label),
+        MofNCompleteColumn(),
+        BarColumn(),
+        *columns,
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
-        self.progress = Progress(
-            TextColumn("epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[losses]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,  # on failure only the one error line stays; the summary follows success
-            disable=not err.is_terminal,  # logs get the summary, not a redrawn bar
-        )
-        self.task = self.progress.add_task("train", total=epochs, losses="compiling / first epoch…")
+
+class _Bar:
+    """A bar object used as a context manager: its Progress (set by __init__, from _bar)
+    shows while the block runs."""
 
     def __enter__(self):
         self.progress.__enter__()
@@ -39,6 +36,16 @@ class EpochProgress:
 
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
+
+
+class EpochProgress(_Bar):
+    """A rich progress bar over epochs (stderr): train loss, validation loss, best so far."""
+
+    def __init__(self, epochs: int):
+        from rich.progress import TextColumn, TimeElapsedColumn
+
+        self.progress = _bar("epoch", TextColumn("{task.fields[losses]}"), TimeElapsedColumn())
+        self.task = self.progress.add_task("train", total=epochs, losses="compiling / first epoch…")
 
     def __call__(self, e) -> None:
         mark = "*" if e.improved else " "
@@ -57,23 +64,9 @@ def fold_progress() -> Iterator[Callable[[int, int], None]]:
     The bar appears on the first callback, after the options were checked, so an error
     before it stays the only line on stderr.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import TimeElapsedColumn
 
-    progress = Progress(
-        TextColumn("refit"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # logs get the tables, not a redrawn bar
-    )
+    progress = _bar("refit", TimeElapsedColumn())
     task = progress.add_task("backtest", total=None)
 
     def on_fold(i: int, n_folds: int) -> None:
@@ -88,7 +81,7 @@ def fold_progress() -> Iterator[Callable[[int, int], None]]:
             progress.stop()
 
 
-class UniverseProgress:
+class UniverseProgress(_Bar):
     """One bar over the universe on stderr, and one line as each ticker finishes.
 
     Called with each forecast.universe.many.Row; lines stay above the bar (and in logs, where the bar
@@ -96,27 +89,14 @@ class UniverseProgress:
     """
 
     def __init__(self, total: int, verb: str, where: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import TextColumn
 
-        self.progress = Progress(
-            TextColumn(verb),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[failed]} failed · {task.elapsed:.0f} s"),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
+        self.progress = _bar(
+            verb, TextColumn("{task.fields[failed]} failed · {task.elapsed:.0f} s")
         )
         self.task = self.progress.add_task(verb, total=total, failed=0)
         self.failed = 0
         info(f"{verb} {total} ticker{'s' * (total != 1)} on {where}")
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
 
     def __call__(self, row) -> None:
         if row.ok:
