@@ -145,3 +145,17 @@ def test_the_api_face_lists_every_public_function():
         if isinstance(n, ast.FunctionDef | ast.ClassDef) and not n.name.startswith("_")
     }
     assert public <= set(api.__all__), sorted(public - set(api.__all__))
+
+
+def test_the_forecast_path_does_not_load_scipy_stats():
+    """predict loads a model (estimator, classical, conformal, predictive) but none of the
+    modules it reaches imports scipy.stats at module level: ~0.4 s the user would wait for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, forecast.pipeline, forecast.model.classical, forecast.model.conformal; "
+        "print('scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
