@@ -15,7 +15,7 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.evaluation import backtest
 from forecast.evaluation.backtest import run_backtest, verdict
-from forecast.model.estimator import RNNForecaster, paths_distribution, paths_predictive
+from forecast.model.estimator import RNNForecaster, paths_distribution
 from forecast.prices import read_price_csv
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "AAPL.csv"
@@ -94,11 +94,6 @@ class NaiveRNN:
         a = np.linspace(0.001, 0.02, n_paths // 2)[:, None] * np.sqrt(np.arange(1, days + 1))
         cum = np.concatenate([-a, np.zeros((1, days)), a])  # median exactly 0
         return cum, np.full_like(cum, 0.5)
-
-    def predictive(self, prices, days, n_paths=100, seed=None):
-        cum, ps = self.forecast_paths(prices, days, n_paths, seed)
-        last = float(prices["Adj Close"].iloc[-1])
-        return paths_predictive(cum, ps, last, self.calibration_, direction=False)
 
     def distribution(self, prices, days, n_paths=100, seed=None):
         cum, ps = self.forecast_paths(prices, days, n_paths, seed)

@@ -152,23 +152,10 @@ def paths_distribution(
     return dist
 
 
-def paths_predictive(cum: np.ndarray, ps: np.ndarray, last: float, calibration, direction: bool):
-    """paths_distribution as RNNForecaster.predictive returns it:
-    (median, bands, mean, sd, p_up, cum), mean the paths' median log return."""
-    return summary(paths_distribution(cum, ps, last, calibration, direction))
-
-
 def summary(dist: Predictive, levels=LEVELS):
     """(median price, {level: (lower, upper)}, mean, sd, p_up, cum) of a Predictive."""
     median = dist.last * np.exp(dist.center)
     return median, dist.bands(levels), dist.center, dist.sd, dist.p_up, dist.cum
-
-
-def conformal_bands(center: np.ndarray, spread: np.ndarray, last: float, calibration: Calibration):
-    """{level: (lower, upper)} prices last * exp(center_h +- w_{L,h}), all (days,), with
-    w = c_{L,h} spread_h nested across levels and widening with h (forecast.model.predictive).
-    """
-    return Predictive(last, center, spread, spread, center, calibration).bands(LEVELS)
 
 
 def realised_sums(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
