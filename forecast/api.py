@@ -601,13 +601,8 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
     from forecast import plot  # matplotlib, only when a chart is drawn
 
     result, cases = report.result, report.result.cases
-    n, h = cases.y.shape
-    dates = getattr(cases, "target_dates", None)
-    if dates is not None:
-        target = pd.DatetimeIndex(np.asarray(dates)[:, h - 1])
-    else:  # origins are consecutive sessions: origin j's day h is origin j + h
-        origins = pd.DatetimeIndex(result.origins)
-        target = origins[h:].append(pd.DatetimeIndex([pd.NaT] * min(h, n)))[:n]
+    h = cases.y.shape[1]
+    target = pd.DatetimeIndex(cases.target_dates[:, h - 1])  # NaT past the data
     y = cases.y[:, h - 1]
     ok = np.isfinite(y) & ~target.isna()
     coverage = {
@@ -640,10 +635,9 @@ def plot_backtest(report: BacktestReport, path: Path) -> Path:
 def _exceedances(cases) -> dict:
     """The RNN's one-day VaRs against the long position's return on each day forecast."""
     ok = np.isfinite(cases.y[:, 0])
-    x = np.log(cases.y[ok, 0] / cases.last[ok])
     return {
-        "dates": pd.DatetimeIndex(np.asarray(cases.target_dates)[ok, 0]),
-        "returns": np.expm1(x),
+        "dates": pd.DatetimeIndex(cases.target_dates[ok, 0]),
+        "returns": np.expm1(cases.log_return[ok, 0]),
         "var": {a: cases.var["rnn", a][ok, 0] for a in cases.var_levels},
     }
 

@@ -164,8 +164,7 @@ def _calendar(exchange: str, first_year: int, last_year: int):
     factory = _calendar_class(exchange)
     first = pd.Timestamp(year=first_year, month=1, day=1)
     last = pd.Timestamp(year=last_year, month=12, day=31)
-    bound_min = factory.bound_min() if factory is not None else None
-    bound_max = factory.bound_max() if factory is not None else None
+    bound_min, bound_max = factory.bound_min(), factory.bound_max()  # None: no bound
     if bound_min is not None:
         first = max(first, bound_min)
     if bound_max is not None:
