@@ -390,9 +390,7 @@ def predict(
         return pred
     params, meta = checkpoint.load_model(data_dir, ticker)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
-    pred.currency = pred.currency or _currency(ticker, data_dir)
-    return pred
+    return pipeline.predict_frame(ticker, frame, params, meta, days, n_paths, seed, today, **risk)
 
 
 def risk(
@@ -409,15 +407,6 @@ def risk(
     return predict(
         ticker, data_dir, days, var_levels=var_levels, short=short, **options
     ).risk_frame()
-
-
-def _currency(ticker: str, data_dir: Path) -> str | None:
-    """The currency the price source recorded, if it did."""
-    try:
-        value = prices.read_provenance(ticker, data_dir).get("currency")
-    except ForecastError:
-        return None
-    return value if isinstance(value, str) and value else None
 
 
 def _latest_for_backtest(data_dir: Path) -> str:
@@ -474,8 +463,6 @@ def backtest(
     """Walk-forward test of one ticker (default: the latest trained model's); `options` go to
     forecast.evaluation.backtest.run_backtest (horizon, refit_every, test_days, n_paths, seed, ...).
     With `global_name`, the global model of that name is refitted instead (backtest_global)."""
-    from forecast.evaluation.backtest import run_backtest  # arch, scipy: not for predict
-
     config = config or TrainConfig()
     if global_name is not None and not is_own(global_name):
         if ticker is None:
@@ -486,7 +473,6 @@ def backtest(
     pipeline.risk_levels(config.loss, options.get("var_levels"))  # --var needs a distribution
     ticker = _symbol(ticker, _latest_for_backtest, data_dir)
     frame = prices.load_prices(ticker, data_dir)
-    check_features(frame, config.features, config.loss)
 
     def fold(i: int, n: int) -> None:
         if i == 0:  # the options are checked: the first fit comes next
@@ -494,13 +480,8 @@ def backtest(
         if on_fold is not None:
             on_fold(i, n)
 
-    import warnings
-
-    with warnings.catch_warnings():
-        # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = run_backtest(frame, config, on_fold=fold, **options)
-    return BacktestReport(ticker, result, _currency(ticker, data_dir))
+    result = backtest_frame(frame, config, on_fold=fold, **options)
+    return BacktestReport(ticker, result, frame.attrs.get("currency"))
 
 
 def backtest_frame(
@@ -518,7 +499,8 @@ def backtest_frame(
     config = config or TrainConfig()
     check_features(frame, config.features, config.loss)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 scores are shown as nan
+        # constant prices make some scores 0/0, shown as nan or –: no raw NumPy warnings on top
+        warnings.simplefilter("ignore", RuntimeWarning)
         return run_backtest(frame, config, **options)
 
 
@@ -921,11 +903,9 @@ def predict_global(
     ticker = prices.validate_symbol(ticker)
     params, meta = globalmodel.load_global(data_dir, model)
     frame = prices.load_prices(ticker, data_dir)
-    pred = pipeline.predict_global_frame(
+    return pipeline.predict_global_frame(
         ticker, frame, params, meta, days, n_paths, seed, today, **risk
     )
-    pred.currency = pred.currency or _currency(ticker, data_dir)
-    return pred
 
 
 @_data_dir
@@ -965,5 +945,5 @@ def backtest_global(
     result = run_backtest(frame, config, on_fold=fold, fit=fit, **options)
     name = prices.validate_symbol(model)
     return BacktestReport(
-        ticker, result, _currency(ticker, data_dir), model_name=name, model_kind="global"
+        ticker, result, frame.attrs.get("currency"), model_name=name, model_kind="global"
     )
