@@ -280,16 +280,23 @@ def crps_gaussian0(y: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return sd * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * pdf - 1.0 / math.sqrt(math.pi))
 
 
-def min_crps_scale(y, sd, grid=None) -> float:
-    """The variance scale f in grid (default e^linspace(log 0.4, log 2, 81)) whose forecasts
-    N(0, f sd^2) have the least mean CRPS at outcomes y (NaN cases ignored); the first on ties."""
+SCALE_GRID = np.exp(np.linspace(math.log(0.4), math.log(2.0), 81))  # variance scales f tried
+
+
+def mean_crps_by_scale(y: np.ndarray, sd: np.ndarray, grid) -> list[float]:
+    """Mean CRPS of N(0, f sd^2) at outcomes y, one per scale f in grid; y, sd (n,) finite."""
+    return [float(np.mean(crps_gaussian0(y, math.sqrt(f) * sd))) for f in grid]
+
+
+def min_crps_scale(y, sd, grid=SCALE_GRID) -> float:
+    """The variance scale f in grid (default SCALE_GRID, e^linspace(log 0.4, log 2, 81)) whose
+    forecasts N(0, f sd^2) have the least mean CRPS at outcomes y (NaN cases ignored); the
+    first on ties."""
     y, sd = np.asarray(y, float), np.asarray(sd, float)
     ok = np.isfinite(y) & np.isfinite(sd) & (sd > 0)
-    if grid is None:
-        grid = np.exp(np.linspace(math.log(0.4), math.log(2.0), 81))
     if not ok.any():
         return 1.0
-    crps = [float(np.mean(crps_gaussian0(y[ok], math.sqrt(f) * sd[ok]))) for f in grid]
+    crps = mean_crps_by_scale(y[ok], sd[ok], grid)
     return float(grid[int(np.argmin(crps))])
 
 

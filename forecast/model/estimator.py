@@ -49,13 +49,14 @@ from forecast.config import CAL_HORIZON, TrainConfig
 from forecast.errors import ForecastError
 from forecast.model.classical import EGARCH
 from forecast.model.conformal import (
+    SCALE_GRID,
     Calibration,
     Prior,
     calibrate,
     coverage_of,
     cross_coverage,
-    crps_gaussian0,
     gaussian_factor,
+    mean_crps_by_scale,
     min_crps_scale,
     normalised_scores,
 )
@@ -90,7 +91,6 @@ CAL_STRIDE = 2  # every 2nd validation day is an origin
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
-SCALE_GRID = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))  # variance scales f tried
 
 PRIOR_CASES = 40.0  # vol head: a band factor's prior is worth 40 cases beyond the quantile
 PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40, nu 5/6/inf)
@@ -108,10 +108,7 @@ def best_scale_crps(y: np.ndarray, v: np.ndarray) -> np.ndarray:
     for h in range(y.shape[1]):
         ok = np.isfinite(y[:, h])
         if ok.any():
-            sd = np.sqrt(v[ok, h])
-            out[h] = min(
-                crps_gaussian0(y[ok, h], math.sqrt(f) * sd).mean() for f in FALLBACK_SCALES
-            )
+            out[h] = min(mean_crps_by_scale(y[ok, h], np.sqrt(v[ok, h]), FALLBACK_SCALES))
     return out
 
 
