@@ -33,7 +33,7 @@ Gaussian factor, flagged as a fallback.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist  # not scipy.stats: a second of import time for one quantile
 
 import numpy as np
@@ -186,15 +186,8 @@ class Calibration:
         H = self.horizon
         if self.scores is None:
             return np.full(H, gaussian_factor(level)), np.full(H, math.nan), np.ones(H, bool)
-        e = self.scores
-        if self.held_out == "half":
-            half = e.shape[0] // 2
-            fitted = calibrate(e[:half], (level,), self.prior)
-            cov = np.array([coverage_of(e[half:, j], fitted.factors[0, j]) for j in range(H)])
-            return fitted.factors[0], cov, fitted.fallback[0]
-        fitted = calibrate(e, (level,), self.prior)
-        cov = cross_coverage(e, (level,), self.prior)[0]
-        return fitted.factors[0], cov, fitted.fallback[0]
+        cal = held_out_calibration(self.scores, (level,), self.held_out, self.prior)
+        return cal.factors[0], cal.coverage[0], cal.fallback[0]
 
     def factor(self, level: float, h: int) -> float:
         """c_{L,h} for horizon h = 1..H, any level (see `at`)."""
@@ -269,6 +262,30 @@ def calibrate(scores, levels=(0.8, 0.95), prior: Prior | None = None) -> Calibra
             factors[i, j], fallback[i, j] = _conformal_factor(col, level, prior)
             coverage[i, j] = coverage_of(col, factors[i, j])
     return Calibration(tuple(float(L) for L in levels), factors, coverage, n, fallback, prior=prior)
+
+
+def held_out_calibration(
+    scores: np.ndarray, levels, held_out: str, prior: Prior | None = None
+) -> Calibration:
+    """A model's Calibration from its (N, H) scores, origins in time order: "cross", factors
+    from all N and two-fold cross-conformal coverage; "half", factors from the first N // 2
+    and coverage on the later half. Every level, stored or asked for later, is measured so."""
+    if held_out == "half":
+        half = scores.shape[0] // 2
+        fitted = calibrate(scores[:half], levels, prior)
+        coverage = np.array(
+            [
+                [
+                    coverage_of(scores[half:, j], fitted.factors[i, j])
+                    for j in range(scores.shape[1])
+                ]
+                for i in range(len(levels))
+            ]
+        )
+    else:
+        fitted = calibrate(scores, levels, prior)
+        coverage = cross_coverage(scores, levels, prior)
+    return replace(fitted, coverage=coverage, scores=scores, held_out=held_out)
 
 
 def crps_gaussian0(y: np.ndarray, sd: np.ndarray) -> np.ndarray:

@@ -52,10 +52,8 @@ from forecast.model.conformal import (
     SCALE_GRID,
     Calibration,
     Prior,
-    calibrate,
-    coverage_of,
-    cross_coverage,
     gaussian_factor,
+    held_out_calibration,
     mean_crps_by_scale,
     min_crps_scale,
     normalised_scores,
@@ -298,15 +296,7 @@ class RNNForecaster:
         median, scale = np.median(cum, axis=1), cum.std(axis=1)  # (n, h)
         realised = realised_sums(ds.returns, origins, CAL_HORIZON)  # sum r_{k+1..k+h}
         scores = normalised_scores(realised, median, scale)  # (n, CAL_HORIZON)
-        half = len(origins) // 2
-        fitted = calibrate(scores[:half], LEVELS)
-        held_out = np.array(
-            [
-                [coverage_of(scores[half:, j], fitted.factors[i, j]) for j in range(CAL_HORIZON)]
-                for i in range(len(LEVELS))
-            ]
-        )
-        return replace(fitted, coverage=held_out, scores=scores, held_out="half")
+        return held_out_calibration(scores, LEVELS, "half")
 
     # --- sampling --------------------------------------------------------------------------
 
@@ -748,9 +738,7 @@ class VolForecaster(RNNForecaster):
         # factors shrunk toward t(PRIOR_NU) errors at the model's own (likelihood) scale sd_h,
         # which is 1/sqrt(f) in these scores' units (forecast/model/conformal.py)
         prior = Prior(1.0 / math.sqrt(f), PRIOR_CASES, PRIOR_NU)
-        fitted = calibrate(scores, LEVELS, prior)
-        coverage = cross_coverage(scores, LEVELS, prior)
-        return replace(fitted, coverage=coverage, scores=scores, held_out="cross"), f
+        return held_out_calibration(scores, LEVELS, "cross", prior), f
 
     def distribution(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
