@@ -63,19 +63,22 @@ def show(table: Table, drop: tuple[str, ...] = (), keep: int = 2) -> None:
         table.title, table.caption = saved
         return max((cell_len(line) for line in wide.file.getvalue().splitlines()), default=0)
 
-    if width() > out.width:
+    w = width()  # measured again only after the table changed: a measure renders it all
+    if w > out.width:
         table.pad_edge, table.collapse_padding = False, True
+        w = width()
     hidden = []
     order = {id(c): c for name in drop for c in table.columns[keep:] if c.header == name}
     order |= {id(c): c for c in reversed(table.columns[keep:]) if id(c) not in order}
     for column in order.values():  # by identity: two columns may look alike ("cov")
-        if width() <= out.width:
+        if w <= out.width:
             break
         table.columns[:] = [c for c in table.columns if c is not column]
         for i, c in enumerate(table.columns):
             c._index = i  # rich pads by position (first, last): renumber after a removal
         hidden.append(str(column.header))
-    if width() > out.width:
+        w = width()
+    if w > out.width:
         for column in table.columns:
             column.no_wrap, column.overflow = False, "fold"
     out.print(table)
