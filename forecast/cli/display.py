@@ -309,7 +309,7 @@ def prediction_table(pred) -> None:
             f"{r['sigma_cum_ann']:.1%}",
             f"±{r['move']:,.2f}",
         )
-    show(vol, drop=("ann.", "ann."), keep=2)
+    show(vol, drop=("ann.",), keep=2)  # a name hides every column so headed: both "ann."
     if pred.zero_mean:
         note = (
             f"the {pred.loss} model forecasts spread, not direction: its median is the last "
@@ -411,11 +411,11 @@ def identical_point_groups(result) -> list[list[str]]:
     return list(groups.values())
 
 
-def _table(title, caption, columns, first="model", first_width=None):
-    """A backtest table: `first` (models, wrapped at first_width when given), then columns."""
+def _table(title, caption, columns):
+    """A backtest table: the models, then columns."""
     t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
     t.title_justify = t.caption_justify = "left"
-    t.add_column(first, justify="left", no_wrap=first_width is None, max_width=first_width)
+    t.add_column("model", justify="left", no_wrap=True)
     for name in columns:
         t.add_column(name, justify="right", no_wrap=True)
     return t
@@ -488,7 +488,7 @@ def backtest_table(ticker: str, result, model: str = "") -> None:
         highlight=False,
         soft_wrap=True,  # one line: the verdict lines below start at a fixed line
     )
-    for text in (getattr(result, "risk_verdict", ""), result.verdict):
+    for text in (result.risk_verdict, result.verdict):
         if text:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
     if "qlike" in result.metrics["rnn"][0]:
@@ -516,8 +516,7 @@ def backtest_table(ticker: str, result, model: str = "") -> None:
         ],
         groups,
     )
-    levels = getattr(result.cases, "levels", (0.8, 0.95))
-    pcts = [f"{L * 100:.10g}" for L in levels]
+    pcts = [f"{L * 100:.10g}" for L in result.cases.levels]
     bands = _table(
         "intervals",
         "in L%: share of cases inside the band; IS: interval (Winkler) score; CRPS and NLL of "
