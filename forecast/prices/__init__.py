@@ -7,7 +7,7 @@ yahoo.py    the Yahoo client: the only network code in forecast
 policy.py   the fetch policy: incremental fetches, refetch on actions, offline fallback, imports
 """
 
-import importlib
+from forecast import lazy_face
 
 # Where each name lives. They are imported on first use (PEP 562), so `forecast list`, `models`
 # and `rm` reach the cache's sidecars and symbols.py without numpy, pandas or yfinance.
@@ -35,34 +35,5 @@ _HOME = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module 'forecast.prices' has no attribute {name!r}")
-    home = _HOME[name]
-    module = home if home.startswith("forecast.") else f"forecast.prices.{home}"
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
-
-
-__all__ = [
-    "ACTIONS",
-    "COLUMNS",
-    "MIN_ROWS",
-    "PRICES",
-    "SAMPLES",
-    "STALE_DAYS",
-    "FetchResult",
-    "Yahoo",
-    "fetch",
-    "fingerprint",
-    "import_csv",
-    "latest_ticker",
-    "list_cached",
-    "load_prices",
-    "normalize",
-    "parse_date",
-    "read_price_csv",
-    "read_provenance",
-    "validate_symbol",
-]
+__getattr__, __dir__ = lazy_face(__name__, _HOME)
+__all__ = sorted(_HOME)
