@@ -526,7 +526,7 @@ def export_prediction(pred: Prediction, path: str | Path) -> int:
 
 
 def export_rows(rows, path: str | Path) -> int:
-    """A universe's forecasts (predict_many, or backtest_many with keep_forecasts) in one long
+    """A universe's forecasts (predict_many or backtest_many, with keep_forecasts) in one long
     table with a ticker column, to .csv, .parquet or .json; returns the number of rows."""
     return exports.write(exports.concat([r.table for r in rows if r.ok]), path)
 
@@ -752,17 +752,27 @@ def train_many(
 
 @_data_dir
 def predict_many(
-    tickers, data_dir, days, n_paths, seed, runner, on_row, global_name=None, today=None
+    tickers,
+    data_dir,
+    days,
+    n_paths,
+    seed,
+    runner,
+    on_row,
+    global_name=None,
+    today=None,
+    keep_forecasts=False,
 ):
     """Screen values per ticker (median return, P(up), band width) from its own model or from
-    the global model named `global_name`."""
+    the global model named `global_name` (with every forecast in row.table when
+    keep_forecasts, for export_rows)."""
     from forecast.universe import many  # imports the backtest: arch, scipy
 
     check_range("days", days)
     check_range("paths", n_paths)
     today = today or dt.date.today()
     return many.predict_universe(
-        tickers, data_dir, days, n_paths, seed, today, runner, on_row, global_name
+        tickers, data_dir, days, n_paths, seed, today, runner, on_row, global_name, keep_forecasts
     )
 
 

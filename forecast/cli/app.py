@@ -711,7 +711,15 @@ def predict(
                 jobs,
                 scheduler,
                 lambda symbols, runner, on_row: api.predict_many(
-                    symbols, state.data_dir, days, paths, seed, runner, on_row, global_name=model
+                    symbols,
+                    state.data_dir,
+                    days,
+                    paths,
+                    seed,
+                    runner,
+                    on_row,
+                    global_name=model,
+                    keep_forecasts=export is not None,
                 ),
             )
             if export is not None:

@@ -211,14 +211,25 @@ def train_universe(tickers, data_dir: Path, cfg: TrainConfig, runner, on_row) ->
 
 
 def predict_universe(
-    tickers, data_dir: Path, days, n_paths, seed, today, runner, on_row, global_name=None
+    tickers,
+    data_dir: Path,
+    days,
+    n_paths,
+    seed,
+    today,
+    runner,
+    on_row,
+    global_name=None,
+    keep=False,
 ) -> list[Row]:
     """Screen values per ticker, from the global model `global_name`, or else from the model
-    `predict TICKER` would use (its own or a global one trained on it, the newest)."""
+    `predict TICKER` would use (its own or a global one trained on it, the newest); with its
+    forecast table (exports.prediction_table) when `keep`."""
     own = global_name is not None and store.is_own(global_name)  # never a global
     global_name = None if own else global_name
     loaded = {}  # global models by name, each read once
-    infos = store.models(data_dir) if global_name is None else []  # every sidecar, read once
+    choose = global_name is None and not own  # model_choice reads every sidecar, once
+    infos = store.models(data_dir) if choose else []
 
     def global_args(name: str, ticker: str):
         if name not in loaded:
@@ -243,7 +254,8 @@ def predict_universe(
         if o.key in switched:
             values["switched"] = switched[o.key]
         row = _row(o, values)
-        row.table = exports.prediction_table(o.value)
+        if keep:
+            row.table = exports.prediction_table(o.value)
         return row
 
     switched = {}  # ticker -> why a global model forecast it instead of its own
