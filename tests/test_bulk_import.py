@@ -111,3 +111,19 @@ def test_a_ticker_names_one_file_not_a_folder(tmp_path, rows):
     r = run(tmp_path / "d", "fetch", "XYZ", "--csv", str(folder))
     assert r.exit_code == 1 and "for a folder or several files leave it out" in r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "d" / "prices").exists()
+
+
+def test_a_bulk_import_marks_its_last_source_once(tmp_path, rows, monkeypatch):
+    """Threads finish in any order: no import marks itself; the last source is marked once."""
+    from forecast.prices import bulk, cache
+
+    header, body = rows
+    files = [write(tmp_path / f"{t}.csv", header, body[:300]) for t in ("AA", "BB", "CC")]
+    marked = []
+    real = cache.mark_latest
+    monkeypatch.setattr(cache, "mark_latest", lambda t, d: (marked.append(t), real(t, d)))
+    items, failed = bulk.sources(files)
+    results, failures = bulk.import_all(items, tmp_path / "d", workers=3)
+    assert not failed and not failures and [r.ticker for r in results] == ["AA", "BB", "CC"]
+    assert marked == ["CC"]
+    assert cache.latest_ticker(tmp_path / "d") == "CC"

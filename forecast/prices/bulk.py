@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecast.errors import ForecastError
-from forecast.files import RefusedFile, read_regular
 from forecast.prices import policy
-from forecast.prices.csvfile import MAX_CSV_BYTES, MIN_ROWS, parse_csv
+from forecast.prices.csvfile import MIN_ROWS, parse_csv, read_csv_bytes
 from forecast.symbols import validate_symbol
 
 TICKER_COLUMNS = ("ticker", "symbol")  # a header with one of these makes a long file
@@ -36,20 +35,21 @@ class Source:
     data: bytes | None = None  # a long file's rows for this ticker, as a CSV without the column
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return read_regular(path, MAX_CSV_BYTES)
-    except RefusedFile as e:
-        raise ForecastError(f"{e}; give a CSV file of prices") from None
-    except OSError as e:
-        raise ForecastError(f"cannot read {path} ({e.strerror or e}); check the path") from None
+def _separator(header: str) -> str:
+    """A header's separator: semicolon where it has more of them than commas (a European
+    export), else comma."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _header(data: bytes) -> str:
+    """A CSV file's first line."""
+    return data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
 
 
 def _ticker_column(data: bytes) -> str | None:
     """The header's ticker column, if the file has one."""
-    first = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
-    sep = ";" if first.count(";") > first.count(",") else ","
-    for name in first.split(sep):
+    first = _header(data)
+    for name in first.split(_separator(first)):
         if name.strip().strip('"').lower() in TICKER_COLUMNS:
             return name.strip().strip('"')
     return None
@@ -59,7 +59,7 @@ def _split_long(path: Path, data: bytes, column: str) -> list[Source]:
     """A long file's rows, one Source per ticker in the order they first appear."""
     import pandas as pd
 
-    sep = ";" if data.split(b"\n", 1)[0].count(b";") > data.split(b"\n", 1)[0].count(b",") else ","
+    sep = _separator(_header(data))
     try:
         raw = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False)
     except Exception as e:  # pandas' parser raises many types
@@ -96,7 +96,7 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
             if ticker is not None:
                 out.append(Source(validate_symbol(ticker), f"{f.name} ({ticker})", f))
                 continue
-            data = _read(f)
+            data = read_csv_bytes(f)
             column = _ticker_column(data)
             if column is not None:
                 out += _split_long(f, data, column)
@@ -110,11 +110,15 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
 
 def _import_one(source: Source, data_dir: Path, exchange, currency) -> policy.FetchResult:
     if source.data is None:
-        return policy.import_csv(source.ticker, source.path, data_dir, exchange, currency)
+        return policy.import_csv(
+            source.ticker, source.path, data_dir, exchange, currency, latest=False
+        )
     notes: list[str] = []
     frame = parse_csv(source.data, source.label, MIN_ROWS, notes)
     where = f"{source.path.resolve()} ({source.ticker})"
-    return policy.import_frame(source.ticker, frame, data_dir, where, notes, exchange, currency)
+    return policy.import_frame(
+        source.ticker, frame, data_dir, where, notes, exchange, currency, latest=False
+    )
 
 
 def import_all(
@@ -137,7 +141,7 @@ def import_all(
                 failures[source.label] = str(e)
             except OSError as e:
                 failures[source.label] = f"cannot save it ({e.strerror or e})"
-    if results:  # threads finish in any order: the last source is the one commands default to
+    if results:  # each import left the marker alone: the last source is the one commands default to
         from forecast.prices import cache
 
         cache.mark_latest(results[-1].ticker, data_dir)

@@ -223,13 +223,17 @@ def read_price_csv(path: str | Path, ticker: str, notes: list[str] | None = None
     what to do. Only a regular file of at most MAX_CSV_BYTES is read (not /dev/zero, a FIFO).
     """
     path = Path(path)
+    return parse_csv(read_csv_bytes(path), f"{path.name} ({ticker})", MIN_ROWS, notes)
+
+
+def read_csv_bytes(path: Path) -> bytes:
+    """A CSV file's bytes: a regular file of at most MAX_CSV_BYTES, or ForecastError."""
     try:
-        data = read_regular(path, MAX_CSV_BYTES)
+        return read_regular(path, MAX_CSV_BYTES)
     except RefusedFile as e:
         raise ForecastError(f"{e}; give a CSV file of prices") from None
     except OSError as e:
         raise ForecastError(f"cannot read {path} ({e.strerror or e}); check the path") from None
-    return parse_csv(data, f"{path.name} ({ticker})", MIN_ROWS, notes)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

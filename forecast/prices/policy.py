@@ -219,15 +219,16 @@ def import_csv(
     data_dir: Path,
     exchange: str | None = None,
     currency: str | None = None,
+    latest: bool = True,
 ) -> FetchResult:
     """Store a user's CSV as the cached history of `ticker` (source "csv"); never touches Yahoo.
-    exchange, currency: the market of the prices (checked by the caller), kept with them."""
+    exchange, currency: the market of the prices (checked by the caller), kept with them;
+    latest: mark it the ticker later commands default to (a bulk import marks its last one)."""
     ticker = validate_symbol(ticker)
     notes: list[str] = []
     frame = read_price_csv(csv_path, ticker, notes)
-    return import_frame(
-        ticker, frame, data_dir, str(Path(csv_path).resolve()), notes, exchange, currency
-    )
+    where = str(Path(csv_path).resolve())
+    return import_frame(ticker, frame, data_dir, where, notes, exchange, currency, latest)
 
 
 def import_frame(
@@ -238,8 +239,10 @@ def import_frame(
     notes: list[str] | None = None,
     exchange: str | None = None,
     currency: str | None = None,
+    latest: bool = True,
 ) -> FetchResult:
-    """Store a parsed CSV's frame (the schema) as the cached history of `ticker`."""
+    """Store a parsed CSV's frame (the schema) as the cached history of `ticker` (import_csv
+    says what exchange, currency and latest mean)."""
     cached = cache.cached(ticker, data_dir)
     new_rows = len(frame) if cached is None else len(frame.index.difference(cached[0].index))
     path = cache.write(
@@ -251,7 +254,8 @@ def import_frame(
         exchange=exchange,
         currency=currency,
     )
-    cache.mark_latest(ticker, data_dir)
+    if latest:
+        cache.mark_latest(ticker, data_dir)
     for key, value in (("exchange", exchange), ("currency", currency)):
         if value:
             frame.attrs[key] = value
