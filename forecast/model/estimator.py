@@ -747,20 +747,14 @@ class VolForecaster(RNNForecaster):
         spread = sd = sd_h (module docstring)."""
         self._check_fitted()
         seed = self.config.seed if seed is None else seed
-        r = daily_features(prices, ("return",))["return"].to_numpy(np.float64)
-        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
-        hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
+        _, r, inputs = self._inputs(prices)
         T = self.config.window
         if len(r) < T:
             raise ForecastError(
                 f"the model reads {T} days but only {len(r)} days of prices are cached"
             )
-        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
         origin = np.array([len(r) - 1])
-        cumvar_rnn, paths = self._vol_cumvar(inputs, origin, days, n_paths, seed)
-        cumvar = cumvar_rnn  # the RNN's (the usual choice): no EGARCH recursion to run
-        if self.variance_choice != "rnn":
-            cumvar = self._blended(cumvar_rnn, self._egarch_cumvar(r, origin, days))
+        cumvar_rnn, cumvar, paths = self._forecast_cumvar(r, inputs, origin, days, n_paths, seed)
         sd_unit = self.vol_scaler_.sd
         sd = sd_unit * np.sqrt(self.scale_ * cumvar[0])  # (days,) of log(p_{o+h} / p_o)
         last = float(prices["Adj Close"].iloc[-1])
@@ -773,20 +767,32 @@ class VolForecaster(RNNForecaster):
         at the close before it (what the model said then, reading nothing later): the
         conditional volatility an arch user plots."""
         self._check_fitted()
-        F = daily_features(prices, ("return",))
-        r = F["return"].to_numpy(np.float64)
-        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
-        hl = log_range(prices) if needs_range else None
-        inputs = vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        dates, r, inputs = self._inputs(prices)
         T = self.config.window
         origins = np.arange(max(T - 1, len(r) - 1 - days), len(r) - 1)  # close k: for day k + 1
         if origins.size == 0:
             return pd.Series(dtype=float)
-        cumvar, _ = self._vol_cumvar(inputs, origins, 1, 1, self.config.seed)  # day 1: no noise
-        if self.variance_choice != "rnn":  # the variance it forecasts with: EGARCH's
-            cumvar = self._blended(cumvar, self._egarch_cumvar(r, origins, 1))
+        # day 1 of one path: no noise reaches it
+        _, cumvar, _ = self._forecast_cumvar(r, inputs, origins, 1, 1, self.config.seed)
         sigma = self.vol_scaler_.sd * np.sqrt(self.scale_ * cumvar[:, 0])
-        return pd.Series(sigma, index=F.index[origins + 1], name="sigma")
+        return pd.Series(sigma, index=dates[origins + 1], name="sigma")
+
+    def _inputs(self, prices: pd.DataFrame):
+        """(dates (N,), returns r (N,), VolInputs) of prices, as this model reads them; a
+        model with range inputs handed prices without High and Low gets their proxies."""
+        F = daily_features(prices, ("return",))
+        r = F["return"].to_numpy(np.float64)
+        needs_range = any(f in RANGE_FEATURES for f in self.config.features)
+        hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
+        return F.index, r, vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+
+    def _forecast_cumvar(self, r, inputs, origins, days, n_paths, seed):
+        """(the RNN's cumvar, the cumvar forecast with, paths) at `origins` (_vol_cumvar):
+        the RNN's, or its blend with EGARCH's where the fallback chose it."""
+        cumvar_rnn, paths = self._vol_cumvar(inputs, origins, days, n_paths, seed)
+        if self.variance_choice == "rnn":  # the usual choice: no EGARCH recursion to run
+            return cumvar_rnn, cumvar_rnn, paths
+        return cumvar_rnn, self._blended(cumvar_rnn, self._egarch_cumvar(r, origins, days)), paths
 
     def forecast_paths(
         self, prices: pd.DataFrame, days: int, n_paths: int = 2000, seed: int | None = None
