@@ -61,7 +61,7 @@ from forecast.jsonfile import plain
 from forecast.model.classical import EGARCH, EWMA, GARCH
 from forecast.model.estimator import LEVELS, RNNForecaster, percent
 from forecast.model.features import min_prices
-from forecast.model.predictive import VAR_LEVELS, band_level
+from forecast.model.predictive import VAR_LEVELS, day_sigma
 from forecast.model.valueatrisk import var_es, z
 
 BASELINES = ("naive", "drift", "ewma", "garch", "egarch")
@@ -248,9 +248,7 @@ class BacktestResult:
                 cols[f"lower_{pct}"] = c.lower[model, level][j, k]
                 cols[f"upper_{pct}"] = c.upper[model, level][j, k]
             cols["p_up"] = c.p_up[model][j, k]
-            var = c.sd[model] ** 2  # (n, K) variance of the h-day log return
-            day = np.sqrt(np.maximum(np.diff(var, axis=1, prepend=0.0), 0.0))
-            cols["sigma"] = day[j, k]
+            cols["sigma"] = day_sigma(c.sd[model], axis=1)[j, k]  # sd (n, K) of h-day returns
             for a in c.var_levels:
                 cols[f"var_{percent(a)}"] = c.var[model, a][j, k]
                 cols[f"es_{percent(a)}"] = c.es[model, a][j, k]
@@ -325,8 +323,7 @@ def _rnn_forecast(model, history: pd.DataFrame, K: int, n_paths: int, seed: int,
     bands, mean and sd of the log return, p_up (RNNForecaster.distribution), and VaR/ES."""
     dist = model.distribution(history, days=K, n_paths=n_paths, seed=seed)
     levels, var_levels = cases.levels, cases.risk_levels
-    w = dist.half_widths([*levels, *(band_level(a) for a in var_levels)])
-    risk_sd = {a: w[band_level(a)] / z(a) for a in var_levels}  # σ_a: its a-quantile is the edge
+    risk_sd = dist.risk_sds(var_levels, levels)  # σ_a: its a-quantile is the band's edge
     return (
         dist.last * np.exp(dist.center),
         dist.bands(levels, var_levels),

@@ -99,20 +99,31 @@ class Predictive:
         measured = np.asarray(cal.at(level)[1])[np.minimum(h, cal.horizon) - 1]
         return np.where(h <= cal.horizon, measured, np.nan)
 
+    def risk_sds(self, var_levels, levels=()) -> dict[float, np.ndarray]:
+        """{a: σ_a} per day: σ_a = w_{2a−1}/z_a, the sd of the Gaussian whose a-quantile is the
+        (2a − 1) band's edge; `levels`, the bands shown with them (nested: they set w too)."""
+        w = self.half_widths([*levels, *(band_level(a) for a in var_levels)])
+        return {a: w[band_level(a)] / z(a) for a in var_levels}
+
     def risk(self, var_levels, levels=(), short: bool = False) -> dict[float, tuple]:
         """{a: (VaR_a, ES_a)} loss fractions per day, long (or `short`) position: the Gaussian
-        N(m, σ_a²) with σ_a = w_{2a−1}/z_a, whose a-quantile is the band's edge."""
-        w = self.half_widths([*levels, *(band_level(a) for a in var_levels)])
-        return {a: var_es(self.center, w[band_level(a)] / z(a), a, short) for a in var_levels}
+        N(m, σ_a²) of risk_sds, whose a-quantile is the band's edge."""
+        sds = self.risk_sds(var_levels, levels)
+        return {a: var_es(self.center, sds[a], a, short) for a in var_levels}
 
     def sigmas(self) -> dict[str, np.ndarray]:
         """The day's sigma and the cumulative one, as log-return sds and annualised."""
         h = np.arange(1, self.days + 1)
-        var = self.sd**2
-        day = np.sqrt(np.maximum(np.diff(var, prepend=0.0), 0.0))  # sd of r_{o+h}
+        day = day_sigma(self.sd)
         return {
             "sigma": day,
             "sigma_ann": day * np.sqrt(TRADING_DAYS),
             "sigma_cum": self.sd,
             "sigma_cum_ann": self.sd * np.sqrt(TRADING_DAYS / h),  # the horizon's average vol
         }
+
+
+def day_sigma(sd: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The sd of each day's own log return, sqrt(sd_h² − sd_{h−1}²), from the h-day sds along
+    `axis` (floored at 0 where the variance does not grow)."""
+    return np.sqrt(np.maximum(np.diff(sd**2, axis=axis, prepend=0.0), 0.0))
