@@ -832,7 +832,7 @@ class GlobalReport:
         from forecast.jsonfile import plain
 
         fit = self.fit
-        losses = fit.meta()["losses"]
+        losses = fit.losses
         return plain(
             {
                 "name": self.name,

@@ -81,7 +81,14 @@ from forecast.model.kernels.rnn import (
     to_params,
 )
 from forecast.model.predictive import Predictive
-from forecast.model.train import Epoch, fit_ensemble, fit_theta, map_members
+from forecast.model.train import (
+    Epoch,
+    fit_ensemble,
+    fit_theta,
+    map_members,
+    member_epochs,
+    member_losses,
+)
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
@@ -631,11 +638,8 @@ class VolForecaster(RNNForecaster):
         self.theta_ = np.stack([r.theta for r in results])  # (M, n_params)
         self.history_ = results[0].history
         self.best_epoch_ = results[0].best_epoch
-        self.member_epochs_ = [(r.best_epoch, len(r.history)) for r in results]
-        self.losses_ = {  # per scored step, averaged over members
-            "train": float(np.mean([r.best.train_loss for r in results])),
-            "val": float(np.mean([r.best.val_loss for r in results])),
-        }
+        self.member_epochs_ = member_epochs(results)
+        self.losses_ = member_losses(results)  # per scored step, averaged over members
         return self.adopt(ds, prices)
 
     def adopt(self, ds, prices: pd.DataFrame) -> "VolForecaster":

@@ -25,7 +25,14 @@ from forecast.model.estimator import CAL_STRIDE, RNNForecaster
 from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
-from forecast.model.train import Epoch, TrainResult, fit_ensemble, fit_theta
+from forecast.model.train import (
+    Epoch,
+    TrainResult,
+    fit_ensemble,
+    fit_theta,
+    member_epochs,
+    member_losses,
+)
 from forecast.symbols import validate_symbol
 
 KIND = "global"
@@ -43,6 +50,16 @@ class GlobalFit:
     @property
     def result(self) -> TrainResult:
         return self.results[0]
+
+    @property
+    def losses(self) -> dict[str, float]:
+        """Train and validation loss per scored step, averaged over members."""
+        return member_losses(self.results)
+
+    @property
+    def epochs(self) -> list[tuple[int, int]]:
+        """(best epoch, epochs run) of each member."""
+        return member_epochs(self.results)
 
     def params(self) -> dict[str, np.ndarray]:
         """Named weights; an ensemble's carry a leading member axis (M, ...), as a per-ticker
@@ -81,11 +98,8 @@ class GlobalFit:
             "skipped": p.skipped,
             "best_epoch": self.result.best_epoch,
             "epochs_run": len(self.result.history),
-            "member_epochs": [[r.best_epoch, len(r.history)] for r in self.results],
-            "losses": {  # per scored step, averaged over members
-                "train": float(np.mean([r.best.train_loss for r in self.results])),
-                "val": float(np.mean([r.best.val_loss for r in self.results])),
-            },
+            "member_epochs": [list(e) for e in self.epochs],
+            "losses": self.losses,
             "baseline_val_loss": self.baseline_val_loss,
             "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
             "versions": checkpoint.package_versions(),
@@ -232,10 +246,10 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     theta, _, _, _ = from_member_params(params)  # vol: (M, P) like a ticker's model
     xv, zv = ds.val
     losses = {"train": float("nan"), "val": val_loss(theta if vol else [theta], cfg, xv, zv)}
-    member_epochs = None
+    epochs = None
     if vol:
         M = len(theta)
-        member_epochs = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
+        epochs = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
     return RNNForecaster.from_weights(
         cfg,
         theta,
@@ -243,7 +257,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
         frame,
         losses=losses,  # this ticker's validation loss
         best_epoch=int(meta.get("best_epoch", 0)),
-        member_epochs=member_epochs,
+        member_epochs=epochs,
     )
 
 

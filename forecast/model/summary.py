@@ -87,14 +87,14 @@ def of_estimator(model, ticker: str, rows: int, path: Path | None = None) -> Sum
 def of_global(fit, path: Path | None = None, left_out: dict | None = None) -> Summary:
     """The summary of a forecast.model.globalmodel.GlobalFit: pooled and per-ticker losses."""
     p = fit.panel
-    meta = fit.meta()
+    losses = fit.losses
     return Summary(
         name=fit.name,
         kind="global",
         config=fit.config,
-        epochs=[(r.best_epoch, len(r.history)) for r in fit.results],
-        train_loss=float(meta["losses"]["train"]),
-        val_loss=float(meta["losses"]["val"]),
+        epochs=fit.epochs,
+        train_loss=losses["train"],
+        val_loss=losses["val"],
         baseline_val_loss=float(fit.baseline_val_loss),
         n_train=sum(a for a, _ in p.counts.values()),
         n_val=sum(b for _, b in p.counts.values()),

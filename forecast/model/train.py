@@ -51,6 +51,19 @@ class TrainResult:
         return self.history[self.best_epoch - 1]
 
 
+def member_losses(results: list[TrainResult]) -> dict[str, float]:
+    """The best epoch's train and validation loss per scored step, averaged over members."""
+    return {
+        "train": float(np.mean([r.best.train_loss for r in results])),
+        "val": float(np.mean([r.best.val_loss for r in results])),
+    }
+
+
+def member_epochs(results: list[TrainResult]) -> list[tuple[int, int]]:
+    """(best epoch, epochs run) of each member."""
+    return [(r.best_epoch, len(r.history)) for r in results]
+
+
 def fit_theta(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
