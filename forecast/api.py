@@ -279,16 +279,10 @@ def _saved_tickers(data_dir: Path, name: str) -> tuple[str, list[str]] | None:
     """(kind, tickers) of the model saved as `name`, or None when there is none or it is
     corrupt (a corrupt model of either kind is replaced: checkpoint.sidecar_problem). A global
     model's tickers include those it skipped: the set it was asked to train on."""
-    from forecast import jsonfile
-    from forecast.config import models_dir
-
-    if checkpoint.sidecar_problem(data_dir, name) is not None:
+    meta, problem = checkpoint.checked_sidecar(data_dir, name)
+    if problem is not None:
         return None
-    try:
-        meta = jsonfile.read_object(models_dir(data_dir) / f"{name}.json")
-    except (OSError, ValueError):
-        return None
-    if meta.get("kind") != "global":
+    if not globalmodel.is_global(meta):
         return "own", [name]
     tickers = meta.get("tickers") if isinstance(meta.get("tickers"), list) else []
     skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}

@@ -80,12 +80,12 @@ def models(data_dir: Path) -> list[ModelInfo]:
     out = []
     for json_path in sorted(d.glob("*.json")):
         ticker = json_path.stem
-        problem = checkpoint.sidecar_problem(data_dir, ticker)
-        try:
-            meta = jsonfile.read_object(json_path)
-        except (OSError, ValueError):  # unreadable or not a JSON object: listed with its name
-            meta = {}
+        meta, problem = checkpoint.checked_sidecar(data_dir, ticker)
         if problem is not None:  # what a corrupt file says of itself is not to be trusted
+            try:
+                meta = jsonfile.read_object(json_path)
+            except (OSError, ValueError):  # unreadable or not a JSON object: listed by name
+                meta = {}
             meta = {k: meta[k] for k in ("last_fit_date", "saved_at") if k in meta}
         weights = [p for p in _files(d, ticker, "npz") if p.suffix == ".npz"]
         losses = meta.get("losses") if isinstance(meta.get("losses"), dict) else {}

@@ -401,19 +401,24 @@ def _checked_meta(json_path: Path, ticker: str, unusable, retrain: str) -> dict:
     return meta
 
 
-def sidecar_problem(data_dir: Path, name: str) -> str | None:
-    """Why models/<name>.json is no usable model (one line), or None when it is one: every
-    check load_model makes short of reading the weights, plus that its weights file exists.
-    For listing models and choosing one without loading every npz."""
+def checked_sidecar(data_dir: Path, name: str) -> tuple[dict | None, str | None]:
+    """(meta, None) when models/<name>.json is a usable model, else (None, why in one line):
+    every check load_model makes short of reading the weights, plus that its weights file
+    exists. For listing models and choosing one without loading every npz."""
     json_path = _json_path(data_dir, name)
     try:
         meta = _checked_meta(json_path, name, ForecastError, "")
     except ForecastError as e:
-        return str(e).removesuffix("; ")
+        return None, str(e).removesuffix("; ")
     weights = models_dir(data_dir) / _weights_name(name, meta["weights_sha256"])
     if not weights.is_file():
-        return f"{weights.name}, named by {json_path.name}, is missing"
-    return None
+        return None, f"{weights.name}, named by {json_path.name}, is missing"
+    return meta, None
+
+
+def sidecar_problem(data_dir: Path, name: str) -> str | None:
+    """Why models/<name>.json is no usable model (checked_sidecar), or None when it is one."""
+    return checked_sidecar(data_dir, name)[1]
 
 
 def retrain_advice(name: str, kind: str | None = None) -> str:

@@ -144,10 +144,8 @@ def fit_global(
 def own_model_named(data_dir: Path, name: str) -> bool:
     """Whether models/NAME.json is a usable per-ticker model: a name `--global NAME` may not
     take. A corrupt file of either kind is no model; training replaces it."""
-    if checkpoint.sidecar_problem(data_dir, name) is not None:
-        return False
-    meta = checkpoint._read_json(checkpoint._json_path(data_dir, name), ForecastError)
-    return not is_global(meta)
+    meta, problem = checkpoint.checked_sidecar(data_dir, name)
+    return problem is None and not is_global(meta)
 
 
 def check_name(data_dir: Path, name: str) -> None:
