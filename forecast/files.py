@@ -185,6 +185,11 @@ def _in_place(path: Path) -> bool:
     return os.path.abspath(path).startswith(_SPECIAL_DIRS)
 
 
+def _writable(mode: int) -> bool:
+    """A file type an output may be: a regular file, a FIFO or a character device."""
+    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def check_output(path: Path, option: str, data_dir: Path | None = None) -> Path:
     """Refuse, before any work, an output path that could not be written, or should not be.
 
@@ -204,7 +209,7 @@ def check_output(path: Path, option: str, data_dir: Path | None = None) -> Path:
         raise ForecastError(f"{option} {path}: {e.strerror or e}; give a writable file") from None
     if mode is not None and stat.S_ISDIR(mode):
         raise ForecastError(f"{option} {path}: that is a folder; give a file name like out.csv")
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+    if mode is not None and not _writable(mode):
         raise ForecastError(
             f"{option} {path} is {_kind(mode)}; give a regular file, a FIFO or - for stdout"
         )
@@ -244,7 +249,7 @@ def write_output(path: Path, data: bytes) -> None:
     if not _in_place(path) and (mode is None or stat.S_ISREG(mode)):
         atomic_write_bytes(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
         return
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+    if mode is not None and not _writable(mode):
         raise ForecastError(
             f"cannot write {path}: it is {_kind(mode)}; give a regular file, a FIFO or - for stdout"
         )
@@ -264,7 +269,7 @@ def _write_in_place(path: Path, data: bytes) -> None:
         raise
     try:
         mode = os.fstat(fd).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        if not _writable(mode):
             raise ForecastError(f"cannot write {path}: it is {_kind(mode)}; give a regular file")
         if nonblock:  # blocking writes from here: a reader that is slow is waited for
             import fcntl
