@@ -90,6 +90,16 @@ class Loss(StrEnum):
 
 LOSSES = tuple(Loss)
 
+
+class Cell(StrEnum):
+    """The --cell choices: the seed's Elman cell, or a gated one (forecast/model/kernels/rnn.py)."""
+
+    elman = "elman"
+    gru = "gru"
+
+
+CELLS = tuple(Cell)
+
 # Allowed ranges of the numeric options, (low, high) inclusive; the CLI's parser checks them too.
 RANGES = {
     "window": (2, 1000),
@@ -139,6 +149,7 @@ class TrainConfig:
     batch_size: int = 16  # windows per Adam step (the vol head has ~50 windows per 2,500 days)
     lr: float = 3e-3  # Adam step size
     loss: str = "vol"  # head: vol (sigma, mean 0), gaussian (mu, log sigma), mse, direction
+    cell: str = "elman"  # h_t = tanh(Wxh x_t + Whh h_{t-1} + bh), or "gru" (gated)
     seed: int = 0  # initial weights and shuffling; same seed + data -> identical model
     patience: int = 8  # epochs without validation improvement before stopping
     # subset of the head's FEATURES, "return" first; default: DEFAULT_FEATURES of the head
@@ -153,6 +164,7 @@ class TrainConfig:
     def __post_init__(self):
         # plain str and tuple whatever was passed (a Loss member, a list): JSON and equality agree
         object.__setattr__(self, "loss", str(self.loss))
+        object.__setattr__(self, "cell", str(self.cell))
         object.__setattr__(self, "features", tuple(self.features))
         if self.loss != "vol" and self.features == DEFAULT_FEATURES["vol"]:
             # the default set follows the head: --loss gaussian alone reads returns only
@@ -206,6 +218,10 @@ class TrainConfig:
             (
                 self.loss in LOSSES,
                 f"unknown --loss {self.loss!r}; choose one of {', '.join(LOSSES)}",
+            ),
+            (
+                self.cell in CELLS,
+                f"unknown --cell {self.cell!r}; choose one of {', '.join(CELLS)}",
             ),
             (
                 bool(self.features) and self.features[0] == "return",

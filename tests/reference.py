@@ -20,6 +20,14 @@ batch loss is the MEAN over the B windows. Gradients are of the batch loss.
     "vol"       O=1  y_t = s_t, log sigma; mean 0
                      l_t = 0.5 log(2 pi) + s_t + 0.5 z_t^2 exp(-2 s_t)
 A NaN target z_t (a burn-in step) has l_t = 0 and no gradient.
+
+The gated cell (--cell gru) replaces the h_t line; its weights stack three blocks of rows
+(r, u, n), so Wxh (3H,D), Whh (3H,H), bh (3H,), and the shapes say which cell a params dict is:
+
+    r_t = sigmoid(Wxh_r x_t + Whh_r h_{t-1} + bh_r)
+    u_t = sigmoid(Wxh_u x_t + Whh_u h_{t-1} + bh_u)
+    n_t = tanh(Wxh_n x_t + r_t * (Whh_n h_{t-1}) + bh_n)
+    h_t = (1 - u_t) * n_t + u_t * h_{t-1}
 """
 
 import numpy as np
@@ -29,15 +37,17 @@ PARAM_NAMES = ("Wxh", "Whh", "bh", "Why", "by")
 LOG_2PI = np.log(2.0 * np.pi)
 
 
-def init_params(D, H, O, rng):
+def init_params(D, H, O, rng, gates=1):
     """Small random weights and biases (N(0, 0.1^2)); biases nonzero so their gradients show.
 
-    Returns a dict of float64 arrays: Wxh (H,D), Whh (H,H), bh (H,), Why (O,H), by (O,).
+    Returns a dict of float64 arrays: Wxh (GH,D), Whh (GH,H), bh (GH,), Why (O,H), by (O,)
+    with G = gates (1: Elman, 3: gated).
     """
+    G = gates
     return {
-        "Wxh": rng.normal(0.0, 0.1, (H, D)),
-        "Whh": rng.normal(0.0, 0.1, (H, H)),
-        "bh": rng.normal(0.0, 0.1, H),
+        "Wxh": rng.normal(0.0, 0.1, (G * H, D)),
+        "Whh": rng.normal(0.0, 0.1, (G * H, H)),
+        "bh": rng.normal(0.0, 0.1, G * H),
         "Why": rng.normal(0.0, 0.1, (O, H)),
         "by": rng.normal(0.0, 0.1, O),
     }
@@ -51,9 +61,10 @@ def flatten_params(params):
     return np.concatenate([np.ravel(params[k]) for k in PARAM_NAMES])
 
 
-def unflatten_params(theta, D, H, O):
+def unflatten_params(theta, D, H, O, gates=1):
     """Inverse of flatten_params: (P,) -> dict of copies with the shapes of init_params."""
-    shapes = {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+    G = gates
+    shapes = {"Wxh": (G * H, D), "Whh": (G * H, H), "bh": (G * H,), "Why": (O, H), "by": (O,)}
     out, i = {}, 0
     for k in PARAM_NAMES:
         n = int(np.prod(shapes[k]))
@@ -63,11 +74,57 @@ def unflatten_params(theta, D, H, O):
     return out
 
 
+def is_gated(params):
+    """The gated cell's Whh is (3H, H); Elman's is square."""
+    return params["Whh"].shape[0] != params["Whh"].shape[1]
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def reference_step(params, x, h):
+    """One step of one window for either cell: x (D,), h (H,) = h_{t-1} -> h_t (H,)."""
+    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
+    if not is_gated(params):
+        return np.tanh(Wxh @ x + Whh @ h + bh)
+    H = Whh.shape[1]
+    gx, gh = Wxh @ x + bh, Whh @ h
+    r = sigmoid(gx[:H] + gh[:H])
+    u = sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
+    n = np.tanh(gx[2 * H :] + r * gh[2 * H :])
+    return (1.0 - u) * n + u * h
+
+
+def gru_forward(params, xs):
+    """The gated cell over a batch: xs (B,T,D) -> hs (B,T+1,H), ys (B,T,O) and, per step t,
+    the gates (r, u, n) and Whh_n h_{t-1}, each (B,H), that backpropagation reuses."""
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    B, T, _ = xs.shape
+    H, O = Whh.shape[1], Why.shape[0]
+    hs = np.zeros((B, T + 1, H))
+    ys = np.zeros((B, T, O))
+    cache = []
+    for t in range(T):
+        gx = xs[:, t] @ Wxh.T + bh  # (B,3H): the three blocks' input parts
+        gh = hs[:, t] @ Whh.T  # (B,3H): their recurrent parts
+        r = sigmoid(gx[:, :H] + gh[:, :H])  # reset gate
+        u = sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])  # update gate
+        n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])  # candidate
+        hs[:, t + 1] = (1.0 - u) * n + u * hs[:, t]  # h_t
+        ys[:, t] = hs[:, t + 1] @ Why.T + by  # y_t
+        cache.append((r, u, n, gh[:, 2 * H :]))
+    return hs, ys, cache
+
+
 def reference_forward(params, xs):
     """Run the RNN over a batch of windows.
 
     xs (B,T,D) -> hs (B,T+1,H) with hs[:, 0] = h_0 = 0, ys (B,T,O).
     """
+    if is_gated(params):
+        hs, ys, _ = gru_forward(params, xs)
+        return hs, ys
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     B, T, _ = xs.shape
     H, O = Whh.shape[0], Why.shape[0]
@@ -130,6 +187,8 @@ def reference_loss_and_grads(params, xs, zs, head):
     xs (B,T,D), zs (B,T) -> (loss, grads) with grads keys dWxh dWhh dbh dWhy dby, each shaped
     like its parameter.
     """
+    if is_gated(params):
+        return gru_loss_and_grads(params, xs, zs, head)
     Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
     hs, ys = reference_forward(params, xs)  # forward saves every h_t; backward needs them all
     loss, dys = head_loss_and_dys(ys, zs, head)
@@ -147,6 +206,35 @@ def reference_loss_and_grads(params, xs, zs, head):
         dWxh += dhraw.T @ xs[:, t]  # backprop into Wxh
         dWhh += dhraw.T @ hs[:, t]  # backprop into Whh
         dhnext = dhraw @ Whh  # backprop into h_{t-1}
+    grads = {"dWxh": dWxh, "dWhh": dWhh, "dbh": dbh, "dWhy": dWhy, "dby": dby}
+    return loss, grads
+
+
+def gru_loss_and_grads(params, xs, zs, head):
+    """reference_loss_and_grads for the gated cell: BPTT through the gates, step by step."""
+    Wxh, Whh, bh, Why, by = (params[k] for k in PARAM_NAMES)
+    hs, ys, cache = gru_forward(params, xs)
+    loss, dys = head_loss_and_dys(ys, zs, head)
+    B, T, _ = xs.shape
+    dWxh, dWhh, dbh = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(bh)
+    dWhy, dby = np.zeros_like(Why), np.zeros_like(by)
+    dhnext = np.zeros((B, Whh.shape[1]))
+    for t in reversed(range(T)):
+        dy = dys[:, t]
+        dWhy += dy.T @ hs[:, t + 1]
+        dby += dy.sum(axis=0)
+        dh = dy @ Why + dhnext  # into h_t: from y_t and from h_{t+1}
+        r, u, n, an = cache[t]
+        h_prev = hs[:, t]
+        dn = dh * (1.0 - u) * (1.0 - n**2)  # into n's pre-activation (tanh)
+        du = dh * (h_prev - n) * u * (1.0 - u)  # into u's pre-activation (sigmoid)
+        dr = dn * an * r * (1.0 - r)  # into r's, through r * (Whh_n h_{t-1})
+        dgx = np.concatenate([dr, du, dn], axis=1)  # into the input parts and bh
+        dgh = np.concatenate([dr, du, dn * r], axis=1)  # into the recurrent parts
+        dWxh += dgx.T @ xs[:, t]
+        dbh += dgx.sum(axis=0)
+        dWhh += dgh.T @ h_prev
+        dhnext = dh * u + dgh @ Whh  # into h_{t-1}: directly and through the gates
     grads = {"dWxh": dWxh, "dWhh": dWhh, "dbh": dbh, "dWhy": dWhy, "dby": dby}
     return loss, grads
 

@@ -82,12 +82,31 @@ def test_a_window_longer_than_the_data_fails_at_run_time(trained):
         (["--features", "range"], "give 'return' first"),
         (["--seed", "-1"], "'--seed'"),
         (["--bogus"], "No such option"),
+        (["--cell", "lstm"], "'--cell'"),
     ],
 )
 def test_bad_train_options_are_usage_errors_and_keep_the_model(trained, args, message):
     before = files(trained)
     assert_usage_error(run(trained, "train", "AAPL", *args), message)
     assert files(trained) == before
+
+
+def test_a_gated_cell_trains_saves_and_predicts(trained, tmp_path):
+    """--cell gru end to end: the model file says the cell (config.cell, shapes.G) and predict
+    reads it back; a JSON that claims Elman for gated weights is refused."""
+    d = copy_of(trained, tmp_path)
+    result = run(d, "train", "AAPL", *SMALL, "--ensemble", "1", "--cell", "gru")
+    assert result.exit_code == 0, result.output
+    assert "cell gru" in result.stdout
+    path = models_dir(d) / "AAPL.json"
+    meta = json.loads(path.read_text())
+    assert meta["config"]["cell"] == "gru" and meta["shapes"]["G"] == 3
+    predicted = run(d, "predict", "--days", "3", "--json")
+    assert predicted.exit_code == 0, predicted.output
+    assert len(json.loads(predicted.stdout)["forecasts"]) == 3
+    meta["config"]["cell"] = "elman"
+    path.write_text(json.dumps(meta))
+    assert_one_line_error(run(d, "predict"), "retrain with `forecast train AAPL`")
 
 
 def test_train_without_prices_says_to_fetch(tmp_path):
@@ -279,6 +298,7 @@ def copy_of(trained, tmp_path) -> Path:
     [
         lambda m: m["config"].update(hidden=16),  # the weights have H=8
         lambda m: m["config"].update(loss="mse"),  # the weights have O=2
+        lambda m: m["config"].update(cell="gru"),  # the weights are Elman's
         lambda m: m["config"].update(features=["return", "range"]),  # D=1 weights
         lambda m: m["scaler"].update(std=[0.0]),
         lambda m: m["scaler"].update(mean=[]),

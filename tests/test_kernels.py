@@ -12,6 +12,7 @@ from reference import (
     reference_adam,
     reference_forward,
     reference_loss_and_grads,
+    reference_step,
     unflatten_params,
 )
 
@@ -22,6 +23,8 @@ from forecast.model.kernels.rnn import (
     batch_loss,
     distributions,
     from_params,
+    gru_backward,
+    gru_forward,
     head_loss,
     last_outputs,
     n_params,
@@ -45,10 +48,10 @@ def ids(head):
     return HEADS[head].kernel_id, HEADS[head].O
 
 
-def make_batch(head, B, T, D, H, seed=0):
+def make_batch(head, B, T, D, H, seed=0, gates=1):
     rng = np.random.default_rng(seed)
     O = HEADS[head].O
-    params = init_params(D, H, O, rng)
+    params = init_params(D, H, O, rng, gates)
     xs = rng.normal(size=(B, T, D))
     zs = rng.normal(size=(B, T))
     if head == "direction":
@@ -99,6 +102,60 @@ def test_bptt_matches_finite_differences(head):
     analytic, numeric = unflatten_params(grad, D, H, O), unflatten_params(numeric, D, H, O)
     for k in PARAM_NAMES:
         assert_close(analytic[k], numeric[k], f"{head} d{k}", rtol=1e-6)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("B,T,D,H", SHAPES)
+def test_gated_cell_loss_and_grad_match_reference(head, B, T, D, H):
+    """--cell gru: the same entry points, theta three blocks longer, against the reference."""
+    params, xs, zs = make_batch(head, B, T, D, H, gates=3)
+    head_id, O = ids(head)
+    theta = flatten_params(params)
+    assert theta.size == n_params(D, H, O, gates=3)
+    grad = np.zeros_like(theta)
+    loss = loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
+    loss_ref, grads_ref = reference_loss_and_grads(params, xs, zs, head)
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    assert batch_loss(theta, D, H, O, head_id, xs, zs) == pytest.approx(loss_ref, rel=1e-12)
+    got = unflatten_params(grad, D, H, O, gates=3)
+    for k in PARAM_NAMES:
+        np.testing.assert_allclose(got[k], grads_ref["d" + k], rtol=1e-10, atol=1e-14, err_msg=k)
+    hT, yT = last_outputs(theta, D, H, O, xs)
+    hs_ref, ys_ref = reference_forward(params, xs)
+    np.testing.assert_allclose(hT, hs_ref[:, -1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(yT, ys_ref[:, -1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_gated_cell_bptt_matches_finite_differences(head):
+    """The gated cell's kernel gradients, every parameter and head, against central differences."""
+    B, T, D, H = 3, 6, 2, 4
+    params, xs, zs = make_batch(head, B, T, D, H, seed=1, gates=3)
+    head_id, O = ids(head)
+    theta = flatten_params(params)
+    grad = np.zeros_like(theta)
+    loss_and_grad(theta, D, H, O, head_id, xs, zs, grad)
+    numeric = numerical_gradient(lambda: batch_loss(theta, D, H, O, head_id, xs, zs), theta)
+    analytic = unflatten_params(grad, D, H, O, gates=3)
+    numeric = unflatten_params(numeric, D, H, O, gates=3)
+    for k in PARAM_NAMES:
+        assert_close(analytic[k], numeric[k], f"gru {head} d{k}", rtol=1e-6)
+
+
+def test_gated_kernels_agree_with_py_func(rng):
+    T, B, D, H, O = 5, 3, 2, 4, 2
+    params = init_params(D, H, O, rng, gates=3)
+    W = [params[k] for k in PARAM_NAMES]
+    xs = rng.normal(size=(T, B, D))
+    dys = rng.normal(size=(T, B, O))
+    out, out_py = gru_forward(*W, xs), gru_forward.py_func(*W, xs)
+    for a, b in zip(out, out_py, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    hs, _, gs = out
+    grads = gru_backward(W[0], W[1], W[3], xs, hs, gs, dys)
+    grads_py = gru_backward.py_func(W[0], W[1], W[3], xs, hs, gs, dys)
+    for g, g_py in zip(grads, grads_py, strict=True):
+        np.testing.assert_allclose(g, g_py, rtol=1e-12, atol=1e-15)
 
 
 def test_jitted_kernels_agree_with_py_func(rng):
@@ -241,16 +298,17 @@ def reference_sample(params, h0, y0, noise, mags, head, r_mean, r_std, resid_std
             rs[p, n], ps[p, n] = r, pu
             x = np.zeros(params["Wxh"].shape[1])
             x[0] = (r - r_mean) / r_std  # other features at their (scaled) mean, 0
-            h = np.tanh(params["Wxh"] @ x + params["Whh"] @ h + params["bh"])  # h_t
+            h = reference_step(params, x, h)  # h_t
             y = params["Why"] @ h + params["by"]  # y_t
     return rs, ps
 
 
+@pytest.mark.parametrize("gates", [1, 3], ids=["elman", "gru"])
 @pytest.mark.parametrize("head", [h for h in sorted(HEADS) if h != "vol"])  # vol: sample_vol
-def test_sampling_matches_a_plain_loop(head, rng):
+def test_sampling_matches_a_plain_loop(head, gates, rng):
     D, H = 2, 5
     head_id, O = ids(head)
-    params = init_params(D, H, O, rng)
+    params = init_params(D, H, O, rng, gates)
     P, N = 7, 4
     h0 = rng.normal(0, 0.5, (P, H))
     y0 = rng.normal(0, 0.5, (P, O))
@@ -282,12 +340,13 @@ def test_adam_and_layout_kernels_agree_with_py_func(rng):
     assert xt.flags.c_contiguous and zt.flags.c_contiguous
 
 
-def test_layout_round_trips_and_matches_the_reference_order(rng):
+@pytest.mark.parametrize("gates", [1, 3], ids=["elman", "gru"])
+def test_layout_round_trips_and_matches_the_reference_order(gates, rng):
     D, H, O = 3, 4, 2
-    theta = rng.normal(size=n_params(D, H, O))
-    params = to_params(theta, D, H, O)
+    theta = rng.normal(size=n_params(D, H, O, gates))
+    params = to_params(theta, D, H, O)  # the cell is read from theta's length
     assert LAYOUT == tuple(PARAM_NAMES)  # the reference oracle packs in the same order
-    assert {k: a.shape for k, a in params.items()} == param_shapes(D, H, O)
+    assert {k: a.shape for k, a in params.items()} == param_shapes(D, H, O, gates)
     back, D2, H2, O2 = from_params(params)
     assert (D2, H2, O2) == (D, H, O)
     np.testing.assert_array_equal(back, theta)
@@ -352,12 +411,13 @@ def test_burn_in_steps_give_no_loss_and_match_reference(head):
     assert batch_loss(theta, D, H, O, head_id, xs, full) != loss
 
 
-def test_vol_sampling_matches_a_plain_loop(rng):
+@pytest.mark.parametrize("gates", [1, 3], ids=["elman", "gru"])
+def test_vol_sampling_matches_a_plain_loop(gates, rng):
     """sample_vol against a per-path NumPy loop of the same recursion (every input updated)."""
     from forecast.model.kernels.rnn import LAM, sample_vol
 
     D, H, P, N = 5, 4, 3, 4
-    params = init_params(D, H, 1, rng)
+    params = init_params(D, H, 1, rng, gates)
     theta = flatten_params(params)
     codes = np.arange(5, dtype=np.int64)
     h0 = rng.normal(0, 0.5, (P, H))
@@ -386,5 +446,5 @@ def test_vol_sampling_matches_a_plain_loop(rng):
                     0.5 * np.log(vp + 1e-4),
                 ]
             )
-            h = np.tanh(W["Wxh"] @ x + W["Whh"] @ h + W["bh"])
+            h = reference_step(W, x, h)
             s = 0.5 * np.log(v) + (W["Why"] @ h + W["by"])[0]

@@ -258,6 +258,33 @@ def test_vol_ensemble_is_bit_identical_for_any_thread_count():
     assert len({t.tobytes() for t in a.theta_}) == 3  # members differ (seeds seed..seed+2)
 
 
+def test_gated_cell_vol_model_is_reproducible_and_round_trips():
+    """--cell gru: three blocks of recurrent weights per member, the same seed gives the same
+    bytes, and the model file gives back the same bands."""
+    from forecast.model.kernels.rnn import n_params
+
+    prices = prices_from_returns(regime_returns(900, seed=5)[0])
+    cfg = TrainConfig(**{**VOL_FAST, "epochs": 3, "cell": "gru"})
+    a = RNNForecaster(cfg).fit(prices)
+    b = RNNForecaster(cfg).fit(prices)
+    assert a.theta_.shape == (2, n_params(a.D_, 8, 1, gates=3))
+    assert a.theta_.tobytes() == b.theta_.tobytes()
+    params, meta = a.to_checkpoint()
+    assert params["Whh"].shape == (2, 24, 8)
+    again = RNNForecaster.from_checkpoint(params, meta)
+    assert again.config.cell == "gru"
+    pd.testing.assert_frame_equal(
+        a.forecast(prices, 4, n_paths=300), again.forecast(prices, 4, n_paths=300)
+    )
+    elman = RNNForecaster(TrainConfig(**{**VOL_FAST, "epochs": 3})).fit(prices)
+    assert elman.theta_.shape[1] < a.theta_.shape[1]
+
+
+def test_an_unknown_cell_is_refused():
+    with pytest.raises(ForecastError, match="--cell 'lstm'"):
+        TrainConfig(cell="lstm")
+
+
 def test_vol_on_close_only_prices_drops_the_range_inputs_with_a_note():
     prices = prices_from_returns(regime_returns(900, seed=6)[0])
     prices["High"] = prices["Low"] = prices["Close"]  # a Date,Close import

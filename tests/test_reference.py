@@ -22,10 +22,10 @@ HEADS = sorted(HEAD_OUTPUTS)
 SHAPES = [(3, 5, 2, 4), (2, 7, 1, 6), (1, 1, 1, 1)]  # (B, T, D, H); the last has no h_{t-1}
 
 
-def make_problem(head, B, T, D, H, seed=0):
+def make_problem(head, B, T, D, H, seed=0, gates=1):
     """Random params, inputs xs (B,T,D) and targets zs (B,T) suited to the head."""
     rng = np.random.default_rng(seed)
-    params = init_params(D, H, HEAD_OUTPUTS[head], rng)
+    params = init_params(D, H, HEAD_OUTPUTS[head], rng, gates)
     xs = rng.normal(size=(B, T, D))
     if head == "direction":
         zs = (rng.random((B, T)) < 0.5).astype(np.float64)  # 1.0 = up, 0.0 = down
@@ -43,6 +43,40 @@ def test_gradients_match_finite_differences(head, shape):
     for k in PARAM_NAMES:
         numeric = numerical_gradient(lambda: reference_loss(params, xs, zs, head), params[k])
         assert_close(grads["d" + k], numeric, f"{head} d{k}", rtol=1e-6)
+
+
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "B{}T{}D{}H{}".format(*s))
+def test_gated_cell_gradients_match_finite_differences(head, shape):
+    params, xs, zs = make_problem(head, *shape, gates=3)
+    loss, grads = reference_loss_and_grads(params, xs, zs, head)
+    assert loss == pytest.approx(reference_loss(params, xs, zs, head), rel=1e-14)
+    for k in PARAM_NAMES:
+        numeric = numerical_gradient(lambda: reference_loss(params, xs, zs, head), params[k])
+        assert_close(grads["d" + k], numeric, f"gru {head} d{k}", rtol=1e-6)
+
+
+def test_gated_cell_is_elman_when_its_gates_are_shut_open():
+    """Reset gate 1 and update gate 0 (biases +-40): h_t = tanh(Wxh_n x_t + Whh_n h_{t-1} + bh_n),
+    the Elman cell with the candidate block's weights."""
+    params, xs, _ = make_problem("gaussian", B=2, T=5, D=2, H=3, gates=3)
+    H = 3
+    params["bh"][:H] = 40.0  # r = 1
+    params["bh"][H : 2 * H] = -40.0  # u = 0
+    elman = {k: params[k] for k in ("Why", "by")}
+    elman |= {k: params[k][2 * H :] for k in ("Wxh", "Whh", "bh")}
+    hs, ys = reference_forward(params, xs)
+    hs_e, ys_e = reference_forward(elman, xs)
+    np.testing.assert_allclose(hs, hs_e, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ys, ys_e, rtol=1e-12, atol=1e-15)
+
+
+def test_gated_cell_keeps_its_state_when_the_update_gate_is_1():
+    params, xs, _ = make_problem("vol", B=2, T=4, D=1, H=3, gates=3)
+    params["bh"][3:6] = 40.0  # u = 1: h_t = h_{t-1} = h_0 = 0
+    hs, ys = reference_forward(params, xs)
+    assert np.abs(hs).max() < 1e-15
+    np.testing.assert_allclose(ys, np.broadcast_to(params["by"], ys.shape), atol=1e-15)
 
 
 def test_forward_matches_per_window_min_char_rnn_loop():

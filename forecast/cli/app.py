@@ -28,6 +28,7 @@ from forecast import config
 from forecast.cli import display
 from forecast.cli import progress as bars
 from forecast.cli.options import (  # the options every command shares, defined once
+    CELL_DEFAULT,
     DEFAULTS,
     FEATURES_DEFAULT,
     FORECAST,
@@ -38,6 +39,7 @@ from forecast.cli.options import (  # the options every command shares, defined 
     UNIVERSE,
     WALK,
     BatchSize,
+    CellOpt,
     Ensemble,
     Export,
     Features,
@@ -531,6 +533,7 @@ def train(
     window: Window = DEFAULTS["window"],
     hidden: Hidden = DEFAULTS["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
+    cell: CellOpt = CELL_DEFAULT,
     features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
         int, ranged("epochs", "Maximum epochs (early stopping may end sooner).", TRAINING)
@@ -562,6 +565,7 @@ def train(
             batch_size=batch_size,
             lr=lr,
             loss=loss,
+            cell=cell,
             seed=seed,
             patience=patience,
             ensemble=ensemble,
@@ -807,6 +811,7 @@ def backtest(
     window: Window = DEFAULTS["window"],
     hidden: Hidden = DEFAULTS["hidden"],
     loss: LossOpt = LOSS_DEFAULT,
+    cell: CellOpt = CELL_DEFAULT,
     features: Features = FEATURES_DEFAULT,
     epochs: Annotated[
         int,
@@ -834,6 +839,7 @@ def backtest(
             batch_size=batch_size,
             lr=lr,
             loss=loss,
+            cell=cell,
             seed=seed,
             patience=patience,
             ensemble=ensemble,

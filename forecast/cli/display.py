@@ -163,7 +163,11 @@ def cached_table(entries: list[dict], data_dir) -> None:
 
 def _options(s) -> str:
     cfg = s.config
-    return f"window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, batch {cfg.batch_size}, seed {cfg.seed}"
+    cell = "" if cfg.cell == "elman" else f"cell {cfg.cell}, "  # the seed's cell goes unsaid
+    return (
+        f"{cell}window {cfg.window}, hidden {cfg.hidden}, lr {cfg.lr:g}, "
+        f"batch {cfg.batch_size}, seed {cfg.seed}"
+    )
 
 
 def _versus_random_walk(t: Table, s) -> None:

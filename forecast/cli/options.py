@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from forecast import config
-from forecast.config import RANGES, Loss, TrainConfig
+from forecast.config import RANGES, Cell, Loss, TrainConfig
 from forecast.errors import ForecastError, UsageError
 
 # CLI defaults are TrainConfig's
@@ -24,6 +24,9 @@ DEFAULTS = {
 
 
 LOSS_DEFAULT = Loss(TrainConfig.default("loss"))
+
+
+CELL_DEFAULT = Cell(TrainConfig.default("cell"))
 
 
 FEATURES_DEFAULT = ",".join(TrainConfig.default("features"))
@@ -143,6 +146,17 @@ LossOpt = Annotated[  # --head names what it is; --loss, its name before, still 
         "--loss",
         help="Output head: vol (a correction to EWMA volatility, mean 0), gaussian (mean and "
         "volatility), mse (a point forecast), direction (P(up)).",
+        rich_help_panel=MODEL,
+    ),
+]
+
+
+CellOpt = Annotated[
+    Cell,
+    typer.Option(
+        "--cell",
+        help="Recurrent cell: elman (the seed's h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)) or "
+        "gru (reset and update gates: three times the recurrent weights, ~2x the training time).",
         rich_help_panel=MODEL,
     ),
 ]

@@ -73,6 +73,7 @@ _CONFIG = {  # TrainConfig's fields, as far as they are known here; all optional
     "lr": Float(0, 1),
     "loss": Str(20),
     "head": Str(20),
+    "cell": Str(20),
     "seed": Int(0, 2**32 - 1),
     "patience": Int(1, 1_000_000),
     "features": List(Str(20), 16, 1),
@@ -85,8 +86,9 @@ META = Dict(
     {
         "format_version": Int(0, 1000),
         "shapes": Dict(
-            {"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64), "M": Int(1, 64)},
-            optional=("M",),  # M: ensemble members (absent: one model, no member axis)
+            {"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64), "M": Int(1, 64), "G": Int(2, 3)},
+            optional=("M", "G"),  # M: ensemble members (absent: one model, no member axis);
+            # G: a gated cell's blocks of rows (absent: Elman)
         ),
         "dtype": Str(10),
         "weights_file": Str(100),
@@ -174,10 +176,13 @@ def package_versions() -> dict[str, str]:
     return {"forecast": __version__} | {n: importlib.metadata.version(n) for n in VERSIONED}
 
 
-def PARAM_SHAPES(D: int, H: int, O: int, M: int | None = None) -> dict[str, tuple[int, ...]]:
+def PARAM_SHAPES(
+    D: int, H: int, O: int, M: int | None = None, G: int = 1
+) -> dict[str, tuple[int, ...]]:
     """Each parameter's shape for D inputs, H hidden units, O outputs; this order is canonical.
-    M: an ensemble's members, a leading axis on every array (None: one model)."""
-    shapes = {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+    M: an ensemble's members, a leading axis on every array (None: one model); G: the cell's
+    blocks of rows (1 Elman, 3 gated: forecast/model/kernels/rnn.py param_shapes)."""
+    shapes = {"Wxh": (G * H, D), "Whh": (G * H, H), "bh": (G * H,), "Why": (O, H), "by": (O,)}
     return shapes if M is None else {k: (M, *v) for k, v in shapes.items()}
 
 
@@ -228,14 +233,19 @@ def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
     if ndim not in (2, 3) or params["Why"].ndim != ndim:
         raise ValueError("Wxh and Why must be 2-D (or 3-D with a leading member axis)")
     M = params["Wxh"].shape[0] if ndim == 3 else None
-    H, D = params["Wxh"].shape[-2:]  # hidden, input features
+    D = params["Wxh"].shape[-1]  # input features
+    H = params["Why"].shape[-1]  # hidden units
+    G = params["Wxh"].shape[-2] // max(H, 1)  # the cell's blocks of rows (1 Elman, 3 gated)
     O = params["Why"].shape[-2]  # outputs
-    if min(D, H, O, M or 1) < 1:
-        raise ValueError(f"D, H, O, M must be positive, got D={D} H={H} O={O} M={M}")
-    for name, shape in PARAM_SHAPES(D, H, O, M).items():
+    if min(D, H, O, G, M or 1) < 1:
+        raise ValueError(f"D, H, O, G, M must be positive, got D={D} H={H} O={O} G={G} M={M}")
+    for name, shape in PARAM_SHAPES(D, H, O, M, G).items():
         if params[name].shape != shape:
             raise ValueError(f"{name} has shape {params[name].shape}, expected {shape}")
-    return {"D": D, "H": H, "O": O} | ({"M": M} if M is not None else {})
+    # G only for a gated cell: an Elman model's JSON is what it was before cells
+    return (
+        {"D": D, "H": H, "O": O} | ({"M": M} if M is not None else {}) | ({"G": G} if G > 1 else {})
+    )
 
 
 def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
@@ -312,7 +322,7 @@ def _check_fields(meta: dict, json_path: Path, ticker: str, unusable) -> None:
     shapes = meta["shapes"]
     if not (
         isinstance(shapes, dict)
-        and set(shapes) in ({"D", "H", "O"}, {"D", "H", "O", "M"})
+        and set(shapes) - {"M", "G"} == {"D", "H", "O"}
         and all(type(v) is int and v >= 1 for v in shapes.values())
     ):
         raise unusable(f"{json_path} has invalid shapes {shapes!r}")
@@ -450,7 +460,7 @@ def load_model(
     meta = _checked_meta(json_path, ticker, unusable, retrain)
     npz_path = models_dir(data_dir) / _weights_name(ticker, meta["weights_sha256"])
     s = meta["shapes"]
-    expected = PARAM_SHAPES(s["D"], s["H"], s["O"], s.get("M"))
+    expected = PARAM_SHAPES(s["D"], s["H"], s["O"], s.get("M"), s.get("G", 1))
     payload = 8 * sum(int(np.prod(shape)) for shape in expected.values())  # float64 bytes
 
     try:

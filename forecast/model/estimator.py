@@ -73,6 +73,7 @@ from forecast.model.features import (
 )
 from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import (
+    GATES,
     from_member_params,
     last_outputs,
     sample_returns,
@@ -594,7 +595,7 @@ class RNNForecaster:
         M = self.theta_.shape[0] if self.theta_.ndim == 2 else None
         head = self._head_checks(M)
         checks = {
-            "config.hidden": params["Whh"].shape[-2:] == (H, H),
+            "config.hidden": params["Whh"].shape[-2:] == (GATES[self.config.cell] * H, H),
             "config.ensemble": head.pop("config.ensemble"),
             "features": len(self.config.features) == D,
             "loss": HEADS[self.config.loss].O == O,

@@ -19,6 +19,7 @@ from forecast.model.heads import HEADS
 from forecast.model.kernels.adam import adam_step
 from forecast.model.kernels.rnn import (
     CHUNK,
+    GATES,
     chunks_grad,
     chunks_loss,
     init_theta,
@@ -126,9 +127,9 @@ def map_members(fn: Callable[[int], object], n: int) -> list:
         return list(pool.map(member, range(n)))
 
 
-def init_member(D: int, H: int, O: int, seed: int, head: str) -> np.ndarray:
+def init_member(D: int, H: int, O: int, seed: int, head: str, cell: str = "elman") -> np.ndarray:
     """Initial weights; the vol head starts at EWMA: output weights Why ~ N(0, 0.1^2/H)."""
-    theta = init_theta(D, H, O, seed)
+    theta = init_theta(D, H, O, seed, GATES[cell])
     scale = HEADS[head].why_scale
     if scale != 1.0:
         _, _, _, Why, _ = unpack(theta, D, H, O)
@@ -142,7 +143,7 @@ def _fit_theta(train, val, cfg, on_epoch, steps):
     n, T, D = xs.shape
     H = cfg.hidden
     head, O = HEADS[cfg.loss].kernel_id, HEADS[cfg.loss].O
-    theta = init_member(D, H, O, cfg.seed, cfg.loss)
+    theta = init_member(D, H, O, cfg.seed, cfg.loss, cfg.cell)
     grad, m, v = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
     rng = np.random.default_rng([cfg.seed, 1])  # shuffling stream, separate from the init stream
     best_theta, best_val, best_epoch, bad_epochs = theta.copy(), np.inf, 0, 0

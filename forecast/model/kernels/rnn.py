@@ -5,6 +5,18 @@
     E   = sum_t loss(y_t, z_t)                   a window's loss: summed over its time steps
     dW  = sum_t dE_t/dW                          shared weights: gradients summed over all steps
 
+A gated cell (--cell gru, Cho et al. 2014, PyTorch's convention) replaces only the first line;
+its update gate is u here, since z is the target:
+
+    r_t = sigmoid(Wxh_r x_t + Whh_r h_{t-1} + bh_r)          reset gate
+    u_t = sigmoid(Wxh_u x_t + Whh_u h_{t-1} + bh_u)          update gate
+    n_t = tanh(Wxh_n x_t + r_t * (Whh_n h_{t-1}) + bh_n)     candidate state
+    h_t = (1 - u_t) * n_t + u_t * h_{t-1}                    u_t -> 1 keeps the old state
+
+Its parameters are the Elman ones with G = 3 blocks of rows stacked (r, u, n): Wxh (3H, D),
+Whh (3H, H), bh (3H,). The kernels read the cell from those shapes (gates), so every entry
+point below takes either cell's theta unchanged.
+
 The same equations written plainly, one window and one step at a time, are in
 tests/reference.py: the slow oracle every kernel here is tested against.
 
@@ -58,7 +70,6 @@ def rnn_forward(Wxh, Whh, bh, Why, by, xs):
     """
     T, B, D = xs.shape
     H = Whh.shape[0]
-    O = Why.shape[0]
     hs = np.zeros((T + 1, B, H))
     # input projection of every step at once: one matmul instead of T small ones
     xproj = np.dot(xs.reshape((T * B, D)), Wxh.T).reshape((T, B, H))
@@ -69,12 +80,52 @@ def rnn_forward(Wxh, Whh, bh, Why, by, xs):
         for b in range(B):
             for j in range(H):
                 hs[t + 1, b, j] = tanh(xproj[t, b, j] + a[b, j] + bh[j])  # h_t
+    return hs, head_outputs(hs, Why, by)
+
+
+@jit
+def head_outputs(hs, Why, by):
+    """ys (T, B, O): y_t = Why h_t + by for the states hs (T+1, B, H) (hs[0] = h_0 has none)."""
+    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    O = Why.shape[0]
     ys = np.dot(hs[1:].reshape((T * B, H)), Why.T).reshape((T, B, O))
     for t in range(T):
         for b in range(B):
             for o in range(O):
                 ys[t, b, o] += by[o]  # y_t
-    return hs, ys
+    return ys
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sigmoid(x):
+    """1 / (1 + e^-x), as 0.5 (1 + tanh(x/2)): the vectorisable tanh, no overflow for any x."""
+    return 0.5 + 0.5 * tanh(0.5 * x)
+
+
+@jit
+def gru_forward(Wxh, Whh, bh, Why, by, xs):
+    """rnn_forward for the gated cell (module docstring): xs (T, B, D) -> hs (T+1, B, H),
+    ys (T, B, O) and gs (T, B, 4H), each step's r, u, n and Whh_n h_{t-1}, saved for backward."""
+    T, B, D = xs.shape
+    H = Whh.shape[1]
+    hs = np.zeros((T + 1, B, H))
+    gs = np.empty((T, B, 4 * H))
+    xproj = np.dot(xs.reshape((T * B, D)), Wxh.T).reshape((T, B, 3 * H))  # (r, u, n) blocks
+    WhhT = Whh.T
+    a = np.empty((B, 3 * H))
+    for t in range(T):
+        np.dot(hs[t], WhhT, a)  # Whh h_{t-1}: the three blocks at once
+        for b in range(B):
+            for j in range(H):
+                r = sigmoid(xproj[t, b, j] + a[b, j] + bh[j])
+                u = sigmoid(xproj[t, b, H + j] + a[b, H + j] + bh[H + j])
+                n = tanh(xproj[t, b, 2 * H + j] + r * a[b, 2 * H + j] + bh[2 * H + j])
+                hs[t + 1, b, j] = (1.0 - u) * n + u * hs[t, b, j]  # h_t
+                gs[t, b, j] = r
+                gs[t, b, H + j] = u
+                gs[t, b, 2 * H + j] = n
+                gs[t, b, 3 * H + j] = a[b, 2 * H + j]
+    return hs, head_outputs(hs, Why, by), gs
 
 
 @jit
@@ -87,17 +138,7 @@ def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
     """
     T, B, D = xs.shape
     H = Whh.shape[0]
-    O = Why.shape[0]
-    dY = dys.reshape((T * B, O))
-    Hs = hs[1:].reshape((T * B, H))
-    dWhy = np.dot(dY.T, Hs)  # sum_t dy_t h_t^T
-    dby = np.zeros(O)
-    for i in range(T * B):  # sums as loops: .sum(axis=) alone took 1.3 s to compile
-        for o in range(O):
-            dby[o] += dY[i, o]  # sum_t dy_t
-    # Why and Whh enter as the transposes of C copies of their transposes: every np.dot here
-    # then has the operand layouts of rnn_forward's, and each layout pair is one more compile
-    dhy = np.dot(dY, c_transpose(Why).T).reshape((T, B, H))  # Why^T dy_t: into h from the head
+    dWhy, dby, dhy = head_backward(Why, hs, dys)
     WhhTT = c_transpose(Whh).T
     dhraw = np.empty((T, B, H))
     dhnext = np.zeros((B, H))
@@ -117,6 +158,91 @@ def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
             for j in range(H):
                 dbh[j] += dhraw[t, b, j]  # sum_t dhraw_t
     return dWxh, dWhh, dbh, dWhy, dby
+
+
+@jit
+def head_backward(Why, hs, dys):
+    """The head's part of BPTT: dWhy (O, H), dby (O,) summed over steps, and dhy (T, B, H) =
+    Why^T dy_t, the gradient into each h_t from its own output."""
+    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    O = Why.shape[0]
+    dY = dys.reshape((T * B, O))
+    Hs = hs[1:].reshape((T * B, H))
+    dWhy = np.dot(dY.T, Hs)  # sum_t dy_t h_t^T
+    dby = np.zeros(O)
+    for i in range(T * B):  # sums as loops: .sum(axis=) alone took 1.3 s to compile
+        for o in range(O):
+            dby[o] += dY[i, o]  # sum_t dy_t
+    # Why and Whh enter as the transposes of C copies of their transposes: every np.dot here
+    # then has the operand layouts of rnn_forward's, and each layout pair is one more compile
+    dhy = np.dot(dY, c_transpose(Why).T).reshape((T, B, H))  # Why^T dy_t: into h from the head
+    return dWhy, dby, dhy
+
+
+@jit
+def gru_backward(Wxh, Whh, Why, xs, hs, gs, dys):
+    """rnn_backward for the gated cell, from gru_forward's saved hs and gs (T, B, 4H).
+
+    Per step, with dh the gradient into h_t (from y_t and from h_{t+1}):
+        dn = dh (1 - u) (1 - n^2)      into n's pre-activation
+        du = dh (h_{t-1} - n) u (1 - u)
+        dr = dn (Whh_n h_{t-1}) r (1 - r)
+        dh_{t-1} = dh u + Whh^T (dr, du, dn r)     (dn r: r multiplies Whh_n h_{t-1})
+    dWxh and dbh sum (dr, du, dn) x_t^T and (dr, du, dn); dWhh sums (dr, du, dn r) h_{t-1}^T.
+    """
+    T, B, D = xs.shape
+    H = Whh.shape[1]
+    dWhy, dby, dhy = head_backward(Why, hs, dys)
+    WhhTT = c_transpose(Whh).T
+    dA = np.empty((T, B, 3 * H))  # pre-activation gradients: Wxh and bh read these
+    dAh = np.empty((T, B, 3 * H))  # ... and Whh these (n's block times r)
+    dhnext = np.zeros((B, H))
+    keep = np.empty((B, H))
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            for j in range(H):
+                dh = dhy[t, b, j] + dhnext[b, j]
+                r, u = gs[t, b, j], gs[t, b, H + j]
+                n, an = gs[t, b, 2 * H + j], gs[t, b, 3 * H + j]
+                dn = dh * (1.0 - u) * (1.0 - n * n)
+                du = dh * (hs[t, b, j] - n) * u * (1.0 - u)
+                dr = dn * an * r * (1.0 - r)
+                dA[t, b, j] = dr
+                dA[t, b, H + j] = du
+                dA[t, b, 2 * H + j] = dn
+                dAh[t, b, j] = dr
+                dAh[t, b, H + j] = du
+                dAh[t, b, 2 * H + j] = dn * r
+                keep[b, j] = dh * u  # through h_t = ... + u h_{t-1}
+        np.dot(dAh[t], WhhTT, dhnext)  # Whh^T (dr, du, dn r): into h_{t-1}
+        for b in range(B):
+            for j in range(H):
+                dhnext[b, j] += keep[b, j]
+    dWhh = np.dot(dAh.reshape((T * B, 3 * H)).T, hs[:T].reshape((T * B, H)))
+    dWxh = np.dot(dA.reshape((T * B, 3 * H)).T, xs.reshape((T * B, D)))
+    dbh = np.zeros(3 * H)
+    for t in range(T):
+        for b in range(B):
+            for k in range(3 * H):
+                dbh[k] += dA[t, b, k]
+    return dWxh, dWhh, dbh, dWhy, dby
+
+
+@jit
+def cell_forward(Wxh, Whh, bh, Why, by, xs):
+    """The cell's forward pass, chosen by the shapes: hs, ys and the gates gs (empty for Elman)."""
+    if Whh.shape[0] == Whh.shape[1]:
+        hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs)
+        return hs, ys, np.empty((0, 0, 0))
+    return gru_forward(Wxh, Whh, bh, Why, by, xs)
+
+
+@jit
+def cell_backward(Wxh, Whh, Why, xs, hs, gs, dys):
+    """The cell's BPTT, chosen by the shapes like cell_forward."""
+    if Whh.shape[0] == Whh.shape[1]:
+        return rnn_backward(Wxh, Whh, Why, xs, hs, dys)
+    return gru_backward(Wxh, Whh, Why, xs, hs, gs, dys)
 
 
 # --- heads: loss and its gradient at every step ----------------------------------------------
@@ -198,9 +324,9 @@ def distributions(head, ys, resid_std, z_up):
 def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
     """Add scale * gradient of one chunk's summed loss into grad; return scale * its loss."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs)
+    hs, ys, gs = cell_forward(Wxh, Whh, bh, Why, by, xs)
     E, dys = head_loss(head, ys, zs)
-    dWxh, dWhh, dbh, dWhy, dby = rnn_backward(Wxh, Whh, Why, xs, hs, dys)
+    dWxh, dWhh, dbh, dWhy, dby = cell_backward(Wxh, Whh, Why, xs, hs, gs, dys)
     k = 0  # grad is laid out like theta: the five gradients one after another
     for g in (dWxh.ravel(), dWhh.ravel(), dbh, dWhy.ravel(), dby):
         for i in range(g.shape[0]):
@@ -229,7 +355,7 @@ def chunks_loss(theta, D, H, O, head, xs, zs, first, last, losses):
     B = xs.shape[0]
     for c in range(first, last):
         xs_c, zs_c = time_major(xs, zs, np.arange(c * CHUNK, min(B, (c + 1) * CHUNK)))
-        _, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_c)
+        _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_c)
         losses[c], _ = head_loss(head, ys, zs_c)
 
 
@@ -238,7 +364,7 @@ def batch_loss(theta, D, H, O, head, xs, zs):
     """Mean window loss of a batch, no gradient: xs (B, T, D), zs (B, T)."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     xs_t, zs_t = time_major(xs, zs, np.arange(xs.shape[0]))
-    _, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_t)
+    _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t)
     E, _ = head_loss(head, ys, zs_t)
     return E / xs.shape[0]
 
@@ -248,7 +374,7 @@ def last_outputs(theta, D, H, O, xs):
     """Final hidden state hT (B, H) and head output yT (B, O) after reading windows xs (B, T, D)."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     xs_t, _ = time_major(xs, np.zeros(xs.shape[:2]), np.arange(xs.shape[0]))
-    hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs_t)
+    hs, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t)
     return hs[-1].copy(), ys[-1].copy()
 
 
@@ -273,7 +399,9 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
     ps = np.empty((P, N))
     h = h0.copy()
     y = y0.copy()
-    a = np.empty((P, H))
+    GH = Whh.shape[0]  # H, or 3H for the gated cell
+    a = np.empty((P, GH))
+    xp = np.empty((P, GH))
     x0 = np.empty(P)
     z_up = -r_mean / r_std  # r > 0  <=>  z > z_up
     for n in range(N):
@@ -289,8 +417,9 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
             x0[p] = (r - r_mean) / r_std  # the sampled return becomes tomorrow's input
         np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
         for p in range(P):
-            for j in range(H):
-                h[p, j] = tanh(a[p, j] + Wxh[j, 0] * x0[p] + bh[j])  # h_t; other features: 0
+            for k in range(GH):
+                xp[p, k] = Wxh[k, 0] * x0[p]  # Wxh x_t; other features: 0
+        cell_step(h, xp, a, bh)  # h_t
         np.dot(h, Why.T, y)
         for p in range(P):
             for o in range(O):
@@ -336,7 +465,7 @@ def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
     v = v0.copy()
     vp = vp0.copy()
     x = np.empty((P, D))
-    a = np.empty((P, H))
+    a = np.empty((P, Whh.shape[0]))  # (P, H), or (P, 3H) for the gated cell
     for n in range(N):
         for p in range(P):
             sig = np.exp(s[p])
@@ -359,13 +488,31 @@ def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
                     x[p, d] = 0.5 * np.log(vp[p] + PARK_FLOOR)
         np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
         xproj = np.dot(x, Wxh.T)  # Wxh x_t
+        cell_step(h, xproj, a, bh)  # h_t
         for p in range(P):
             y = by[0]
             for j in range(H):
-                h[p, j] = tanh(a[p, j] + xproj[p, j] + bh[j])  # h_t
                 y += Why[0, j] * h[p, j]
             s[p] = 0.5 * np.log(v[p]) + y  # next day's log sigma: EWMA offset + correction
     return zs, var
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def cell_step(h, xp, a, bh):
+    """One step of every path: h (P, H) <- h_t in place, from xp = Wxh x_t and a = Whh h_{t-1}
+    (P, H), or (P, 3H) for the gated cell; the same arithmetic as rnn_forward / gru_forward."""
+    P, H = h.shape
+    if a.shape[1] == H:
+        for p in range(P):
+            for j in range(H):
+                h[p, j] = tanh(a[p, j] + xp[p, j] + bh[j])
+        return
+    for p in range(P):
+        for j in range(H):
+            r = sigmoid(xp[p, j] + a[p, j] + bh[j])
+            u = sigmoid(xp[p, H + j] + a[p, H + j] + bh[H + j])
+            n = tanh(xp[p, 2 * H + j] + r * a[p, 2 * H + j] + bh[2 * H + j])
+            h[p, j] = (1.0 - u) * n + u * h[p, j]
 
 
 # --- the nonlinearity -------------------------------------------------------------------------
@@ -464,25 +611,32 @@ def c_transpose(A):
 PARAM_NAMES = ("Wxh", "Whh", "bh", "Why", "by")
 
 
-def param_shapes(D: int, H: int, O: int) -> dict[str, tuple[int, ...]]:
-    """Each parameter's shape for D inputs, H hidden units, O outputs, in PARAM_NAMES order."""
-    return {"Wxh": (H, D), "Whh": (H, H), "bh": (H,), "Why": (O, H), "by": (O,)}
+GATES = {"elman": 1, "gru": 3}  # --cell -> G, the blocks of rows in Wxh, Whh and bh
 
 
-def n_params(D, H, O):
-    return sum(math.prod(s) for s in param_shapes(D, H, O).values())
+def param_shapes(D: int, H: int, O: int, gates: int = 1) -> dict[str, tuple[int, ...]]:
+    """Each parameter's shape for D inputs, H hidden units, O outputs and G = gates blocks
+    (1: Elman, 3: gated), in PARAM_NAMES order."""
+    G = gates
+    return {"Wxh": (G * H, D), "Whh": (G * H, H), "bh": (G * H,), "Why": (O, H), "by": (O,)}
+
+
+def n_params(D, H, O, gates=1):
+    return sum(math.prod(s) for s in param_shapes(D, H, O, gates).values())
 
 
 @jit
 def unpack(theta, D, H, O):
-    """Views into theta (n_params,), the shapes of param_shapes: Wxh, Whh, bh, Why, by."""
+    """Views into theta (n_params,), the shapes of param_shapes: Wxh, Whh, bh, Why, by. The
+    cell's G is what theta's length leaves after the head: G H (D + H + 1) + O H + O."""
+    GH = (theta.shape[0] - O * H - O) // (D + H + 1)  # G * H
     i = 0
-    Wxh = theta[i : i + H * D].reshape((H, D))
-    i += H * D
-    Whh = theta[i : i + H * H].reshape((H, H))
-    i += H * H
-    bh = theta[i : i + H]
-    i += H
+    Wxh = theta[i : i + GH * D].reshape((GH, D))
+    i += GH * D
+    Whh = theta[i : i + GH * H].reshape((GH, H))
+    i += GH * H
+    bh = theta[i : i + GH]
+    i += GH
     Why = theta[i : i + O * H].reshape((O, H))
     i += O * H
     by = theta[i : i + O]
@@ -496,7 +650,7 @@ def to_params(theta: np.ndarray, D: int, H: int, O: int) -> dict[str, np.ndarray
 
 def from_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int, int]:
     """Named parameters -> (theta (n_params,), D, H, O); the inverse of to_params."""
-    H, D = params["Wxh"].shape
+    D, H = params["Wxh"].shape[1], params["Whh"].shape[1]
     O = params["Why"].shape[0]
     theta = np.concatenate([np.asarray(params[k], np.float64).ravel() for k in PARAM_NAMES])
     return theta, D, H, O
@@ -512,14 +666,15 @@ def from_member_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, int, 
     return np.stack([r[0] for r in rows]), D, H, O
 
 
-def init_theta(D, H, O, seed):
-    """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases."""
+def init_theta(D, H, O, seed, gates=1):
+    """Seeded initial parameters: Xavier-scaled inputs, a contracting recurrence, zero biases
+    (G = gates blocks of rows for the cell: every block drawn like Elman's one)."""
     rng = np.random.default_rng(seed)
-    theta = np.zeros(n_params(D, H, O))
+    theta = np.zeros(n_params(D, H, O, gates))
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    Wxh[:] = rng.normal(0.0, 1.0 / np.sqrt(D + H), (H, D))
+    Wxh[:] = rng.normal(0.0, 1.0 / np.sqrt(D + H), (gates * H, D))
     # spectral radius ~0.5: the state forgets old days instead of exploding through 60 steps
-    Whh[:] = rng.normal(0.0, 0.5 / np.sqrt(H), (H, H))
+    Whh[:] = rng.normal(0.0, 0.5 / np.sqrt(H), (gates * H, H))
     Why[:] = rng.normal(0.0, 1.0 / np.sqrt(H), (O, H))
     return theta
 
