@@ -392,6 +392,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--window", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=None)
+    ap.add_argument("--cell", choices=("elman", "gru"), default=None, help="[elman]")
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument(
         "--show-h", default=None, help="horizons in the table (default: 1 and the last)"
@@ -437,7 +438,10 @@ def main(argv=None) -> int:
                 f"error: {args.split} does not match {UNIVERSE}: not in the split "
                 f"{missing or 'none'}, no such series {extra or 'none'}; edit the split file"
             )
-    given = (("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden))
+    given = (
+        *(("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden)),
+        ("cell", args.cell),
+    )
     config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
     options = {
         "horizon": args.horizon,

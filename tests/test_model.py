@@ -352,6 +352,35 @@ def test_vol_band_factors_are_shrunk_toward_t_errors_at_the_models_own_scale():
     assert old.calibration_.at(0.9)[0].tolist() == calibrate(kept, (0.9,)).factors[0].tolist()
 
 
+def test_without_high_low_the_variance_is_the_average_of_the_rnns_and_egarchs():
+    """Close-only prices: the RNN reads no range, and unless the fallback chose EGARCH the
+    variance forecast is (cumvar^rnn + cumvar^eg) / 2, calibrated on it and kept in the file.
+    The same prices with High and Low keep the RNN's variance alone."""
+    from forecast.cli.display import blend_text
+    from forecast.model.estimator import COMBINED_WEIGHT
+
+    prices = prices_from_returns(regime_returns(1200, seed=8)[0])
+    with_range = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices)
+    assert with_range.variance_choice in ("rnn", "egarch")
+    closes = prices.assign(High=prices["Close"], Low=prices["Close"])  # a Date,Close import
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(closes)
+    assert model.config.features == ("return", "abs", "ewma")
+    assert model.egarch_ratio_ >= 0.99  # the fallback did not fire on these prices
+    assert COMBINED_WEIGHT == 0.5 and np.all(model.blend_weights_ == 0.5)
+    assert model.variance_choice == "blend"
+    assert blend_text("blend", model.egarch_ratio_).startswith("the average of the RNN's and")
+    _, r, inputs = model._inputs(closes)
+    origin = np.array([len(r) - 1])
+    rnn, used, _ = model._forecast_cumvar(r, inputs, origin, 4, 50, 0)
+    eg = model._egarch_cumvar(r, origin, 4)
+    np.testing.assert_allclose(used, 0.5 * rnn + 0.5 * eg, rtol=1e-14)
+    params, meta = model.to_checkpoint()
+    assert meta["vol"]["blend"]["weights"] == [0.5] * model.calibration_.horizon
+    again = RNNForecaster.from_checkpoint(params, meta)
+    a, b = model.forecast(closes, 5), again.forecast(closes, 5)
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+
+
 def test_a_model_file_from_before_the_blend_forecasts_with_the_rnn_alone():
     r, _ = regime_returns(900, seed=9)
     prices = prices_from_returns(r)

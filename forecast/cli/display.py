@@ -216,7 +216,7 @@ def blend_text(choice: str, ratio: float) -> str:
         return f"the RNN's ({vs})"
     if choice == "egarch":
         return f"EGARCH's, recalibrated: the fallback ({vs})"
-    return f"a blend of the RNN's and EGARCH's ({vs})"
+    return f"the average of the RNN's and EGARCH's: no High/Low inputs ({vs})"
 
 
 def models_table(infos, data_dir) -> None:

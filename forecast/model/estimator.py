@@ -33,8 +33,15 @@ with EGARCH's variance instead of the RNN's, scaled and calibrated as above:
 
 So on its validation days the model is never worse than EGARCH by more than 1% of CRPS. The
 choice, the ratio and EGARCH's parameters are stored in the model file; train's summary says
-which variance was chosen. (Weights between 0 and 1, chosen per horizon or for all horizons
-on the same days, were measured and not kept: README, "Issue 15".)
+which variance was chosen.
+
+The combination without High/Low: when the RNN reads no daily range (close-only prices, or
+--features without range and parkinson), and the fallback did not choose EGARCH, w = 1/2:
+the simple average of the two variances, calibrated as above. Without the range inputs the
+RNN's variance and EGARCH's are about equally good and their errors differ, so the average
+beats either (measured on both halves of the universe's close-only series; README, "Issue 15").
+With the range inputs the RNN alone measured better, and weights chosen on the validation days
+did not carry over to the test days, so neither is used.
 """
 
 import math
@@ -104,6 +111,7 @@ PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40,
 FALLBACK_SCALES = SCALE_GRID[::4]  # 21 scales: each model is judged at its best scale
 FALLBACK_HORIZONS = 5  # the days the fallback compares the two models on
 FALLBACK_MARGIN = 0.01  # EGARCH is chosen only when at least 1% better: not on noise
+COMBINED_WEIGHT = 0.5  # the RNN's variance weight when it reads no High/Low: a simple average
 
 
 def best_scale_crps(y: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -734,7 +742,10 @@ class VolForecaster(RNNForecaster):
         cumvar_eg = self._egarch_cumvar(ds.returns, origins, CAL_HORIZON)
         unit = ds.scaler.sd**2  # weights chosen on the validation days' h-day errors
         self.egarch_ratio_ = egarch_vs_rnn(realised, unit * cumvar, unit * cumvar_eg)
-        w = 0.0 if self.egarch_ratio_ < 1.0 - FALLBACK_MARGIN else 1.0  # the fallback
+        if self.egarch_ratio_ < 1.0 - FALLBACK_MARGIN:
+            w = 0.0  # the fallback
+        else:  # without range inputs (ds.hl None) the average of the two (module docstring)
+            w = COMBINED_WEIGHT if ds.hl is None else 1.0
         self.blend_weights_ = np.full(CAL_HORIZON, w)
         cumvar = self._blended(cumvar, cumvar_eg)
         sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
@@ -793,7 +804,7 @@ class VolForecaster(RNNForecaster):
 
     def _forecast_cumvar(self, r, inputs, origins, days, n_paths, seed):
         """(the RNN's cumvar, the cumvar forecast with, paths) at `origins` (_vol_cumvar):
-        the RNN's, or its blend with EGARCH's where the fallback chose it."""
+        the RNN's, or its blend with EGARCH's (the fallback, or the average without High/Low)."""
         cumvar_rnn, paths = self._vol_cumvar(inputs, origins, days, n_paths, seed)
         if self.variance_choice == "rnn":  # the usual choice: no EGARCH recursion to run
             return cumvar_rnn, cumvar_rnn, paths
