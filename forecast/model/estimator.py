@@ -36,12 +36,16 @@ choice, the ratio and EGARCH's parameters are stored in the model file; train's 
 which variance was chosen.
 
 The combination without High/Low: when the RNN reads no daily range (close-only prices, or
---features without range and parkinson), and the fallback did not choose EGARCH, w = 1/2:
-the simple average of the two variances, calibrated as above. Without the range inputs the
-RNN's variance and EGARCH's are about equally good and their errors differ, so the average
-beats either (measured on both halves of the universe's close-only series; README, "Issue 15").
-With the range inputs the RNN alone measured better, and weights chosen on the validation days
-did not carry over to the test days, so neither is used.
+--features without range and parkinson) and the two tie on validation (egarch_vs_rnn within
+1% either way), w = 1/2: the simple average of the two variances, calibrated as above.
+Without the range inputs the RNN's variance and EGARCH's are about equally good and their
+errors differ, so the average beats either (measured on both halves of the universe's
+close-only series; README, "Issue 15"). A validation that clearly prefers one (an EGARCH fit
+on too few days can be far worse) takes that one alone. With the range inputs the RNN alone
+measured better, and weights chosen on the validation days did not carry over to the test
+days, so neither is used:
+
+    w = 0 if egarch_vs_rnn < 0.99;  else 1/2 if no range inputs and egarch_vs_rnn <= 1.01;  else 1
 """
 
 import math
@@ -111,7 +115,7 @@ PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40,
 FALLBACK_SCALES = SCALE_GRID[::4]  # 21 scales: each model is judged at its best scale
 FALLBACK_HORIZONS = 5  # the days the fallback compares the two models on
 FALLBACK_MARGIN = 0.01  # EGARCH is chosen only when at least 1% better: not on noise
-COMBINED_WEIGHT = 0.5  # the RNN's variance weight when it reads no High/Low: a simple average
+COMBINED_WEIGHT = 0.5  # the RNN's weight without High/Low, where the two tie: a simple average
 
 
 def best_scale_crps(y: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -124,6 +128,17 @@ def best_scale_crps(y: np.ndarray, v: np.ndarray) -> np.ndarray:
         if ok.any():
             out[h] = min(mean_crps_by_scale(y[ok, h], np.sqrt(v[ok, h]), FALLBACK_SCALES))
     return out
+
+
+def rnn_weight(egarch_vs_rnn: float, reads_range: bool) -> float:
+    """w, the RNN's weight in the variance (module docstring): 0 where EGARCH was at least 1%
+    better on validation (the fallback), 1/2 where the RNN reads no High/Low and the two tie
+    within 1%, else 1 (also for NaN: nothing to compare on)."""
+    if egarch_vs_rnn < 1.0 - FALLBACK_MARGIN:
+        return 0.0
+    if not reads_range and egarch_vs_rnn <= 1.0 + FALLBACK_MARGIN:
+        return COMBINED_WEIGHT
+    return 1.0
 
 
 def egarch_vs_rnn(y: np.ndarray, v_rnn: np.ndarray, v_eg: np.ndarray) -> float:
@@ -742,10 +757,7 @@ class VolForecaster(RNNForecaster):
         cumvar_eg = self._egarch_cumvar(ds.returns, origins, CAL_HORIZON)
         unit = ds.scaler.sd**2  # weights chosen on the validation days' h-day errors
         self.egarch_ratio_ = egarch_vs_rnn(realised, unit * cumvar, unit * cumvar_eg)
-        if self.egarch_ratio_ < 1.0 - FALLBACK_MARGIN:
-            w = 0.0  # the fallback
-        else:  # without range inputs (ds.hl None) the average of the two (module docstring)
-            w = COMBINED_WEIGHT if ds.hl is None else 1.0
+        w = rnn_weight(self.egarch_ratio_, reads_range=ds.hl is not None)
         self.blend_weights_ = np.full(CAL_HORIZON, w)
         cumvar = self._blended(cumvar, cumvar_eg)
         sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
