@@ -172,8 +172,12 @@ class TrainConfig:
         self._check()
 
     def to_dict(self) -> dict:
-        """JSON-safe: the features tuple becomes a list."""
-        return {**asdict(self), "features": list(self.features)}
+        """JSON-safe: the features tuple becomes a list. The Elman cell goes unsaid, so an
+        Elman model's file is what it was before --cell (and earlier versions read it)."""
+        d = {**asdict(self), "features": list(self.features)}
+        if d["cell"] == "elman":
+            del d["cell"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -519,3 +519,20 @@ def test_an_ensemble_round_trips_with_a_member_axis_and_its_shapes_are_checked(d
         load_model(data_dir, TICKER)
     with pytest.raises(ValueError, match="shape"):
         save_model(data_dir, TICKER, {**params, "bh": params["bh"][:2]}, META)
+
+
+def test_a_gated_cells_weights_round_trip_and_other_block_counts_are_refused(data_dir, rng):
+    """G = 3 blocks of rows (--cell gru) are saved as shapes.G and read back; an Elman model
+    writes no G; 2 blocks is no cell and is refused before anything is written."""
+    gru = {n: rng.standard_normal(s) for n, s in PARAM_SHAPES(D, H, O, G=3).items()}
+    save_model(data_dir, TICKER, gru, META)
+    got, meta = load_model(data_dir, TICKER)
+    assert meta["shapes"] == {"D": D, "H": H, "O": O, "G": 3}
+    assert got["Whh"].shape == (3 * H, H) and np.array_equal(got["Wxh"], gru["Wxh"])
+    save_model(data_dir, "ELMAN", make_params(rng), META)
+    assert "G" not in load_model(data_dir, "ELMAN")[1]["shapes"]
+    before = model_files(data_dir)
+    two = {n: rng.standard_normal(s) for n, s in PARAM_SHAPES(D, H, O, G=2).items()}
+    with pytest.raises(ValueError, match="G 1 or 3"):
+        save_model(data_dir, "TWO", two, META)
+    assert model_files(data_dir) == before

@@ -101,6 +101,7 @@ def test_a_gated_cell_trains_saves_and_predicts(trained, tmp_path):
     path = models_dir(d) / "AAPL.json"
     meta = json.loads(path.read_text())
     assert meta["config"]["cell"] == "gru" and meta["shapes"]["G"] == 3
+    assert "H=8 gru" in run(d, "models").stdout
     predicted = run(d, "predict", "--days", "3", "--json")
     assert predicted.exit_code == 0, predicted.output
     assert len(json.loads(predicted.stdout)["forecasts"]) == 3

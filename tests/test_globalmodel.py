@@ -131,6 +131,25 @@ def test_the_vol_head_pooled_an_ensemble_with_each_series_own_scales(frames, dat
         assert np.all(table["lower_95"] < table["lower_80"]) and np.all(table["p_up"] == 0.5)
 
 
+def test_a_gated_global_model_serves_its_tickers_and_a_config_that_disagrees_is_refused(
+    frames, data_dir
+):
+    """--cell gru pools like the Elman cell; a file whose config names another cell (or
+    hidden size) than its weights is refused with one line, not run as something else."""
+    g = globalmodel.fit_global(
+        "GRUS", frames.items(), TrainConfig(**{**VOL.__dict__, "cell": "gru"})
+    )
+    assert g.params()["Whh"].shape == (2, 12, 4)
+    globalmodel.save_global(data_dir, g)
+    params, meta = globalmodel.load_global(data_dir, "GRUS")
+    m = globalmodel.for_ticker(params, meta, "AAA", frames["AAA"])
+    assert m.config.cell == "gru" and np.all(np.isfinite(m.forecast(frames["AAA"], 3)["upper_95"]))
+    for edit in ({"cell": "elman"}, {"hidden": 12}):
+        bad = {**meta, "config": {**meta["config"], **edit}}
+        with pytest.raises(ForecastError, match="does not match its weights"):
+            globalmodel.for_ticker(params, bad, "AAA", frames["AAA"])
+
+
 def test_a_global_vol_model_of_one_series_is_that_series_own_model():
     """Cut where a per-ticker fit cuts, a one-series global model trains on the same windows
     in the same order: the same weights to the bit, and the same calibration."""

@@ -20,7 +20,9 @@ from forecast.model.heads import HEADS
 from forecast.model.kernels.adam import adam_step
 from forecast.model.kernels.rnn import (
     CHUNK,
+    _sample_returns,
     batch_loss,
+    cell,
     distributions,
     from_params,
     gru_backward,
@@ -253,6 +255,17 @@ def test_last_outputs_are_the_final_step(rng):
     np.testing.assert_allclose(yT, ys_ref[:, -1], rtol=1e-12)
 
 
+def test_a_theta_that_fits_no_cell_is_refused():
+    D, H, O = 2, 3, 1
+    assert cell(np.zeros(n_params(D, H, O)), D, H, O) is None
+    assert cell(np.zeros(n_params(D, H, O, gates=3)), D, H, O) == 3
+    for n in (n_params(D, H, O, gates=2), n_params(D, H, O) + 1):
+        with pytest.raises(ValueError, match="no cell"):
+            batch_loss(np.zeros(n), D, H, O, 0, np.zeros((1, 2, D)), np.zeros((1, 2)))
+        with pytest.raises(ValueError, match="no cell"):
+            to_params(np.zeros(n), D, H, O)
+
+
 def test_unpack_views_share_memory():
     D, H, O = 2, 3, 2
     theta = np.arange(float(H * D + H * H + H + O * H + O))
@@ -319,8 +332,11 @@ def test_sampling_matches_a_plain_loop(head, gates, rng):
     rs_ref, ps_ref = reference_sample(params, h0, y0, noise, mags, head, *args)
     np.testing.assert_allclose(rs, rs_ref, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(ps, ps_ref, rtol=1e-12, atol=1e-15)
-    rs_py, ps_py = sample_returns.py_func(
-        flatten_params(params), D, H, O, head_id, h0, y0, noise, mags, *args
+    theta = flatten_params(params)
+    gated = cell(theta, D, H, O)
+    assert gated == (None if gates == 1 else 3)
+    rs_py, ps_py = _sample_returns.py_func(
+        theta, D, H, O, head_id, h0, y0, noise, mags, *args, gated
     )
     np.testing.assert_allclose(rs, rs_py, rtol=1e-13, atol=1e-16)
 

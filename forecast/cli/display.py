@@ -233,13 +233,16 @@ def models_table(infos, data_dir) -> None:
     ]
     table = _rows_table(f"models in {escape(str(data_dir))}", columns, compact=True)
     table.caption = (
-        "T window, H hidden units, ×N a global model serving N tickers; val loss per "
+        "T window, H hidden units (gru: the gated cell), ×N a global model serving N "
+        "tickers; val loss per "
         "step vs a random walk's on the same days (vs rw < 0: the model did better)"
     )
     table.caption_justify = "left"
     for m in infos:
         cfg = m.config
         options = f"{cfg.get('loss', '?')} T={cfg.get('window', '?')} H={cfg.get('hidden', '?')}"
+        if cfg.get("cell", "elman") != "elman":  # the seed's cell goes unsaid, as in train
+            options += f" {cfg['cell']}"
         feats = tuple(cfg.get("features") or [])
         default = DEFAULT_FEATURES["vol" if cfg.get("loss") == "vol" else "other"]
         extra = [] if feats == default else [str(f) for f in feats[1:]]  # only what differs

@@ -1,7 +1,7 @@
 """The model file: RNN weights in a content-addressed `.npz` named by a JSON sidecar, versioned
 and checked on load.
 
-    models/AAPL.3f2a9c01b7de.npz  Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,); float64,
+    models/AAPL.3f2a9c01b7de.npz  Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,); float64,
                                   no pickle; named by the first 12 hex digits of its sha256;
                                   an ensemble of M members stacks them: Wxh (M, H, D), ...
     models/AAPL.json              the caller's meta + format_version, shapes, dtype,
@@ -86,7 +86,7 @@ META = Dict(
     {
         "format_version": Int(0, 1000),
         "shapes": Dict(
-            {"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64), "M": Int(1, 64), "G": Int(2, 3)},
+            {"D": Int(1, 64), "H": Int(1, 1024), "O": Int(1, 64), "M": Int(1, 64), "G": Int(3, 3)},
             optional=("M", "G"),  # M: ensemble members (absent: one model, no member axis);
             # G: a gated cell's blocks of rows (absent: Elman)
         ),
@@ -213,8 +213,8 @@ def _remove_unnamed_weights(data_dir: Path, ticker: str, keep: str) -> None:
 
 
 def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
-    """Return {"D", "H", "O"} (and "M" for an ensemble: Wxh 3-D) for a complete, finite,
-    float64 parameter set; else ValueError."""
+    """Return {"D", "H", "O"} (and "M" for an ensemble: Wxh 3-D; "G" = 3 for the gated cell)
+    for a complete, finite, float64 parameter set; else ValueError."""
     import numpy as np  # here, not at the top: listing models reads sidecars only
 
     names = list(PARAM_SHAPES(0, 0, 0))
@@ -237,12 +237,14 @@ def _check_params(params: dict[str, np.ndarray]) -> dict[str, int]:
     H = params["Why"].shape[-1]  # hidden units
     G = params["Wxh"].shape[-2] // max(H, 1)  # the cell's blocks of rows (1 Elman, 3 gated)
     O = params["Why"].shape[-2]  # outputs
-    if min(D, H, O, G, M or 1) < 1:
-        raise ValueError(f"D, H, O, G, M must be positive, got D={D} H={H} O={O} G={G} M={M}")
+    if min(D, H, O, M or 1) < 1 or G not in (1, 3):  # G: Elman's 1 or the gated cell's 3
+        raise ValueError(
+            f"D, H, O, M must be positive and G 1 or 3, got D={D} H={H} O={O} G={G} M={M}"
+        )
     for name, shape in PARAM_SHAPES(D, H, O, M, G).items():
         if params[name].shape != shape:
             raise ValueError(f"{name} has shape {params[name].shape}, expected {shape}")
-    # G only for a gated cell: an Elman model's JSON is what it was before cells
+    # G only for a gated cell: an Elman model's shapes are what they were before cells
     return (
         {"D": D, "H": H, "O": O} | ({"M": M} if M is not None else {}) | ({"G": G} if G > 1 else {})
     )
@@ -261,7 +263,8 @@ def _npz_bytes(params: dict[str, np.ndarray]) -> bytes:
 def save_model(data_dir: Path, ticker: str, params: dict[str, np.ndarray], meta: dict) -> Path:
     """Write models/<TICKER>.<sha256[:12]>.npz then models/<TICKER>.json; return the JSON's path.
 
-    params: Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,), float64 and finite.
+    params: Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,), float64 and finite
+    (G = 1 for the Elman cell, 3 for the gated one).
     meta: JSON-safe dict (options, features, scaler, dates, versions, losses, ...).
     Bad params or meta raise ValueError before anything is written. Until the JSON is replaced
     the previous model stays the model: a save that fails or is killed before then leaves it
@@ -443,7 +446,7 @@ def load_model(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Read and check a saved model; return (params, meta) or raise ForecastError.
 
-    params: C-contiguous float64 copies, Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,).
+    params: C-contiguous float64 copies, Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,).
     meta: the whole JSON sidecar, the caller's fields plus the ones save_model added.
     retrain: the advice ending each error (default: `forecast train TICKER`).
     """

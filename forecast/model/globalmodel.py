@@ -8,7 +8,7 @@ ticker has history on both sides of the cut date.
 
     models/NAME.json   kind "global", config, cut_date, tickers, per-ticker window counts,
                        pooled losses and the random walk's, versions
-    models/NAME.<sha12>.npz   Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)
+    models/NAME.<sha12>.npz   Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,), G = 1 or 3 (the cell)
 """
 
 from collections.abc import Callable, Iterable
@@ -23,7 +23,7 @@ from forecast.errors import ForecastError
 from forecast.model import checkpoint
 from forecast.model.estimator import CAL_STRIDE, RNNForecaster
 from forecast.model.heads import HEADS
-from forecast.model.kernels.rnn import batch_loss, from_member_params, to_params
+from forecast.model.kernels.rnn import GATES, batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
 from forecast.model.train import (
     Epoch,
@@ -200,6 +200,24 @@ def config_of(meta: dict) -> TrainConfig:
         ) from None
 
 
+def check_weights(params: dict, meta: dict, cfg: TrainConfig) -> None:
+    """ForecastError unless the weights have the shapes the config says (inputs, hidden units,
+    cell, head): the checkpoint checks the weights against the file's shapes, not its config."""
+    D, H, O = len(cfg.features), cfg.hidden, HEADS[cfg.loss].O
+    G = GATES[cfg.cell]
+    if (
+        params["Wxh"].shape[-2:] != (G * H, D)
+        or params["Whh"].shape[-2:] != (G * H, H)
+        or params["Why"].shape[-2:] != (O, H)
+    ):
+        name = meta.get("name")
+        raise ForecastError(
+            f"the global model {name} is unusable: its config ({D} inputs, hidden {H}, cell "
+            f"{cfg.cell}, head {cfg.loss}) does not match its weights; "
+            f"{checkpoint.retrain_advice(name, KIND)}"
+        )
+
+
 def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
     """Members' mean validation loss per scored step on windows xv (B, T, D), zv (B, T), as
     training reports it; NaN without windows (a ticker with few days after the cut: its
@@ -215,6 +233,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
     cfg = config_of(meta)
+    check_weights(params, meta, cfg)
     try:
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:

@@ -11,9 +11,9 @@ def is_cached() -> bool:
     """
     import os
 
-    from forecast.model.kernels.rnn import chunks_grad
+    from forecast.model.kernels.rnn import _chunks_grad  # the jitted body chunks_grad calls
 
     here = Path(__file__).parent
     root = os.environ.get("NUMBA_CACHE_DIR")
     d = Path(root) if root else here / "__pycache__"
-    return d.exists() and any(d.rglob(f"rnn.{chunks_grad.py_func.__name__}-*.nbi"))
+    return d.exists() and any(d.rglob(f"rnn.{_chunks_grad.py_func.__name__}-*.nbi"))

@@ -83,7 +83,7 @@ def rnn_forward(Wxh, Whh, bh, Why, by, xs):
     return hs, head_outputs(hs, Why, by)
 
 
-@jit
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
 def head_outputs(hs, Why, by):
     """ys (T, B, O): y_t = Why h_t + by for the states hs (T+1, B, H) (hs[0] = h_0 has none)."""
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
@@ -160,7 +160,7 @@ def rnn_backward(Wxh, Whh, Why, xs, hs, dys):
     return dWxh, dWhh, dbh, dWhy, dby
 
 
-@jit
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
 def head_backward(Why, hs, dys):
     """The head's part of BPTT: dWhy (O, H), dby (O,) summed over steps, and dhy (T, B, H) =
     Why^T dy_t, the gradient into each h_t from its own output."""
@@ -228,19 +228,20 @@ def gru_backward(Wxh, Whh, Why, xs, hs, gs, dys):
     return dWxh, dWhh, dbh, dWhy, dby
 
 
-@jit
-def cell_forward(Wxh, Whh, bh, Why, by, xs):
-    """The cell's forward pass, chosen by the shapes: hs, ys and the gates gs (empty for Elman)."""
-    if Whh.shape[0] == Whh.shape[1]:
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def cell_forward(Wxh, Whh, bh, Why, by, xs, gated):
+    """The cell's forward pass: hs, ys and the gates gs (empty for Elman). gated is None for
+    the Elman cell (see `cell`: Numba then compiles only this branch)."""
+    if gated is None:
         hs, ys = rnn_forward(Wxh, Whh, bh, Why, by, xs)
         return hs, ys, np.empty((0, 0, 0))
     return gru_forward(Wxh, Whh, bh, Why, by, xs)
 
 
-@jit
-def cell_backward(Wxh, Whh, Why, xs, hs, gs, dys):
-    """The cell's BPTT, chosen by the shapes like cell_forward."""
-    if Whh.shape[0] == Whh.shape[1]:
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def cell_backward(Wxh, Whh, Why, xs, hs, gs, dys, gated):
+    """The cell's BPTT, chosen like cell_forward."""
+    if gated is None:
         return rnn_backward(Wxh, Whh, Why, xs, hs, dys)
     return gru_backward(Wxh, Whh, Why, xs, hs, gs, dys)
 
@@ -318,15 +319,31 @@ def distributions(head, ys, resid_std, z_up):
 
 
 # --- training and evaluation entry points ------------------------------------------------------
+#
+# Each entry point below is a plain function that reads the cell from theta's length (`cell`)
+# and calls its jitted body (the same name with a leading underscore) with gated = None for
+# the Elman cell or 3 for the gated one. An `is None` test on an argument is decided when
+# Numba compiles, so the Elman cell's kernels hold no gated code: a branch on the shapes
+# instead compiled both cells into every kernel and doubled the first run's compile time.
+
+
+def cell(theta: np.ndarray, D: int, H: int, O: int) -> int | None:
+    """The kernels' gated argument for theta (n_params,): None for the Elman cell, G = 3 for
+    the gated one; a length that fits neither is a ValueError (a wrong D, H or O)."""
+    n = theta.shape[-1]
+    for G in GATES.values():
+        if n == n_params(D, H, O, G):
+            return None if G == 1 else G
+    raise ValueError(f"theta has {n} values: no cell has that many for D={D}, H={H}, O={O}")
 
 
 @jit
-def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
+def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale, gated):
     """Add scale * gradient of one chunk's summed loss into grad; return scale * its loss."""
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
-    hs, ys, gs = cell_forward(Wxh, Whh, bh, Why, by, xs)
+    hs, ys, gs = cell_forward(Wxh, Whh, bh, Why, by, xs, gated)
     E, dys = head_loss(head, ys, zs)
-    dWxh, dWhh, dbh, dWhy, dby = cell_backward(Wxh, Whh, Why, xs, hs, gs, dys)
+    dWxh, dWhh, dbh, dWhy, dby = cell_backward(Wxh, Whh, Why, xs, hs, gs, dys, gated)
     k = 0  # grad is laid out like theta: the five gradients one after another
     for g in (dWxh.ravel(), dWhh.ravel(), dbh, dWhy.ravel(), dby):
         for i in range(g.shape[0]):
@@ -335,53 +352,69 @@ def _chunk_grad(theta, D, H, O, head, xs, zs, grad, scale):
     return scale * E
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
 def chunks_grad(theta, D, H, O, head, xs, zs, rows, first, last, parts, losses):
     """Chunks first..last-1 of the batch rows (b,), window numbers in xs (N, T, D) and zs
     (N, T), cut into CHUNK windows: parts[c] = chunk c's share of the mean-loss gradient,
     losses[c] its loss. forecast/model/train.py runs runs of chunks on threads; each gathers its
     own windows, so no part of a step but the sum of the parts runs on one thread."""
-    B = rows.shape[0]
-    for c in range(first, last):
-        xs_c, zs_c = time_major(xs, zs, rows[c * CHUNK : min(B, (c + 1) * CHUNK)])
-        losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B)
+    gated = cell(theta, D, H, O)
+    _chunks_grad(theta, D, H, O, head, xs, zs, rows, first, last, parts, losses, gated)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _chunks_grad(theta, D, H, O, head, xs, zs, rows, first, last, parts, losses, gated):
+    B = rows.shape[0]
+    for c in range(first, last):
+        xs_c, zs_c = time_major(xs, zs, rows[c * CHUNK : min(B, (c + 1) * CHUNK)])
+        losses[c] = _chunk_grad(theta, D, H, O, head, xs_c, zs_c, parts[c], 1.0 / B, gated)
+
+
 def chunks_loss(theta, D, H, O, head, xs, zs, first, last, losses):
     """Chunks first..last-1 of windows xs (B, T, D), zs (B, T) cut into CHUNK windows:
     losses[c] = chunk c's summed window loss, no gradient (validation, on threads)."""
+    _chunks_loss(theta, D, H, O, head, xs, zs, first, last, losses, cell(theta, D, H, O))
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _chunks_loss(theta, D, H, O, head, xs, zs, first, last, losses, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     B = xs.shape[0]
     for c in range(first, last):
         xs_c, zs_c = time_major(xs, zs, np.arange(c * CHUNK, min(B, (c + 1) * CHUNK)))
-        _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_c)
+        _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_c, gated)
         losses[c], _ = head_loss(head, ys, zs_c)
 
 
-@jit
 def batch_loss(theta, D, H, O, head, xs, zs):
     """Mean window loss of a batch, no gradient: xs (B, T, D), zs (B, T)."""
+    return _batch_loss(theta, D, H, O, head, xs, zs, cell(theta, D, H, O))
+
+
+@jit
+def _batch_loss(theta, D, H, O, head, xs, zs, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     xs_t, zs_t = time_major(xs, zs, np.arange(xs.shape[0]))
-    _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t)
+    _, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t, gated)
     E, _ = head_loss(head, ys, zs_t)
     return E / xs.shape[0]
 
 
-@jit
 def last_outputs(theta, D, H, O, xs):
     """Final hidden state hT (B, H) and head output yT (B, O) after reading windows xs (B, T, D)."""
+    return _last_outputs(theta, D, H, O, xs, cell(theta, D, H, O))
+
+
+@jit
+def _last_outputs(theta, D, H, O, xs, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     xs_t, _ = time_major(xs, np.zeros(xs.shape[:2]), np.arange(xs.shape[0]))
-    hs, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t)
+    hs, ys, _ = cell_forward(Wxh, Whh, bh, Why, by, xs_t, gated)
     return hs[-1].copy(), ys[-1].copy()
 
 
 # --- multi-step forecasts by ancestral sampling ------------------------------------------------
 
 
-@jit
 def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, resid_std):
     """Sample P paths of N future log returns, feeding each sampled return back as the next input.
 
@@ -393,6 +426,12 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
     Future values of features other than the return are unknown; they enter at their
     training mean, which is 0 after scaling. All paths advance together, one BLAS call a step.
     """
+    args = (h0, y0, noise, mags, r_mean, r_std, resid_std, cell(theta, D, H, O))
+    return _sample_returns(theta, D, H, O, head, *args)
+
+
+@jit
+def _sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, resid_std, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, O)
     P, N = noise.shape
     rs = np.empty((P, N))
@@ -419,7 +458,7 @@ def sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, res
         for p in range(P):
             for k in range(GH):
                 xp[p, k] = Wxh[k, 0] * x0[p]  # Wxh x_t; other features: 0
-        cell_step(h, xp, a, bh)  # h_t
+        cell_step(h, xp, a, bh, gated)  # h_t
         np.dot(h, Why.T, y)
         for p in range(P):
             for o in range(O):
@@ -445,7 +484,6 @@ RANGE_FLOOR = 0.1  # log((hl/m + 0.1)/1.1): finite on days with High = Low
 PARK_FLOOR = 1e-4
 
 
-@jit
 def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
     """Sample P paths of N future returns from the vol head, every input fed from the sample.
 
@@ -456,6 +494,11 @@ def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
     sigma (range log((sigma + 0.1)/1.1), Parkinson variance kp sigma^2).
     Returns zs (P, N) sampled r/sd and var (P, N) sigma_k^2, the model's variance of each day.
     """
+    return _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, cell(theta, D, H, 1))
+
+
+@jit
+def _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, 1)
     P, N = noise.shape
     zs = np.empty((P, N))
@@ -488,7 +531,7 @@ def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
                     x[p, d] = 0.5 * np.log(vp[p] + PARK_FLOOR)
         np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
         xproj = np.dot(x, Wxh.T)  # Wxh x_t
-        cell_step(h, xproj, a, bh)  # h_t
+        cell_step(h, xproj, a, bh, gated)  # h_t
         for p in range(P):
             y = by[0]
             for j in range(H):
@@ -497,12 +540,12 @@ def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
     return zs, var
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def cell_step(h, xp, a, bh):
+@jit
+def cell_step(h, xp, a, bh, gated):
     """One step of every path: h (P, H) <- h_t in place, from xp = Wxh x_t and a = Whh h_{t-1}
     (P, H), or (P, 3H) for the gated cell; the same arithmetic as rnn_forward / gru_forward."""
     P, H = h.shape
-    if a.shape[1] == H:
+    if gated is None:
         for p in range(P):
             for j in range(H):
                 h[p, j] = tanh(a[p, j] + xp[p, j] + bh[j])
@@ -644,7 +687,9 @@ def unpack(theta, D, H, O):
 
 
 def to_params(theta: np.ndarray, D: int, H: int, O: int) -> dict[str, np.ndarray]:
-    """theta (n_params,) -> named copies {Wxh (H, D), Whh (H, H), bh (H,), Why (O, H), by (O,)}."""
+    """theta (n_params,) -> named copies {Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,)},
+    G = 1 for the Elman cell, 3 for the gated one (a length that fits neither: ValueError)."""
+    cell(theta, D, H, O)
     return {k: a.copy() for k, a in zip(PARAM_NAMES, unpack(theta, D, H, O), strict=True)}
 
 
