@@ -43,6 +43,8 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from forecast.config import CELLS  # noqa: E402  light: no numpy
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
 SAMPLES = [ROOT / "data" / "samples" / "AAPL.csv", ROOT / "data" / "samples" / "GSPC.csv"]
@@ -392,7 +394,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--window", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=None)
-    ap.add_argument("--cell", choices=("elman", "gru"), default=None, help="[elman]")
+    ap.add_argument("--cell", choices=CELLS, default=None, help="[elman]")
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument(
         "--show-h", default=None, help="horizons in the table (default: 1 and the last)"

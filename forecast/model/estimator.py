@@ -22,7 +22,7 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
 The coverage stored with the factors is held out: each half of the validation origins is
 scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
 
-The fallback to EGARCH: an EGARCH(1,1) (forecast.evaluation.yardsticks, fitted by arch on the
+The fallback to EGARCH: an EGARCH(1,1) (forecast.model.classical, fitted by arch on the
 training part's returns only) gives its own h-day variance cumvar^eg_h at every validation
 origin, read from the same days the RNN reads. Both are judged on the validation days' h-day
 errors, each at its least-CRPS scale (egarch_vs_rnn: EGARCH's CRPS over the RNN's, averaged
@@ -694,8 +694,8 @@ class VolForecaster(RNNForecaster):
         return np.cumsum(step, axis=1) / self.vol_scaler_.sd**2
 
     def _blended(self, cumvar: np.ndarray, cumvar_eg: np.ndarray) -> np.ndarray:
-        """w_h cumvar_h + (1 - w_h) cumvar^eg_h (n, days), w_h = blend_weights_ (the fallback:
-        all 1 or all 0); beyond the weights' horizons the last weight is reused."""
+        """w_h cumvar_h + (1 - w_h) cumvar^eg_h (n, days), w_h = blend_weights_ (rnn_weight: 1,
+        0 or 1/2 at every horizon); beyond the weights' horizons the last weight is reused."""
         w = self.blend_weights_[
             np.minimum(np.arange(cumvar.shape[1]), len(self.blend_weights_) - 1)
         ]
