@@ -17,7 +17,9 @@ file marks `close_only_copy` run twice: as they are and as `NAME~close`, with Hi
 dropped (High = Low = Close, as a Date,Close import reads), so the close-only subset is more
 than the three close-only indices. The subset table gives medians per subset (a half, and its
 close-only and High/Low series apart) with every model side by side and the series where the
-RNN beats EGARCH.
+RNN beats EGARCH. `--compare BASE.csv VARIANT.csv` pairs two runs series by series: the
+mean change of log Winkler 95 and log CRPS per subset, how a design change is judged (screen
+on one half, confirm on the other).
 
 Per series, scores are divided by the constant-volatility random walk's (`naive`) on the same
 cases; the table shows, per model and horizon, medians across series with inter-quartile
@@ -341,6 +343,64 @@ def subset_table(frame, horizons: list[int]) -> str:
     return "\n".join(lines)
 
 
+def learned(frame):
+    """The learned model's rows of a run: "rnn", or "global" for a --global run's CSV."""
+    model = "rnn" if (frame["model"] == "rnn").any() else "global"
+    return frame[frame["model"] == model]
+
+
+def compare_table(base, variant, horizons: list[int], split) -> str:
+    """Per subset and horizon, a variant run against a base run on the series both have: the
+    mean over series of the change in log Winkler 95 and log CRPS of the learned model
+    (negative: the variant is better) with the series it improves, and each run's mean of
+    log(its Winkler 95 / EGARCH's). Means of paired logs, not medians: the verdict the
+    screening and confirmation halves are read by (README, "Issue 15")."""
+    import numpy as np
+
+    keys = ["series", "h"]
+    scores = ["interval_score_rel", "crps_rel"]
+    both = learned(base)[keys + scores].merge(
+        learned(variant)[keys + scores], on=keys, suffixes=("_a", "_b")
+    )
+    for run, frame in (("a", base), ("b", variant)):
+        eg = frame[frame["model"] == "egarch"][keys + ["interval_score_rel"]]
+        both = both.merge(
+            eg.rename(columns={"interval_score_rel": f"eg_{run}"}), on=keys, how="left"
+        )
+    both["model"] = "rnn"  # with_subsets reads series names only
+    head = [
+        "subset",
+        "series",
+        "h",
+        "Δ log W95",
+        "W95 better",
+        "Δ log CRPS",
+        "CRPS better",
+        "base vs egarch W95",
+        "variant vs egarch W95",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def pct(x) -> str:
+        return f"{100 * x:+.2f}%".replace("-", "−")
+
+    for name, f in subsets(with_subsets(both, split)):
+        for h in horizons:
+            g = f[f["h"] == h]
+            if g.empty:
+                continue
+            dw = np.log(g["interval_score_rel_b"] / g["interval_score_rel_a"])
+            dc = np.log(g["crps_rel_b"] / g["crps_rel_a"])
+            n = len(g)
+            lines.append(
+                f"| {name} | {n} | {h} | {pct(dw.mean())} | {int((dw < 0).sum())} of {n} "
+                f"| {pct(dc.mean())} | {int((dc < 0).sum())} of {n} "
+                f"| {pct(np.log(g['interval_score_rel_a'] / g['eg_a']).mean())} "
+                f"| {pct(np.log(g['interval_score_rel_b'] / g['eg_b']).mean())} |"
+            )
+    return "\n".join(lines)
+
+
 def summary(frame, horizons: list[int], split=None) -> str:
     """What make quality prints: the heading, the table, and which baseline was best where."""
     from forecast.evaluation.backtest import MODELS
@@ -414,9 +474,23 @@ def main(argv=None) -> int:
         help="only print the table of earlier runs' CSVs (several: their rows together, e.g. a "
         "per-ticker run and a --global run)",
     )
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        nargs=2,
+        metavar=("BASE", "VARIANT"),
+        help="only compare two earlier runs' CSVs: the variant's change against the base per "
+        "subset (mean change of log Winkler 95 and log CRPS, series better)",
+    )
     args = ap.parse_args(argv)
 
     import pandas as pd
+
+    if args.compare is not None:
+        base, variant = (pd.read_csv(p) for p in args.compare)
+        shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, base["h"].max()]
+        print(compare_table(base, variant, sorted(set(shown)), read_split(args.split)))
+        return 0
 
     if args.table is not None:
         frame = pd.concat([pd.read_csv(t) for t in args.table]).drop_duplicates(

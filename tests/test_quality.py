@@ -1,6 +1,7 @@
 """make quality's harness on two short series with a tiny RNN: it runs, in parallel, and its
 table and per-series CSV say what the backtest said."""
 
+import math
 import sys
 from pathlib import Path
 
@@ -151,3 +152,47 @@ def test_the_subset_table_puts_models_side_by_side_per_subset():
         "| confirmation close-only | 2 | 1 | 0.885 / 0.9450 |" in lines["confirmation close-only"]
     )
     assert "| 1 / 1 of 2 |" in lines["confirmation High/Low"]
+
+
+def test_compare_pairs_two_runs_by_series_and_means_the_log_changes():
+    split = pd.DataFrame(
+        {"half": ["screening"] * 3, "data": ["ohlc", "ohlc", "close"], "close_only_copy": 0},
+        index=pd.Index(["A", "B", "C"], name="series"),
+    )
+
+    def run(model, ratios):  # series: (learned W95, CRPS); EGARCH at W95 1.0, CRPS 1.0
+        rows = []
+        for series, (w, c) in ratios.items():
+            for name, wi, ci in ((model, w, c), ("egarch", 1.0, 1.0)):
+                rows.append(
+                    {"series": series, "model": name, "h": 1}
+                    | {"interval_score_rel": wi, "crps_rel": ci}
+                )
+        return pd.DataFrame(rows)
+
+    e = math.e
+    base = run("rnn", {"A": (1.0, 1.0), "B": (1.0, 1.0), "C": (1.0, 1.0)})
+    # a --global run, one series fewer: only the series both runs have are compared
+    variant = run("global", {"A": (e**-0.02, e**0.01), "B": (e**0.01, e**0.01), "D": (0.5, 0.5)})
+    text = quality.compare_table(base, variant, [1], split)
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
+    assert list(lines) == ["screening"]  # C is not in the variant: no close-only row
+    assert lines["screening"] == (
+        "| screening | 2 | 1 | −0.50% | 1 of 2 | +1.00% | 0 of 2 | +0.00% | −0.50% |"
+    )
+
+
+def test_compare_reads_two_csvs_from_the_command_line(tmp_path, capsys):
+    rows = [
+        {"series": s, "model": m, "h": h, "interval_score_rel": w, "crps_rel": 1.0}
+        for s in ("AAPL", "DJI")
+        for h in (1, 5)
+        for m, w in (("rnn", 0.9), ("egarch", 1.0))
+    ]
+    base, variant = tmp_path / "base.csv", tmp_path / "variant.csv"
+    pd.DataFrame(rows).to_csv(base, index=False)
+    pd.DataFrame(rows).assign(interval_score_rel=0.9 * math.exp(0.03)).to_csv(variant, index=False)
+    assert quality.main(["--compare", str(base), str(variant)]) == 0
+    out = capsys.readouterr().out  # the committed split: AAPL and DJI are both screening
+    assert "| screening | 2 | 5 | +3.00% | 0 of 2 |" in out
+    assert "| screening close-only | 1 | 1 | +3.00% | 0 of 1 |" in out
