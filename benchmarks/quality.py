@@ -359,7 +359,8 @@ def compare_table(base, variant, horizons: list[int], split) -> str:
 
     keys = ["series", "h"]
     scores = ["interval_score_rel", "crps_rel"]
-    both = learned(base)[keys + scores].merge(
+    data = ["data"] if "data" in base else []  # close or ohlc, for series the split lacks
+    both = learned(base)[keys + data + scores].merge(
         learned(variant)[keys + scores], on=keys, suffixes=("_a", "_b")
     )
     for run, frame in (("a", base), ("b", variant)):
@@ -367,7 +368,6 @@ def compare_table(base, variant, horizons: list[int], split) -> str:
         both = both.merge(
             eg.rename(columns={"interval_score_rel": f"eg_{run}"}), on=keys, how="left"
         )
-    both["model"] = "rnn"  # with_subsets reads series names only
     head = [
         "subset",
         "series",

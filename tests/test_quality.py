@@ -196,3 +196,24 @@ def test_compare_reads_two_csvs_from_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out  # the committed split: AAPL and DJI are both screening
     assert "| screening | 2 | 5 | +3.00% | 0 of 2 |" in out
     assert "| screening close-only | 1 | 1 | +3.00% | 0 of 1 |" in out
+
+
+def test_compare_reads_close_only_series_outside_the_split_from_the_data_column():
+    split = pd.DataFrame(  # places another series only: X and Y are unsplit
+        {"half": ["screening"], "data": ["ohlc"], "close_only_copy": [0]},
+        index=pd.Index(["Z"], name="series"),
+    )
+    rows = [
+        {"series": s, "data": d, "model": m, "h": 1, "interval_score_rel": w, "crps_rel": 1.0}
+        for s, d in (("X", "close"), ("Y", "ohlc"))
+        for m, w in (("rnn", 1.0), ("egarch", 1.0))
+    ]
+    base = pd.DataFrame(rows)
+    variant = base.assign(interval_score_rel=math.exp(-0.01))
+    lines = quality.compare_table(base, variant, [1], split).splitlines()[2:]
+    assert [line.split(" | ")[0].lstrip("| ") for line in lines] == [
+        "all",
+        "close-only",
+        "High/Low",
+    ]
+    assert lines[1].startswith("| close-only | 1 | 1 | −1.00% | 1 of 1 |")
