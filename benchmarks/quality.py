@@ -8,7 +8,8 @@ Protocol (forecast.evaluation.backtest.run_backtest, the same as `forecast backt
 1-day targets; every model is refitted every 20 origins on at most the last 2,500 returns up to
 and including the origin's close; horizons 1..5 are scored on every origin whose target exists.
 Series: every CSV in ../shared/data/universe/ (read with forecast.prices.read_price_csv, so a
-missing Adj Close is the Close) and the shipped samples data/samples/AAPL.csv and GSPC.csv.
+missing Adj Close is the Close) and the shipped samples data/samples/AAPL.csv and GSPC.csv;
+with --universe DIR, exactly the CSVs in DIR.
 
 The split (benchmarks/universe_split.csv, fixed before any model was compared on it): a
 `screening` half that model changes are chosen on, and a `confirmation` half that only says
@@ -57,9 +58,13 @@ SCORES = ("coverage_80", "coverage_95", "interval_score", "crps", "mae", "nll")
 RELATIVE = ("interval_score", "crps", "mae")  # ÷ naive's on the same series and horizon
 
 
-def series_paths(universe: Path, names: list[str] | None) -> list[Path]:
-    """Every CSV of the universe plus the samples, or those whose stem is in names."""
-    paths = sorted(universe.glob("*.csv")) + SAMPLES
+def series_paths(universe: Path, names: list[str] | None, samples: bool = True) -> list[Path]:
+    """Every CSV of the universe, plus the shipped samples when `samples` (the development
+    universe: the split places them), or those whose stem is in names. A universe's own file
+    of a sample's name is the one used: one series, one set of rows."""
+    paths = sorted(universe.glob("*.csv"))
+    if samples:
+        paths += [p for p in SAMPLES if p.stem not in {q.stem for q in paths}]
     if names:
         paths = [p for p in paths if p.stem in names]
         missing = set(names) - {p.stem for p in paths}
@@ -429,7 +434,12 @@ def summary(frame, horizons: list[int], split=None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", help="comma-separated stems to run (e.g. AAPL,SPY); default all")
-    ap.add_argument("--universe", type=Path, default=UNIVERSE, help="folder of CSVs")
+    ap.add_argument(
+        "--universe",
+        type=Path,
+        default=UNIVERSE,
+        help="folder of CSVs, run as they are (the samples join only the default universe)",
+    )
     ap.add_argument(
         "--half",
         choices=("all", "screening", "confirmation"),
@@ -506,7 +516,8 @@ def main(argv=None) -> int:
     names = [s.strip() for s in args.series.split(",")] if args.series else None
     if names is None and args.half != "all":
         names = list(split.index[split["half"] == args.half])
-    paths = series_paths(args.universe, names)
+    # another folder (an unseen set) runs exactly its own CSVs: no samples added to it
+    paths = series_paths(args.universe, names, samples=args.universe == UNIVERSE)
     if names is None and args.universe == UNIVERSE:  # a new or lost series must be placed
         missing, extra = unsplit(split, paths)
         if missing or extra:

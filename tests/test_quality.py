@@ -55,6 +55,18 @@ def test_the_harness_runs_two_series_in_parallel(universe, tmp_path, capsys):
     assert line in capsys.readouterr().out
 
 
+def test_another_universe_runs_exactly_its_own_csvs(tmp_path):
+    """--universe DIR (an unseen set) gets no samples added; the development universe does,
+    but a universe's own file of a sample's name is the one run: never two GSPC series."""
+    for stem in ("GSPC", "ZZZ"):
+        (tmp_path / f"{stem}.csv").write_text("Date,Close\n")
+    own = [tmp_path / "GSPC.csv", tmp_path / "ZZZ.csv"]
+    assert quality.series_paths(tmp_path, None, samples=False) == own
+    with_samples = quality.series_paths(tmp_path, None)
+    assert with_samples == own + [p for p in quality.SAMPLES if p.stem == "AAPL"]
+    assert quality.series_paths(tmp_path, ["GSPC"]) == own[:1]
+
+
 def test_an_unknown_series_is_refused(universe):
     with pytest.raises(SystemExit, match="no series named NOPE"):
         quality.main(["--universe", str(universe), "--series", "NOPE"])
