@@ -431,6 +431,11 @@ def summary(frame, horizons: list[int], split=None) -> str:
     )
 
 
+def horizons_shown(show_h: str | None, last: int) -> list[int]:
+    """The horizons a table shows: --show-h's list, else 1 and the last; sorted, once each."""
+    return sorted({int(h) for h in show_h.split(",")} if show_h else {1, int(last)})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", help="comma-separated stems to run (e.g. AAPL,SPY); default all")
@@ -498,16 +503,15 @@ def main(argv=None) -> int:
 
     if args.compare is not None:
         base, variant = (pd.read_csv(p) for p in args.compare)
-        shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, base["h"].max()]
-        print(compare_table(base, variant, sorted(set(shown)), read_split(args.split)))
+        shown = horizons_shown(args.show_h, base["h"].max())
+        print(compare_table(base, variant, shown, read_split(args.split)))
         return 0
 
     if args.table is not None:
         frame = pd.concat([pd.read_csv(t) for t in args.table]).drop_duplicates(
             ["series", "model", "h"]
         )
-        shown = [int(h) for h in args.show_h.split(",")] if args.show_h else [1, frame["h"].max()]
-        print(summary(frame, sorted(set(shown)), read_split(args.split)))
+        print(summary(frame, horizons_shown(args.show_h, frame["h"].max()), read_split(args.split)))
         return 0
 
     from forecast.files import atomic_write_bytes
@@ -594,10 +598,7 @@ def main(argv=None) -> int:
         return 1
     frame = pd.DataFrame(rows).sort_values(["series", "model", "h"], kind="stable")
     atomic_write_bytes(out, frame.to_csv(index=False, lineterminator="\n").encode())
-    horizons = (
-        [int(h) for h in args.show_h.split(",")] if args.show_h else sorted({1, args.horizon})
-    )
-    print(summary(frame, horizons, split))
+    print(summary(frame, horizons_shown(args.show_h, args.horizon), split))
     print(f"per-series rows: {out}")
     print(f"run time: {wall:.0f} s ({wall / 60:.1f} min) on {args.jobs} processes")
     for f in failed:
