@@ -290,3 +290,39 @@ def test_prior_is_kept_by_the_json_round_trip_and_by_any_other_level():
     for bad in ({"scale": 0.0, "cases": 40.0, "nu": 6.0}, {"scale": 1.0, "cases": 40.0, "nu": 2.0}):
         with pytest.raises(ValueError, match="calibration prior"):
             Calibration.from_dict({**cal.to_dict(), "prior": bad})
+
+
+# --- recency weights of the scale f ---------------------------------------------------------
+
+
+def test_recency_weights_halve_every_half_life():
+    from forecast.model.conformal import recency_weights
+
+    w = recency_weights(5, 2.0)
+    np.testing.assert_allclose(w, [2 ** (-5 / 2), 2 ** (-2), 2 ** (-3 / 2), 0.5, 2 ** (-1 / 2)])
+
+
+def test_min_crps_scale_with_recency_weights_follows_the_recent_variance():
+    from forecast.model.conformal import min_crps_scale
+
+    rng = np.random.default_rng(12)
+    sd = np.ones(4000)
+    y = rng.normal(0, 1, 4000) * np.where(np.arange(4000) < 3000, 1.0, np.sqrt(1.8))
+    plain, recent = min_crps_scale(y, sd), min_crps_scale(y, sd, half_life=100.0)
+    assert plain == pytest.approx(1.2, rel=0.1)  # 3/4 of the cases at 1, 1/4 at 1.8
+    assert recent == pytest.approx(1.8, rel=0.1)
+    assert min_crps_scale(y, sd, half_life=math.inf) == plain  # equal weights: the plain mean
+
+
+def test_shrunk_bands_do_not_depend_on_the_scale_f():
+    """Scores in units of sqrt(f) sd and the prior at the unscaled sd (1/sqrt(f)): the band
+    c sqrt(f) sd is the same for every f, so choosing f moves CRPS and sigma, never a band."""
+    rng = np.random.default_rng(9)
+    sd = rng.uniform(0.5, 2.0, (300, 3))
+    y = np.abs(rng.standard_t(6, (300, 3))) * sd
+    widths = []
+    for f in (0.7, 1.0, 1.3):
+        cal = calibrate(y / (math.sqrt(f) * sd), LEVELS, Prior(1 / math.sqrt(f), 40.0, 6.0))
+        widths.append(cal.factors * math.sqrt(f))
+    np.testing.assert_allclose(widths[0], widths[1], rtol=1e-12)
+    np.testing.assert_allclose(widths[2], widths[1], rtol=1e-12)

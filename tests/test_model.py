@@ -321,14 +321,23 @@ def test_vol_blend_with_egarch_is_fitted_before_the_cut_and_stored():
     assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
 
 
-def test_vol_band_factors_are_shrunk_toward_t_errors_at_the_models_own_scale():
+def test_vol_band_factors_are_shrunk_toward_t_errors_at_the_models_own_scale(monkeypatch):
     """The calibration's prior sits at the unscaled model sd (1/sqrt(f) in score units), is
     worth PRIOR_CASES tail cases of t(PRIOR_NU) errors, moves each factor from the order
-    statistic by the documented weight, and travels with the model file; a model file from
-    before the prior forecasts with plain conformal factors."""
-    from forecast.model.conformal import calibrate
-    from forecast.model.estimator import PRIOR_CASES, PRIOR_NU
+    statistic by the documented weight, and travels with the model file; the scale f is the
+    least recency-weighted CRPS of the day-1 errors. A model file from before the prior
+    forecasts with plain conformal factors."""
+    from forecast.model import estimator
+    from forecast.model.conformal import SCALE_GRID, calibrate, min_crps_scale
+    from forecast.model.estimator import CAL_STRIDE, HALF_LIFE_DAYS, PRIOR_CASES, PRIOR_NU
 
+    asked = []
+
+    def scale(y, sd, grid=SCALE_GRID, half_life=None):
+        asked.append(half_life)
+        return min_crps_scale(y, sd, grid, half_life)
+
+    monkeypatch.setattr(estimator, "min_crps_scale", scale)
     r, _ = regime_returns(1200, seed=10)
     prices = prices_from_returns(r)
     model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices)
@@ -340,6 +349,7 @@ def test_vol_band_factors_are_shrunk_toward_t_errors_at_the_models_own_scale():
         k = cal.n * (1 - L)
         want = (k * plain.factors[i] + PRIOR_CASES * cal.prior.factor(L)) / (k + PRIOR_CASES)
         np.testing.assert_allclose(cal.factors[i], want, rtol=1e-12)
+    assert asked == [HALF_LIFE_DAYS / CAL_STRIDE]  # f: the least recency-weighted CRPS
     params, meta = model.to_checkpoint()
     again = RNNForecaster.from_checkpoint(params, meta)
     assert again.calibration_.prior == cal.prior

@@ -26,6 +26,11 @@ At 80% (k = 54 against n0 = 40) the data lead; at 95% (k = 13) and beyond, the p
 guarantee then holds only approximately; the held-out coverage stored with the factors
 (cross_coverage, with the same prior) says how well. Measured in README, "Issue 15".
 
+The scale (the vol head): f, the variance scale with the least mean CRPS of the validation
+errors (min_crps_scale), weighs the cases by recency: volatility's regimes drift, so a case
+from two years ago says less about tomorrow's scale than one from last month. With a
+half-life of h cases, case i of n (time order) weighs w_i = 2^(−(n − i)/h).
+
 Any level: a Calibration keeps its (N, H) scores, so a level chosen at forecast time (say
 `--level 90`) gets its own conformal factor and held-out coverage, measured exactly as the
 stored levels' were. Model files saved before the scores were kept give such a level the
@@ -300,20 +305,29 @@ def crps_gaussian0(y: np.ndarray, sd: np.ndarray) -> np.ndarray:
 SCALE_GRID = np.exp(np.linspace(math.log(0.4), math.log(2.0), 81))  # variance scales f tried
 
 
-def mean_crps_by_scale(y: np.ndarray, sd: np.ndarray, grid) -> list[float]:
-    """Mean CRPS of N(0, f sd^2) at outcomes y, one per scale f in grid; y, sd (n,) finite."""
-    return [float(np.mean(crps_gaussian0(y, math.sqrt(f) * sd))) for f in grid]
+def mean_crps_by_scale(y: np.ndarray, sd: np.ndarray, grid, weights=None) -> list[float]:
+    """Mean CRPS of N(0, f sd^2) at outcomes y, one per scale f in grid; y, sd (n,) finite;
+    weights (n,) or None: a weighted mean."""
+    return [float(np.average(crps_gaussian0(y, math.sqrt(f) * sd), weights=weights)) for f in grid]
 
 
-def min_crps_scale(y, sd, grid=SCALE_GRID) -> float:
+def recency_weights(n: int, half_life: float) -> np.ndarray:
+    """(n,) w_i = 2^(-(n - i) / half_life) for cases i = 0..n-1 in time order: the newest
+    weighs 2^(-1/half_life), one half-life older half that."""
+    return 0.5 ** ((n - np.arange(n)) / half_life)
+
+
+def min_crps_scale(y, sd, grid=SCALE_GRID, half_life: float | None = None) -> float:
     """The variance scale f in grid (default SCALE_GRID, e^linspace(log 0.4, log 2, 81)) whose
-    forecasts N(0, f sd^2) have the least mean CRPS at outcomes y (NaN cases ignored); the
-    first on ties."""
+    forecasts N(0, f sd^2) have the least mean CRPS at outcomes y (n,), cases in time order,
+    NaN cases ignored; with a half_life (in cases), the mean under recency_weights, a missing
+    case's row counting in the others' ages. The first on ties."""
     y, sd = np.asarray(y, float), np.asarray(sd, float)
     ok = np.isfinite(y) & np.isfinite(sd) & (sd > 0)
     if not ok.any():
         return 1.0
-    crps = mean_crps_by_scale(y[ok], sd[ok], grid)
+    w = None if half_life is None else recency_weights(y.size, half_life)[ok]
+    crps = mean_crps_by_scale(y[ok], sd[ok], grid, w)
     return float(grid[int(np.argmin(crps))])
 
 

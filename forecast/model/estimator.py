@@ -19,6 +19,13 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
                model's own scale sqrt(cumvar_h) (forecast/model/conformal.py, Prior): at
                95% the ~13 validation cases beyond the quantile are too few to trust alone
 
+The scale f weighs the validation origins by recency, halving a year (250 sessions) back
+(conformal.recency_weights): volatility's regimes drift, and on both halves of the universe
+the weights lowered CRPS on about three series in four (README, "Issue 15", round 5). The
+bands do not depend on f (each factor is measured in units of sqrt(f) sd_h, and the prior
+sits at the unscaled sd_h), so they are as before; weighting the factors too was measured
+and not kept.
+
 The coverage stored with the factors is held out: each half of the validation origins is
 scored with the factors the other half set (two-fold cross-conformal), and the two averaged.
 
@@ -111,6 +118,7 @@ VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget th
 
 PRIOR_CASES = 40.0  # vol head: a band factor's prior is worth 40 cases beyond the quantile
 PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40, nu 5/6/inf)
+HALF_LIFE_DAYS = 250  # vol head: a validation case's weight in f halves every 250 sessions (a year)
 
 FALLBACK_SCALES = SCALE_GRID[::4]  # 21 scales: each model is judged at its best scale
 FALLBACK_HORIZONS = 5  # the days the fallback compares the two models on
@@ -744,7 +752,8 @@ class VolForecaster(RNNForecaster):
 
         f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
         split conformal on |y| / sd_h over all those origins, shrunk toward the t(PRIOR_NU)
-        factors at the unscaled sd_h (a Prior). Coverage: two-fold cross-conformal
+        factors at the unscaled sd_h (a Prior). f weighs the origins by recency (half-life
+        HALF_LIFE_DAYS); the factors, and so the bands, do not depend on f. Coverage: two-fold cross-conformal
         (each half scored with the factors of the other half), so no number is measured on
         the cases that set it.
         """
@@ -761,7 +770,8 @@ class VolForecaster(RNNForecaster):
         self.blend_weights_ = np.full(CAL_HORIZON, w)
         cumvar = self._blended(cumvar, cumvar_eg)
         sd_h = ds.scaler.sd * np.sqrt(cumvar)  # (n, CAL_HORIZON) before scaling
-        f = min_crps_scale(realised[:, 0], sd_h[:, 0])
+        half_life = HALF_LIFE_DAYS / CAL_STRIDE  # in origins: recent days weigh more
+        f = min_crps_scale(realised[:, 0], sd_h[:, 0], half_life=half_life)
         scores = normalised_scores(realised, 0.0, np.sqrt(f) * sd_h)  # (n, CAL_HORIZON)
         # factors shrunk toward t(PRIOR_NU) errors at the model's own (likelihood) scale sd_h,
         # which is 1/sqrt(f) in these scores' units (forecast/model/conformal.py)
