@@ -239,7 +239,7 @@ def test_vol_coverage_shown_is_held_out_and_close_to_nominal():
     model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices_from_returns(r))
     cov = model.calibration_.coverage
     assert np.all(np.abs(cov[0, :5] - 0.8) < 0.06) and np.all(np.abs(cov[1, :5] - 0.95) < 0.04)
-    assert model.calibration_.n[0] >= 200  # every second of ~520 validation days
+    assert model.calibration_.n[0] >= 400  # every one of ~520 validation days
 
 
 def test_vol_ensemble_is_bit_identical_for_any_thread_count():

@@ -14,10 +14,10 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
     sd_h     = sd * sqrt(f * cumvar_h),  f = the scale with the least mean CRPS of the
                day-1 validation errors (a grid 0.4..2)
     median   = the last price (mean 0);  P(up) = 1/2 (a symmetric distribution)
-    band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every second
+    band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every
                validation origin, shrunk toward those of unit-variance t(6) errors at the
                model's own scale sqrt(cumvar_h) (forecast/model/conformal.py, Prior): at
-               95% the ~13 validation cases beyond the quantile are too few to trust alone
+               95% the ~25 validation cases beyond the quantile are too few to trust alone
 
 The scale f weighs the validation origins by recency, halving a year (250 sessions) back
 (conformal.recency_weights): volatility's regimes drift, and on both halves of the universe
@@ -111,7 +111,7 @@ from forecast.model.train import (
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
-CAL_STRIDE = 2  # every 2nd validation day is an origin
+CAL_STRIDE = 1  # every validation day is an origin: its one-day case overlaps no other
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
