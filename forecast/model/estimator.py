@@ -17,7 +17,7 @@ predicting log sigma = EWMA log-sd + a learned correction, mean 0. Its h-day for
     band     = last * exp(+-c_{L,h} sd_h), c_{L,h} split-conformal factors from every
                validation origin, shrunk toward those of unit-variance t(6) errors at the
                model's own scale sqrt(cumvar_h) (forecast/model/conformal.py, Prior): at
-               95% the ~25 validation cases beyond the quantile are too few to trust alone
+               95% the ~27 validation cases beyond the quantile are too few to trust alone
 
 The scale f weighs the validation origins by recency, halving a year (250 sessions) back
 (conformal.recency_weights): volatility's regimes drift, and on both halves of the universe
@@ -753,9 +753,9 @@ class VolForecaster(RNNForecaster):
         f: the variance scale with the least mean Gaussian CRPS of the day-1 errors. Factors:
         split conformal on |y| / sd_h over all those origins, shrunk toward the t(PRIOR_NU)
         factors at the unscaled sd_h (a Prior). f weighs the origins by recency (half-life
-        HALF_LIFE_DAYS); the factors, and so the bands, do not depend on f. Coverage: two-fold cross-conformal
-        (each half scored with the factors of the other half), so no number is measured on
-        the cases that set it.
+        HALF_LIFE_DAYS); the factors, and so the bands, do not depend on f. Coverage: two-fold
+        cross-conformal (each half scored with the factors of the other half), so no number
+        is measured on the cases that set it.
         """
         N = len(ds.returns)
         origins = np.arange(ds.split.val_first, N - 1, CAL_STRIDE)  # day k: forecast r_{k+1..}
