@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -66,7 +67,24 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json_text(obj))
+
+
+_NUMBER = r"(?:-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|null)"
+_NUMBERS = re.compile(r"\[\s*" + _NUMBER + r"(?:\s*,\s*" + _NUMBER + r")*\s*\]")
+
+
+def json_text(obj) -> str:
+    """obj as indented JSON (sorted keys), each array of numbers on one line: a model's
+    calibration scores, ~540 days x 20 horizons, would otherwise take a line per number.
+    Only matches that span lines are joined, so no string's text is touched (json.dumps
+    escapes a newline inside a string)."""
+
+    def one_line(m: re.Match) -> str:
+        a = m.group(0)
+        return "[" + " ".join(a[1:-1].split()) + "]" if "\n" in a else a
+
+    return _NUMBERS.sub(one_line, json.dumps(obj, indent=2, sort_keys=True)) + "\n"
 
 
 class RefusedFile(OSError):

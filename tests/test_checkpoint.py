@@ -536,3 +536,15 @@ def test_a_gated_cells_weights_round_trip_and_other_block_counts_are_refused(dat
     with pytest.raises(ValueError, match="G 1 or 3"):
         save_model(data_dir, "TWO", two, META)
     assert model_files(data_dir) == before
+
+
+def test_a_models_score_rows_take_one_line_each_and_read_back_exactly(data_dir, params, rng):
+    """The calibration keeps ~540 x 20 scores: one line per day, not per number (json_text),
+    and every float comes back bit for bit."""
+    scores = np.round(rng.exponential(size=(540, 20)), 6).tolist()
+    scores[-1][5:] = [None] * 15  # the last origins have no long-horizon outcome
+    json_path = save_model(data_dir, TICKER, params, {**META, "calibration": {"scores": scores}})
+    text = json_path.read_text()
+    assert len(text.splitlines()) < 540 + 100
+    _, meta = load_model(data_dir, TICKER)
+    assert meta["calibration"]["scores"] == scores

@@ -81,3 +81,26 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         files.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_json_text_puts_each_array_of_numbers_on_one_line_and_reads_back_the_same():
+    import json
+    import math
+
+    obj = {
+        "scores": [[0.110180, 4e-05, None], [1.5, float("nan"), -2.25e-07]],
+        "levels": [0.8, 0.95],
+        "empty": [],
+        "mixed": [1, "x"],
+        "text": "a [1,\n 2] and [3, 4]",  # brackets inside a string stay as they are
+        "inf": [float("inf"), -float("inf")],
+    }
+    text = files.json_text(obj)
+    lines = text.splitlines()
+    assert "    [0.11018, 4e-05, null]," in lines and '  "levels": [0.8, 0.95],' in lines
+    assert '  "inf": [Infinity, -Infinity],' in lines
+    assert '    "x"' in lines  # an array holding a string keeps json.dumps's layout
+    back = json.loads(text)
+    assert back["text"] == obj["text"] and back["mixed"] == [1, "x"] and back["empty"] == []
+    assert back["scores"][0] == [0.11018, 4e-05, None] and math.isnan(back["scores"][1][1])
+    assert text.endswith("}\n")
