@@ -33,7 +33,7 @@ from forecast.model.features import check_features, split_days
 from forecast.model.heads import HEADS
 from forecast.model.predictive import VAR_LEVELS
 from forecast.model.train import Epoch
-from forecast.model.valueatrisk import TRADING_DAYS
+from forecast.model.valueatrisk import TRADING_DAYS, sessions_per_year
 from forecast.prices.schema import exchange_of
 
 PLOT_DAYS = 120  # past days whose fitted sigma a prediction keeps for its volatility chart
@@ -131,7 +131,9 @@ class Prediction:
     levels: tuple[float, ...] = LEVELS  # band levels, narrowest first
     var_levels: tuple[float, ...] = VAR_LEVELS  # () for a head without a distribution
     short: bool = False  # VaR and ES of a short position (else long)
-    sigma_1y: float = float("nan")  # realised sd of the last year's (252) daily log returns
+    sigma_1y: float = float(
+        "nan"
+    )  # realised sd of the last year's daily log returns (252; 365 24/7)
     fitted_sigma: pd.Series | None = None  # the model's own one-day sigma on past days (plot)
     model_name: str = ""  # the model that made it: the ticker (its own model) or a global name
     model_kind: str = "own"  # "own" or "global"
@@ -340,7 +342,7 @@ def _prediction(
         levels=tuple(levels),
         var_levels=var_levels,
         short=short,
-        sigma_1y=realised_sigma(frame["Adj Close"]),
+        sigma_1y=realised_sigma(frame["Adj Close"], sessions_per_year(exchange)),
         fitted_sigma=model.fitted_sigma(frame, PLOT_DAYS),
         currency=frame.attrs.get("currency"),
         run={
@@ -386,6 +388,7 @@ def forecast(
         levels=levels,
         var_levels=var_levels,
         short=short,
+        exchange=exchange,  # the dates are given; the exchange still sets the annualisation
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from cli import run
 from synthetic import prices_from_returns, regime_returns
 
 from forecast import api, prices
@@ -65,6 +66,26 @@ def test_a_worker_prediction_is_the_one_ticker_prediction(cached):
     r = np.diff(np.log(frame["Adj Close"].to_numpy()[-253:]))  # the last year's 252 returns
     assert one.sigma_1y == pytest.approx(np.sqrt(np.mean(r**2)), rel=1e-12)
     assert v["sigma_ratio"] == pytest.approx(one.table["sigma"].iloc[0] / one.sigma_1y)
+
+
+def test_a_crypto_pair_is_annualised_over_every_day_of_its_year(data_dir, tmp_path):
+    r, _ = regime_returns(500, seed=5)
+    frame = prices_from_returns(r)
+    frame.index = pd.date_range("2020-01-01", periods=len(frame), freq="D", name="Date")
+    csv = tmp_path / "SYN-USD.csv"  # "-USD": a crypto pair, traded 24/7 (weekends in its dates)
+    frame.to_csv(csv)
+    prices.import_csv("SYN-USD", csv, data_dir)
+    api.train("SYN-USD", data_dir, CFG)
+    pred = api.predict("SYN-USD", data_dir, 3, n_paths=200, seed=1, today=dt.date(2021, 6, 1))
+    t = pred.table
+    assert list(t.index) == list(pd.date_range(frame.index[-1], periods=4, freq="D")[1:])
+    np.testing.assert_allclose(t["sigma_ann"], t["sigma"] * np.sqrt(365), rtol=1e-12)
+    h = np.arange(1, 4)
+    np.testing.assert_allclose(t["sigma_cum_ann"], t["sigma_cum"] * np.sqrt(365 / h), rtol=1e-12)
+    y = np.diff(np.log(frame["Adj Close"].to_numpy()[-366:]))  # a year: its last 365 returns
+    assert pred.sigma_1y == pytest.approx(np.sqrt(np.mean(y**2)), rel=1e-12)
+    shown = run(data_dir, "predict", "SYN-USD", "--days", "2")
+    assert shown.exit_code == 0 and "× √365" in shown.output and "√252" not in shown.output
 
 
 def test_a_worker_backtest_summary(cached):

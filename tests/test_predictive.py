@@ -8,7 +8,7 @@ import pytest
 from forecast.errors import UsageError
 from forecast.model.conformal import Calibration
 from forecast.model.predictive import Predictive, band_level, check_levels
-from forecast.model.valueatrisk import var_es
+from forecast.model.valueatrisk import sessions_per_year, var_es
 
 
 def calibration(factors_by_level: dict[float, list[float]]) -> Calibration:
@@ -57,6 +57,14 @@ def test_the_days_sigma_is_the_increment_of_the_cumulative_variance():
     np.testing.assert_allclose(s["sigma"], [0.01, 0.02, 0.015])
     np.testing.assert_allclose(s["sigma_ann"], s["sigma"] * math.sqrt(252))
     np.testing.assert_allclose(s["sigma_cum_ann"], sd * np.sqrt(252 / np.arange(1, 4)))
+    crypto = dist.sigmas(sessions_per_year("24/7"))  # a market open every day of the year
+    np.testing.assert_allclose(crypto["sigma_ann"], s["sigma"] * math.sqrt(365))
+    np.testing.assert_allclose(crypto["sigma_cum_ann"], sd * np.sqrt(365 / np.arange(1, 4)))
+
+
+def test_a_year_has_the_sessions_of_its_market():
+    assert sessions_per_year("XNYS") == sessions_per_year("xlon") == 252
+    assert sessions_per_year("24/7") == 365 and sessions_per_year("24/5") == 260
 
 
 def test_levels_in_percent_checked_once():

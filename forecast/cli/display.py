@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from forecast.config import DEFAULT_FEATURES
+from forecast.model.valueatrisk import sessions_per_year
 from forecast.text import printable
 
 out = Console()  # stdout: tables, JSON, charts
@@ -286,6 +287,7 @@ def prediction_table(pred) -> None:
     with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
     currency = f" {pred.currency}" if pred.currency else ""
     tb = pred.table
+    year = sessions_per_year(pred.run.get("exchange", "XNYS"))  # the annualisation's sessions
     out.print(
         f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
         f"(close {pred.last_close:,.2f}{currency}), {pred.loss} model\n"
@@ -297,7 +299,7 @@ def prediction_table(pred) -> None:
         title="volatility",
         title_justify="left",
         caption="σ day: sd of that day's log return; σ cum: of the return from the last close "
-        "to that day; ann.: annualised (× √252, √(252/h)); ±1σ: the expected move in price"
+        f"to that day; ann.: annualised (× √{year}, √({year}/h)); ±1σ: the expected move in price"
         + (
             f"; 1-year realised σ day {pred.sigma_1y:.2%}" if pred.sigma_1y == pred.sigma_1y else ""
         ),

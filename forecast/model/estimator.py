@@ -108,6 +108,7 @@ from forecast.model.train import (
     member_epochs,
     member_losses,
 )
+from forecast.model.valueatrisk import sessions_per_year
 
 LEVELS = (0.8, 0.95)  # band levels, narrowest first
 CAL_PATHS = 200  # paths per origin: the spread s is then within ~5% (1/sqrt(2P)) of its limit
@@ -453,8 +454,9 @@ class RNNForecaster:
                             (1/2 for the vol head), the model's P(up that day) for direction
             coverage_L      the coverage the band achieved on held-out validation origins at
                             that horizon (NaN beyond the calibrated horizons)
-            sigma           sd of the day's log return;  sigma_ann = sigma * sqrt(252)
-            sigma_cum       sd of the h-day log return;  sigma_cum_ann = sigma_cum * sqrt(252/h)
+            sigma           sd of the day's log return;  sigma_ann = sigma * sqrt(Y)
+            sigma_cum       sd of the h-day log return;  sigma_cum_ann = sigma_cum * sqrt(Y/h)
+                            (Y: sessions a year on `exchange`, 252; 365 for 24/7, 260 for 24/5)
             move            last * sigma_cum: the expected move, +-1 sigma in price
             var_a, es_a     Value at Risk and Expected Shortfall of a long (or `short`)
                             position, as loss fractions of the last close
@@ -479,7 +481,7 @@ class RNNForecaster:
         for level in levels:
             # beyond the calibrated horizons the factor is extrapolated: no coverage to show
             out[f"coverage_{percent(level)}"] = dist.coverage(level)
-        out.update(dist.sigmas())
+        out.update(dist.sigmas(sessions_per_year(exchange)))
         out["move"] = dist.last * dist.sd
         for a, (var, es) in dist.risk(var_levels, levels, short).items():
             out[f"var_{percent(a)}"], out[f"es_{percent(a)}"] = var, es

@@ -111,15 +111,16 @@ class Predictive:
         sds = self.risk_sds(var_levels, levels)
         return {a: var_es(self.center, sds[a], a, short) for a in var_levels}
 
-    def sigmas(self) -> dict[str, np.ndarray]:
-        """The day's sigma and the cumulative one, as log-return sds and annualised."""
+    def sigmas(self, year: int = TRADING_DAYS) -> dict[str, np.ndarray]:
+        """The day's sigma and the cumulative one, as log-return sds and annualised over
+        `year` sessions (valueatrisk.sessions_per_year)."""
         h = np.arange(1, self.days + 1)
         day = day_sigma(self.sd)
         return {
             "sigma": day,
-            "sigma_ann": day * np.sqrt(TRADING_DAYS),
+            "sigma_ann": day * np.sqrt(year),
             "sigma_cum": self.sd,
-            "sigma_cum_ann": self.sd * np.sqrt(TRADING_DAYS / h),  # the horizon's average vol
+            "sigma_cum_ann": self.sd * np.sqrt(year / h),  # the horizon's average vol
         }
 
 

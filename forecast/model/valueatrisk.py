@@ -33,6 +33,17 @@ from statistics import NormalDist  # not scipy.stats: predict stays light
 import numpy as np
 
 TRADING_DAYS = 252  # sessions a year: annualised sigma = sigma_day * sqrt(252)
+# ... on a market that never closes for the weekend: every day (crypto), every weekday (FX);
+# annualising a crypto sigma by sqrt(252) would understate its yearly volatility by a fifth
+ROUND_THE_CLOCK_DAYS = {"24/7": 365, "24/5": 260}
+
+
+def sessions_per_year(exchange: str) -> int:
+    """Sessions a year on `exchange` (a calendar code, forecast.calendars): 365 for 24/7,
+    260 for 24/5, else the 252 convention (exchanges keep 250-253)."""
+    return ROUND_THE_CLOCK_DAYS.get(str(exchange).upper(), TRADING_DAYS)
+
+
 _N = NormalDist()
 
 
