@@ -131,9 +131,7 @@ class Prediction:
     levels: tuple[float, ...] = LEVELS  # band levels, narrowest first
     var_levels: tuple[float, ...] = VAR_LEVELS  # () for a head without a distribution
     short: bool = False  # VaR and ES of a short position (else long)
-    sigma_1y: float = float(
-        "nan"
-    )  # realised sd of the last year's daily log returns (252; 365 24/7)
+    sigma_1y: float = float("nan")  # realised sd of the last year's (Y sessions) returns
     fitted_sigma: pd.Series | None = None  # the model's own one-day sigma on past days (plot)
     model_name: str = ""  # the model that made it: the ticker (its own model) or a global name
     model_kind: str = "own"  # "own" or "global"
