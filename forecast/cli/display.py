@@ -14,7 +14,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from forecast.config import DEFAULT_FEATURES
-from forecast.model.valueatrisk import sessions_per_year
 from forecast.text import printable
 
 out = Console()  # stdout: tables, JSON, charts
@@ -287,6 +286,8 @@ def prediction_table(pred) -> None:
     with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
     currency = f" {pred.currency}" if pred.currency else ""
     tb = pred.table
+    from forecast.model.valueatrisk import sessions_per_year  # numpy: not for --help
+
     year = sessions_per_year(pred.run.get("exchange", "XNYS"))  # the annualisation's sessions
     out.print(
         f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
