@@ -284,10 +284,10 @@ def _level(level: float) -> str:
 def prediction_table(pred) -> None:
     """Per trading day: the forecast sigmas and the +-1 sigma move, then the calibrated bands
     with the coverage they achieved (and median and P(up) for heads that forecast direction)."""
-    currency = f" {pred.currency}" if pred.currency else ""
-    tb = pred.table
     from forecast.model.valueatrisk import sessions_per_year  # numpy: not for --help
 
+    currency = f" {pred.currency}" if pred.currency else ""
+    tb = pred.table
     year = sessions_per_year(pred.run.get("exchange", "XNYS"))  # the annualisation's sessions
     out.print(
         f"{pred.ticker}: next {len(tb)} trading days from {pred.last_date:%Y-%m-%d} "
