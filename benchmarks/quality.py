@@ -359,7 +359,10 @@ def compare_table(base, variant, horizons: list[int], split) -> str:
     mean over series of the change in log Winkler 95 and log CRPS of the learned model
     (negative: the variant is better) with the series it improves, and each run's mean of
     log(its Winkler 95 / EGARCH's). Means of paired logs, not medians: the verdict the
-    screening and confirmation halves are read by (README, "Issue 15")."""
+    screening and confirmation halves are read by (README, "Issue 15"). Last, the 95%
+    interval of each mean change (paired t over series): a change whose interval holds 0 is
+    not told apart from noise by this many series.
+    """
     import numpy as np
 
     keys = ["series", "h"]
@@ -383,11 +386,21 @@ def compare_table(base, variant, horizons: list[int], split) -> str:
         "CRPS better",
         "base vs egarch W95",
         "variant vs egarch W95",
+        "Δ W95 95% interval",
+        "Δ CRPS 95% interval",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(x) -> str:
         return f"{100 * x:+.2f}%".replace("-", "−")
+
+    def interval(d) -> str:  # the mean of d over series ± t(n − 1) standard errors
+        if len(d) < 2:
+            return "–"
+        from scipy.stats import t
+
+        half = t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        return f"[{pct(d.mean() - half)}, {pct(d.mean() + half)}]"
 
     for name, f in subsets(with_subsets(both, split)):
         for h in horizons:
@@ -401,7 +414,8 @@ def compare_table(base, variant, horizons: list[int], split) -> str:
                 f"| {name} | {n} | {h} | {pct(dw.mean())} | {int((dw < 0).sum())} of {n} "
                 f"| {pct(dc.mean())} | {int((dc < 0).sum())} of {n} "
                 f"| {pct(np.log(g['interval_score_rel_a'] / g['eg_a']).mean())} "
-                f"| {pct(np.log(g['interval_score_rel_b'] / g['eg_b']).mean())} |"
+                f"| {pct(np.log(g['interval_score_rel_b'] / g['eg_b']).mean())} "
+                f"| {interval(dw)} | {interval(dc)} |"
             )
     return "\n".join(lines)
 

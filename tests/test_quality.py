@@ -5,6 +5,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -190,8 +191,30 @@ def test_compare_pairs_two_runs_by_series_and_means_the_log_changes():
     lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
     assert list(lines) == ["screening"]  # C is not in the variant: no close-only row
     assert lines["screening"] == (
-        "| screening | 2 | 1 | −0.50% | 1 of 2 | +1.00% | 0 of 2 | +0.00% | −0.50% |"
+        "| screening | 2 | 1 | −0.50% | 1 of 2 | +1.00% | 0 of 2 | +0.00% | −0.50% "
+        "| [−19.56%, +18.56%] | [+1.00%, +1.00%] |"  # t(1) = 12.706: two series say little
     )
+
+
+def test_compare_gives_the_paired_t_interval_of_each_mean_change():
+    split = pd.DataFrame(
+        {"half": ["screening"] * 3, "data": ["ohlc"] * 3, "close_only_copy": 0},
+        index=pd.Index(["A", "B", "C"], name="series"),
+    )
+    rows = [
+        {"series": s, "model": m, "h": 1, "interval_score_rel": 1.0, "crps_rel": 1.0}
+        for s in "ABC"
+        for m in ("rnn", "egarch")
+    ]
+    base = pd.DataFrame(rows)
+    change = {"A": -0.03, "B": -0.01, "C": -0.02}  # mean −2%, sd 1%: SE 1%/√3
+    variant = base.copy()
+    rnn = variant["model"] == "rnn"
+    variant.loc[rnn, "interval_score_rel"] = np.exp(variant.loc[rnn, "series"].map(change))
+    line = quality.compare_table(base, variant, [1], split).splitlines()[2]
+    # t(2)'s 97.5% point is 4.3027: −2% ± 4.3027 × 0.5774% = [−4.48%, +0.48%], holds 0
+    assert line.endswith("| [−4.48%, +0.48%] | [+0.00%, +0.00%] |")
+    assert "| −2.00% | 3 of 3 |" in line
 
 
 def test_compare_reads_two_csvs_from_the_command_line(tmp_path, capsys):
