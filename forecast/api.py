@@ -837,6 +837,15 @@ class GlobalReport:
                 "val_loss": float(losses["val"]),
                 "baseline_val_loss": float(fit.baseline_val_loss),
                 "config": fit.config.to_dict(),
+                "close_only": (
+                    {
+                        "tickers": list(self.summary.close_only),
+                        "features": list(self.summary.close_features),
+                        "val_loss": self.summary.close_val_loss,
+                    }
+                    if self.summary.close_only
+                    else None
+                ),
                 "forecast_version": __version__,
                 "path": str(self.path),
             }

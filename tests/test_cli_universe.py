@@ -137,6 +137,32 @@ def test_an_unreachable_scheduler_names_itself(cached):
     assert len(lines) == 1 and "tcp://127.0.0.1:9" in lines[0] and "dask scheduler" in lines[0]
 
 
+def test_a_global_model_over_close_only_prices_says_what_serves_them(tmp_path):
+    """A `Date,Close` import in the panel: train's summary and --json name the second
+    ensemble that forecasts it, and the model file holds it."""
+    import pandas as pd
+
+    d = tmp_path / "data"
+    d.mkdir()
+    csv = write_universe(d)
+    pd.read_csv(csv["GLD"])[["Date", "Close"]].to_csv(d / "GLDC.csv", index=False)
+    for t, path in (("SPY", csv["SPY"]), ("GLDC", d / "GLDC.csv")):
+        assert run(d, "fetch", t, "--csv", str(path)).exit_code == 0
+    r = run(d, "train", "SPY", "GLDC", "--global", "MIX", *SMALL)
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.stdout.splitlines() if "close-only" in line)
+    assert "1 ticker without High/Low (GLDC)" in row
+    _, meta = checkpoint.load_model(d, "MIX")
+    assert meta["close_members"] == 5 and meta["close_only"] == ["GLDC"]
+    j = run(d, "train", "SPY", "GLDC", "--global", "MIX", *SMALL, "--json")
+    close = json.loads(j.stdout)["close_only"]
+    assert close["tickers"] == ["GLDC"] and close["features"] == ["return", "abs", "ewma"]
+    assert close["val_loss"] > 0
+    p = run(d, "predict", "GLDC", "--model", "MIX", "--days", "2", "--json")
+    assert p.exit_code == 0, p.output
+    assert len(json.loads(p.stdout)["forecasts"]) == 2
+
+
 def test_global_model_trains_once_and_serves_seen_and_unseen_tickers(cached):
     # INTC (the first half of the dates) only trains: the cut falls after it, when SPY and GLD validate
     r = run(cached, "train", "SPY", "INTC", "--global", "PAIR", *SMALL)

@@ -433,7 +433,10 @@ GLOBAL_EDITS = {  # field: hostile values (None: the field removed)
     "windows": [[1], {"MSFT": 5}, {"MSFT": {"train": -1, "val": 3}}, None],
     "last_dates": [[1], {"MSFT": 1}, {"MSFT": "soon"}],
     "skipped": [[1], {"X": 5}],
-    "member_epochs": [5, [[1, 2, 3]], [["a", 1]], [[1, 2], [3, 4]]],
+    "member_epochs": [5, [[1, 2, 3]], [["a", 1]], [[1, 2], [3, 4], [5, 6]]],
+    # WORLD's second ensemble (MSFT and GLD are close-only): 1 of its 2 members
+    "close_members": [0, 2, "1", 64],
+    "close_features": [["return"], [], ["return", "abs", "ewma", "range"]],
 }
 CASES = [(f, v) for f, values in GLOBAL_EDITS.items() for v in values]
 

@@ -181,3 +181,73 @@ def test_pooled_vol_baseline_is_each_series_random_walk_weighted_by_scored_steps
     total, n = map(sum, zip(*parts, strict=True))
     assert n > 0 and g.baseline_val_loss == pytest.approx(total / n, rel=1e-12)
     assert sum(b for _, b in g.panel.counts.values()) == len(g.panel.val[0])
+
+
+def close_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a `Date,Close` import reads it: High = Low = Close."""
+    return frame.assign(High=frame["Close"], Low=frame["Close"])
+
+
+def test_a_panel_with_close_only_series_trains_a_second_ensemble_that_serves_them(frames, data_dir):
+    """Some series without High and Low: beside the ensemble on every input, a second one on
+    the same pooled windows without the range inputs, stacked after it in the file with zero
+    weights on those inputs, and the one a ticker without High and Low is forecast by."""
+    from dataclasses import replace
+
+    mixed = [*frames.items(), ("DDD", close_only(series(520, 5)))]
+    g = globalmodel.fit_global("MIX", mixed, VOL)
+    assert g.panel.close_only == ["DDD"] and len(g.close_results) == 2
+    # the same windows' close columns, trained alone: the same members to the bit
+    closes = ("return", "abs", "ewma")
+    alone = globalmodel.fit_global("C", mixed, replace(VOL, features=closes))
+    assert alone.close_results == [] and alone.panel.close_only == []
+    for a, b in zip(alone.results, g.close_results, strict=True):
+        assert a.theta.tobytes() == b.theta.tobytes()
+    # DDD's validation loss in the summary is the ensemble's that serves it
+    own = {row[0]: row[3] for row in g.per_ticker()}
+    assert own["DDD"] == pytest.approx({r[0]: r[3] for r in alone.per_ticker()}["DDD"])
+
+    params = g.params()
+    assert params["Wxh"].shape == (4, 4, 5)
+    assert np.all(params["Wxh"][2:, :, 3:] == 0.0) and np.all(params["Wxh"][:2, :, 3:] != 0.0)
+    globalmodel.save_global(data_dir, g)
+    params, meta = globalmodel.load_global(data_dir, "MIX")
+    assert meta["close_members"] == 2 and meta["close_features"] == list(closes)
+    assert meta["close_only"] == ["DDD"] and len(meta["member_epochs"]) == 4
+
+    served = {
+        "DDD": close_only(frames["CCC"]),  # a close-only import of a ticker that had High/Low
+        "AAA": frames["AAA"],
+    }
+    for ticker, frame in served.items():
+        m = globalmodel.for_ticker(params, meta, ticker, frame)
+        ensemble = g.close_results if ticker == "DDD" else g.results
+        assert m.config.features == (closes if ticker == "DDD" else VOL.features)
+        assert m.theta_.tobytes() == np.stack([r.theta for r in ensemble]).tobytes()
+        table = m.forecast(frame, 5, n_paths=100)
+        assert np.all(table["lower_95"] < table["lower_80"])
+
+
+def test_a_close_only_ensemble_the_config_does_not_make_is_refused(frames):
+    """The members a file says read closes only must be fewer than all and read nothing else:
+    a tampered file is refused with one line, not forecast from range weights it claims not
+    to have."""
+    g = globalmodel.fit_global("MIX", [*frames.items(), ("DDD", close_only(series(520, 5)))], VOL)
+    params, meta = g.params(), g.meta()
+    reads_range = {**params, "Wxh": params["Wxh"].copy()}
+    reads_range["Wxh"][3, 0, 4] = 0.5  # a close-only member with a Parkinson weight
+    for p, m in [
+        (reads_range, meta),
+        (params, {**meta, "close_members": 4}),  # every member
+        (params, {**meta, "close_features": ["return", "abs"]}),
+    ]:
+        with pytest.raises(
+            ForecastError, match="close-only ensemble .* reading only return, abs, ewma"
+        ):
+            globalmodel.for_ticker(p, m, "AAA", frames["AAA"])
+
+
+def test_a_panel_whose_series_all_have_high_and_low_trains_one_ensemble(frames):
+    g = globalmodel.fit_global("W", frames.items(), VOL)
+    assert g.panel.close_only == [] and g.close_results == []
+    assert "close_members" not in g.meta() and g.params()["Wxh"].shape[0] == 2

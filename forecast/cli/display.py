@@ -736,6 +736,17 @@ def global_summary(report) -> None:
     t.add_row("options", _options(s) + members)
     t.add_row("epochs", "best/run " + ", ".join(f"{b}/{r}" for b, r in s.epochs))
     _versus_random_walk(t, s)
+    if s.close_only:
+        n = len(s.close_only)
+        names = ", ".join(s.close_only[:4]) + (", …" if n > 4 else "")
+        t.add_row(
+            "close-only",
+            escape(
+                f"{n} ticker{'s' * (n != 1)} without High/Low ({names}): forecast by a second "
+                f"ensemble on {', '.join(s.close_features)} (validation loss "
+                f"{s.close_val_loss:.4f} on all series)"
+            ),
+        )
     if s.left_out:
         t.add_row("left out", escape(", ".join(s.left_out)))
     t.add_row("saved", escape(str(s.path)))

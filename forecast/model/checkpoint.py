@@ -146,6 +146,11 @@ META = Dict(
         "last_dates": Dict(extra=DATE, max_len=_MAX_SERIES),
         "skipped": Dict(extra=Str(1000), max_len=_MAX_SERIES),
         "member_epochs": List(List(Int(0, 1_000_000), 2, 2), 64, 1),
+        # its close-only ensemble: the last close_members members (globalmodel.check_weights)
+        "close_members": Int(1, 63),
+        "close_features": List(Str(20), 16, 1),
+        "close_losses": Dict(extra=Float(finite=False), max_len=20),
+        "close_only": List(_TICKER, _MAX_SERIES),
     },
     optional=(
         *("ticker", "config", "features", "scaler", "dates", "last_fit_date", "best_epoch"),
@@ -154,6 +159,7 @@ META = Dict(
         *("versions", "seed", "vol"),
         *("kind", "name", "cut_date", "tickers", "windows", "last_dates", "skipped"),
         "member_epochs",
+        *("close_members", "close_features", "close_losses", "close_only"),
     ),
     extra=Json(),
 )

@@ -7,12 +7,21 @@ validation part. So `for_ticker` works for a ticker the model never saw, as long
 ticker has history on both sides of the cut date.
 
     models/NAME.json   kind "global", config, cut_date, tickers, per-ticker window counts,
-                       pooled losses and the random walk's, versions
+                       pooled losses and the random walk's, versions; close_members,
+                       close_features when it has a close-only ensemble (below)
     models/NAME.<sha12>.npz   Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,), G = 1 or 3 (the cell)
+
+A ticker is served by weights that read what its prices hold. When some series of the panel
+have no daily High and Low (a `Date,Close` import), the vol head trains a second ensemble
+beside the first, on the same pooled windows without the range inputs, and a ticker without
+High and Low is forecast by it: the first ensemble would read its range inputs' proxies,
+which it never learned to discount (measured: README, "Round 7"). The file stacks the two
+ensembles as members: Wxh (M + C, GH, D), the last C = close_members reading only
+close_features, their weights on the range inputs exactly zero.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +31,14 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.model import checkpoint
 from forecast.model.estimator import CAL_STRIDE, RNNForecaster
+from forecast.model.features import RANGE_FEATURES, has_range
 from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import GATES, batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
 from forecast.model.train import (
     Epoch,
     TrainResult,
-    fit_ensemble,
+    fit_members,
     fit_theta,
     member_epochs,
     member_losses,
@@ -46,6 +56,8 @@ class GlobalFit:
     panel: Panel
     results: list[TrainResult]  # one per ensemble member (one for heads without an ensemble)
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
+    # the close-only ensemble (reads close_features(config.features)); empty without one
+    close_results: list[TrainResult] = field(default_factory=list)
 
     @property
     def result(self) -> TrainResult:
@@ -63,11 +75,18 @@ class GlobalFit:
 
     def params(self) -> dict[str, np.ndarray]:
         """Named weights; an ensemble's carry a leading member axis (M, ...), as a per-ticker
-        vol model's do (RNNForecaster.to_checkpoint)."""
+        vol model's do (RNNForecaster.to_checkpoint), and a close-only ensemble's C members
+        follow, padded to every input: (M + C, ...)."""
         D, H, O = len(self.config.features), self.config.hidden, HEADS[self.config.loss].O
         members = [to_params(r.theta, D, H, O) for r in self.results]
         if not HEADS[self.config.loss].ensemble:
             return members[0]
+        keep = close_columns(self.config.features)
+        for r in self.close_results:  # (GH, C) weights into (GH, D), zero on the range inputs
+            p = to_params(r.theta, len(keep), H, O)
+            Wxh = np.zeros((p["Wxh"].shape[0], D))
+            Wxh[:, keep] = p["Wxh"]
+            members.append(p | {"Wxh": Wxh})
         return {k: np.stack([p[k] for p in members]) for k in members[0]}
 
     def per_ticker(self) -> list[tuple[str, int, int, float, float]]:
@@ -76,17 +95,32 @@ class GlobalFit:
         the members' mean, NaN without validation windows."""
         cfg, p = self.config, self.panel
         xv, zv = p.val
+        close = set(p.close_only) if self.close_results else set()
+        close_cfg = replace(cfg, features=close_features(cfg.features))
+        keep = close_columns(cfg.features)
         rows, lo = [], 0
         for t in p.tickers:
             n_train, n_val = p.counts[t]
             x, z = xv[lo : lo + n_val], zv[lo : lo + n_val]
             lo += n_val
-            loss = val_loss([r.theta for r in self.results], cfg, x, z)
+            if t in close:  # the ensemble that forecasts it (for_ticker)
+                x = np.ascontiguousarray(x[..., keep])
+                loss = val_loss([r.theta for r in self.close_results], close_cfg, x, z)
+            else:
+                loss = val_loss([r.theta for r in self.results], cfg, x, z)
             rows.append((t, n_train, n_val, loss, p.baselines[t]))
         return rows
 
     def meta(self) -> dict:
         p = self.panel
+        close = {}
+        if self.close_results:
+            close = {
+                "close_members": len(self.close_results),
+                "close_features": list(close_features(self.config.features)),
+                "close_losses": member_losses(self.close_results),
+                "close_only": list(p.close_only),
+            }
         return {
             "kind": KIND,
             "name": self.name,
@@ -98,13 +132,14 @@ class GlobalFit:
             "skipped": p.skipped,
             "best_epoch": self.result.best_epoch,
             "epochs_run": len(self.result.history),
-            "member_epochs": [list(e) for e in self.epochs],
+            # every member the file stacks: the first ensemble's, then the close-only one's
+            "member_epochs": [list(e) for e in self.epochs + member_epochs(self.close_results)],
             "losses": self.losses,
             "baseline_val_loss": self.baseline_val_loss,
             "last_fit_date": f"{max(p.last_dates.values()):%Y-%m-%d}",  # latest day any series had
             "versions": checkpoint.package_versions(),
             "seed": self.config.seed,
-        }
+        } | close
 
 
 GLOBAL_SETTINGS = {
@@ -134,11 +169,33 @@ def fit_global(
     cfg = global_config(cfg)
     T = cfg.window
     panel = build_panel(frames, cfg.features, T, cfg.loss, cfg.val_fraction, cut, cfg.burn)
-    if HEADS[cfg.loss].ensemble:
-        results = fit_ensemble(panel.train, panel.val, cfg, on_epoch, steps=T - cfg.burn)
-    else:
+    if not HEADS[cfg.loss].ensemble:
         results = [fit_theta(panel.train, panel.val, cfg, on_epoch)]
-    return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
+        return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
+    ensembles = [(panel.train, panel.val, cfg)]
+    keep = close_columns(cfg.features)
+    if panel.close_only and len(keep) < len(cfg.features):  # some series lack High and Low
+        (xs, zs), (xv, zv) = panel.train, panel.val
+        ensembles.append(
+            (
+                (np.ascontiguousarray(xs[..., keep]), zs),
+                (np.ascontiguousarray(xv[..., keep]), zv),
+                replace(cfg, features=close_features(cfg.features)),
+            )
+        )
+    fitted = fit_members(ensembles, on_epoch, steps=T - cfg.burn)
+    close_results = fitted[1] if len(fitted) > 1 else []
+    return GlobalFit(name, cfg, panel, fitted[0], panel.baseline_val_loss, close_results)
+
+
+def close_features(features: tuple[str, ...]) -> tuple[str, ...]:
+    """The inputs of a global model's close-only ensemble: its features less the range ones."""
+    return tuple(f for f in features if f not in RANGE_FEATURES)
+
+
+def close_columns(features: tuple[str, ...]) -> list[int]:
+    """Where close_features(features) sit among features (the columns of a panel's windows)."""
+    return [features.index(f) for f in close_features(features)]
 
 
 def own_model_named(data_dir: Path, name: str) -> bool:
@@ -200,22 +257,46 @@ def config_of(meta: dict) -> TrainConfig:
         ) from None
 
 
-def check_weights(params: dict, meta: dict, cfg: TrainConfig) -> None:
+def check_weights(params: dict, meta: dict, cfg: TrainConfig) -> int:
     """ForecastError unless the weights have the shapes the config says (inputs, hidden units,
-    cell, head): the checkpoint checks the weights against the file's shapes, not its config."""
+    cell, head): the checkpoint checks the weights against the file's shapes, not its config.
+    Returns C, the members of the close-only ensemble (0: none), once they are checked to be
+    what the config makes them: fewer than all members, reading close_features only."""
     D, H, O = len(cfg.features), cfg.hidden, HEADS[cfg.loss].O
     G = GATES[cfg.cell]
+    name = meta.get("name")
+
+    def unusable(why: str) -> ForecastError:
+        return ForecastError(
+            f"the global model {name} is unusable: {why}; {checkpoint.retrain_advice(name, KIND)}"
+        )
+
     if (
         params["Wxh"].shape[-2:] != (G * H, D)
         or params["Whh"].shape[-2:] != (G * H, H)
         or params["Why"].shape[-2:] != (O, H)
     ):
-        name = meta.get("name")
-        raise ForecastError(
-            f"the global model {name} is unusable: its config ({D} inputs, hidden {H}, cell "
-            f"{cfg.cell}, head {cfg.loss}) does not match its weights; "
-            f"{checkpoint.retrain_advice(name, KIND)}"
+        raise unusable(
+            f"its config ({D} inputs, hidden {H}, cell {cfg.cell}, head {cfg.loss}) does not "
+            "match its weights"
         )
+    C = meta.get("close_members", 0)
+    if not C:
+        return 0
+    M = params["Wxh"].shape[0] if params["Wxh"].ndim == 3 else 1
+    features = close_features(cfg.features)
+    dropped = [cfg.features.index(f) for f in cfg.features if f not in features]
+    if (
+        C >= M
+        or meta.get("close_features") != list(features)
+        or not dropped
+        or np.any(params["Wxh"][M - C :][..., dropped] != 0.0)
+    ):
+        raise unusable(
+            f"its close-only ensemble ({C} of {M} members, inputs {meta.get('close_features')}) "
+            f"should be its last members, fewer than all, reading only {', '.join(features)}"
+        )
+    return C
 
 
 def val_loss(thetas, cfg: TrainConfig, xv: np.ndarray, zv: np.ndarray) -> float:
@@ -233,7 +314,15 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     """An RNNForecaster for `ticker`: the global weights, the ticker's own scaler (days before
     the cut date) and bands calibrated on its own days after the cut."""
     cfg = config_of(meta)
-    check_weights(params, meta, cfg)
+    C = check_weights(params, meta, cfg)
+    M = params["Wxh"].shape[0] if params["Wxh"].ndim == 3 else 1
+    close = C > 0 and not has_range(frame)  # no High and Low: the close-only ensemble serves it
+    members = slice(M - C, M) if close else slice(0, M - C)
+    if C:
+        params = {k: v[members] for k, v in params.items()}
+    if close:  # its own inputs only: (C, GH, D) -> (C, GH, len(close_features))
+        params["Wxh"] = np.ascontiguousarray(params["Wxh"][..., close_columns(cfg.features)])
+        cfg = replace(cfg, features=close_features(cfg.features))
     try:
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
@@ -265,8 +354,7 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     losses = {"train": float("nan"), "val": val_loss(theta if vol else [theta], cfg, xv, zv)}
     epochs = None
     if vol:
-        M = len(theta)
-        epochs = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)]
+        epochs = [tuple(e) for e in meta.get("member_epochs", [[0, 0]] * M)][members]
     return RNNForecaster.from_weights(
         cfg,
         theta,

@@ -17,13 +17,14 @@ windows. Training windows are gathered on demand from the series' scaled days (`
 a panel of hundreds of series holds its days once, not T times over.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastError
 from forecast.model.features import (
+    RANGE_FEATURES,
     Dataset,
     Scaler,
     Split,
@@ -144,6 +145,9 @@ class Panel:
     last_dates: dict[str, pd.Timestamp]  # each series' last price date
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
     baselines: dict[str, float]  # ticker -> its random walk's loss per step (NaN: no validation)
+    # tickers whose prices have no daily High and Low, when the features want them (their
+    # range inputs read proxies: forecast.model.features.vol_inputs)
+    close_only: list[str] = field(default_factory=list)
 
 
 def build_panel(
@@ -170,6 +174,7 @@ def build_panel(
     X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0
+    close_only, wants_range = [], any(f in RANGE_FEATURES for f in features)
     for ticker, prices in frames:
         try:
             if vol:
@@ -194,6 +199,8 @@ def build_panel(
         counts[ticker] = (n_train, len(ds.val[0]))
         last_dates[ticker] = prices.index[-1]
         tickers.append(ticker)
+        if vol and wants_range and ds.hl is None:
+            close_only.append(ticker)
         # each series' own random walk (its scaler, its training returns), summed over steps
         total, count = random_walk_terms(ds, loss, T, burn)
         rw_total, rw_count = rw_total + total, rw_count + count
@@ -214,4 +221,6 @@ def build_panel(
         starts_all = np.concatenate(starts)
         train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
     rw = rw_total / rw_count
-    return Panel(cut, tickers, scalers, counts, skipped, train, val, last_dates, rw, baselines)
+    return Panel(
+        cut, tickers, scalers, counts, skipped, train, val, last_dates, rw, baselines, close_only
+    )

@@ -51,6 +51,10 @@ class Summary:
     tickers: list[str] = field(default_factory=list)
     per_ticker: list[TickerScore] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # ticker -> why it is not in the model
+    # its close-only ensemble (globalmodel): the tickers it serves, its inputs, its val loss
+    close_only: list[str] = field(default_factory=list)
+    close_features: tuple[str, ...] = ()
+    close_val_loss: float = float("nan")
 
     @property
     def skill(self) -> float:
@@ -88,6 +92,16 @@ def of_global(fit, path: Path | None = None, left_out: dict | None = None) -> Su
     """The summary of a forecast.model.globalmodel.GlobalFit: pooled and per-ticker losses."""
     p = fit.panel
     losses = fit.losses
+    close = {}
+    if fit.close_results:
+        from forecast.model.globalmodel import close_features
+        from forecast.model.train import member_losses
+
+        close = dict(
+            close_only=list(p.close_only),
+            close_features=close_features(fit.config.features),
+            close_val_loss=member_losses(fit.close_results)["val"],
+        )
     return Summary(
         name=fit.name,
         kind="global",
@@ -103,4 +117,5 @@ def of_global(fit, path: Path | None = None, left_out: dict | None = None) -> Su
         tickers=list(p.tickers),
         per_ticker=[TickerScore(*row) for row in fit.per_ticker()],
         left_out=dict(left_out or {}),
+        **close,
     )

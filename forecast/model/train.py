@@ -95,13 +95,34 @@ def fit_ensemble(
     member), so a global model's large batches use every core. A member's weights depend on
     neither split (bit-identical). on_epoch hears member 0 only (one progress bar).
     """
-    configs = [replace(cfg, seed=cfg.seed + m) for m in range(cfg.ensemble)]
+    return fit_members([(train, val, cfg)], on_epoch, steps)[0]
 
-    def member(m: int) -> TrainResult:
-        return fit_theta(train, val, configs[m], on_epoch if m == 0 else None, steps)
+
+def fit_members(
+    ensembles: list[tuple[tuple, tuple, TrainConfig]],
+    on_epoch: Callable[[Epoch], None] | None = None,
+    steps: int | None = None,
+) -> list[list[TrainResult]]:
+    """fit_ensemble for several ensembles (train, val, cfg) at once, all their members side by
+    side on the threads: a global model's two ensembles (forecast.model.globalmodel) then use
+    every core together. on_epoch hears the first ensemble's member 0 only."""
+    jobs = [
+        (train, val, replace(cfg, seed=cfg.seed + m))
+        for train, val, cfg in ensembles
+        for m in range(cfg.ensemble)
+    ]
+
+    def member(k: int) -> TrainResult:
+        train, val, cfg = jobs[k]
+        return fit_theta(train, val, cfg, on_epoch if k == 0 else None, steps)
 
     with single_threaded_blas():
-        return map_members(member, cfg.ensemble)
+        results = map_members(member, len(jobs))
+    out, k = [], 0
+    for _, _, cfg in ensembles:
+        out.append(results[k : k + cfg.ensemble])
+        k += cfg.ensemble
+    return out
 
 
 def map_members(fn: Callable[[int], object], n: int) -> list:
