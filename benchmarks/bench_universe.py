@@ -192,13 +192,14 @@ def bench_memory(n: int, real, days: int, cores: int, keep: Path | None, pooled:
     cfg = TrainConfig(window=20, hidden=8, epochs=1, patience=1)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = keep or Path(tmp)
-        have = len(list((data_dir / "prices").glob("*.csv"))) if keep else 0
+        # a cached ticker is its sidecar prices/TICKER.json (its CSV is TICKER.<sha12>.csv)
+        have = len(list((data_dir / "prices").glob("*.json"))) if keep else 0
         if have < n:
             t0 = time.perf_counter()
             cache(data_dir, (item for item in series(n, real, days)))
             print(f"\ncached {n} tickers x {days} days in {time.perf_counter() - t0:.0f} s")
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        tickers = sorted(p.stem for p in (data_dir / "prices").glob("*.csv"))[:n]
+        tickers = sorted(p.stem for p in (data_dir / "prices").glob("*.json"))[:n]
         t0 = time.perf_counter()
         if pooled:  # one global model: the panel of every ticker is in this process
             from forecast import api
