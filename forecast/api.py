@@ -840,10 +840,12 @@ class GlobalReport:
                 "close_only": (
                     {
                         "tickers": list(self.summary.close_only),
+                        "chosen": self.summary.close_choice["chosen"],
                         "features": list(self.summary.close_features),
-                        "val_loss": self.summary.close_val_loss,
+                        "val_loss": self.summary.close_choice["close"],
+                        "first_val_loss": self.summary.close_choice["first"],
                     }
-                    if self.summary.close_only
+                    if self.summary.close_choice
                     else None
                 ),
                 "forecast_version": __version__,

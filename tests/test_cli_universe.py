@@ -138,8 +138,8 @@ def test_an_unreachable_scheduler_names_itself(cached):
 
 
 def test_a_global_model_over_close_only_prices_says_what_serves_them(tmp_path):
-    """A `Date,Close` import in the panel: train's summary and --json name the second
-    ensemble that forecasts it, and the model file holds it."""
+    """A `Date,Close` import in the panel: train's summary, --json and the model file say which
+    ensemble validation chose to forecast it, and predict serves it."""
     import pandas as pd
 
     d = tmp_path / "data"
@@ -151,13 +151,17 @@ def test_a_global_model_over_close_only_prices_says_what_serves_them(tmp_path):
     r = run(d, "train", "SPY", "GLDC", "--global", "MIX", *SMALL)
     assert r.exit_code == 0, r.output
     row = next(line for line in r.stdout.splitlines() if "close-only" in line)
-    assert "1 ticker without High/Low (GLDC)" in row
+    assert "1 ticker without High/Low (GLDC): forecast by" in row
     _, meta = checkpoint.load_model(d, "MIX")
-    assert meta["close_members"] == 5 and meta["close_only"] == ["GLDC"]
+    c = meta["close_choice"]
+    assert c["chosen"] == ("close" if c["close"] < c["first"] else "first")
+    assert meta.get("close_members", 0) == (5 if c["chosen"] == "close" else 0)
+    assert meta["close_only"] == ["GLDC"]
     j = run(d, "train", "SPY", "GLDC", "--global", "MIX", *SMALL, "--json")
     close = json.loads(j.stdout)["close_only"]
     assert close["tickers"] == ["GLDC"] and close["features"] == ["return", "abs", "ewma"]
-    assert close["val_loss"] > 0
+    assert close["chosen"] == c["chosen"] and close["val_loss"] == pytest.approx(c["close"])
+    assert close["first_val_loss"] == pytest.approx(c["first"])  # same seed, same model
     p = run(d, "predict", "GLDC", "--model", "MIX", "--days", "2", "--json")
     assert p.exit_code == 0, p.output
     assert len(json.loads(p.stdout)["forecasts"]) == 2

@@ -434,9 +434,10 @@ GLOBAL_EDITS = {  # field: hostile values (None: the field removed)
     "last_dates": [[1], {"MSFT": 1}, {"MSFT": "soon"}],
     "skipped": [[1], {"X": 5}],
     "member_epochs": [5, [[1, 2, 3]], [["a", 1]], [[1, 2], [3, 4], [5, 6]]],
-    # WORLD's second ensemble (MSFT and GLD are close-only): 1 of its 2 members
+    # what serves WORLD's close-only tickers (MSFT and GLD): WORLD has at most 2 members
     "close_members": [0, 2, "1", 64],
-    "close_features": [["return"], [], ["return", "abs", "ewma", "range"]],
+    "close_features": [[], [5], "return"],
+    "close_choice": [5, {"first": 1.0, "close": 2.0, "chosen": "both"}, {"first": "x"}],
 }
 CASES = [(f, v) for f, values in GLOBAL_EDITS.items() for v in values]
 

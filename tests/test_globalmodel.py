@@ -188,19 +188,60 @@ def close_only(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(High=frame["Close"], Low=frame["Close"])
 
 
-def test_a_panel_with_close_only_series_trains_a_second_ensemble_that_serves_them(frames, data_dir):
-    """Some series without High and Low: beside the ensemble on every input, a second one on
-    the same pooled windows without the range inputs, stacked after it in the file with zero
-    weights on those inputs, and the one a ticker without High and Low is forecast by."""
+@pytest.fixture
+def mixed(frames):
+    """The frames and a close-only series DDD: a panel that trains a second ensemble."""
+    return [*frames.items(), ("DDD", close_only(series(520, 5)))]
+
+
+def chosen(monkeypatch, which: str) -> None:
+    """Make validation choose `which` ensemble for tickers without High/Low, whatever the
+    losses say (each choice is tested by what it makes)."""
+    real = globalmodel.choose_close
+    monkeypatch.setattr(globalmodel, "choose_close", lambda *a: real(*a) | {"chosen": which})
+
+
+def test_a_panel_with_close_only_series_validates_both_ensembles_on_every_series_closes(mixed):
+    """The choice's losses: each ensemble's validation loss per step on every series'
+    validation windows read as a close-only import reads them (range inputs proxied)."""
     from dataclasses import replace
 
-    mixed = [*frames.items(), ("DDD", close_only(series(520, 5)))]
+    from forecast.model.panel import series_vol_dataset
+
     g = globalmodel.fit_global("MIX", mixed, VOL)
-    assert g.panel.close_only == ["DDD"] and len(g.close_results) == 2
-    # the same windows' close columns, trained alone: the same members to the bit
+    assert g.panel.close_only == ["DDD"]
+    days = [series_vol_dataset(close_only(f), VOL.features, 30, 10, g.panel.cut) for _, f in mixed]
+    xs = np.concatenate([d.val[0] for d in days])
+    np.testing.assert_array_equal(g.panel.val_close[0], xs)
+    np.testing.assert_array_equal(g.panel.val_close[1], g.panel.val[1])  # the same targets
+    c = g.close_choice
+    first = globalmodel.val_loss([r.theta for r in g.results], VOL, xs, g.panel.val[1])
+    assert c["first"] == pytest.approx(first, rel=1e-12)
+    assert c["chosen"] == ("close" if c["close"] < c["first"] else "first")
+    assert (len(g.close_results) == 2) == (c["chosen"] == "close")
+    alone = globalmodel.fit_global(
+        "C", mixed, replace(VOL, features=("return", "abs", "ewma"))
+    )  # the second ensemble is this model's
+    close = globalmodel.val_loss(
+        [r.theta for r in alone.results], alone.config, xs[..., :3], g.panel.val[1]
+    )
+    assert c["close"] == pytest.approx(close, rel=1e-12)
+    assert g.meta()["close_choice"] == c and g.meta()["close_only"] == ["DDD"]
+
+
+def test_when_validation_chooses_the_second_ensemble_it_serves_tickers_without_high_low(
+    mixed, data_dir, monkeypatch
+):
+    """Stacked after the first ensemble in the file with zero weights on the range inputs,
+    bit-identical to a model trained on the same windows without them, and the one a ticker
+    without High and Low is forecast by."""
+    from dataclasses import replace
+
+    chosen(monkeypatch, "close")
+    g = globalmodel.fit_global("MIX", mixed, VOL)
     closes = ("return", "abs", "ewma")
     alone = globalmodel.fit_global("C", mixed, replace(VOL, features=closes))
-    assert alone.close_results == [] and alone.panel.close_only == []
+    assert alone.close_results == [] and alone.close_choice is None
     for a, b in zip(alone.results, g.close_results, strict=True):
         assert a.theta.tobytes() == b.theta.tobytes()
     # DDD's validation loss in the summary is the ensemble's that serves it
@@ -213,11 +254,11 @@ def test_a_panel_with_close_only_series_trains_a_second_ensemble_that_serves_the
     globalmodel.save_global(data_dir, g)
     params, meta = globalmodel.load_global(data_dir, "MIX")
     assert meta["close_members"] == 2 and meta["close_features"] == list(closes)
-    assert meta["close_only"] == ["DDD"] and len(meta["member_epochs"]) == 4
+    assert meta["close_choice"]["chosen"] == "close" and len(meta["member_epochs"]) == 4
 
     served = {
-        "DDD": close_only(frames["CCC"]),  # a close-only import of a ticker that had High/Low
-        "AAA": frames["AAA"],
+        "DDD": close_only(mixed[0][1]),  # a close-only import of a ticker that had High/Low
+        "AAA": mixed[0][1],
     }
     for ticker, frame in served.items():
         m = globalmodel.for_ticker(params, meta, ticker, frame)
@@ -228,11 +269,26 @@ def test_a_panel_with_close_only_series_trains_a_second_ensemble_that_serves_the
         assert np.all(table["lower_95"] < table["lower_80"])
 
 
-def test_a_close_only_ensemble_the_config_does_not_make_is_refused(frames):
+def test_when_validation_chooses_the_first_ensemble_it_serves_every_ticker(
+    mixed, data_dir, monkeypatch
+):
+    chosen(monkeypatch, "first")
+    g = globalmodel.fit_global("MIX", mixed, VOL)
+    assert g.close_results == [] and g.params()["Wxh"].shape == (2, 4, 5)
+    globalmodel.save_global(data_dir, g)
+    params, meta = globalmodel.load_global(data_dir, "MIX")
+    assert meta["close_choice"]["chosen"] == "first" and "close_members" not in meta
+    m = globalmodel.for_ticker(params, meta, "DDD", close_only(mixed[0][1]))
+    assert m.config.features == VOL.features  # its range inputs read proxies
+    assert m.theta_.tobytes() == np.stack([r.theta for r in g.results]).tobytes()
+
+
+def test_a_close_only_ensemble_the_config_does_not_make_is_refused(mixed, monkeypatch):
     """The members a file says read closes only must be fewer than all and read nothing else:
     a tampered file is refused with one line, not forecast from range weights it claims not
     to have."""
-    g = globalmodel.fit_global("MIX", [*frames.items(), ("DDD", close_only(series(520, 5)))], VOL)
+    chosen(monkeypatch, "close")
+    g = globalmodel.fit_global("MIX", mixed, VOL)
     params, meta = g.params(), g.meta()
     reads_range = {**params, "Wxh": params["Wxh"].copy()}
     reads_range["Wxh"][3, 0, 4] = 0.5  # a close-only member with a Parkinson weight
@@ -244,10 +300,10 @@ def test_a_close_only_ensemble_the_config_does_not_make_is_refused(frames):
         with pytest.raises(
             ForecastError, match="close-only ensemble .* reading only return, abs, ewma"
         ):
-            globalmodel.for_ticker(p, m, "AAA", frames["AAA"])
+            globalmodel.for_ticker(p, m, "AAA", mixed[0][1])
 
 
 def test_a_panel_whose_series_all_have_high_and_low_trains_one_ensemble(frames):
     g = globalmodel.fit_global("W", frames.items(), VOL)
-    assert g.panel.close_only == [] and g.close_results == []
-    assert "close_members" not in g.meta() and g.params()["Wxh"].shape[0] == 2
+    assert g.panel.close_only == [] and g.close_results == [] and g.close_choice is None
+    assert "close_choice" not in g.meta() and g.params()["Wxh"].shape[0] == 2

@@ -736,15 +736,21 @@ def global_summary(report) -> None:
     t.add_row("options", _options(s) + members)
     t.add_row("epochs", "best/run " + ", ".join(f"{b}/{r}" for b, r in s.epochs))
     _versus_random_walk(t, s)
-    if s.close_only:
-        n = len(s.close_only)
+    if s.close_choice:
+        n, c = len(s.close_only), s.close_choice
         names = ", ".join(s.close_only[:4]) + (", …" if n > 4 else "")
+        second = f"a second ensemble on {', '.join(s.close_features)}"
+        if c["chosen"] == "close":
+            how = f"forecast by {second}: validation loss {c['close']:.4f} against the first's "
+            how += f"{c['first']:.4f}"
+        else:
+            how = "forecast by the first ensemble, High/Low proxied: validation loss "
+            how += f"{c['first']:.4f} against {second}'s {c['close']:.4f}"
         t.add_row(
             "close-only",
             escape(
-                f"{n} ticker{'s' * (n != 1)} without High/Low ({names}): forecast by a second "
-                f"ensemble on {', '.join(s.close_features)} (validation loss "
-                f"{s.close_val_loss:.4f} on all series)"
+                f"{n} ticker{'s' * (n != 1)} without High/Low ({names}): {how}, every series "
+                "read without High/Low"
             ),
         )
     if s.left_out:

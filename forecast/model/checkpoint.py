@@ -151,6 +151,13 @@ META = Dict(
         "close_features": List(Str(20), 16, 1),
         "close_losses": Dict(extra=Float(finite=False), max_len=20),
         "close_only": List(_TICKER, _MAX_SERIES),
+        "close_choice": Dict(
+            {
+                "first": Float(finite=False),
+                "close": Float(finite=False),
+                "chosen": Str(10, "first|close"),
+            }
+        ),
     },
     optional=(
         *("ticker", "config", "features", "scaler", "dates", "last_fit_date", "best_epoch"),
@@ -159,7 +166,7 @@ META = Dict(
         *("versions", "seed", "vol"),
         *("kind", "name", "cut_date", "tickers", "windows", "last_dates", "skipped"),
         "member_epochs",
-        *("close_members", "close_features", "close_losses", "close_only"),
+        *("close_members", "close_features", "close_losses", "close_only", "close_choice"),
     ),
     extra=Json(),
 )

@@ -11,13 +11,15 @@ ticker has history on both sides of the cut date.
                        close_features when it has a close-only ensemble (below)
     models/NAME.<sha12>.npz   Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,), G = 1 or 3 (the cell)
 
-A ticker is served by weights that read what its prices hold. When some series of the panel
-have no daily High and Low (a `Date,Close` import), the vol head trains a second ensemble
-beside the first, on the same pooled windows without the range inputs, and a ticker without
-High and Low is forecast by it: the first ensemble would read its range inputs' proxies,
-which it never learned to discount (measured: README, "Round 7"). The file stacks the two
-ensembles as members: Wxh (M + C, GH, D), the last C = close_members reading only
-close_features, their weights on the range inputs exactly zero.
+A ticker without daily High and Low (a `Date,Close` import) feeds the range inputs their
+proxies, which an ensemble trained mostly on real ranges never learned to discount. So when
+some series of the panel have no High and Low, the vol head trains a second ensemble beside
+the first, on the same pooled windows without the range inputs, and validation chooses which
+of the two serves tickers without High and Low: the one with the lower loss on every series'
+validation days read without its High and Low (measured: README, "Round 7"). When the second
+wins, the file stacks the two ensembles as members: Wxh (M + C, GH, D), the last C =
+close_members reading only close_features, their weights on the range inputs exactly zero.
+Either way close_choice records both losses.
 """
 
 from collections.abc import Callable, Iterable
@@ -58,6 +60,9 @@ class GlobalFit:
     baseline_val_loss: float  # the random walk's loss per step on the pooled validation windows
     # the close-only ensemble (reads close_features(config.features)); empty without one
     close_results: list[TrainResult] = field(default_factory=list)
+    # {"first": loss, "close": loss, "chosen": "first" | "close"}: the two ensembles' validation
+    # loss per step on every series read without High and Low; None: no second ensemble trained
+    close_choice: dict | None = None
 
     @property
     def result(self) -> TrainResult:
@@ -114,12 +119,13 @@ class GlobalFit:
     def meta(self) -> dict:
         p = self.panel
         close = {}
+        if self.close_choice:
+            close = {"close_choice": self.close_choice, "close_only": list(p.close_only)}
         if self.close_results:
-            close = {
+            close |= {
                 "close_members": len(self.close_results),
                 "close_features": list(close_features(self.config.features)),
                 "close_losses": member_losses(self.close_results),
-                "close_only": list(p.close_only),
             }
         return {
             "kind": KIND,
@@ -184,8 +190,29 @@ def fit_global(
             )
         )
     fitted = fit_members(ensembles, on_epoch, steps=T - cfg.burn)
-    close_results = fitted[1] if len(fitted) > 1 else []
-    return GlobalFit(name, cfg, panel, fitted[0], panel.baseline_val_loss, close_results)
+    if len(fitted) == 1:
+        return GlobalFit(name, cfg, panel, fitted[0], panel.baseline_val_loss)
+    results, close_results = fitted
+    choice = choose_close(results, close_results, cfg, panel.val_close)
+    if choice["chosen"] == "first":
+        close_results = []  # the first ensemble serves every ticker, with proxies where needed
+    return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss, close_results, choice)
+
+
+def choose_close(results, close_results, cfg: TrainConfig, val_close) -> dict:
+    """Which ensemble forecasts tickers without High and Low: the second (close-only) one only
+    if its validation loss per step on every series' validation windows read without High and
+    Low, val_close (xs (B, T, D), zs (B, T)), is below the first's reading the proxies there."""
+    xs, zs = val_close
+    first = val_loss([r.theta for r in results], cfg, xs, zs)
+    keep = close_columns(cfg.features)
+    close = val_loss(
+        [r.theta for r in close_results],
+        replace(cfg, features=close_features(cfg.features)),
+        np.ascontiguousarray(xs[..., keep]),
+        zs,
+    )
+    return {"first": first, "close": close, "chosen": "close" if close < first else "first"}
 
 
 def close_features(features: tuple[str, ...]) -> tuple[str, ...]:

@@ -148,6 +148,9 @@ class Panel:
     # tickers whose prices have no daily High and Low, when the features want them (their
     # range inputs read proxies: forecast.model.features.vol_inputs)
     close_only: list[str] = field(default_factory=list)
+    # the validation windows (xs, zs) as every series reads them without High and Low (its
+    # range inputs fed their proxies), to choose what serves close-only tickers; vol head only
+    val_close: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def build_panel(
@@ -171,7 +174,7 @@ def build_panel(
         cut = default_cut([f.index[1:] for _, f in frames], T, val_fraction)
     cut = pd.Timestamp(cut)
     vol = HEADS[loss].offset  # the vol head's datasets: EWMA offset, burn-in
-    X_parts, z_parts, starts, xv, zv = [], [], [], [], []
+    X_parts, z_parts, starts, xv, zv, xv_close = [], [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0
     close_only, wants_range = [], any(f in RANGE_FEATURES for f in features)
@@ -195,6 +198,13 @@ def build_panel(
             offset += len(ds.X)
         xv.append(ds.val[0])
         zv.append(ds.val[1])
+        if vol and wants_range:  # the same days, their range inputs read as a close-only import's
+            closes = (
+                ds
+                if ds.hl is None
+                else vol_dataset_at(ds.dates, ds.returns, None, features, T, burn, ds.split.cut)
+            )
+            xv_close.append(closes.val[0])
         scalers[ticker] = ds.scaler
         counts[ticker] = (n_train, len(ds.val[0]))
         last_dates[ticker] = prices.index[-1]
@@ -221,6 +231,18 @@ def build_panel(
         starts_all = np.concatenate(starts)
         train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
     rw = rw_total / rw_count
+    val_close = (np.ascontiguousarray(np.concatenate(xv_close)), val[1]) if xv_close else None
     return Panel(
-        cut, tickers, scalers, counts, skipped, train, val, last_dates, rw, baselines, close_only
+        cut,
+        tickers,
+        scalers,
+        counts,
+        skipped,
+        train,
+        val,
+        last_dates,
+        rw,
+        baselines,
+        close_only,
+        val_close,
     )

@@ -51,10 +51,11 @@ class Summary:
     tickers: list[str] = field(default_factory=list)
     per_ticker: list[TickerScore] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # ticker -> why it is not in the model
-    # its close-only ensemble (globalmodel): the tickers it serves, its inputs, its val loss
+    # its tickers without High/Low, the second ensemble's inputs, and which ensemble validation
+    # chose for them: {"first": loss, "close": loss, "chosen": "first" | "close"} (globalmodel)
     close_only: list[str] = field(default_factory=list)
     close_features: tuple[str, ...] = ()
-    close_val_loss: float = float("nan")
+    close_choice: dict = field(default_factory=dict)
 
     @property
     def skill(self) -> float:
@@ -93,14 +94,13 @@ def of_global(fit, path: Path | None = None, left_out: dict | None = None) -> Su
     p = fit.panel
     losses = fit.losses
     close = {}
-    if fit.close_results:
+    if fit.close_choice:
         from forecast.model.globalmodel import close_features
-        from forecast.model.train import member_losses
 
         close = dict(
             close_only=list(p.close_only),
             close_features=close_features(fit.config.features),
-            close_val_loss=member_losses(fit.close_results)["val"],
+            close_choice=dict(fit.close_choice),
         )
     return Summary(
         name=fit.name,
