@@ -7,8 +7,9 @@ validation part. So `for_ticker` works for a ticker the model never saw, as long
 ticker has history on both sides of the cut date.
 
     models/NAME.json   kind "global", config, cut_date, tickers, per-ticker window counts,
-                       pooled losses and the random walk's, versions; close_members,
-                       close_features when it has a close-only ensemble (below)
+                       pooled losses and the random walk's, versions; close_choice when it
+                       trained a close-only ensemble, close_members and close_features when
+                       that ensemble serves (below)
     models/NAME.<sha12>.npz   Wxh (GH, D), Whh (GH, H), bh (GH,), Why (O, H), by (O,), G = 1 or 3 (the cell)
 
 A ticker without daily High and Low (a `Date,Close` import) feeds the range inputs their
@@ -202,7 +203,10 @@ def fit_global(
 def choose_close(results, close_results, cfg: TrainConfig, val_close) -> dict:
     """Which ensemble forecasts tickers without High and Low: the second (close-only) one only
     if its validation loss per step on every series' validation windows read without High and
-    Low, val_close (xs (B, T, D), zs (B, T)), is below the first's reading the proxies there."""
+    Low, val_close (xs (B, T, D), zs (B, T)), is below the first's reading the proxies there.
+    The second stopped early on these very windows' close columns, the first on the real
+    ranges: a small lean toward the second, which the halves' runs did not show as a cost.
+    """
     xs, zs = val_close
     first = val_loss([r.theta for r in results], cfg, xs, zs)
     keep = close_columns(cfg.features)
