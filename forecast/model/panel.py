@@ -149,7 +149,8 @@ class Panel:
     # range inputs read proxies: forecast.model.features.vol_inputs)
     close_only: list[str] = field(default_factory=list)
     # the validation windows (xs, zs) as every series reads them without High and Low (its
-    # range inputs fed their proxies), to choose what serves close-only tickers; vol head only
+    # range inputs fed their proxies), to choose what serves close-only tickers; None unless
+    # some series are close-only
     val_close: tuple[np.ndarray, np.ndarray] | None = None
 
 
@@ -174,10 +175,11 @@ def build_panel(
         cut = default_cut([f.index[1:] for _, f in frames], T, val_fraction)
     cut = pd.Timestamp(cut)
     vol = HEADS[loss].offset  # the vol head's datasets: EWMA offset, burn-in
-    X_parts, z_parts, starts, xv, zv, xv_close = [], [], [], [], [], []
+    X_parts, z_parts, starts, xv, zv = [], [], [], [], []
     scalers, counts, skipped, last_dates, tickers, baselines = {}, {}, {}, {}, [], {}
     offset, rw_total, rw_count = 0, 0.0, 0
     close_only, wants_range = [], any(f in RANGE_FEATURES for f in features)
+    ranged = {}  # position in xv -> (dates, returns, cut) of a series read with High and Low
     for ticker, prices in frames:
         try:
             if vol:
@@ -198,19 +200,15 @@ def build_panel(
             offset += len(ds.X)
         xv.append(ds.val[0])
         zv.append(ds.val[1])
-        if vol and wants_range:  # the same days, their range inputs read as a close-only import's
-            closes = (
-                ds
-                if ds.hl is None
-                else vol_dataset_at(ds.dates, ds.returns, None, features, T, burn, ds.split.cut)
-            )
-            xv_close.append(closes.val[0])
+        if vol and wants_range:
+            if ds.hl is None:
+                close_only.append(ticker)
+            else:
+                ranged[len(xv) - 1] = (ds.dates, ds.returns, ds.split.cut)
         scalers[ticker] = ds.scaler
         counts[ticker] = (n_train, len(ds.val[0]))
         last_dates[ticker] = prices.index[-1]
         tickers.append(ticker)
-        if vol and wants_range and ds.hl is None:
-            close_only.append(ticker)
         # each series' own random walk (its scaler, its training returns), summed over steps
         total, count = random_walk_terms(ds, loss, T, burn)
         rw_total, rw_count = rw_total + total, rw_count + count
@@ -231,7 +229,12 @@ def build_panel(
         starts_all = np.concatenate(starts)
         train = (Windows(X_all, starts_all, T), Windows(z_all, starts_all, T))
     rw = rw_total / rw_count
-    val_close = (np.ascontiguousarray(np.concatenate(xv_close)), val[1]) if xv_close else None
+    val_close = None
+    if close_only:  # the same validation days, range inputs read as a close-only import's
+        xs = list(xv)
+        for i, (dates, r, cut_k) in ranged.items():
+            xs[i] = vol_dataset_at(dates, r, None, features, T, burn, cut_k).val[0]
+        val_close = (np.ascontiguousarray(np.concatenate(xs)), val[1])
     return Panel(
         cut,
         tickers,
