@@ -484,6 +484,13 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=int, default=None)
     ap.add_argument("--hidden", type=int, default=None)
     ap.add_argument("--cell", choices=CELLS, default=None, help="[elman]")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the RNN's training seed [0]; the members train from seeds seed..seed+4, so "
+        "--seed 5 shares none with the default: the same code reseeded, --compare's noise floor",
+    )
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument(
         "--show-h", default=None, help="horizons in the table (default: 1 and the last)"
@@ -545,7 +552,7 @@ def main(argv=None) -> int:
             )
     given = (
         *(("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden)),
-        ("cell", args.cell),
+        *(("cell", args.cell), ("seed", args.seed)),
     )
     config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
     options = {

@@ -56,6 +56,26 @@ def test_the_harness_runs_two_series_in_parallel(universe, tmp_path, capsys):
     assert line in capsys.readouterr().out
 
 
+def test_seed_reseeds_the_rnn_and_nothing_else(universe, tmp_path):
+    """--seed N trains the RNN from another seed (the noise floor of --compare): the same seed
+    gives the same rows, another seed other RNN rows and the same yardsticks."""
+
+    def run(seed: int, name: str) -> pd.DataFrame:
+        out = tmp_path / name
+        args = ["--universe", str(universe), "--series", "AAA", "--out", str(out)]
+        args += ["--test-days", "20", "--refit-every", "10", "--horizon", "1"]
+        args += ["--max-train", "150", "--window", "10", "--hidden", "4", "--epochs", "2"]
+        args += ["--paths", "50", "--jobs", "1", "--seed", str(seed)]
+        assert quality.main(args) == 0
+        return pd.read_csv(out)
+
+    first, again, other = run(0, "a.csv"), run(0, "b.csv"), run(7, "c.csv")
+    pd.testing.assert_frame_equal(first, again)
+    rnn = first["model"] == "rnn"
+    pd.testing.assert_frame_equal(first[~rnn], other[~rnn])
+    assert not np.allclose(first.loc[rnn, "crps"], other.loc[rnn, "crps"], rtol=0, atol=0)
+
+
 def test_another_universe_runs_exactly_its_own_csvs(tmp_path):
     """--universe DIR (an unseen set) gets no samples added; the development universe does,
     but a universe's own file of a sample's name is the one run: never two GSPC series."""
