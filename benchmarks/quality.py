@@ -522,6 +522,9 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
+    for csv in (*(args.compare or ()), *(args.table or ())):
+        if not Path(csv).is_file():
+            sys.exit(f"error: no such CSV {csv}; give the --out of an earlier run")
     if args.compare is not None:
         base, variant = (pd.read_csv(p) for p in args.compare)
         shown = horizons_shown(args.show_h, base["h"].max())

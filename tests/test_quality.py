@@ -253,6 +253,17 @@ def test_compare_reads_two_csvs_from_the_command_line(tmp_path, capsys):
     assert "| screening close-only | 1 | 1 | +3.00% | 0 of 1 |" in out
 
 
+@pytest.mark.parametrize("option", ["--compare", "--table"])
+def test_a_missing_csv_is_one_line_saying_which(option, tmp_path):
+    there = tmp_path / "there.csv"
+    pd.DataFrame({"series": ["A"], "model": ["rnn"], "h": [1]}).to_csv(there, index=False)
+    with pytest.raises(SystemExit) as ended:
+        quality.main([option, str(there), str(tmp_path / "gone.csv")])
+    message = str(ended.value.code)
+    assert message.startswith("error: no such CSV ") and "gone.csv" in message
+    assert "\n" not in message
+
+
 def test_compare_reads_close_only_series_outside_the_split_from_the_data_column():
     split = pd.DataFrame(  # places another series only: X and Y are unsplit
         {"half": ["screening"], "data": ["ohlc"], "close_only_copy": [0]},
