@@ -557,7 +557,15 @@ def main(argv=None) -> int:
         *(("epochs", args.epochs), ("window", args.window), ("hidden", args.hidden)),
         *(("cell", args.cell), ("seed", args.seed)),
     )
-    config = {k: v for k, v in given if v}  # the rest: TrainConfig's defaults, as `train` uses
+    # the rest: TrainConfig's defaults, as `train` uses
+    config = {k: v for k, v in given if v is not None}
+    from forecast.config import TrainConfig
+    from forecast.errors import ForecastError
+
+    try:  # a bad --seed or --hidden: one line now, not one failure per series
+        TrainConfig(**config)
+    except ForecastError as e:
+        sys.exit(f"error: {e}")
     options = {
         "horizon": args.horizon,
         "refit_every": args.refit_every,
@@ -582,8 +590,6 @@ def main(argv=None) -> int:
     pool = mp.get_context("spawn").Pool(processes=args.jobs) if args.jobs > 1 else None
     imap = pool.imap_unordered if pool is not None else map  # map: in this process, to debug
     if args.global_model:
-        from forecast.config import TrainConfig
-
         dates = fold_dates(paths, options, TrainConfig(**config))
         fits = [
             {

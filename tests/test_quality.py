@@ -76,6 +76,15 @@ def test_seed_reseeds_the_rnn_and_nothing_else(universe, tmp_path):
     assert not np.allclose(first.loc[rnn, "crps"], other.loc[rnn, "crps"], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("option", [["--seed", "-1"], ["--hidden", "0"], ["--epochs", "0"]])
+def test_a_bad_rnn_setting_is_one_line_before_any_series_runs(option, universe, capsys):
+    with pytest.raises(SystemExit) as ended:
+        quality.main(["--universe", str(universe), "--series", "AAA", *option])
+    message = str(ended.value.code)
+    assert message.startswith("error: ") and option[0] in message and "\n" not in message
+    assert "quality:" not in capsys.readouterr().err  # refused before the run began
+
+
 def test_another_universe_runs_exactly_its_own_csvs(tmp_path):
     """--universe DIR (an unseen set) gets no samples added; the development universe does,
     but a universe's own file of a sample's name is the one run: never two GSPC series."""
