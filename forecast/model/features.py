@@ -45,6 +45,11 @@ VOL_CODES = {
 RANGE_FEATURES = ("range", "parkinson")  # need daily High and Low
 
 
+def close_features(features: tuple[str, ...]) -> tuple[str, ...]:
+    """features less the range inputs: what prices without High and Low can give."""
+    return tuple(f for f in features if f not in RANGE_FEATURES)
+
+
 def daily_features(prices: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
     """Per-day features (N, D) indexed by date; the first price day is dropped (it has no return).
 
@@ -86,7 +91,7 @@ def usable_features(
     dropped = [f for f in features if f in RANGE_FEATURES]
     if not dropped:
         return features, None
-    kept = tuple(f for f in features if f not in RANGE_FEATURES)
+    kept = close_features(features)
     return kept, (
         f"these prices have no daily High and Low: the model reads {','.join(kept)} "
         f"without {','.join(dropped)}"

@@ -34,7 +34,7 @@ from forecast.config import TrainConfig
 from forecast.errors import ForecastError
 from forecast.model import checkpoint
 from forecast.model.estimator import CAL_STRIDE, RNNForecaster
-from forecast.model.features import RANGE_FEATURES, has_range
+from forecast.model.features import close_features, has_range
 from forecast.model.heads import HEADS
 from forecast.model.kernels.rnn import GATES, batch_loss, from_member_params, to_params
 from forecast.model.panel import Panel, build_panel, series_dataset, series_vol_dataset
@@ -217,11 +217,6 @@ def choose_close(results, close_results, cfg: TrainConfig, val_close) -> dict:
         zs,
     )
     return {"first": first, "close": close, "chosen": "close" if close < first else "first"}
-
-
-def close_features(features: tuple[str, ...]) -> tuple[str, ...]:
-    """The inputs of a global model's close-only ensemble: its features less the range ones."""
-    return tuple(f for f in features if f not in RANGE_FEATURES)
 
 
 def close_columns(features: tuple[str, ...]) -> list[int]:

@@ -95,7 +95,7 @@ def of_global(fit, path: Path | None = None, left_out: dict | None = None) -> Su
     losses = fit.losses
     close = {}
     if fit.close_choice:
-        from forecast.model.globalmodel import close_features
+        from forecast.model.features import close_features  # numba kernels: not at import
 
         close = dict(
             close_only=list(p.close_only),
