@@ -102,15 +102,14 @@ class GlobalFit:
         cfg, p = self.config, self.panel
         xv, zv = p.val
         close = set(p.close_only) if self.close_results else set()
-        close_cfg = replace(cfg, features=close_features(cfg.features))
-        keep = close_columns(cfg.features)
+        close_cfg = close_config(cfg)
         rows, lo = [], 0
         for t in p.tickers:
             n_train, n_val = p.counts[t]
             x, z = xv[lo : lo + n_val], zv[lo : lo + n_val]
             lo += n_val
             if t in close:  # the ensemble that forecasts it (for_ticker)
-                x = np.ascontiguousarray(x[..., keep])
+                x = without_range(x, cfg.features)
                 loss = val_loss([r.theta for r in self.close_results], close_cfg, x, z)
             else:
                 loss = val_loss([r.theta for r in self.results], cfg, x, z)
@@ -180,14 +179,13 @@ def fit_global(
         results = [fit_theta(panel.train, panel.val, cfg, on_epoch)]
         return GlobalFit(name, cfg, panel, results, panel.baseline_val_loss)
     ensembles = [(panel.train, panel.val, cfg)]
-    keep = close_columns(cfg.features)
-    if panel.close_only and len(keep) < len(cfg.features):  # some series lack High and Low
+    if panel.close_only and close_features(cfg.features) != cfg.features:  # no High and Low
         (xs, zs), (xv, zv) = panel.train, panel.val
         ensembles.append(
             (
-                (np.ascontiguousarray(xs[..., keep]), zs),
-                (np.ascontiguousarray(xv[..., keep]), zv),
-                replace(cfg, features=close_features(cfg.features)),
+                (without_range(xs, cfg.features), zs),
+                (without_range(xv, cfg.features), zv),
+                close_config(cfg),
             )
         )
     fitted = fit_members(ensembles, on_epoch, steps=T - cfg.burn)
@@ -209,12 +207,8 @@ def choose_close(results, close_results, cfg: TrainConfig, val_close) -> dict:
     """
     xs, zs = val_close
     first = val_loss([r.theta for r in results], cfg, xs, zs)
-    keep = close_columns(cfg.features)
     close = val_loss(
-        [r.theta for r in close_results],
-        replace(cfg, features=close_features(cfg.features)),
-        np.ascontiguousarray(xs[..., keep]),
-        zs,
+        [r.theta for r in close_results], close_config(cfg), without_range(xs, cfg.features), zs
     )
     return {"first": first, "close": close, "chosen": "close" if close < first else "first"}
 
@@ -222,6 +216,22 @@ def choose_close(results, close_results, cfg: TrainConfig, val_close) -> dict:
 def close_columns(features: tuple[str, ...]) -> list[int]:
     """Where close_features(features) sit among features (the columns of a panel's windows)."""
     return [features.index(f) for f in close_features(features)]
+
+
+def without_range(a: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    """a (..., D), one column per feature, less the range inputs' columns (contiguous): windows
+    as the close-only ensemble reads them, or its weights Wxh (..., GH, D) as it applies them."""
+    return np.ascontiguousarray(a[..., close_columns(features)])
+
+
+def close_config(cfg: TrainConfig) -> TrainConfig:
+    """The close-only ensemble's config: cfg reading close_features only."""
+    return replace(cfg, features=close_features(cfg.features))
+
+
+def n_members(params: dict) -> int:
+    """M, the members a file's weights stack (Wxh (M, GH, D)); 1 without a member axis."""
+    return params["Wxh"].shape[0] if params["Wxh"].ndim == 3 else 1
 
 
 def own_model_named(data_dir: Path, name: str) -> bool:
@@ -309,7 +319,7 @@ def check_weights(params: dict, meta: dict, cfg: TrainConfig) -> int:
     C = meta.get("close_members", 0)
     if not C:
         return 0
-    M = params["Wxh"].shape[0] if params["Wxh"].ndim == 3 else 1
+    M = n_members(params)
     features = close_features(cfg.features)
     dropped = [cfg.features.index(f) for f in cfg.features if f not in features]
     if (
@@ -341,14 +351,14 @@ def for_ticker(params: dict, meta: dict, ticker: str, frame: pd.DataFrame):
     the cut date) and bands calibrated on its own days after the cut."""
     cfg = config_of(meta)
     C = check_weights(params, meta, cfg)
-    M = params["Wxh"].shape[0] if params["Wxh"].ndim == 3 else 1
+    M = n_members(params)
     close = C > 0 and not has_range(frame)  # no High and Low: the close-only ensemble serves it
     members = slice(M - C, M) if close else slice(0, M - C)
     if C:
         params = {k: v[members] for k, v in params.items()}
     if close:  # its own inputs only: (C, GH, D) -> (C, GH, len(close_features))
-        params["Wxh"] = np.ascontiguousarray(params["Wxh"][..., close_columns(cfg.features)])
-        cfg = replace(cfg, features=close_features(cfg.features))
+        params["Wxh"] = without_range(params["Wxh"], cfg.features)
+        cfg = close_config(cfg)
     try:
         cut = pd.Timestamp(meta["cut_date"])
     except (KeyError, TypeError, ValueError) as e:
