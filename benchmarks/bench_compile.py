@@ -42,6 +42,7 @@ def main() -> None:
             np.ones(P),
             np.zeros((P, 5)),
             1.0,
+            np.zeros((P, 5)),
         ),
         "adam_step": lambda: adam_step(
             theta, g, np.zeros_like(g), np.zeros_like(g), 1, 1e-3, 0.9, 0.999, 1e-8, 1.0

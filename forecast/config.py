@@ -71,9 +71,10 @@ def plot_history_days(days: int) -> int:
     return min(max(4 * days, lo), hi)
 
 
-FEATURES = ("return", "range", "volume", "abs", "ewma", "parkinson")  # "return" always first
+# "return" always first
+FEATURES = ("return", "range", "volume", "abs", "ewma", "parkinson", "season")
 HEAD_FEATURES = {  # which inputs each head reads (forecast/model/features.py defines them)
-    "vol": ("return", "abs", "ewma", "range", "parkinson"),
+    "vol": ("return", "abs", "ewma", "range", "parkinson", "season"),
     "other": ("return", "range", "volume"),
 }
 DEFAULT_FEATURES = {"vol": HEAD_FEATURES["vol"], "other": ("return",)}

@@ -289,9 +289,9 @@ def test_the_default_vol_model_drops_range_inputs_on_close_only_data_with_a_note
     d = close_only(trained, tmp_path)
     result = run(d, "train", "CLOSE", *SMALL)
     assert result.exit_code == 0, result.output
-    assert "no daily High and Low: the model reads return,abs,ewma" in result.stderr
+    assert "no daily High and Low: the model reads return,abs,ewma,season" in result.stderr
     meta = json.loads((models_dir(d) / "CLOSE.json").read_text())
-    assert meta["features"] == ["return", "abs", "ewma"]
+    assert meta["features"] == ["return", "abs", "ewma", "season"]
 
 
 # --- plots --------------------------------------------------------------------------------------

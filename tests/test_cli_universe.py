@@ -159,7 +159,7 @@ def test_a_global_model_over_close_only_prices_says_what_serves_them(tmp_path):
     assert meta["close_only"] == ["GLDC"]
     j = run(d, "train", "SPY", "GLDC", "--global", "MIX", *SMALL, "--json")
     close = json.loads(j.stdout)["close_only"]
-    assert close["tickers"] == ["GLDC"] and close["features"] == ["return", "abs", "ewma"]
+    assert close["tickers"] == ["GLDC"] and close["features"] == ["return", "abs", "ewma", "season"]
     assert close["chosen"] == c["chosen"] and close["val_loss"] == pytest.approx(c["close"])
     assert close["first_val_loss"] == pytest.approx(c["first"])  # same seed, same model
     p = run(d, "predict", "GLDC", "--model", "MIX", "--days", "2", "--json")

@@ -1,6 +1,7 @@
 """Features, the chronological split and windows: alignment, the gap, and no look-ahead."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from synthetic import prices_from_returns
 
@@ -93,7 +94,8 @@ def test_vol_inputs_match_their_formulas():
     r = np.array([0.01, -0.03, 0.0, 0.5])
     hl = np.array([0.02, 0.04, 0.0, 0.1])
     sc = VolScaler(sd=0.02, m_hl=0.03, kp=0.7)
-    inp = vol_inputs(r, hl, sc, ("return", "abs", "ewma", "range", "parkinson"))
+    dates = pd.bdate_range("2024-01-02", periods=4)
+    inp = vol_inputs(dates, r, hl, sc, ("return", "abs", "ewma", "range", "parkinson"))
     z = r / 0.02
     v, vp, pk = [], [], hl**2 / (4 * np.log(2)) / 0.02**2
     a, b = 1.0, 0.7
@@ -140,14 +142,15 @@ def test_vol_dataset_uses_nothing_after_the_cut():
 
 
 def test_vol_head_drops_range_inputs_on_close_only_prices_other_heads_refuse():
+    from forecast.config import DEFAULT_FEATURES
     from forecast.errors import ForecastError
     from forecast.model.features import check_features, usable_features
 
     prices = prices_from_returns(np.array([0.01, -0.02, 0.03]))
     prices["High"] = prices["Low"] = prices["Close"]
-    feats = ("return", "abs", "ewma", "range", "parkinson")
+    feats = DEFAULT_FEATURES["vol"]
     kept, note = usable_features(prices, feats, "vol")
-    assert kept == ("return", "abs", "ewma") and "range,parkinson" in note
+    assert kept == ("return", "abs", "ewma", "season") and "range,parkinson" in note
     check_features(prices, feats, "vol")  # no error: dropped
     with pytest.raises(ForecastError, match="--features parkinson needs daily High and Low"):
         check_features(prices, ("return", "parkinson"), "vol")  # chosen, not the default
@@ -162,7 +165,9 @@ def test_vol_range_inputs_without_high_low_are_their_expectation_given_ewma_sigm
 
     r = np.array([0.01, -0.03, 0.02])
     sc = VolScaler(sd=0.02, m_hl=0.03, kp=0.7)
-    inp = vol_inputs(r, None, sc, ("return", "range", "parkinson"))
+    inp = vol_inputs(
+        pd.bdate_range("2024-01-02", periods=3), r, None, sc, ("return", "range", "parkinson")
+    )
     sig = np.exp(np.append(0.0, inp.e[:-1]))
     np.testing.assert_allclose(inp.X[:, 1], np.log((sig + 0.1) / 1.1))
     vp, b = [], 0.7
@@ -170,3 +175,67 @@ def test_vol_range_inputs_without_high_low_are_their_expectation_given_ewma_sigm
         b = 0.94 * b + 0.06 * 0.7 * s * s
         vp.append(b)
     np.testing.assert_allclose(inp.X[:, 2], 0.5 * np.log(np.array(vp) + 1e-4), rtol=1e-14)
+
+
+def test_season_reads_moves_13_to_52_weeks_before_the_day_forecast():
+    """Day k's season input is the largest excess over 2 EWMA sds of the moves on the
+    sessions 13, 26, 39 and 52 weeks before day k + 1, the day it forecasts, and 0 elsewhere;
+    it reads nothing after day k."""
+    from forecast.model.features import SEASON_LAGS, VolScaler, vol_inputs
+
+    dates = pd.bdate_range("2020-01-06", periods=420)  # weekdays, no holidays
+    r = np.full(len(dates), 0.01)  # |r|/sd = 1 every day: v stays 1, no excess
+    r[[10, 100, 150]] = [0.06, -0.025, 0.018]  # moves of 6, 2.5 and 1.8 sds
+    sc = VolScaler(sd=0.01, m_hl=1.0, kp=1.0)
+    inp = vol_inputs(dates, r, None, sc, ("return", "season"))
+    season = inp.X[:, 1]
+    assert inp.a[10] == pytest.approx(6.0) and inp.a[100] == pytest.approx(2.5, abs=0.02)
+    expect = np.zeros(len(dates))
+    for big in (10, 100):  # the 1.8-sd day is within 2 sds: it never counts
+        for lag in SEASON_LAGS:
+            target = dates[big] + pd.Timedelta(days=int(lag))  # the same weekday, lag later
+            if target <= dates[-1]:
+                k = dates.get_loc(target) - 1  # the day that forecasts it
+                expect[k] = max(expect[k], inp.a[big] - 2.0)
+    assert np.count_nonzero(expect) == 8  # four lags of each big day, all within the 420 days
+    np.testing.assert_allclose(season, expect, atol=1e-12)
+    # nothing after day k: bigger moves from day 300 on leave every earlier input alone
+    r2 = r.copy()
+    r2[300:] *= 7
+    inp2 = vol_inputs(dates, r2, None, sc, ("return", "season"))
+    np.testing.assert_array_equal(inp2.X[:300, 1], season[:300])
+
+
+def test_season_reads_weekend_sessions_of_every_day_series_and_skips_gaps():
+    from forecast.model.features import season_rows
+
+    daily = pd.date_range("2021-01-01", periods=400, freq="D")  # a crypto series: every day
+    rows = season_rows(daily)
+    assert rows[200, 0] == 201 - 91  # day 200 forecasts day 201: 91 days before it is day 110
+    assert rows[200, 3] == -1  # 52 weeks before day 201: before the series starts
+    gap = daily.delete(range(100, 130))  # a month missing
+    rows = season_rows(gap)
+    k = gap.get_loc(daily[221])  # forecasts day 222: 91 days before it is day 131
+    assert gap[rows[k, 0]] == daily[131]
+    k = gap.get_loc(daily[205])  # forecasts day 206: day 115 is in the gap, so none
+    assert rows[k, 0] == -1
+
+
+def test_season_ahead_continues_the_lagged_sessions_and_never_reads_past_the_origin():
+    from forecast.model.features import VolScaler, vol_inputs
+
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2020-01-06", periods=500)
+    r = 0.01 * rng.standard_t(3, size=len(dates))
+    inp = vol_inputs(dates, r, None, VolScaler(0.01, 1.0, 1.0), ("return", "season"))
+    origins = np.array([300, 420])
+    ahead = inp.season_ahead(origins, 5)  # (2, 5): the inputs after future days 1..5
+    np.testing.assert_array_equal(ahead, inp.X[origins[:, None] + np.arange(1, 6), 1])
+    assert ahead.any()
+    # 120 days ahead, the 13-week lag reaches past the origin: those sessions read as if
+    # nothing had moved after it
+    far = inp.season_ahead(np.array([300]), 120)[0]
+    r0 = np.where(np.arange(len(r)) > 300, 0.0, r)
+    inp0 = vol_inputs(dates, r0, None, VolScaler(0.01, 1.0, 1.0), ("return", "season"))
+    np.testing.assert_array_equal(far, inp0.X[301:421, 1])
+    assert not np.array_equal(far, inp.X[301:421, 1])

@@ -220,10 +220,11 @@ def test_a_panel_with_close_only_series_validates_both_ensembles_on_every_series
     assert c["chosen"] == ("close" if c["close"] < c["first"] else "first")
     assert (len(g.close_results) == 2) == (c["chosen"] == "close")
     alone = globalmodel.fit_global(
-        "C", mixed, replace(VOL, features=("return", "abs", "ewma"))
+        "C", mixed, replace(VOL, features=("return", "abs", "ewma", "season"))
     )  # the second ensemble is this model's
+    closes = xs[..., [0, 1, 2, 5]]  # the range inputs are columns 3 and 4
     close = globalmodel.val_loss(
-        [r.theta for r in alone.results], alone.config, xs[..., :3], g.panel.val[1]
+        [r.theta for r in alone.results], alone.config, closes, g.panel.val[1]
     )
     assert c["close"] == pytest.approx(close, rel=1e-12)
     assert g.meta()["close_choice"] == c and g.meta()["close_only"] == ["DDD"]
@@ -239,7 +240,7 @@ def test_when_validation_chooses_the_second_ensemble_it_serves_tickers_without_h
 
     chosen(monkeypatch, "close")
     g = globalmodel.fit_global("MIX", mixed, VOL)
-    closes = ("return", "abs", "ewma")
+    closes = ("return", "abs", "ewma", "season")
     alone = globalmodel.fit_global("C", mixed, replace(VOL, features=closes))
     assert alone.close_results == [] and alone.close_choice is None
     for a, b in zip(alone.results, g.close_results, strict=True):
@@ -249,8 +250,10 @@ def test_when_validation_chooses_the_second_ensemble_it_serves_tickers_without_h
     assert own["DDD"] == pytest.approx({r[0]: r[3] for r in alone.per_ticker()}["DDD"])
 
     params = g.params()
-    assert params["Wxh"].shape == (4, 4, 5)
-    assert np.all(params["Wxh"][2:, :, 3:] == 0.0) and np.all(params["Wxh"][:2, :, 3:] != 0.0)
+    assert params["Wxh"].shape == (4, 4, 6)
+    rng = [3, 4]  # range, parkinson: zero in the close-only members, learned in the others
+    assert np.all(params["Wxh"][2:, :, rng] == 0.0) and np.all(params["Wxh"][:2, :, rng] != 0.0)
+    assert np.all(params["Wxh"][2:, :, 5] != 0.0)  # season: closes give it
     globalmodel.save_global(data_dir, g)
     params, meta = globalmodel.load_global(data_dir, "MIX")
     assert meta["close_members"] == 2 and meta["close_features"] == list(closes)
@@ -274,7 +277,7 @@ def test_when_validation_chooses_the_first_ensemble_it_serves_every_ticker(
 ):
     chosen(monkeypatch, "first")
     g = globalmodel.fit_global("MIX", mixed, VOL)
-    assert g.close_results == [] and g.params()["Wxh"].shape == (2, 4, 5)
+    assert g.close_results == [] and g.params()["Wxh"].shape == (2, 4, 6)
     globalmodel.save_global(data_dir, g)
     params, meta = globalmodel.load_global(data_dir, "MIX")
     assert meta["close_choice"]["chosen"] == "first" and "close_members" not in meta

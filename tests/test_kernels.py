@@ -432,17 +432,18 @@ def test_vol_sampling_matches_a_plain_loop(gates, rng):
     """sample_vol against a per-path NumPy loop of the same recursion (every input updated)."""
     from forecast.model.kernels.rnn import LAM, sample_vol
 
-    D, H, P, N = 5, 4, 3, 4
+    D, H, P, N = 6, 4, 3, 4
     params = init_params(D, H, 1, rng, gates)
     theta = flatten_params(params)
-    codes = np.arange(5, dtype=np.int64)
+    codes = np.arange(6, dtype=np.int64)  # every input: RET, ABS, EWMA, RANGE, PARK, SEASON
     h0 = rng.normal(0, 0.5, (P, H))
     s0 = rng.normal(0, 0.2, P)
     v0 = rng.uniform(0.5, 2.0, P)
     vp0 = rng.uniform(0.5, 2.0, P)
     noise = rng.standard_normal((P, N))
     kp = 0.9
-    zs, var = sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp)
+    season = rng.uniform(0.0, 3.0, (P, N))
+    zs, var = sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, season)
     W = {k: params[k] for k in PARAM_NAMES}
     for p in range(P):
         h, s, v, vp = h0[p].copy(), s0[p], v0[p], vp0[p]
@@ -460,6 +461,7 @@ def test_vol_sampling_matches_a_plain_loop(gates, rng):
                     0.5 * np.log(v),
                     np.log((sig + 0.1) / 1.1),
                     0.5 * np.log(vp + 1e-4),
+                    season[p, n],  # given: it reads days before the origin
                 ]
             )
             h = reference_step(W, x, h)

@@ -190,11 +190,29 @@ def vol_one_step(model, prices: pd.DataFrame, n_test: int):
     from forecast.model.features import log_range, vol_inputs
 
     r = np.diff(np.log(prices["Adj Close"].to_numpy()))
-    inputs = vol_inputs(r, log_range(prices), model.vol_scaler_, model.config.features)
+    hl = log_range(prices)
+    inputs = vol_inputs(prices.index[1:], r, hl, model.vol_scaler_, model.config.features)
     origins = np.arange(len(r) - n_test - 1, len(r) - 1)
     cumvar, _ = model._vol_cumvar(inputs, origins, 1, 1, seed=0)
     sd = model.vol_scaler_.sd * np.sqrt(model.scale_ * cumvar[:, 0])
     return sd, r[origins + 1], inputs
+
+
+def test_a_vol_forecast_reads_only_its_last_reads_days():
+    """The backtest hands a model its last `reads` days (window, EWMA warm-up and the season
+    input's year of look back); the forecast is then the full history's, and a year less
+    would change it."""
+    from forecast.model.estimator import SEASON_READS
+
+    rng = np.random.default_rng(4)
+    prices = prices_from_returns(0.01 * rng.standard_t(3, size=900))
+    model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(prices)
+    assert "season" in model.config.features and model.variance_choice == "rnn"
+    full = model.distribution(prices, 5, n_paths=50).sd
+    last = model.distribution(prices.iloc[-(model.reads + 1) :], 5, n_paths=50).sd
+    np.testing.assert_allclose(last, full, rtol=1e-6)
+    short = prices.iloc[-(model.reads - SEASON_READS + 1) :]
+    assert not np.allclose(model.distribution(short, 5, n_paths=50).sd, full, rtol=1e-6)
 
 
 def test_vol_head_learns_volatility_regimes_on_held_back_days():
@@ -289,7 +307,7 @@ def test_vol_on_close_only_prices_drops_the_range_inputs_with_a_note():
     prices = prices_from_returns(regime_returns(900, seed=6)[0])
     prices["High"] = prices["Low"] = prices["Close"]  # a Date,Close import
     model = RNNForecaster(TrainConfig(**{**VOL_FAST, "epochs": 2})).fit(prices)
-    assert model.config.features == ("return", "abs", "ewma")
+    assert model.config.features == ("return", "abs", "ewma", "season")
     assert model.notes_ and "no daily High and Low" in model.notes_[0]
     assert np.all(np.isfinite(model.forecast(prices, 3)["upper_95"]))
 
@@ -374,7 +392,7 @@ def test_without_high_low_the_variance_is_the_average_of_the_rnns_and_egarchs():
     assert with_range.variance_choice in ("rnn", "egarch")
     closes = prices.assign(High=prices["Close"], Low=prices["Close"])  # a Date,Close import
     model = RNNForecaster(TrainConfig(**VOL_FAST)).fit(closes)
-    assert model.config.features == ("return", "abs", "ewma")
+    assert model.config.features == ("return", "abs", "ewma", "season")
     assert 0.99 <= model.egarch_ratio_ <= 1.01  # the two tie on these prices' validation
     assert COMBINED_WEIGHT == 0.5 and np.all(model.blend_weights_ == 0.5)
     assert model.variance_choice == "blend"

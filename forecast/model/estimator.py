@@ -116,6 +116,8 @@ CAL_STRIDE = 1  # every validation day is an origin: its one-day case overlaps n
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
+# ... and the season input's look back: 364 + 7 days, a row each if every day trades
+SEASON_READS = 372
 
 PRIOR_CASES = 40.0  # vol head: a band factor's prior is worth 40 cases beyond the quantile
 PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40, nu 5/6/inf)
@@ -694,9 +696,9 @@ class VolForecaster(RNNForecaster):
 
     def _egarch_cumvar(self, returns: np.ndarray, origins: np.ndarray, days: int) -> np.ndarray:
         """EGARCH's cumulative h-day variance (n, days), units of sd^2, at the close of days
-        `origins` (n,) of `returns`, each read from the last `reads` returns up to its origin
-        (what a forecast reads: calibration and forecasts start the recursion alike)."""
-        L = self.reads
+        `origins` (n,) of `returns`, each read from the last window + VOL_WARMUP returns up to
+        its origin (calibration and forecasts start the recursion alike)."""
+        L = self.config.window + VOL_WARMUP
         first = origins - L + 1  # (n,) first return of each origin's window; < 0: from day 0
         idx = np.maximum(first[:, None] + np.arange(L)[None, :], 0)
         R = np.where(first[:, None] + np.arange(L)[None, :] >= 0, returns[idx], 0.0)  # (n, L)
@@ -723,6 +725,7 @@ class VolForecaster(RNNForecaster):
         noise = np.ascontiguousarray(rng.standard_normal((days, n * n_paths)).T)  # day by day
         codes = np.array([VOL_CODES[f] for f in self.config.features], dtype=np.int64)
         kp = self.vol_scaler_.kp
+        season = np.repeat(inputs.season_ahead(origins, days), n_paths, axis=0)  # (n P, days)
         cumvar = np.zeros((n, days))
         paths = np.empty((n, M, n_paths, days))
 
@@ -740,6 +743,7 @@ class VolForecaster(RNNForecaster):
                 np.repeat(inputs.vp[origins], n_paths),
                 noise,
                 kp,
+                season,
             )
 
         with single_threaded_blas():
@@ -824,7 +828,7 @@ class VolForecaster(RNNForecaster):
         r = F["return"].to_numpy(np.float64)
         needs_range = any(f in RANGE_FEATURES for f in self.config.features)
         hl = log_range(prices) if needs_range else None  # None: proxies (features.vol_inputs)
-        return F.index, r, vol_inputs(r, hl, self.vol_scaler_, self.config.features)
+        return F.index, r, vol_inputs(F.index, r, hl, self.vol_scaler_, self.config.features)
 
     def _forecast_cumvar(self, r, inputs, origins, days, n_paths, seed):
         """(the RNN's cumvar, the cumvar forecast with, paths) at `origins` (_vol_cumvar):
@@ -843,9 +847,11 @@ class VolForecaster(RNNForecaster):
 
     @property
     def reads(self) -> int:
-        """Price days a forecast needs before its origin: the window, and the days the EWMA
-        inputs need to forget their starting value (VOL_WARMUP)."""
-        return self.config.window + VOL_WARMUP
+        """Price days a forecast needs before its origin: the window, the days the EWMA
+        inputs need to forget their starting value (VOL_WARMUP), and a year more for the
+        season input's look back (SEASON_READS)."""
+        season = SEASON_READS if "season" in self.config.features else 0
+        return self.config.window + VOL_WARMUP + season
 
     def _head_meta(self) -> dict:
         return {

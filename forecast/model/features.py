@@ -16,6 +16,10 @@ part's returns (VolScaler; kernel codes and formulas in forecast/model/kernels/r
     range      log((hl/m_hl + 0.1)/1.1), hl = log(High/Low), m_hl its training mean
     parkinson  0.5 log(vp + 1e-4), vp = EWMA(0.94) of hl^2/(4 ln 2)/sd^2, started at its
                training mean kp
+    season     max over the sessions 13, 26, 39 and 52 weeks before the day forecast of
+               max(a - 2, 0), a = min(|r|/sd / sqrt(v of the day before), 8) that day's move in
+               EWMA sds: companies report every quarter, on about the same weekday, so a big move
+               one to four quarters back flags a likely earnings day (README, "Round 10")
 
 and is trained on windows with a burn-in (vol_dataset): each window's first steps only warm
 up the state, its last T - burn steps are scored, and consecutive windows' scored steps tile
@@ -41,8 +45,12 @@ VOL_CODES = {
     "ewma": rnn.EWMA,
     "range": rnn.RANGE,
     "parkinson": rnn.PARK,
+    "season": rnn.SEASON,
 }
 RANGE_FEATURES = ("range", "parkinson")  # need daily High and Low
+SEASON_LAGS = np.array([91, 182, 273, 364])  # calendar days: 13, 26, 39, 52 weeks, same weekday
+SEASON_FLOOR = 2.0  # moves within 2 EWMA sds read 0: most days, and all days of a calm series
+SEASON_GAP = 7  # calendar days: a lagged session further than this after its date is not it
 
 
 def close_features(features: tuple[str, ...]) -> tuple[str, ...]:
@@ -300,6 +308,33 @@ def log_range(prices: pd.DataFrame) -> np.ndarray | None:
     return np.log(prices["High"].to_numpy(np.float64) / prices["Low"].to_numpy(np.float64))[1:]
 
 
+def surprises(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """a (N,): each day's move in units of the EWMA sd forecast for it, min(|z_k| /
+    sqrt(v_{k-1}), CLIP) with v_{-1} = 1; z = r/sd (N,), v (N,) the EWMA after each day."""
+    return np.minimum(np.abs(z) / np.sqrt(np.append(1.0, v[:-1])), rnn.CLIP)
+
+
+def season_rows(dates: pd.DatetimeIndex) -> np.ndarray:
+    """rows (N, 4): for day k and each of SEASON_LAGS, the first day after date_k - lag, which
+    is the session that lag before day k + 1 (the day forecast at k's close; after a holiday,
+    one session off); -1 where the history starts later or skips more than SEASON_GAP days.
+    Weekdays or every day alike: a crypto series' Saturday follows its Friday."""
+    day = dates.values.astype("datetime64[D]").astype(np.int64)  # (N,) days since 1970
+    want = day[:, None] - SEASON_LAGS[None, :]  # (N, 4)
+    rows = np.searchsorted(day, want, side="right")  # first day after each lagged date
+    found = rows < len(day)
+    ok = found & (day[np.where(found, rows, 0)] <= want + SEASON_GAP) & (rows > 0)
+    return np.where(ok, rows, -1)
+
+
+def season_values(a: np.ndarray, rows: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The season input (...): max over the lags of max(a - SEASON_FLOOR, 0) at rows (..., 4),
+    0 where a row is -1 or after `known` (...), the last day a forecast may read."""
+    hit = (rows >= 0) & (rows <= known[..., None])
+    excess = np.maximum(a[np.where(hit, rows, 0)] - SEASON_FLOOR, 0.0)
+    return np.where(hit, excess, 0.0).max(axis=-1)
+
+
 @dataclass(frozen=True)
 class VolInputs:
     """The vol head's inputs over a run of days, and the recursions' states sampling continues."""
@@ -308,16 +343,35 @@ class VolInputs:
     e: np.ndarray  # (N,) EWMA log-sd offset: 0.5 log v
     v: np.ndarray  # (N,) EWMA variance (units of sd^2) after each day
     vp: np.ndarray  # (N,) Parkinson EWMA variance after each day (kp where there is no range)
+    a: np.ndarray  # (N,) each day's move in EWMA sds (surprises): what `season` reads
+    rows: np.ndarray  # (N, 4) the days `season` reads for each day (season_rows)
+
+    def season_ahead(self, origins: np.ndarray, days: int) -> np.ndarray:
+        """(n, days): the season input after future day j + 1 of each origin (j = 0..days-1),
+        which forecasts day j + 2. Its lagged sessions are origin's, j + 1 sessions on; a
+        session after the origin (a horizon of more than ~13 weeks) reads 0."""
+        step = np.arange(1, days + 1)[None, :, None]  # (1, days, 1)
+        rows = self.rows[origins][:, None, :]  # (n, 1, 4)
+        rows = np.where(rows >= 0, rows + step, -1)  # (n, days, 4)
+        known = np.broadcast_to(origins[:, None], rows.shape[:2])
+        return season_values(self.a, rows, known)
 
 
 def vol_inputs(
-    r: np.ndarray, hl: np.ndarray | None, sc: VolScaler, features: tuple[str, ...]
+    dates: pd.DatetimeIndex,
+    r: np.ndarray,
+    hl: np.ndarray | None,
+    sc: VolScaler,
+    features: tuple[str, ...],
 ) -> VolInputs:
-    """Inputs for days of returns r (N,) and log ranges hl (N,), or None when the prices have
-    no High/Low: then `range` and `parkinson`, if asked for, use the EWMA sigma instead."""
+    """Inputs for days `dates` (N,) of returns r (N,) and log ranges hl (N,), or None when the
+    prices have no High/Low: then `range` and `parkinson`, if asked for, use the EWMA sigma
+    instead."""
     z = r / sc.sd
     v = ewma(z * z, 1.0)
     e = 0.5 * np.log(v)
+    a = surprises(z, v)
+    rows = season_rows(dates)
     if hl is not None:
         vp = ewma(hl**2 / (4 * math.log(2)) / sc.sd**2, sc.kp)
         rel_range = hl / sc.m_hl
@@ -332,9 +386,10 @@ def vol_inputs(
         "ewma": lambda: e,
         "range": lambda: np.log((rel_range + rnn.RANGE_FLOOR) / (1.0 + rnn.RANGE_FLOOR)),
         "parkinson": lambda: 0.5 * np.log(vp + rnn.PARK_FLOOR),
+        "season": lambda: season_values(a, rows, np.arange(len(r))),
     }
     X = np.stack([cols[f]() for f in features], axis=1) if features else np.zeros((len(r), 0))
-    return VolInputs(np.ascontiguousarray(X), e, v, vp)
+    return VolInputs(np.ascontiguousarray(X), e, v, vp, a, rows)
 
 
 def burn_windows(
@@ -408,7 +463,7 @@ def vol_dataset_at(
     forecast/model/panel.py's at a calendar date shared by many series."""
     N = len(r)
     sc = VolScaler.fit(r[:cut], None if hl is None else hl[:cut])
-    inputs = vol_inputs(r, hl, sc, features)
+    inputs = vol_inputs(dates, r, hl, sc, features)
     z = HEADS["vol"].target(np.append(r[1:], np.nan), 0.0, sc.sd, inputs.e)  # z'_k for r_{k+1}
     train = burn_windows(inputs.X, z, T, burn, burn, cut - 2)  # targets r_{k+1}, k + 1 < cut
     val = burn_windows(inputs.X, z, T, burn, cut - 1, N - 2)

@@ -474,9 +474,11 @@ def _sample_returns(theta, D, H, O, head, h0, y0, noise, mags, r_mean, r_std, re
 #     EWMA   e = 0.5 log v,  v <- LAM v + (1 - LAM) (r/sd)^2       the EWMA log-sd forecast
 #     RANGE  log((hl/m_hl + 0.1) / 1.1),  hl = log(High/Low), m_hl its training mean
 #     PARK   0.5 log(vp + 1e-4),  vp <- LAM vp + (1 - LAM) hl^2 / (4 ln 2) / sd^2   (Parkinson)
+#     SEASON the largest move beyond 2 EWMA sds 1-4 quarters before the day forecast; read
+#            from the past, so the caller gives its future values (sample_vol's `season`)
 # and predicts log sigma of the next r/sd as e + s, s the head output: the RNN corrects EWMA.
 
-RET, ABS, EWMA, RANGE, PARK = 0, 1, 2, 3, 4
+RET, ABS, EWMA, RANGE, PARK, SEASON = 0, 1, 2, 3, 4, 5
 LAM = 0.94  # RiskMetrics' daily EWMA decay
 CLIP = 8.0  # |r|/sd beyond this is clipped: one crash day must not saturate every unit
 ABS_CENTER = 0.8  # E|z| for z ~ N(0, 1) is 0.798: |r|/sd - 0.8 is centred
@@ -484,21 +486,23 @@ RANGE_FLOOR = 0.1  # log((hl/m + 0.1)/1.1): finite on days with High = Low
 PARK_FLOOR = 1e-4
 
 
-def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp):
+def sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, season):
     """Sample P paths of N future returns from the vol head, every input fed from the sample.
 
     h0 (P, H) state after the history, s0 (P,) day 1's log sigma (EWMA offset + correction),
     v0 (P,) and vp0 (P,) the EWMA and Parkinson variances at the origin; noise (P, N) standard
     normals; kp the training mean of the Parkinson variance (units of sd^2); codes (D,) the
-    input ids above. Future ranges are unknown: they enter at their expected value given
-    sigma (range log((sigma + 0.1)/1.1), Parkinson variance kp sigma^2).
+    input ids above; season (P, N) the SEASON input after day n + 1 (it reads days before the
+    origin, so no sample changes it). Future ranges are unknown: they enter at their expected
+    value given sigma (range log((sigma + 0.1)/1.1), Parkinson variance kp sigma^2).
     Returns zs (P, N) sampled r/sd and var (P, N) sigma_k^2, the model's variance of each day.
     """
-    return _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, cell(theta, D, H, 1))
+    gated = cell(theta, D, H, 1)
+    return _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, season, gated)
 
 
 @jit
-def _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, gated):
+def _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, season, gated):
     Wxh, Whh, bh, Why, by = unpack(theta, D, H, 1)
     P, N = noise.shape
     zs = np.empty((P, N))
@@ -527,6 +531,8 @@ def _sample_vol(theta, D, H, codes, h0, s0, v0, vp0, noise, kp, gated):
                     x[p, d] = 0.5 * np.log(v[p])
                 elif c == RANGE:
                     x[p, d] = np.log((sig + RANGE_FLOOR) / (1.0 + RANGE_FLOOR))
+                elif c == SEASON:
+                    x[p, d] = season[p, n]
                 else:
                     x[p, d] = 0.5 * np.log(vp[p] + PARK_FLOOR)
         np.dot(h, Whh.T, a)  # Whh h_{t-1}, every path at once
