@@ -3,6 +3,7 @@ a per-user data directory, `models`, `rm`, the latest trained model as the defau
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,7 @@ def test_models_lists_what_was_trained(trained):
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "AAPL" in line)
     assert "2023-09-21" in row and "vol" in row and "KiB" in row
+    assert re.search(r" vol T=\d+ H=\d+  ", row)  # default inputs: nothing after H
     meta = json.loads((models_dir(trained) / "AAPL.json").read_text())
     assert f"{meta['losses']['val']:.4f}" in row and f"{meta['baseline_val_loss']:.4f}" in row
     assert str(trained) in result.stdout
@@ -292,6 +294,9 @@ def test_the_default_vol_model_drops_range_inputs_on_close_only_data_with_a_note
     assert "no daily High and Low: the model reads return,abs,ewma,season" in result.stderr
     meta = json.loads((models_dir(d) / "CLOSE.json").read_text())
     assert meta["features"] == ["return", "abs", "ewma", "season"]
+    listed = run(d, "models", terminal_width=200).stdout.splitlines()
+    row = next(line for line in listed if line.startswith("CLOSE"))
+    assert "H=4 -range-parkinson " in row  # what differs from the default inputs, only
 
 
 # --- plots --------------------------------------------------------------------------------------

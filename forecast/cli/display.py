@@ -245,9 +245,12 @@ def models_table(infos, data_dir) -> None:
             options += f" {cfg['cell']}"
         feats = tuple(cfg.get("features") or [])
         default = DEFAULT_FEATURES["vol" if cfg.get("loss") == "vol" else "other"]
-        extra = [] if feats == default else [str(f) for f in feats[1:]]  # only what differs
-        if extra:
-            options += " +" + "+".join(extra)
+        # only what differs from the head's default: +added, -left out (a close-only model:
+        # -range-parkinson; a model saved before `season` was a default: -season)
+        added = "".join(f"+{f}" for f in feats if f not in default)
+        left_out = "".join(f"-{f}" for f in default if feats and f not in feats)
+        if added or left_out:
+            options += f" {added}{left_out}"
         if m.kind == "global":  # one model over many tickers: say so, and over how many
             options += f" ×{len(m.tickers)}"
         gap = m.skill
