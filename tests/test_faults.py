@@ -42,6 +42,8 @@ from forecast.config import models_dir, prices_dir
 from forecast.errors import ForecastError
 from forecast.model import checkpoint
 from forecast.model.checkpoint import load_model, save_model
+from forecast.prices import cache as price_cache
+from forecast.prices import csvfile
 from forecast.prices import yahoo as yahoo_client
 
 SMALL = ["--window", "20", "--hidden", "8", "--epochs", "2"]
@@ -258,7 +260,7 @@ def test_c2_two_price_writes_at_once_leave_a_usable_cache(data_dir, tmp_path):
     one = write_csv(tmp_path, minimal_csv(40), "one.csv")
     two = write_csv(tmp_path, minimal_csv(45), "two.csv")
     interleaved(
-        prices.cache,
+        price_cache,
         lambda: prices.import_csv("X", one, data_dir),
         lambda: prices.import_csv("X", two, data_dir),
     )
@@ -591,7 +593,7 @@ def test_c7_csv_from_a_fifo_is_refused_without_waiting(data_dir, tmp_path):
 def test_c7_an_oversized_csv_is_refused_before_reading(data_dir, tmp_path):
     big = tmp_path / "big.csv"
     with open(big, "wb") as f:
-        f.truncate(prices.csvfile.MAX_CSV_BYTES + 1)  # sparse: no disk used
+        f.truncate(csvfile.MAX_CSV_BYTES + 1)  # sparse: no disk used
     assert_clean_failure(run(data_dir, "fetch", "X", "--csv", big), "bytes, more than")
 
 
