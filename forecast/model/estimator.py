@@ -78,6 +78,8 @@ from forecast.model.conformal import (
 )
 from forecast.model.features import (
     RANGE_FEATURES,
+    SEASON_GAP,
+    SEASON_LAGS,
     VOL_CODES,
     Scaler,
     VolScaler,
@@ -116,8 +118,8 @@ CAL_STRIDE = 1  # every validation day is an origin: its one-day case overlaps n
 N_QUANTILES = 101  # |return| distribution kept for the direction head's magnitudes
 VOL_CAL_PATHS = 50  # vol head: paths per member and origin; cumvar averages them (no quantiles)
 VOL_WARMUP = 250  # vol head: days read before the window so the EWMAs forget their start (0.94^250)
-# ... and the season input's look back: 364 + 7 days, a row each if every day trades
-SEASON_READS = 372
+# ... and the season input's look back, in rows: its longest lag and gap, a row a day at most
+SEASON_READS = int(SEASON_LAGS.max()) + SEASON_GAP + 1
 
 PRIOR_CASES = 40.0  # vol head: a band factor's prior is worth 40 cases beyond the quantile
 PRIOR_NU = 6.0  # ... of unit-variance t(6) errors (README "Issue 15": n0 12/40, nu 5/6/inf)
