@@ -92,8 +92,12 @@ def test_interrupt_kills_the_workers_and_stops():
             for o in runner.run(jobhelpers.slow, range(8), lambda k: (k, 0.3 if k else 0.0)):
                 seen.append(o.key)
                 pids = runner.backend.pids()
+                manager = runner.backend._pool._executor_manager_thread
                 raise KeyboardInterrupt
     assert seen == [0] and pids
+    # the pool's manager thread has ended, so the interpreter's exit hook cannot race it on
+    # its closing wake-up pipe (an OSError traceback after a SIGTERM's one-line error)
+    assert manager is not None and not manager.is_alive()
     deadline = time.monotonic() + 5
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -166,6 +166,7 @@ class _LocalPool:
         running jobs, their results would be dropped anyway. Else the jobs are done and idle
         workers exit at once; one still alive after STOP_SECONDS is stuck, and is killed."""
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        manager = getattr(self._pool, "_executor_manager_thread", None)  # None after shutdown
         self._pool.shutdown(wait=False, cancel_futures=True)
         if kill:
             for p in processes:
@@ -176,6 +177,12 @@ class _LocalPool:
             if p.is_alive():
                 p.kill()
                 p.join(timeout=KILL_SECONDS)
+        # With its workers gone the pool's manager thread closes its wake-up pipe and ends.
+        # Wait for that: CPython 3.11's exit hook (concurrent.futures.process._python_exit)
+        # writes to that pipe without the pool's lock, and if it runs while the thread is
+        # closing the pipe it prints an OSError traceback after our one-line error.
+        if manager is not None:
+            manager.join(timeout=KILL_SECONDS)
 
 
 class _DaskClient:
