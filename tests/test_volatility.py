@@ -155,3 +155,17 @@ def test_egarch_windows_are_its_forecasts_from_each_window(returns):
         w = returns[max(0, e - L) : e]
         _, sd = model.forecast(w, [len(w)], 5)
         np.testing.assert_allclose(np.cumsum(step[i]), sd[0] ** 2, rtol=1e-12)
+
+
+def test_a_wild_egarch_fit_forecasts_its_bound_instead_of_raising(returns):
+    """β > 1 sends the log variance past float range within a few hundred days (a short first
+    fold can fit that): the forecast is clipped to the fit's bounds, not an OverflowError."""
+    m = vol.EGARCH().fit(returns[:500])
+    m.params_ = np.array([5.0, 0.1, 0.0, 1.2])  # explosive: ln σ² grows ~20% a day
+    _, sd = m.forecast(returns, [2000], 3)
+    assert np.all(np.isfinite(sd)) and sd[0, 0] == pytest.approx(math.sqrt(m.bounds_[1]) / 100)
+    m.params_ = np.array([-5.0, 0.1, 0.0, 1.2])  # the other way: σ² toward 0, then swings
+    _, sd = m.forecast(returns, [2000], 3)
+    var = (100 * sd[0]) ** 2  # h-day variances in percent², each within h times the bounds
+    assert np.all(np.isfinite(sd)) and np.all(var >= m.bounds_[0] * (1 - 1e-9))
+    assert np.all(var <= 3 * m.bounds_[1] * (1 + 1e-9))

@@ -39,6 +39,7 @@ LAMBDA = 0.94  # RiskMetrics (1996) decay for daily data
 
 
 _TINY = 1e-300  # floor under a variance before its log: constant prices have none
+_HALF_LOG_CAP = 700.0  # |0.5 ln σ²| beyond this: exp() leaves float64 (e^709.8 overflows)
 
 
 def backcast(r: np.ndarray) -> float:
@@ -146,7 +147,9 @@ def egarch_log_variance(y, omega: float, alpha: float, gamma: float, beta: float
     l = np.empty(y.size + 1)
     l[0] = omega + beta * math.log(max(backcast(y), _TINY))  # flat prices: r² all 0
     for t in range(1, y.size + 1):
-        z = y[t - 1] / math.exp(0.5 * l[t - 1])  # standardised shock z_t
+        # the sd floored and capped where a wild fit (β > 1) has sent l past float range:
+        # the forecast is clipped to the fit's bounds later, and must not raise on the way
+        z = y[t - 1] / math.exp(min(max(0.5 * l[t - 1], -_HALF_LOG_CAP), _HALF_LOG_CAP))
         l[t] = omega + alpha * (abs(z) - SQRT_2_OVER_PI) + gamma * z + beta * l[t - 1]
     return l
 
