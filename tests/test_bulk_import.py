@@ -127,3 +127,59 @@ def test_a_bulk_import_marks_its_last_source_once(tmp_path, rows, monkeypatch):
     assert not failed and not failures and [r.ticker for r in results] == ["AA", "BB", "CC"]
     assert marked == ["CC"]
     assert cache.latest_ticker(tmp_path / "d") == "CC"
+
+
+def test_a_long_file_groups_rows_by_the_symbol_they_name(tmp_path, rows):
+    """aapl and AAPL rows are one ticker's: every row imported, whichever spelling came first
+    (grouped by the cell, the two halves raced and the last write won)."""
+    header, body = rows
+    long = tmp_path / "long.csv"
+    with open(long, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ticker", *header])
+        w.writerows(["acme", *r] for r in body[:400])
+        w.writerows(["ACME", *r] for r in body[400:1000])
+    r = run(tmp_path / "d", "fetch", "--csv", str(long), "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert [x["ticker"] for x in got] == ["ACME"] and got[0]["rows"] == 1000
+
+
+def test_a_bad_ticker_in_a_long_file_fails_alone_and_names_its_line(tmp_path, rows):
+    header, body = rows
+    long = tmp_path / "long.csv"
+    with open(long, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ticker", *header])
+        w.writerows(["GOOD", *r] for r in body[:500])
+        w.writerows(["../bad", *r] for r in body[:40])
+        w.writerows(["", *r] for r in body[:40])
+    r = run(tmp_path / "d", "fetch", "--csv", str(long), "--json")
+    assert r.exit_code == 1, r.output
+    assert [x["ticker"] for x in json.loads(r.stdout)] == ["GOOD"]  # still imported
+    err = r.stderr.strip().splitlines()
+    assert any("long.csv (line 502, '../bad')" in line and "invalid ticker" in line for line in err)
+    assert any("long.csv (line 542" in line and "empty ticker" in line for line in err)
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("names", [("ZZ.csv", "zz.csv"), ("ZZ.csv", "long.csv")])
+def test_two_sources_of_one_ticker_are_refused_not_raced(tmp_path, rows, names):
+    """Two files (or a file and a long file's rows) for one ticker would overwrite each other:
+    that ticker is refused with one line naming both, the others import, nothing of it is written."""
+    header, body = rows
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder / names[0], header, body[:500])
+    if names[1] == "long.csv":
+        write(folder / "long.csv", header, body[500:1000], ticker="zz")
+    else:
+        write(folder / names[1], header, body[500:1000])
+    write(folder / "other.csv", header, body[:300])
+    d = tmp_path / "d"
+    r = run(d, "fetch", "--csv", str(folder), "--json")
+    assert r.exit_code == 1, r.output
+    assert [x["ticker"] for x in json.loads(r.stdout)] == ["OTHER"]
+    line = next(x for x in r.stderr.splitlines() if "ZZ comes from 2 sources" in x)
+    assert names[0] in line and names[1] in line and "import one of them" in line
+    assert not list((d / "prices").glob("ZZ*"))

@@ -55,8 +55,10 @@ def _ticker_column(data: bytes) -> str | None:
     return None
 
 
-def _split_long(path: Path, data: bytes, column: str) -> list[Source]:
-    """A long file's rows, one Source per ticker in the order they first appear."""
+def _split_long(path: Path, data: bytes, column: str) -> tuple[list[Source], dict[str, str]]:
+    """A long file's rows, one Source per ticker in the order they first appear, and its rows
+    whose ticker is not one ({label: why}): the other tickers still import. Rows are grouped
+    by the symbol they name (aapl and AAPL are one ticker), not by how a cell spells it."""
     import pandas as pd
 
     sep = _separator(_header(data))
@@ -64,12 +66,20 @@ def _split_long(path: Path, data: bytes, column: str) -> list[Source]:
         raw = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False)
     except Exception as e:  # pandas' parser raises many types
         raise ForecastError(f"{path.name} is not a readable CSV file ({e})") from None
+    names, failures = {}, {}  # cell value -> its symbol, or None where it is not one
+    for value in raw[column].unique():
+        try:
+            names[value] = validate_symbol(value)
+        except ForecastError as e:
+            first = int((raw[column] == value).to_numpy().argmax()) + 2  # file line: header is 1
+            failures[f"{path.name} (line {first}, {value.strip()[:20]!r})"] = str(e)
+            names[value] = None
+    symbols = raw[column].map(names)
     out = []
-    for value, rows in raw.groupby(column, sort=False):
-        ticker = validate_symbol(value)
+    for ticker, rows in raw[symbols.notna()].groupby(symbols[symbols.notna()], sort=False):
         body = rows.drop(columns=[column]).to_csv(index=False, sep=sep).encode("utf-8")
         out.append(Source(ticker, f"{path.name} ({ticker})", path, body))
-    return out
+    return out, failures
 
 
 def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source], dict[str, str]]:
@@ -99,13 +109,33 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
             data = read_csv_bytes(f)
             column = _ticker_column(data)
             if column is not None:
-                out += _split_long(f, data, column)
+                found, bad = _split_long(f, data, column)
+                out += found
+                failures.update(bad)
             else:
                 name = validate_symbol(f.stem)
                 out.append(Source(name, f"{f.name} ({name})", f))
         except ForecastError as e:
             failures[f.name] = str(e)
-    return out, failures
+    return _one_source_each(out, failures)
+
+
+def _one_source_each(
+    out: list[Source], failures: dict[str, str]
+) -> tuple[list[Source], dict[str, str]]:
+    """Refuse every ticker that more than one source names (ZZ.csv and zz.csv, or a file and
+    a long file's rows): their imports would overwrite each other, and which one is kept
+    would depend on the threads. The user picks one; the other tickers still import."""
+    by_ticker: dict[str, list[Source]] = {}
+    for s in out:
+        by_ticker.setdefault(s.ticker, []).append(s)
+    for ticker, group in by_ticker.items():
+        if len(group) > 1:
+            labels = ", ".join(s.label for s in group)
+            failures[ticker] = (
+                f"{ticker} comes from {len(group)} sources ({labels}); import one of them"
+            )
+    return [s for s in out if len(by_ticker[s.ticker]) == 1], failures
 
 
 def _import_one(source: Source, data_dir: Path, exchange, currency) -> policy.FetchResult:
