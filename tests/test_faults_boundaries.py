@@ -156,16 +156,28 @@ def test_c9_a_fifo_nobody_reads_is_refused_without_waiting(tmp_path):
 
 
 def test_c9_export_to_stdout(world):
+    """The export is then all of stdout: no table printed into the CSV."""
     result = run(world, "backtest", "AAPL", *FAST_BACKTEST, "--export", "-")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("model,") and "forecasts to -" in result.stderr
+    lines = result.stdout.splitlines()
+    assert len({line.count(",") for line in lines}) == 1  # one CSV, every row its width
+    assert int(result.stderr.split("wrote ")[1].split()[0]) == len(lines) - 1
+
+
+@pytest.mark.parametrize("command", ["predict", "backtest"])
+def test_c9_json_and_an_export_to_stdout_are_refused_together(world, command):
+    args = FAST_BACKTEST if command == "backtest" else []
+    result = run(world, command, "AAPL", *args, "--export", "-", "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "would both write to stdout" in result.stderr
 
 
 def test_c9_dev_stdout_stays_a_link_and_gets_the_csv(world):
     before = os.readlink("/dev/stdout") if os.path.islink("/dev/stdout") else None
     out = subprocess.run(
         [sys.executable, "-m", "forecast", "--data-dir", world, "backtest", "AAPL",
-         *FAST_BACKTEST, "--export", "/dev/stdout", "--json"],
+         *FAST_BACKTEST, "--export", "/dev/stdout"],
         capture_output=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -476,11 +476,28 @@ def _run_universe(verb: str, plan, jobs, scheduler, work):
         raise typer.Exit(interrupted_exit_code(e)) from None
 
 
-def _show_rows(rows, plan, json_out: bool, table) -> None:
-    """Many tickers' rows as a JSON list (--json) or table(), then exit 1 if any failed."""
+def _export_owns_stdout(export: Path | None, json_out: bool) -> bool:
+    """Whether `--export -` (or /dev/stdout) makes the export CSV this command's stdout: then
+    no table is printed into it, and --json, a second format on the same stream, is refused."""
+    from forecast.files import STDOUT_NAMES
+
+    if export is None or str(export) not in STDOUT_NAMES:
+        return False
+    if json_out:
+        raise typer.BadParameter(
+            f"--json and --export {export} would both write to stdout; "
+            "give --export a file name, or leave out --json",
+            param_hint="'--export'",
+        )
+    return True
+
+
+def _show_rows(rows, plan, json_out: bool, table, quiet: bool = False) -> None:
+    """Many tickers' rows as a JSON list (--json) or table() (neither when quiet: stdout is
+    the export's), then exit 1 if any failed."""
     if json_out:
         print_json([r.to_json() for r in rows])
-    else:
+    elif not quiet:
         table()
     _exit_if_failed(rows, plan)
 
@@ -699,6 +716,7 @@ def predict(
             )
         if export is not None:
             api.check_export_path(export, state.data_dir)
+        quiet = _export_owns_stdout(export, json_out)
         plan = api.plan(
             "predict",
             tickers,
@@ -728,7 +746,7 @@ def predict(
             )
             if export is not None:
                 display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
-            _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days, sort))
+            _show_rows(rows, plan, json_out, lambda: display.screen_table(rows, days, sort), quiet)
             return
         if plot is not None:
             api.check_plot_path(plot, state.data_dir)
@@ -754,6 +772,8 @@ def predict(
             display.warn(w)
         if json_out:
             print_json(pred.to_json())
+            return
+        if quiet:
             return
         display.prediction_table(pred)
         display.risk_table(pred)
@@ -850,6 +870,7 @@ def backtest(
             api.check_plot_path(plot, state.data_dir)
         if export is not None:
             api.check_export_path(export, state.data_dir)
+        quiet = _export_owns_stdout(export, json_out)
         options = dict(
             horizon=horizon, refit_every=refit_every, test_days=test_days, max_train=max_train
         )
@@ -887,7 +908,9 @@ def backtest(
             )
             if export is not None:
                 display.info(f"wrote {api.export_rows(rows, export)} forecasts to {export}")
-            _show_rows(rows, plan, json_out, lambda: display.backtest_many_table(rows, horizon))
+            _show_rows(
+                rows, plan, json_out, lambda: display.backtest_many_table(rows, horizon), quiet
+            )
             return
         with bars.fold_progress() as on_fold:
             report = api.backtest(
@@ -908,7 +931,8 @@ def backtest(
         if json_out:
             print_json(report.to_json())
             return
-        display.backtest_table(report.ticker, report.result, report.model_label)
+        if not quiet:
+            display.backtest_table(report.ticker, report.result, report.model_label)
 
 
 # --- models / rm: what the data directory holds ---------------------------------------------------
