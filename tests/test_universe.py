@@ -37,6 +37,13 @@ def test_missing_file_and_folder(tmp_path):
         read_universe(tmp_path)
 
 
+def test_a_byte_order_mark_and_crlf_are_not_part_of_a_ticker(tmp_path):
+    f = tmp_path / "w.txt"
+    f.write_bytes(b"\xef\xbb\xbfAAPL\r\nMSFT\r\n")
+    u = read_universe(f)
+    assert u.tickers == ["AAPL", "MSFT"] and u.problems == []
+
+
 def test_not_text(tmp_path):
     f = tmp_path / "bin.txt"
     f.write_bytes(b"\xff\xfe\x00AAPL")
