@@ -207,7 +207,8 @@ def test_normalize_empty_frame_is_unknown_ticker():
 
 
 def test_normalize_fills_bad_open_high_low_and_drops_bad_closes():
-    """The CSV loader's rules: bad Open/High/Low become Close, rows with a bad close go."""
+    """The CSV loader's rules: bad Open/High/Low (and a High below its Low) become Close, rows
+    with a bad close go."""
     rows = aapl(0, 40)
     raw = history_frame(rows)
     col = raw.columns.get_loc
@@ -221,10 +222,11 @@ def test_normalize_fills_bad_open_high_low_and_drops_bad_closes():
     raw.iloc[8, col("Close")] = np.inf
     raw.iloc[9, col("Volume")] = -5
     raw.iloc[10, col("Dividends")] = np.nan
+    raw.iloc[11, col("High")] = raw.iloc[11, col("Low")] / 2  # crossed: no range that day
     frame = prices.normalize(raw, "AAPL")
     assert_schema(frame)
     assert list(frame.index) == list(rows.index.delete([5, 6, 7, 8]))
-    for i, c in [(1, "Open"), (2, "High"), (3, "Low"), (4, "Open")]:
+    for i, c in [(1, "Open"), (2, "High"), (3, "Low"), (4, "Open"), (11, "High"), (11, "Low")]:
         assert frame.loc[rows.index[i], c] == rows["Close"].iloc[i], (i, c)
     assert frame.loc[rows.index[9], "Volume"] == 0
     assert frame.loc[rows.index[10], "Dividends"] == 0.0
@@ -624,6 +626,12 @@ BAD_CSVS = {
         "is not a number",
     ),
     "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
+    "high below low": (
+        minimal_csv(close=lambda i: f"{1 if i == 5 else 101 + i},{99 + i},{100 + i}").replace(
+            "Date,Close", "Date,High,Low,Close"
+        ),
+        r"High 1 is below Low 104 on 2020-01-09; fix that row",
+    ),
     "empty file": ("", "not a readable CSV"),
     "binary": ("\x00\x01\x02", "has no Date column"),
 }

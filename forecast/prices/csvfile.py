@@ -212,7 +212,16 @@ def parse_csv(
         raise ForecastError(
             f"{label} has only {len(dates)} rows; need at least {min_rows} trading days"
         )
-    return to_schema(pd.DataFrame(cols, index=dates))
+    frame = to_schema(pd.DataFrame(cols, index=dates))
+    crossed = frame["High"] < frame["Low"]  # the day's range log(High/Low) would be negative
+    if crossed.any():
+        at = frame.index[int(crossed.to_numpy().argmax())]
+        high, low = frame.at[at, "High"], frame.at[at, "Low"]
+        raise ForecastError(
+            f"{label}: High {high:g} is below Low {low:g} on {day(at)}; fix that row "
+            "(or drop the High and Low columns)"
+        )
+    return frame
 
 
 def read_price_csv(path: str | Path, ticker: str, notes: list[str] | None = None) -> pd.DataFrame:

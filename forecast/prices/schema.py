@@ -94,7 +94,8 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     """Numeric Yahoo columns -> values the cache loader (csvfile.parse_csv) accepts.
 
     A row whose Close or Adj Close is not a positive number is dropped: there is no price to
-    fill it from. A bad Open/High/Low becomes NaN, which to_schema fills from Close; a bad
+    fill it from. A bad Open/High/Low becomes NaN, which to_schema fills from Close, and so do
+    a High below its Low (the loader refuses those: the day's range would be negative); a bad
     Volume, Dividends or Stock Splits becomes NaN, which to_schema fills with 0.
     """
 
@@ -108,6 +109,12 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("Open", "High", "Low"):
         if c in df:
             df[c] = df[c].where(positive(c))
+    high = df["High"].fillna(df["Close"]) if "High" in df else df["Close"]
+    low = df["Low"].fillna(df["Close"]) if "Low" in df else df["Close"]
+    crossed = high < low  # as to_schema will fill them
+    for c in ("High", "Low"):
+        if c in df:
+            df.loc[crossed, c] = np.nan
     for c in ("Volume", *ACTIONS):
         if c in df:
             ok = np.isfinite(df[c]) & (df[c] >= 0)
