@@ -484,6 +484,46 @@ def test_c4_a_hostile_model_json(trained, case):
     assert_clean_failure(run(trained, "predict", "AAPL", "--days", "1"), "model for AAPL")
 
 
+# Values in range of type but not of meaning: each refused in one line that names the field,
+# where they printed "cov -100%", overflowed, or blamed the learning rate.
+CALIBRATION_EDITS = {
+    "coverage -1": (("calibration", "coverage", 0, 0), -1, "calibration.coverage[0][0]"),
+    "coverage 1e308": (("calibration", "coverage", 1, 0), 1e308, "calibration.coverage[1][0]"),
+    "n 1e308": (("calibration", "n", 0), 1e308, "calibration.n[0]"),
+    "held_out x": (("calibration", "held_out"), "x", "calibration.held_out"),
+    "held_out a list": (("calibration", "held_out"), [], "calibration.held_out"),
+    "score -1": (("calibration", "scores", 0, 0), -1, "calibration.scores[0][0]"),
+    "factor 1e308": (("calibration", "factors", 0, 0), 1e308, "calibration.factors[0][0]"),
+    "prior scale 1e308": (("calibration", "prior", "scale"), 1e308, "calibration.prior.scale"),
+    "prior nu 2": (("calibration", "prior", "nu"), 2, "calibration.prior.nu"),
+    "level 1": (("calibration", "levels", 1), 1.0, "calibration.levels[1]"),
+    "vol sd 1e308": (("vol", "sd"), 1e308, "vol.sd"),
+    "vol scale 1e308": (("vol", "scale"), 1e308, "vol.scale"),
+}
+
+
+@pytest.mark.parametrize("case", CALIBRATION_EDITS)
+def test_c4_out_of_range_calibration_and_vol_fields_name_the_field(trained, case):
+    path = models_dir(trained) / "AAPL.json"
+    keys, value, field = CALIBRATION_EDITS[case]
+    meta = json.loads(path.read_text())
+    inner = meta
+    for k in keys[:-1]:
+        inner = inner[k]
+    inner[keys[-1]] = value
+    path.write_text(json.dumps(meta))
+    assert_clean_failure(run(trained, "predict", "AAPL", "--days", "1"), "model for AAPL", field)
+
+
+def test_c4_a_calibration_without_its_factors_is_refused_cleanly(trained):
+    path = models_dir(trained) / "AAPL.json"
+    meta = json.loads(path.read_text())
+    del meta["calibration"]["factors"]
+    path.write_text(json.dumps(meta))
+    result = run(trained, "predict", "AAPL", "--days", "1")
+    assert_clean_failure(result, "model file for AAPL", "factors", "forecast train AAPL")
+
+
 # --- 5. names read from files --------------------------------------------------------------------
 
 

@@ -49,7 +49,20 @@ from forecast.files import (
     read_regular,
     remove_stale_temps,
 )
-from forecast.jsonfile import DATE, SHA256, TIMESTAMP, Bool, Dict, Float, Int, Json, List, Str
+from forecast.jsonfile import (
+    DATE,
+    SHA256,
+    TIMESTAMP,
+    Any,
+    Bool,
+    Dict,
+    Float,
+    Int,
+    Json,
+    List,
+    Null,
+    Str,
+)
 
 FORMAT_VERSION = 2  # bump when the files change meaning; load refuses any other version
 # 2: content-addressed weights file (1 kept the weights in <TICKER>.npz)
@@ -80,6 +93,28 @@ _CONFIG = {  # TrainConfig's fields, as far as they are known here; all optional
     "val_fraction": Float(0, 1),
     "max_norm": Float(0, 1e6),
 }
+_CELL = Any(Float(0, 1e6), Null())  # a calibration number; null where it is NaN (no cases)
+_CALIBRATION = Dict(  # conformal.Calibration.to_dict: levels (L,), the rest (L, H) or (N, H)
+    {
+        "levels": List(Float(1e-9, 1 - 1e-9), 20, 1),
+        "factors": List(List(_CELL, 1000, 1), 20, 1),  # finite and > 0: _check_consistent
+        "coverage": List(List(Any(Float(0, 1), Null()), 1000, 1), 20, 1),
+        "n": List(Int(0, 10**9), 1000, 1),
+        "fallback": List(List(Bool(), 1000, 1), 20, 1),
+        "held_out": Str(10, "cross|half"),
+        "scores": List(List(_CELL, 1000, 1), 1_000_000),
+        "prior": Dict(
+            {
+                "scale": Float(1e-6, 1e6),
+                "cases": Float(0, 1e9),
+                "nu": Any(Float(2 + 1e-9, 1e6), Null()),
+            }
+        ),
+    },
+    # types and ranges here; which fields a model needs, Calibration.from_dict (older files
+    # lack fallback, held_out, scores and prior)
+    optional=("levels", "factors", "coverage", "n", "fallback", "held_out", "scores", "prior"),
+)
 # The model JSON: the checkpoint's own fields are required; the model's (meta) are checked when
 # present, so that a field the model adds or renames does not make old files unreadable.
 META = Dict(
@@ -107,13 +142,13 @@ META = Dict(
         "resid_std": Float(0),
         "n_windows": Dict({"train": Int(0, 10**9), "val": Int(0, 10**9)}, extra=Json()),
         "abs_return_quantiles": List(Float(0), 1000),
-        "calibration": Dict(extra=Json(), max_len=20),
+        "calibration": _CALIBRATION,
         "vol": Dict(  # the vol head's statistics and calibration scale
             {
-                "sd": Float(0),
-                "m_hl": Float(0),
-                "kp": Float(0),
-                "scale": Float(0),
+                "sd": Float(1e-12, 10.0),  # a daily log return's sd: 1000% a day is not one
+                "m_hl": Float(0, 10.0),
+                "kp": Float(0, 1e6),
+                "scale": Float(1e-3, 1e3),  # f: chosen on a grid of 0.4..2
                 "member_epochs": List(List(Int(0, 1_000_000), 2, 2), 64, 1),
                 "blend": Dict(  # the EGARCH fallback (estimator.VolForecaster); older files lack it
                     {
