@@ -34,6 +34,20 @@ def test_bands_nest_across_levels_and_never_narrow_with_the_horizon():
     assert np.all(np.diff(lo95) <= 0) and np.all(np.diff(hi95) >= 0)
 
 
+def test_a_drifting_centre_moves_both_edges_but_no_band_narrows():
+    """The other heads' median drifts: the half-width (what cannot shrink) is non-decreasing
+    while the edges follow the centre, so a lower edge may rise (README, "predict")."""
+    cal = calibration({0.8: [1.3, 1.2, 1.3], 0.95: [2.0, 1.9, 2.0]})
+    spread = np.array([0.010, 0.010, 0.011])
+    center = np.array([0.0, 0.03, 0.06])  # a strong upward drift
+    dist = Predictive(100.0, center, spread, spread, np.full(3, 0.5), cal)
+    for lo, hi in dist.bands([0.8, 0.95]).values():
+        half = 0.5 * np.log(hi / lo)
+        assert np.all(np.diff(half) >= -1e-15)  # h = 2's dip is held at h = 1's width
+        np.testing.assert_allclose(0.5 * np.log(hi * lo / 100.0**2), center, atol=1e-15)
+    assert np.all(np.diff(dist.bands([0.95])[0.95][0]) > 0)  # the lower edge rises with it
+
+
 def test_var_is_the_edge_of_the_two_sided_band_and_es_its_gaussian_tail():
     cal = calibration({0.8: [1.28, 1.3], 0.9: [1.7, 1.66], 0.95: [2.0, 1.9]})
     spread = np.array([0.01, 0.015])

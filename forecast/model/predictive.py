@@ -14,9 +14,10 @@ and a band of level L is p_o·exp(m_h ± w_{L,h}), with half-width
 
 c the split-conformal factors (forecast/model/conformal.py). The two maxima only ever widen a
 band (coverage can only rise): a wider level's band contains a narrower level's on every day,
-even where two conformal quantiles of few cases came out in the wrong order, and no edge
-comes back in from one day to the next (an h-day move cannot be less uncertain than an
-(h−1)-day one; a conformal factor can still dip by chance).
+even where two conformal quantiles of few cases came out in the wrong order, and no band gets
+narrower from one day to the next (an h-day move cannot be less uncertain than an (h−1)-day
+one; a conformal factor can still dip by chance). With the vol head's fixed centre no edge
+comes back in; a head whose median m_h drifts moves both edges with it.
 
 The day's own sigma is that of the one-day return r_{o+h}: sqrt(σ_h² − σ_{h−1}²) (returns are
 uncorrelated, so variances add). VaR and ES at level a come from the band of level 2a − 1
