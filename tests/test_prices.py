@@ -626,6 +626,10 @@ BAD_CSVS = {
         "is not a number",
     ),
     "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
+    "a future date": (
+        minimal_csv().replace("2020-01-09", "2099-01-09"),
+        "date 2099-01-09 is in the future; fix or remove that row",
+    ),
     "high below low": (
         minimal_csv(close=lambda i: f"{1 if i == 5 else 101 + i},{99 + i},{100 + i}").replace(
             "Date,Close", "Date,High,Low,Close"

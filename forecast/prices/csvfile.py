@@ -48,6 +48,9 @@ _ALIASES = {
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 
 
+FUTURE_SLACK_DAYS = 2
+
+
 def _parse_dates(text: pd.Series, label: str) -> pd.DatetimeIndex:
     blank = text.isin(_MISSING)
     if blank.any():
@@ -71,6 +74,14 @@ def _parse_dates(text: pd.Series, label: str) -> pd.DatetimeIndex:
         example = bad.iloc[0][:30]
         raise ForecastError(f"{label}: cannot parse date {example!r}; use YYYY-MM-DD dates")
     dates = pd.DatetimeIndex(parsed).normalize().as_unit("ns")
+    # a row dated after today is a typo (2099 for 2009): as the last day it would make every
+    # forecast start from it, the gap one daily return. Two days of slack: an exchange's
+    # session date runs ahead of this machine's in time zones east of it.
+    future = dates > pd.Timestamp.now().normalize() + pd.Timedelta(days=FUTURE_SLACK_DAYS)
+    if future.any():
+        raise ForecastError(
+            f"{label}: date {day(dates[future][0])} is in the future; fix or remove that row"
+        )
     dup = dates.duplicated()
     if dup.any():
         raise ForecastError(
