@@ -283,6 +283,40 @@ def test_c10_a_scheduler_that_never_answers_is_one_line_within_15_s(world, silen
     assert silent_scheduler in out.stderr and "no answer" in out.stderr
 
 
+@pytest.fixture
+def http_server():
+    """tcp://127.0.0.1:PORT of a server that is not Dask: it greets every connection with an
+    HTTP 400 reply, bytes Dask's comm reads as a frame header."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                c = server.accept()[0]
+            except OSError:  # closed at teardown
+                return
+            accepted.append(c)
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for c in accepted:
+        c.close()
+
+
+def test_c10_an_http_port_is_not_a_dask_scheduler(world, http_server, monkeypatch):
+    """Dask read the HTTP reply as a frame length of exabytes and the line said so; it now
+    says what the port is not, and which port was likely meant."""
+    monkeypatch.delenv("FORECAST_SCHEDULER", raising=False)
+    result = run(world, "predict", "MSFT", "GLD", "--scheduler", http_server)
+    one_line(result, 1, http_server, "not a Dask scheduler", "8786")
+    assert "allocate" not in result.stderr
+
+
 MALFORMED = {
     "tcp://127.0.0.1": "not HOST:PORT",
     "garbage": "not HOST:PORT",

@@ -293,6 +293,12 @@ def _handshake(address: str, connect_timeout: float, deadline: float) -> None:
         raise TimeoutError(f"no answer within {deadline:g} s") from None
     except OSError as e:
         raise OSError(f"not reachable within {connect_timeout:g} s: {e}") from None
+    except Exception as e:  # it spoke, but not Dask's protocol: an HTTP server answers with
+        # bytes Dask reads as a frame length of exabytes (MemoryError), or other garbage
+        raise ConnectionError(
+            f"something answered, but not a Dask scheduler ({type(e).__name__}); "
+            "the dashboard's port (8787) instead of the scheduler's (8786)?"
+        ) from None
 
 
 # --- the runner ------------------------------------------------------------------------------------
