@@ -27,6 +27,16 @@ def rows():
     return header, body
 
 
+def write_long(path, header, parts, column="ticker"):
+    """A long file: a ticker column, then each (ticker, rows) of parts in order."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([column, *header])
+        for ticker, part in parts:
+            w.writerows([ticker, *r] for r in part)
+    return path
+
+
 def write(path, header, body, ticker=None):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -43,12 +53,9 @@ def test_a_folder_files_and_a_long_file_in_one_command(tmp_path, rows):
     write(folder / "acme.csv", header, body[:600])
     write(folder / "BETA.L.csv", header, body[600:1200])
     (folder / "broken.csv").write_text("not,a price file\n1,2\n")
-    long = tmp_path / "long.csv"
-    with open(long, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["Symbol", *header])
-        for t, part in (("LA", body[:500]), ("LB", body[500:1000])):
-            w.writerows([t, *r] for r in part)
+    long = write_long(
+        tmp_path / "long.csv", header, [("LA", body[:500]), ("LB", body[500:1000])], "Symbol"
+    )
     d = tmp_path / "d"
     r = run(d, "fetch", "--csv", str(folder), "--csv", str(long), "--json")
     assert r.exit_code == 1, r.output
@@ -133,12 +140,9 @@ def test_a_long_file_groups_rows_by_the_symbol_they_name(tmp_path, rows):
     """aapl and AAPL rows are one ticker's: every row imported, whichever spelling came first
     (grouped by the cell, the two halves raced and the last write won)."""
     header, body = rows
-    long = tmp_path / "long.csv"
-    with open(long, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["ticker", *header])
-        w.writerows(["acme", *r] for r in body[:400])
-        w.writerows(["ACME", *r] for r in body[400:1000])
+    long = write_long(
+        tmp_path / "long.csv", header, [("acme", body[:400]), ("ACME", body[400:1000])]
+    )
     r = run(tmp_path / "d", "fetch", "--csv", str(long), "--json")
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
@@ -147,13 +151,8 @@ def test_a_long_file_groups_rows_by_the_symbol_they_name(tmp_path, rows):
 
 def test_a_bad_ticker_in_a_long_file_fails_alone_and_names_its_line(tmp_path, rows):
     header, body = rows
-    long = tmp_path / "long.csv"
-    with open(long, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["ticker", *header])
-        w.writerows(["GOOD", *r] for r in body[:500])
-        w.writerows(["../bad", *r] for r in body[:40])
-        w.writerows(["", *r] for r in body[:40])
+    parts = [("GOOD", body[:500]), ("../bad", body[:40]), ("", body[:40])]
+    long = write_long(tmp_path / "long.csv", header, parts)
     r = run(tmp_path / "d", "fetch", "--csv", str(long), "--json")
     assert r.exit_code == 1, r.output
     assert [x["ticker"] for x in json.loads(r.stdout)] == ["GOOD"]  # still imported

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -230,9 +231,10 @@ def test_c9_writing_into_the_data_directory_is_refused(world, option, name):
 # --- 10. network waits ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def silent_scheduler():
-    """tcp://127.0.0.1:PORT of a server that accepts every connection and never answers."""
+@contextmanager
+def tcp_server(greeting: bytes = b""):
+    """tcp://127.0.0.1:PORT of a server that accepts every connection, sends it `greeting`
+    and then never says anything more."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
@@ -241,15 +243,26 @@ def silent_scheduler():
     def accept():
         while True:
             try:
-                accepted.append(server.accept()[0])
+                c = server.accept()[0]
             except OSError:  # closed at teardown
                 return
+            accepted.append(c)
+            c.sendall(greeting)
 
     threading.Thread(target=accept, daemon=True).start()
-    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for c in accepted:
-        c.close()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for c in accepted:
+            c.close()
+
+
+@pytest.fixture
+def silent_scheduler():
+    """A server that accepts every connection and never answers."""
+    with tcp_server() as address:
+        yield address
 
 
 def cli(data_dir, *args, timeout=60):
@@ -285,27 +298,10 @@ def test_c10_a_scheduler_that_never_answers_is_one_line_within_15_s(world, silen
 
 @pytest.fixture
 def http_server():
-    """tcp://127.0.0.1:PORT of a server that is not Dask: it greets every connection with an
-    HTTP 400 reply, bytes Dask's comm reads as a frame header."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted = []
-
-    def accept():
-        while True:
-            try:
-                c = server.accept()[0]
-            except OSError:  # closed at teardown
-                return
-            accepted.append(c)
-            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for c in accepted:
-        c.close()
+    """A server that is not Dask: it greets every connection with HTTP 400 replies, bytes
+    Dask's comm reads as a frame header."""
+    with tcp_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4) as address:
+        yield address
 
 
 def test_c10_an_http_port_is_not_a_dask_scheduler(world, http_server, monkeypatch):
