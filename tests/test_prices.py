@@ -626,6 +626,12 @@ BAD_CSVS = {
         "is not a number",
     ),
     "too few rows": (minimal_csv(n=MIN_ROWS - 1), "need at least 30"),
+    "high below close, no low": (
+        minimal_csv(close=lambda i: f"{1 if i == 5 else 101 + i},{100 + i}").replace(
+            "Date,Close", "Date,High,Close"
+        ),
+        r"High 1 is below Close 105 on 2020-01-09",  # Low is Close where a file has none
+    ),
     "a future date": (
         minimal_csv().replace("2020-01-09", "2099-01-09"),
         "date 2099-01-09 is in the future; fix or remove that row",
@@ -835,6 +841,22 @@ def test_load_prices_errors(data_dir, yahoo):
         prices.load_prices("AAPL", data_dir)
     with pytest.raises(ForecastError, match="invalid ticker"):
         prices.load_prices("../etc/passwd", data_dir)
+
+
+def test_a_cache_an_older_version_wrote_with_crossed_or_future_days_still_loads(data_dir):
+    """Older versions cached such days; calling that cache corrupt would replace it (offline:
+    with the shipped sample). Its crossed day loads with High = Low = Close, its date stands."""
+    from forecast.prices import cache
+
+    frame = aapl(0, 60).copy()
+    day5, last = frame.index[5], frame.index[-1]
+    frame.loc[day5, "High"] = frame.loc[day5, "Low"] / 2
+    frame = frame.rename(index={last: pd.Timestamp("2099-01-02")})
+    cache.write("AAPL", data_dir, frame, "yahoo")
+    got = prices.load_prices("AAPL", data_dir)
+    assert len(got) == 60 and got.index[-1] == pd.Timestamp("2099-01-02")
+    assert got.loc[day5, "High"] == got.loc[day5, "Low"] == got.loc[day5, "Close"]
+    assert (got["High"] >= got["Low"]).all()
 
 
 def test_load_prices_refuses_a_cache_truncated_at_a_line_boundary(data_dir, yahoo):

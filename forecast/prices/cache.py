@@ -236,7 +236,7 @@ def load(ticker: str, data_dir: Path) -> tuple[pd.DataFrame, dict]:
             "was it edited, or a write interrupted?",
         )
     try:
-        frame = parse_csv(data, str(path), min_rows=1)
+        frame = parse_csv(data, str(path), min_rows=1, user=False)
     except ForecastError as e:
         raise _corrupt(ticker, str(e)) from None
     for key in ("exchange", "currency"):  # the market, for forecast dates and labels
@@ -345,4 +345,4 @@ def sample(ticker: str) -> pd.DataFrame | None:
     from forecast.prices.csvfile import parse_csv
 
     data = (resources.files("forecast") / "samples" / name).read_bytes()  # never written
-    return parse_csv(data, f"shipped sample {name}", min_rows=1)
+    return parse_csv(data, f"shipped sample {name}", min_rows=1, user=False)

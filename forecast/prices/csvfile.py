@@ -48,10 +48,12 @@ _ALIASES = {
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 
 
-FUTURE_SLACK_DAYS = 2
+FUTURE_SLACK_DAYS = 2  # an exchange's session date runs up to a day ahead of this machine's
 
 
-def _parse_dates(text: pd.Series, label: str) -> pd.DatetimeIndex:
+def _parse_dates(text: pd.Series, label: str, future_ok: bool = False) -> pd.DatetimeIndex:
+    """The Date column as midnights; ForecastError for blanks, unparseable or duplicate dates,
+    and (unless future_ok) a date after today."""
     blank = text.isin(_MISSING)
     if blank.any():
         raise ForecastError(f"{label}: row {int(blank.argmax()) + 2} has no date; remove it")
@@ -77,10 +79,10 @@ def _parse_dates(text: pd.Series, label: str) -> pd.DatetimeIndex:
     # a row dated after today is a typo (2099 for 2009): as the last day it would make every
     # forecast start from it, the gap one daily return. Two days of slack: an exchange's
     # session date runs ahead of this machine's in time zones east of it.
-    future = dates > pd.Timestamp.now().normalize() + pd.Timedelta(days=FUTURE_SLACK_DAYS)
-    if future.any():
+    late = dates > pd.Timestamp.now().normalize() + pd.Timedelta(days=FUTURE_SLACK_DAYS)
+    if not future_ok and late.any():
         raise ForecastError(
-            f"{label}: date {day(dates[future][0])} is in the future; fix or remove that row"
+            f"{label}: date {day(dates[late][0])} is in the future; fix or remove that row"
         )
     dup = dates.duplicated()
     if dup.any():
@@ -160,11 +162,15 @@ def _number_text(text: pd.Series, col: str, sep: str) -> pd.Series:
 
 
 def parse_csv(
-    data: bytes, label: str, min_rows: int, notes: list[str] | None = None
+    data: bytes, label: str, min_rows: int, notes: list[str] | None = None, *, user: bool = True
 ) -> pd.DataFrame:
     """CSV bytes -> the schema, or ForecastError saying what is wrong. Nothing else escapes.
 
     notes: if given, receives one line per thing quietly fixed (rows of nulls dropped).
+    user: a file someone gives us, where a date after today and a High below its Low are
+    refused; False for files this program wrote (the cache, the shipped samples), which
+    older versions may have written with either: such a day's High and Low become its Close,
+    and its date stands, rather than a cache being called corrupt and replaced.
     """
     sep, skip = _layout(data, label)
     try:
@@ -212,7 +218,7 @@ def parse_csv(
         if notes is not None:
             n = int(empty.sum())
             notes.append(f"dropped {n} row{'s' * (n != 1)} without prices (null) from {label}")
-    dates = _parse_dates(text["Date"], label)
+    dates = _parse_dates(text["Date"], label, future_ok=not user)
     cols = {}
     for name in COLUMNS:
         if name in text:
@@ -225,12 +231,16 @@ def parse_csv(
         )
     frame = to_schema(pd.DataFrame(cols, index=dates))
     crossed = frame["High"] < frame["Low"]  # the day's range log(High/Low) would be negative
-    if crossed.any():
+    if crossed.any() and not user:
+        frame.loc[crossed, ["High", "Low"]] = frame.loc[crossed, ["Close", "Close"]].to_numpy()
+    elif crossed.any():
         at = frame.index[int(crossed.to_numpy().argmax())]
-        high, low = frame.at[at, "High"], frame.at[at, "Low"]
+        high, low = (frame.at[at, c] if c in cols else None for c in ("High", "Low"))
+        low_name, low = ("Low", low) if low is not None else ("Close", frame.at[at, "Close"])
+        high_name, high = ("High", high) if high is not None else ("Close", frame.at[at, "Close"])
         raise ForecastError(
-            f"{label}: High {high:g} is below Low {low:g} on {day(at)}; fix that row "
-            "(or drop the High and Low columns)"
+            f"{label}: {high_name} {high:.10g} is below {low_name} {low:.10g} on {day(at)}; "
+            "fix that row (or drop the High and Low columns)"
         )
     return frame
 
