@@ -149,7 +149,7 @@ def test_a_long_file_groups_rows_by_the_symbol_they_name(tmp_path, rows):
     assert [x["ticker"] for x in got] == ["ACME"] and got[0]["rows"] == 1000
 
 
-def test_a_bad_ticker_in_a_long_file_fails_alone_and_names_its_line(tmp_path, rows):
+def test_a_bad_ticker_in_a_long_file_fails_alone_and_names_its_row(tmp_path, rows):
     header, body = rows
     parts = [("GOOD", body[:500]), ("../bad", body[:40]), ("", body[:40])]
     long = write_long(tmp_path / "long.csv", header, parts)
@@ -157,8 +157,8 @@ def test_a_bad_ticker_in_a_long_file_fails_alone_and_names_its_line(tmp_path, ro
     assert r.exit_code == 1, r.output
     assert [x["ticker"] for x in json.loads(r.stdout)] == ["GOOD"]  # still imported
     err = r.stderr.strip().splitlines()
-    assert any("long.csv (line 502, '../bad')" in line and "invalid ticker" in line for line in err)
-    assert any("long.csv (line 542" in line and "empty ticker" in line for line in err)
+    assert any("long.csv (row 501, '../bad')" in line and "invalid ticker" in line for line in err)
+    assert any("long.csv (row 541" in line and "empty ticker" in line for line in err)
     assert "Traceback" not in r.output
 
 
@@ -182,3 +182,28 @@ def test_two_sources_of_one_ticker_are_refused_not_raced(tmp_path, rows, names):
     line = next(x for x in r.stderr.splitlines() if "ZZ comes from 2 sources" in x)
     assert names[0] in line and names[1] in line and "import one of them" in line
     assert not list((d / "prices").glob("ZZ*"))
+
+
+def test_a_file_named_twice_imports_once(tmp_path, rows):
+    """Itself and its folder, or the same path twice: one source, not two that collide."""
+    header, body = rows
+    folder = tmp_path / "in"
+    folder.mkdir()
+    f = write(folder / "zz.csv", header, body[:300])
+    for args in (["--csv", str(folder), "--csv", str(f)], ["--csv", str(f), "--csv", str(f)]):
+        r = run(tmp_path / "d", "fetch", *args, "--json")
+        assert r.exit_code == 0, r.output
+        assert [x["ticker"] for x in json.loads(r.stdout)] == ["ZZ"]
+
+
+def test_a_long_files_header_may_have_spaces(tmp_path, rows):
+    """ "Date, ticker, Close": the column is found by its stripped name and read by it too
+    (pandas keeps " ticker"; this was a KeyError)."""
+    header, body = rows
+    i_date, i_close = header.index("Date"), header.index("Close")
+    lines = ["Date, ticker, Close"] + [f"{r[i_date]}, LA, {r[i_close]}" for r in body[:300]]
+    long = tmp_path / "long.csv"
+    long.write_text("\n".join(lines) + "\n")
+    r = run(tmp_path / "d", "fetch", "--csv", str(long), "--json")
+    assert r.exit_code == 0, r.output
+    assert [(x["ticker"], x["rows"]) for x in json.loads(r.stdout)] == [("LA", 300)]

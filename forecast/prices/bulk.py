@@ -66,13 +66,15 @@ def _split_long(path: Path, data: bytes, column: str) -> tuple[list[Source], dic
         raw = pd.read_csv(io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False)
     except Exception as e:  # pandas' parser raises many types
         raise ForecastError(f"{path.name} is not a readable CSV file ({e})") from None
+    # the header as _ticker_column reads it ("date, ticker" names the column "ticker")
+    raw.columns = [str(c).strip().strip('"') for c in raw.columns]
     names, failures = {}, {}  # cell value -> its symbol, or None where it is not one
-    for value in raw[column].unique():
+    firsts = raw[column].drop_duplicates()  # each value once, at its first row
+    for row, value in zip(firsts.index, firsts, strict=True):
         try:
             names[value] = validate_symbol(value)
-        except ForecastError as e:
-            first = int((raw[column] == value).to_numpy().argmax()) + 2  # file line: header is 1
-            failures[f"{path.name} (line {first}, {value.strip()[:20]!r})"] = str(e)
+        except ForecastError as e:  # row: the data row, 1-based (the header is not one)
+            failures[f"{path.name} (row {row + 1}, {value.strip()[:20]!r})"] = str(e)
             names[value] = None
     symbols = raw[column].map(names)
     out = []
@@ -100,6 +102,12 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
             files += found
         else:
             files.append(p)
+    seen, unique = set(), []  # a file named twice (itself and its folder) is one source
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    files = unique
     out = []
     for f in files:
         try:

@@ -42,7 +42,7 @@ def read_universe(path: Path) -> Universe:
     """parse_universe of a file; a missing, unreadable or empty one is a ForecastError."""
     path = Path(path)
     try:  # a regular file of bounded size only: never /dev/zero or a FIFO
-        # utf-8-sig: a byte-order mark (Notepad, Excel's "Unicode text") is not a ticker
+        # utf-8-sig: a byte-order mark (Notepad's "UTF-8 with BOM") is not part of a ticker
         text = read_regular(path, MAX_UNIVERSE_BYTES).decode("utf-8-sig")
     except RefusedFile as e:
         if path.is_dir():
