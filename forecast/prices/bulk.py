@@ -104,8 +104,8 @@ def sources(paths: list[Path], ticker: str | None = None) -> tuple[list[Source],
             files.append(p)
     seen, unique = set(), []  # a file named twice (itself and its folder) is one source
     for f in files:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
+        if (real := f.resolve()) not in seen:
+            seen.add(real)
             unique.append(f)
     files = unique
     out = []

@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecast.errors import ForecastError
 from forecast.files import RefusedFile, read_regular
-from forecast.prices.schema import ACTIONS, COLUMNS, PRICES, day, to_schema
+from forecast.prices.schema import ACTIONS, COLUMNS, PRICES, crossed, day, to_schema, uncross
 
 MIN_ROWS = 30  # an imported CSV shorter than this cannot feed a model (windows + validation)
 MAX_CSV_BYTES = 64 << 20  # 200 years of daily rows take ~5 MB; more is not a daily price file
@@ -77,8 +77,7 @@ def _parse_dates(text: pd.Series, label: str, future_ok: bool = False) -> pd.Dat
         raise ForecastError(f"{label}: cannot parse date {example!r}; use YYYY-MM-DD dates")
     dates = pd.DatetimeIndex(parsed).normalize().as_unit("ns")
     # a row dated after today is a typo (2099 for 2009): as the last day it would make every
-    # forecast start from it, the gap one daily return. Two days of slack: an exchange's
-    # session date runs ahead of this machine's in time zones east of it.
+    # forecast start from it, the gap one daily return
     late = dates > pd.Timestamp.now().normalize() + pd.Timedelta(days=FUTURE_SLACK_DAYS)
     if not future_ok and late.any():
         raise ForecastError(
@@ -230,19 +229,19 @@ def parse_csv(
             f"{label} has only {len(dates)} rows; need at least {min_rows} trading days"
         )
     frame = to_schema(pd.DataFrame(cols, index=dates))
-    crossed = frame["High"] < frame["Low"]  # the day's range log(High/Low) would be negative
-    if crossed.any() and not user:
-        frame.loc[crossed, ["High", "Low"]] = frame.loc[crossed, ["Close", "Close"]].to_numpy()
-    elif crossed.any():
-        at = frame.index[int(crossed.to_numpy().argmax())]
-        high, low = (frame.at[at, c] if c in cols else None for c in ("High", "Low"))
-        low_name, low = ("Low", low) if low is not None else ("Close", frame.at[at, "Close"])
-        high_name, high = ("High", high) if high is not None else ("Close", frame.at[at, "Close"])
-        raise ForecastError(
-            f"{label}: {high_name} {high:.10g} is below {low_name} {low:.10g} on {day(at)}; "
-            "fix that row (or drop the High and Low columns)"
-        )
-    return frame
+    bad = crossed(frame)
+    if not bad.any():
+        return frame
+    if not user:
+        return uncross(frame)
+    at = frame.index[int(bad.to_numpy().argmax())]
+    high, low = frame.at[at, "High"], frame.at[at, "Low"]
+    # a column the file lacks was filled from Close by to_schema: name what the user wrote
+    high_name, low_name = (c if c in cols else "Close" for c in ("High", "Low"))
+    raise ForecastError(
+        f"{label}: {high_name} {high:.10g} is below {low_name} {low:.10g} on {day(at)}; "
+        "fix that row (or drop the High and Low columns)"
+    )
 
 
 def read_price_csv(path: str | Path, ticker: str, notes: list[str] | None = None) -> pd.DataFrame:

@@ -94,8 +94,7 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     """Numeric Yahoo columns -> values the cache loader (csvfile.parse_csv) accepts.
 
     A row whose Close or Adj Close is not a positive number is dropped: there is no price to
-    fill it from. A bad Open/High/Low becomes NaN, which to_schema fills from Close, and so do
-    a High below its Low (the loader refuses those: the day's range would be negative); a bad
+    fill it from. A bad Open/High/Low becomes NaN, which to_schema fills from Close; a bad
     Volume, Dividends or Stock Splits becomes NaN, which to_schema fills with 0.
     """
 
@@ -109,12 +108,6 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("Open", "High", "Low"):
         if c in df:
             df[c] = df[c].where(positive(c))
-    high = df["High"].fillna(df["Close"]) if "High" in df else df["Close"]
-    low = df["Low"].fillna(df["Close"]) if "Low" in df else df["Close"]
-    crossed = high < low  # as to_schema will fill them
-    for c in ("High", "Low"):
-        if c in df:
-            df.loc[crossed, c] = np.nan
     for c in ("Volume", *ACTIONS):
         if c in df:
             ok = np.isfinite(df[c]) & (df[c] >= 0)
@@ -124,14 +117,29 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def crossed(frame: pd.DataFrame) -> pd.Series:
+    """The days of a schema frame whose High is below its Low: their range log(High/Low)
+    would be negative, which no volatility input can read."""
+    return frame["High"] < frame["Low"]
+
+
+def uncross(frame: pd.DataFrame) -> pd.DataFrame:
+    """frame with each crossed day's High and Low set to its Close, as for a missing one."""
+    bad = crossed(frame)
+    if bad.any():
+        frame = frame.copy()
+        frame.loc[bad, ["High", "Low"]] = frame.loc[bad, ["Close", "Close"]].to_numpy()
+    return frame
+
+
 def normalize(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     """Any yfinance 1.7 price frame (history() or download()) -> the one schema of this package.
 
     Dates become tz-naive midnights of the exchange-local trading day. Prices follow the rules
     of the CSV loader, so whatever is cached here loads again: rows whose Close or Adj Close is
     missing, infinite or not positive are dropped (Yahoo sends such rows now and then), such an
-    Open/High/Low becomes Close, and a missing or negative Volume, Dividends or Stock Splits
-    becomes 0.
+    Open/High/Low becomes Close, so do the High and Low of a day whose High is below its Low
+    (uncross), and a missing or negative Volume, Dividends or Stock Splits becomes 0.
 
     A frame without an Adj Close column (download()'s auto_adjust=True shape) already has
     adjusted Open/High/Low/Close, so Adj Close = Close is exact there, not an approximation;
@@ -151,7 +159,7 @@ def normalize(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     df = _clean(df.apply(pd.to_numeric, errors="coerce").astype("float64"))
     if len(df) == 0:
         raise no_data(ticker)
-    return to_schema(df)
+    return uncross(to_schema(df))
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
